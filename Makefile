@@ -1,0 +1,93 @@
+# snisync - certificate/SNI map sync agent for Let's Encrypt renewals.
+# Plain make; pkg-config finds OpenSSL 3, jansson and liblmdb.
+
+VERSION   = 0.1.0
+PREFIX   ?= /usr/local
+SBINDIR  ?= $(PREFIX)/sbin
+MANDIR   ?= $(PREFIX)/share/man
+DESTDIR  ?=
+CC       ?= cc
+PKG_CONFIG ?= pkg-config
+PKGS      = openssl jansson lmdb
+
+CFLAGS   ?= -O2 -g
+WARN      = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+            -Wformat=2 -Wno-unused-parameter
+ifeq ($(CI),true)
+WARN     += -Werror
+endif
+ifneq ($(WERROR),)
+WARN     += -Werror
+endif
+ifeq ($(SAN),1)
+SANFLAGS  = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+BUILD     = build/san
+else
+SANFLAGS  =
+BUILD     = build/rel
+endif
+
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+ALL_CFLAGS  = -std=c11 -D_GNU_SOURCE -DSNISYNC_VERSION='"$(VERSION)"' \
+              $(WARN) $(PKG_CFLAGS) $(SANFLAGS) $(CFLAGS) $(CPPFLAGS)
+ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
+
+AGENT_SRCS = $(filter-out agent/main.c,$(wildcard agent/*.c))
+AGENT_OBJS = $(AGENT_SRCS:agent/%.c=$(BUILD)/agent/%.o)
+UNIT_SRCS  = $(wildcard tests/unit/test_*.c)
+UNIT_BINS  = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all deps deps-build check check-unit check-integration check-dovecot24 \
+        check-san demo install uninstall clean
+
+all: snisync
+
+snisync: $(BUILD)/snisync
+	cp $(BUILD)/snisync $@
+
+$(BUILD)/snisync: $(BUILD)/agent/main.o $(AGENT_OBJS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
+
+$(BUILD)/agent/%.o: agent/%.c agent/*.h
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/unit.h $(AGENT_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Iagent -o $@ $< $(AGENT_OBJS) $(ALL_LDFLAGS) $(PKG_LIBS) $(LDLIBS)
+
+# Installs the Debian packages that are missing (as root), or prints the
+# exact apt-get line and stops.
+deps-build:
+	@sh packaging/deps.sh build
+deps:
+	@sh packaging/deps.sh test
+
+unit: $(UNIT_BINS)
+
+check: deps
+	$(MAKE) WERROR=1 all unit
+	BUILD=$(BUILD) sh tests/run
+
+check-san: deps
+	$(MAKE) SAN=1 WERROR=1 all unit
+	BUILD=build/san SNISYNC=$(CURDIR)/build/san/snisync sh tests/run
+
+check-dovecot24: deps all
+	sh tests/dovecot24/run
+
+demo: deps all
+	sh tests/demo.sh
+
+install: snisync
+	install -d $(DESTDIR)$(SBINDIR)
+	install -m 0755 snisync $(DESTDIR)$(SBINDIR)/snisync
+	install -d $(DESTDIR)$(MANDIR)/man8
+	install -m 0644 docs/snisync.8 $(DESTDIR)$(MANDIR)/man8/snisync.8
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/snisync $(DESTDIR)$(MANDIR)/man8/snisync.8
+
+clean:
+	rm -rf build snisync

@@ -1,0 +1,63 @@
+/*
+ * cert.h - certificate and key validation; the only module that uses
+ * OpenSSL.
+ */
+#ifndef SNISYNC_CERT_H
+#define SNISYNC_CERT_H
+
+#include <stddef.h>
+#include <time.h>
+
+enum key_type {
+	KEY_RSA,
+	KEY_ECDSA,
+	KEY_ED25519,
+	KEY__MAX
+};
+
+/* Which input file a validation error is about. */
+enum cert_file {
+	CERT_FILE_KEY,
+	CERT_FILE_CHAIN,
+	CERT_FILE__MAX
+};
+
+/* What validation learned about a key + full chain. Owned by the caller;
+ * release with cert_info_free(). */
+struct cert_info {
+	char		**names;	/* normalised SAN dNSNames, sorted */
+	size_t		  nnames;
+	time_t		  not_before, not_after;
+	enum key_type	  key_type;
+	char		  key_desc[32];	/* "RSA 2048", "ECDSA P-256" */
+	char		  serial[80];	/* leaf serial, hex */
+	char		  fingerprint[96]; /* SHA-256 of the leaf, XX:XX:.. */
+	int		  chain_len;
+};
+
+/*
+ * cert_validate(key, keylen, chain, chainlen, now, &info, &file, why):
+ * checks a private key file and a full chain file the way Postfix and
+ * Dovecot will use them: only PEM blocks with labels Postfix accepts and
+ * nothing but whitespace around them; no NUL byte; one unencrypted key
+ * (RSA >= 2048 bits, ECDSA P-256/P-384, Ed25519); the chain starts with
+ * the leaf, each certificate is issued (and signed) by the next; the key
+ * matches the leaf; notBefore <= now <= notAfter; at least one DNS name in
+ * subjectAltName and every one a valid host name (name.h). Returns 0 and
+ * fills info, or -1 with the failing file in *file and a one-line reason
+ * in why. Never puts key bytes into why.
+ */
+int	cert_validate(const unsigned char *key, size_t keylen,
+	    const unsigned char *chain, size_t chainlen, time_t now,
+	    struct cert_info *info, enum cert_file *file, char *why,
+	    size_t whysz);
+
+void	cert_info_free(struct cert_info *info);
+
+/* cert_sha256_hex(buf, len, out): lowercase hex SHA-256, out[65]. */
+void	cert_sha256_hex(const void *buf, size_t len, char out[65]);
+
+/* cert_key_type_name(t): "RSA", "ECDSA", "Ed25519". */
+const char *cert_key_type_name(enum key_type t);
+
+#endif

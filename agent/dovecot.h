@@ -1,0 +1,34 @@
+/*
+ * dovecot.h - Dovecot local_name configuration rendering (pure).
+ */
+#ifndef SNISYNC_DOVECOT_H
+#define SNISYNC_DOVECOT_H
+
+#include <stddef.h>
+
+#include "plan.h"
+
+enum dovecot_syntax {
+	DOVECOT_AUTO,
+	DOVECOT_23,
+	DOVECOT_24,
+	DOVECOT__MAX
+};
+
+/*
+ * dovecot_render(plan, pairs, store_dir, syntax, &len): the text of
+ * snisync's Dovecot include: one local_name block per name, pointing at
+ * store files, with explicit empty alt cert/key lines so no global alt
+ * certificate is inherited. A wildcard block can overlap an exact name's
+ * block; blocks are ordered so the exact name wins in either version
+ * (2.3 takes the first match: exact names first; 2.4 the last: wildcards
+ * first). Returns malloc'd text; syntax must be DOVECOT_23 or DOVECOT_24.
+ */
+char	*dovecot_render(const struct plan *plan, const struct pair *pairs,
+	    const char *store_dir, enum dovecot_syntax syntax, size_t *len);
+
+/* dovecot_parse_version(text): syntax for "2.3.19.1 (..)", "2.4.1-4 (..)";
+ * DOVECOT_AUTO when unknown (before 2.3 or unparsable). */
+enum dovecot_syntax dovecot_parse_version(const char *text);
+
+#endif

@@ -1,0 +1,74 @@
+/*
+ * fsio.h - the only code that creates, replaces or removes files.
+ */
+#ifndef SNISYNC_FSIO_H
+#define SNISYNC_FSIO_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* The identity of a file: unchanged identity means unchanged bytes. */
+struct fsio_id {
+	unsigned long long dev, ino, size;
+	long long mtime_ns;
+};
+
+/*
+ * fsio_read(path, max, &buf, &len, &id, why): reads a regular file,
+ * refusing a symlink at path (O_NOFOLLOW), a non-regular file (FIFO,
+ * device, directory: checked on the open descriptor, opened O_NONBLOCK so
+ * a FIFO cannot hang us) and a file over max bytes. Returns 0 with a
+ * malloc'd, NUL-terminated buf, or -1 with errno-style text in why (not
+ * logged here: the caller names the lineage).
+ */
+int	fsio_read(const char *path, size_t max, unsigned char **buf,
+	    size_t *len, struct fsio_id *id, char *why, size_t whysz);
+
+/*
+ * fsio_replace(path, buf, len, mode): readers see the old bytes or the
+ * new, never a mix (temp file O_EXCL 0600 in the same directory, write,
+ * fchmod mode, fsync, rename, fsync the directory). Returns 0 written,
+ * 1 unchanged (same bytes and mode: nothing touched), -1 error (logged
+ * with path and errno; no temp file left). Refuses anything but a regular
+ * file at path.
+ */
+int	fsio_replace(const char *path, const void *buf, size_t len,
+	    mode_t mode);
+
+/*
+ * fsio_temp_open(path, tmp, tmpsz): creates an empty temp file (O_EXCL,
+ * 0600) beside path for a writer that needs a file name (LMDB). Returns 0
+ * and the temp name in tmp, or -1 (logged).
+ * fsio_temp_commit(tmp, path, mode): fsync, chmod, rename over path,
+ * fsync the directory; removes tmp on failure. Returns 0 or -1 (logged).
+ * fsio_temp_abort(tmp): removes tmp.
+ */
+int	fsio_temp_open(const char *path, char *tmp, size_t tmpsz);
+int	fsio_temp_commit(const char *tmp, const char *path, mode_t mode);
+void	fsio_temp_abort(const char *tmp);
+
+/* fsio_identity(path, &id): lstat identity; 0, or -1 (errno set). */
+int	fsio_identity(const char *path, struct fsio_id *id);
+
+/* fsio_remove(path): unlink and fsync the directory. 0, or -1 (logged). */
+int	fsio_remove(const char *path);
+
+/* fsio_mkdirs(path, mode): like mkdir -p. 0, or -1 (logged). */
+int	fsio_mkdirs(const char *path, mode_t mode);
+
+/*
+ * fsio_lock(path, timeout_s): takes an exclusive flock on path (created
+ * 0600), waiting up to timeout_s seconds. Returns the descriptor (keep it
+ * open to hold the lock), -1 on error (logged), -2 on timeout.
+ */
+int	fsio_lock(const char *path, int timeout_s);
+
+/* fsio_list(dir, &names, &n): the entries of dir except "." and "..",
+ * sorted. Returns 0, or -1 with errno set (not logged). */
+int	fsio_list(const char *dir, char ***names, size_t *n);
+void	fsio_list_free(char **names, size_t n);
+
+/* fsio_dirname(path, out, outsz): the directory part of path. */
+void	fsio_dirname(const char *path, char *out, size_t outsz);
+
+#endif

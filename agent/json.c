@@ -1,0 +1,716 @@
+/*
+ * json.c - the only file that includes <jansson.h>: the configuration
+ * file, the state file and `check --json` output.
+ *
+ * conf_load() refuses what it does not understand, with file:line:col:
+ * unknown keys, wrong types, duplicate keys, invalid UTF-8, trailing
+ * garbage, relative paths and paths with characters that would need
+ * quoting in a Dovecot or postmap source line. Every key has a default
+ * that works on a stock Debian host.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <jansson.h>
+
+#include "json.h"
+#include "log.h"
+#include "util.h"
+
+/* ---- locating a key in the raw text, for line:column in errors ---- */
+
+struct jpath {
+	const char	*key;	/* object member, or NULL for ... */
+	int		 index;	/* ... array element */
+};
+
+struct scanner {
+	const char	*s, *p, *end;
+};
+
+static void
+skip_ws(struct scanner *sc)
+{
+	while (sc->p < sc->end && (*sc->p == ' ' || *sc->p == '\t' ||
+	    *sc->p == '\n' || *sc->p == '\r'))
+		sc->p++;
+}
+
+static void
+skip_string(struct scanner *sc)
+{
+	if (sc->p < sc->end)
+		sc->p++;	/* opening quote */
+	while (sc->p < sc->end && *sc->p != '"') {
+		if (*sc->p == '\\' && sc->p + 1 < sc->end)
+			sc->p++;
+		sc->p++;
+	}
+	if (sc->p < sc->end)
+		sc->p++;
+}
+
+/* Returns the position of the path's last element, or NULL. */
+static const char *
+find_value(struct scanner *sc, const struct jpath *path, int depth)
+{
+	skip_ws(sc);
+	if (sc->p >= sc->end)
+		return NULL;
+	if (*sc->p == '{') {
+		sc->p++;
+		for (;;) {
+			const char *kstart;
+			size_t klen;
+
+			skip_ws(sc);
+			if (sc->p >= sc->end || *sc->p == '}') {
+				sc->p++;
+				return NULL;
+			}
+			if (*sc->p == ',') {
+				sc->p++;
+				continue;
+			}
+			kstart = sc->p;
+			skip_string(sc);
+			klen = (size_t)(sc->p - kstart);
+			skip_ws(sc);
+			if (sc->p < sc->end && *sc->p == ':')
+				sc->p++;
+			if (depth > 0 && path[0].key != NULL && klen >= 2 &&
+			    klen - 2 == strlen(path[0].key) &&
+			    memcmp(kstart + 1, path[0].key, klen - 2) == 0) {
+				if (depth == 1)
+					return kstart;
+				return find_value(sc, path + 1, depth - 1);
+			}
+			if (find_value(sc, NULL, 0) != NULL)
+				return NULL;
+		}
+	}
+	if (*sc->p == '[') {
+		int i = 0;
+
+		sc->p++;
+		for (;;) {
+			skip_ws(sc);
+			if (sc->p >= sc->end || *sc->p == ']') {
+				sc->p++;
+				return NULL;
+			}
+			if (*sc->p == ',') {
+				sc->p++;
+				i++;
+				continue;
+			}
+			if (depth > 0 && path[0].key == NULL &&
+			    path[0].index == i) {
+				skip_ws(sc);
+				if (depth == 1)
+					return sc->p;
+				return find_value(sc, path + 1, depth - 1);
+			}
+			if (find_value(sc, NULL, 0) != NULL)
+				return NULL;
+		}
+	}
+	if (*sc->p == '"') {
+		skip_string(sc);
+		return NULL;
+	}
+	while (sc->p < sc->end && *sc->p != ',' && *sc->p != '}' &&
+	    *sc->p != ']' && *sc->p != ' ' && *sc->p != '\n' && *sc->p != '\t'
+	    && *sc->p != '\r')
+		sc->p++;
+	return NULL;
+}
+
+struct conf_ctx {
+	const char	*file;
+	const char	*text;
+	size_t		 len;
+	struct jpath	 path[4];
+	int		 depth;
+	int		 errors;
+};
+
+static void
+conf_error(struct conf_ctx *cx, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+conf_error(struct conf_ctx *cx, const char *fmt, ...)
+{
+	struct scanner sc = { cx->text, cx->text, cx->text + cx->len };
+	const char *pos, *q;
+	char msg[512];
+	int line = 1, col = 1;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	pos = find_value(&sc, cx->path, cx->depth);
+	if (pos != NULL)
+		for (q = cx->text; q < pos; q++) {
+			if (*q == '\n') {
+				line++;
+				col = 1;
+			} else
+				col++;
+		}
+	if (pos != NULL)
+		log_err("%s:%d:%d: %s", log_esc(cx->file), line, col, msg);
+	else
+		log_err("%s: %s", log_esc(cx->file), msg);
+	cx->errors++;
+}
+
+static const char *
+path_str(struct conf_ctx *cx)
+{
+	static char buf[256];
+	size_t off = 0;
+	int i;
+
+	buf[0] = '\0';
+	for (i = 0; i < cx->depth && off < sizeof(buf); i++) {
+		if (cx->path[i].key != NULL)
+			off += (size_t)snprintf(buf + off, sizeof(buf) - off,
+			    "%s%s", i ? "." : "", cx->path[i].key);
+		else
+			off += (size_t)snprintf(buf + off, sizeof(buf) - off,
+			    "[%d]", cx->path[i].index);
+	}
+	return buf;
+}
+
+static void
+push(struct conf_ctx *cx, const char *key, int index)
+{
+	cx->path[cx->depth++] = (struct jpath){ key, index };
+}
+
+static void
+pop(struct conf_ctx *cx)
+{
+	cx->depth--;
+}
+
+static const char *
+json_kind(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT: return "an object";
+	case JSON_ARRAY: return "an array";
+	case JSON_STRING: return "a string";
+	case JSON_INTEGER: return "an integer";
+	case JSON_REAL: return "a number";
+	case JSON_TRUE: case JSON_FALSE: return "a boolean";
+	default: return "null";
+	}
+}
+
+/* Paths end up in Dovecot and postmap source lines: keep them plain. */
+static const char *
+path_bad(const char *s)
+{
+	const char *p;
+
+	if (s[0] != '/')
+		return "must be an absolute path";
+	if (strlen(s) > 512)
+		return "path too long";
+	for (p = s; *p != '\0'; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || strchr("/._-+@", *p) != NULL))
+			return "may only hold letters, digits and / . _ - + @";
+	if (strstr(s, "/../") != NULL || strstr(s, "/./") != NULL)
+		return "must not hold /./ or /../";
+	return NULL;
+}
+
+static void
+get_path(struct conf_ctx *cx, json_t *v, char **out)
+{
+	const char *why;
+
+	if (!json_is_string(v)) {
+		conf_error(cx, "\"%s\" must be a string, not %s", path_str(cx),
+		    json_kind(v));
+		return;
+	}
+	if ((why = path_bad(json_string_value(v))) != NULL) {
+		conf_error(cx, "\"%s\": %s", path_str(cx), why);
+		return;
+	}
+	free(*out);
+	*out = xstrdup(json_string_value(v));
+	/* A trailing slash would make "<dir>//store" paths; drop it. */
+	while (strlen(*out) > 1 && (*out)[strlen(*out) - 1] == '/')
+		(*out)[strlen(*out) - 1] = '\0';
+}
+
+static void
+argv_free(char **argv)
+{
+	size_t i;
+
+	for (i = 0; argv != NULL && argv[i] != NULL; i++)
+		free(argv[i]);
+	free(argv);
+}
+
+static void
+get_argv(struct conf_ctx *cx, json_t *v, char ***out)
+{
+	char **argv;
+	size_t i, n;
+
+	if (json_is_null(v)) {
+		argv_free(*out);
+		*out = NULL;
+		return;
+	}
+	if (!json_is_array(v)) {
+		conf_error(cx, "\"%s\" must be an array of strings or null, "
+		    "not %s", path_str(cx), json_kind(v));
+		return;
+	}
+	n = json_array_size(v);
+	argv = xcalloc(n + 1, sizeof(char *));
+	for (i = 0; i < n; i++) {
+		json_t *a = json_array_get(v, i);
+
+		push(cx, NULL, (int)i);
+		if (!json_is_string(a) || json_string_length(a) == 0 ||
+		    memchr(json_string_value(a), '\0',
+		    json_string_length(a)) != NULL) {
+			conf_error(cx, "\"%s\" must be a non-empty string, "
+			    "not %s", path_str(cx), json_kind(a));
+			pop(cx);
+			argv_free(argv);
+			return;
+		}
+		argv[i] = xstrdup(json_string_value(a));
+		pop(cx);
+	}
+	argv_free(*out);
+	if (n == 0) {
+		free(argv);
+		argv = NULL;
+	}
+	*out = argv;
+}
+
+static void
+get_int(struct conf_ctx *cx, json_t *v, int lo, int hi, int *out)
+{
+	if (!json_is_integer(v) || json_integer_value(v) < lo ||
+	    json_integer_value(v) > hi) {
+		conf_error(cx, "\"%s\" must be an integer from %d to %d",
+		    path_str(cx), lo, hi);
+		return;
+	}
+	*out = (int)json_integer_value(v);
+}
+
+static void
+get_service(struct conf_ctx *cx, json_t *v, struct svc_conf *svc,
+    int is_dovecot)
+{
+	const char *k;
+	json_t *m;
+
+	svc->explicit = 1;
+	if (json_is_null(v)) {
+		svc->enabled = 0;
+		return;
+	}
+	if (!json_is_object(v)) {
+		conf_error(cx, "\"%s\" must be an object or null, not %s",
+		    path_str(cx), json_kind(v));
+		return;
+	}
+	json_object_foreach(v, k, m) {
+		push(cx, k, 0);
+		if (!is_dovecot && strcmp(k, "map") == 0)
+			get_path(cx, m, &svc->path);
+		else if (is_dovecot && strcmp(k, "config") == 0)
+			get_path(cx, m, &svc->path);
+		else if (strcmp(k, "reload") == 0)
+			get_argv(cx, m, &svc->reload);
+		else if (is_dovecot && strcmp(k, "check") == 0)
+			get_argv(cx, m, &svc->check);
+		else if (is_dovecot && strcmp(k, "version") == 0) {
+			const char *s = json_string_value(m);
+
+			if (s != NULL && strcmp(s, "auto") == 0)
+				svc->syntax = DOVECOT_AUTO;
+			else if (s != NULL && strcmp(s, "2.3") == 0)
+				svc->syntax = DOVECOT_23;
+			else if (s != NULL && strcmp(s, "2.4") == 0)
+				svc->syntax = DOVECOT_24;
+			else
+				conf_error(cx, "\"%s\" must be \"auto\", "
+				    "\"2.3\" or \"2.4\"", path_str(cx));
+		} else
+			conf_error(cx, "unknown key \"%s\"", path_str(cx));
+		pop(cx);
+	}
+}
+
+static char **
+argv_of(const char *a, const char *b)
+{
+	char **argv = xcalloc(3, sizeof(char *));
+
+	argv[0] = xstrdup(a);
+	argv[1] = xstrdup(b);
+	return argv;
+}
+
+static void
+conf_defaults(struct conf *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->letsencrypt_dir = xstrdup("/etc/letsencrypt");
+	c->state_dir = xstrdup("/var/lib/snisync");
+	c->command_timeout = 30;
+	c->lock_timeout = 120;
+	c->postfix.enabled = 1;
+	c->postfix.path = xstrdup("/etc/postfix/tls_sni");
+	c->postfix.reload = argv_of("postfix", "reload");
+	c->dovecot.enabled = 1;
+	c->dovecot.path = xstrdup("/etc/dovecot/conf.d/99-snisync.conf");
+	c->dovecot.check = argv_of("doveconf", "-xn");
+	c->dovecot.reload = argv_of("doveadm", "reload");
+	c->dovecot.syntax = DOVECOT_AUTO;
+}
+
+int
+conf_load(const char *path, int required, struct conf *c)
+{
+	struct conf_ctx cx = { 0 };
+	unsigned char *text = NULL;
+	json_error_t jerr;
+	json_t *root = NULL, *m;
+	const char *k;
+	char why[256];
+	size_t len;
+
+	conf_defaults(c);
+	cx.file = path;
+	if (fsio_read(path, 1024 * 1024, &text, &len, NULL, why,
+	    sizeof(why)) == -1) {
+		struct stat st;
+
+		if (!required && lstat(path, &st) == -1 && errno == ENOENT)
+			return 0;
+		log_err("%s: %s", log_esc(path), why);
+		return -1;
+	}
+	cx.text = (const char *)text;
+	cx.len = len;
+	root = json_loadb((const char *)text, len, JSON_REJECT_DUPLICATES,
+	    &jerr);
+	if (root == NULL) {
+		log_err("%s:%d:%d: %s", log_esc(path), jerr.line, jerr.column,
+		    log_esc(jerr.text));
+		free(text);
+		return -1;
+	}
+	if (!json_is_object(root)) {
+		conf_error(&cx, "the configuration must be a JSON object");
+		goto out;
+	}
+	json_object_foreach(root, k, m) {
+		push(&cx, k, 0);
+		if (strcmp(k, "letsencrypt_dir") == 0)
+			get_path(&cx, m, &c->letsencrypt_dir);
+		else if (strcmp(k, "state_dir") == 0)
+			get_path(&cx, m, &c->state_dir);
+		else if (strcmp(k, "command_timeout") == 0)
+			get_int(&cx, m, 1, 3600, &c->command_timeout);
+		else if (strcmp(k, "lock_timeout") == 0)
+			get_int(&cx, m, 0, 3600, &c->lock_timeout);
+		else if (strcmp(k, "postfix") == 0)
+			get_service(&cx, m, &c->postfix, 0);
+		else if (strcmp(k, "dovecot") == 0)
+			get_service(&cx, m, &c->dovecot, 1);
+		else
+			conf_error(&cx, "unknown key \"%s\"", path_str(&cx));
+		pop(&cx);
+	}
+out:
+	json_decref(root);
+	free(text);
+	return cx.errors ? -1 : 0;
+}
+
+void
+conf_free(struct conf *c)
+{
+	if (c == NULL)
+		return;
+	free(c->letsencrypt_dir);
+	free(c->state_dir);
+	free(c->postfix.path);
+	argv_free(c->postfix.reload);
+	free(c->dovecot.path);
+	argv_free(c->dovecot.reload);
+	argv_free(c->dovecot.check);
+	memset(c, 0, sizeof(*c));
+}
+
+/* ---- state ---- */
+
+static json_t *
+jstr(const char *s)
+{
+	json_t *v = json_string(s ? s : "");
+
+	/* Everything we store passed validation, so it is ASCII. */
+	return v ? v : json_string("?");
+}
+
+static json_t *
+pair_to_json(const struct pair *p)
+{
+	json_t *o = json_object(), *names = json_array();
+	size_t i;
+
+	for (i = 0; i < p->nnames; i++)
+		json_array_append_new(names, jstr(p->names[i]));
+	json_object_set_new(o, "lineage", jstr(p->lineage));
+	json_object_set_new(o, "key", jstr(p->key_id));
+	json_object_set_new(o, "chain", jstr(p->chain_id));
+	json_object_set_new(o, "names", names);
+	json_object_set_new(o, "not_before", json_integer(p->not_before));
+	json_object_set_new(o, "not_after", json_integer(p->not_after));
+	json_object_set_new(o, "key_type", jstr(p->key_desc));
+	json_object_set_new(o, "serial", jstr(p->serial));
+	json_object_set_new(o, "fingerprint", jstr(p->fingerprint));
+	json_object_set_new(o, "last_good", json_boolean(p->last_good));
+	return o;
+}
+
+static int
+hexid_ok(const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < 64; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return s[64] == '\0';
+}
+
+static int
+pair_from_json(json_t *o, struct pair *p)
+{
+	json_t *names = json_object_get(o, "names");
+	const char *lineage = json_string_value(json_object_get(o, "lineage"));
+	const char *key = json_string_value(json_object_get(o, "key"));
+	const char *chain = json_string_value(json_object_get(o, "chain"));
+	size_t i;
+
+	memset(p, 0, sizeof(*p));
+	if (lineage == NULL || key == NULL || chain == NULL ||
+	    !json_is_array(names) || !hexid_ok(key) || !hexid_ok(chain))
+		return -1;
+	p->lineage = xstrdup(lineage);
+	memcpy(p->key_id, key, 65);
+	memcpy(p->chain_id, chain, 65);
+	p->names = xcalloc(json_array_size(names) + 1, sizeof(char *));
+	for (i = 0; i < json_array_size(names); i++) {
+		const char *n = json_string_value(json_array_get(names, i));
+
+		if (n != NULL)
+			p->names[p->nnames++] = xstrdup(n);
+	}
+	p->not_before = json_integer_value(json_object_get(o, "not_before"));
+	p->not_after = json_integer_value(json_object_get(o, "not_after"));
+	snprintf(p->key_desc, sizeof(p->key_desc), "%s",
+	    json_string_value(json_object_get(o, "key_type")) ?: "");
+	snprintf(p->serial, sizeof(p->serial), "%s",
+	    json_string_value(json_object_get(o, "serial")) ?: "");
+	snprintf(p->fingerprint, sizeof(p->fingerprint), "%s",
+	    json_string_value(json_object_get(o, "fingerprint")) ?: "");
+	p->last_good = json_is_true(json_object_get(o, "last_good"));
+	return 0;
+}
+
+int
+state_load(const char *path, struct state *st)
+{
+	unsigned char *text = NULL;
+	json_error_t jerr;
+	json_t *root, *arr, *lm;
+	char why[256];
+	size_t len, i;
+
+	memset(st, 0, sizeof(*st));
+	if (fsio_read(path, 64 * 1024 * 1024, &text, &len, NULL, why,
+	    sizeof(why)) == -1) {
+		struct stat sb;
+
+		if (lstat(path, &sb) == -1 && errno == ENOENT)
+			return 0;
+		log_err("%s: %s", log_esc(path), why);
+		return -1;
+	}
+	root = json_loadb((const char *)text, len, 0, &jerr);
+	free(text);
+	if (root == NULL || json_integer_value(json_object_get(root,
+	    "format")) != 1) {
+		log_warn("%s: unreadable state (%s); rebuilding everything",
+		    log_esc(path), root ? "unknown format" :
+		    log_esc(jerr.text));
+		json_decref(root);
+		return 0;
+	}
+	arr = json_object_get(root, "pairs");
+	st->pairs = xcalloc(json_array_size(arr) + 1, sizeof(*st->pairs));
+	for (i = 0; i < json_array_size(arr); i++)
+		if (pair_from_json(json_array_get(arr, i),
+		    &st->pairs[st->n]) == 0)
+			st->n++;
+	arr = json_object_get(root, "errors");
+	st->errs = xcalloc(json_array_size(arr) + 1, sizeof(*st->errs));
+	for (i = 0; i < json_array_size(arr); i++) {
+		json_t *e = json_array_get(arr, i);
+		const char *l = json_string_value(json_object_get(e, "lineage"));
+		const char *f = json_string_value(json_object_get(e, "file"));
+		const char *m = json_string_value(json_object_get(e, "error"));
+
+		if (l == NULL || m == NULL)
+			continue;
+		st->errs[st->nerrs++] = (struct state_error){ xstrdup(l),
+		    f ? xstrdup(f) : NULL, xstrdup(m) };
+	}
+	lm = json_object_get(root, "postfix_lmdb");
+	if (json_is_object(lm)) {
+		st->have_lmdb = 1;
+		st->lmdb.dev = (unsigned long long)json_integer_value(
+		    json_object_get(lm, "dev"));
+		st->lmdb.ino = (unsigned long long)json_integer_value(
+		    json_object_get(lm, "ino"));
+		st->lmdb.size = (unsigned long long)json_integer_value(
+		    json_object_get(lm, "size"));
+		st->lmdb.mtime_ns = json_integer_value(
+		    json_object_get(lm, "mtime_ns"));
+	}
+	json_decref(root);
+	return 0;
+}
+
+char *
+state_render(const struct state *st, size_t *len)
+{
+	json_t *root = json_object(), *arr = json_array(), *errs = json_array();
+	char *text;
+	size_t i;
+
+	json_object_set_new(root, "format", json_integer(1));
+	for (i = 0; i < st->n; i++)
+		json_array_append_new(arr, pair_to_json(&st->pairs[i]));
+	json_object_set_new(root, "pairs", arr);
+	for (i = 0; i < st->nerrs; i++) {
+		json_t *e = json_object();
+
+		json_object_set_new(e, "lineage", jstr(st->errs[i].lineage));
+		json_object_set_new(e, "file", st->errs[i].file ?
+		    jstr(st->errs[i].file) : json_null());
+		json_object_set_new(e, "error", jstr(st->errs[i].error));
+		json_array_append_new(errs, e);
+	}
+	json_object_set_new(root, "errors", errs);
+	if (st->have_lmdb) {
+		json_t *lm = json_object();
+
+		json_object_set_new(lm, "dev", json_integer((json_int_t)
+		    st->lmdb.dev));
+		json_object_set_new(lm, "ino", json_integer((json_int_t)
+		    st->lmdb.ino));
+		json_object_set_new(lm, "size", json_integer((json_int_t)
+		    st->lmdb.size));
+		json_object_set_new(lm, "mtime_ns", json_integer(
+		    st->lmdb.mtime_ns));
+		json_object_set_new(root, "postfix_lmdb", lm);
+	}
+	text = json_dumps(root, JSON_INDENT(1) | JSON_SORT_KEYS);
+	json_decref(root);
+	if (text == NULL)
+		log_fatal("out of memory");
+	*len = strlen(text);
+	return text;
+}
+
+void
+state_free(struct state *st)
+{
+	size_t i;
+
+	if (st == NULL)
+		return;
+	for (i = 0; i < st->n; i++)
+		pair_free(&st->pairs[i]);
+	for (i = 0; i < st->nerrs; i++) {
+		free(st->errs[i].lineage);
+		free(st->errs[i].file);
+		free(st->errs[i].error);
+	}
+	free(st->pairs);
+	free(st->errs);
+	memset(st, 0, sizeof(*st));
+}
+
+/* ---- check --json ---- */
+
+char *
+report_json(const struct report_row *rows, size_t n, long long now)
+{
+	json_t *root = json_object(), *arr = json_array();
+	char *text;
+	size_t i, j;
+
+	json_object_set_new(root, "now", json_integer(now));
+	for (i = 0; i < n; i++) {
+		const struct report_row *r = &rows[i];
+		json_t *o = json_object(), *served = json_array();
+
+		/* Lineage names and errors may hold any byte: escape. */
+		json_object_set_new(o, "lineage", jstr(log_esc(r->lineage)));
+		json_object_set_new(o, "verdict", jstr(r->verdict));
+		json_object_set_new(o, "file", r->file ? jstr(r->file) :
+		    json_null());
+		json_object_set_new(o, "error", r->error ?
+		    jstr(log_esc(r->error)) : json_null());
+		if (r->pair != NULL) {
+			json_t *p = pair_to_json(r->pair);
+
+			json_object_del(p, "lineage");
+			json_object_del(p, "last_good");
+			json_object_set_new(p, "expires_in_days", json_integer(
+			    (r->pair->not_after - now) / 86400));
+			json_object_set_new(o, "certificate", p);
+		} else
+			json_object_set_new(o, "certificate", json_null());
+		for (j = 0; j < r->nserved; j++)
+			json_array_append_new(served, jstr(r->served[j]));
+		json_object_set_new(o, "served_names", served);
+		json_array_append_new(arr, o);
+	}
+	json_object_set_new(root, "lineages", arr);
+	text = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
+	json_decref(root);
+	if (text == NULL)
+		log_fatal("out of memory");
+	return text;
+}

@@ -1,0 +1,81 @@
+/*
+ * json.h - configuration, state and report (de)serialisation; json.c is
+ * the only file that includes <jansson.h>.
+ */
+#ifndef SNISYNC_JSON_H
+#define SNISYNC_JSON_H
+
+#include <stddef.h>
+
+#include "dovecot.h"
+#include "fsio.h"
+#include "plan.h"
+
+#define CONF_DEFAULT_PATH	"/etc/snisync/snisync.json"
+
+struct svc_conf {
+	int		  enabled;
+	int		  explicit;	/* the config file names this service */
+	char		 *path;		/* postfix: map; dovecot: config file */
+	char		**reload;	/* NULL-terminated argv, or NULL */
+	char		**check;	/* dovecot only; NULL = no check */
+	enum dovecot_syntax syntax;	/* dovecot only; AUTO = ask dovecot */
+};
+
+struct conf {
+	char		*letsencrypt_dir;
+	char		*state_dir;
+	int		 command_timeout;	/* seconds, reload and check */
+	int		 lock_timeout;		/* seconds */
+	struct svc_conf	 postfix, dovecot;
+};
+
+/*
+ * conf_load(path, required, &conf): defaults, then the JSON file at path
+ * when it exists (required: it must). Unknown keys, wrong types, relative
+ * or unsafe paths are errors with file:line:column (logged). Returns 0 or
+ * -1.
+ */
+int	conf_load(const char *path, int required, struct conf *c);
+void	conf_free(struct conf *c);
+
+/* A lineage that failed validation in the last run. */
+struct state_error {
+	char	*lineage;
+	char	*file;
+	char	*error;
+};
+
+/* What snisync applied last time (state_dir/state.json). */
+struct state {
+	struct pair		*pairs;		/* applied pairs, no bytes */
+	size_t			 n;
+	struct state_error	*errs;
+	size_t			 nerrs;
+	int			 have_lmdb;
+	struct fsio_id		 lmdb;		/* the map file we wrote */
+};
+
+/*
+ * state_load(path, &st): 0 with st filled (empty when path is missing);
+ * a corrupt file is logged and read as empty (the next sync rewrites
+ * everything). -1 only when the file exists but cannot be read.
+ */
+int	state_load(const char *path, struct state *st);
+char	*state_render(const struct state *st, size_t *len);
+void	state_free(struct state *st);
+
+/* One lineage in `snisync check --json`. */
+struct report_row {
+	const char		*lineage;
+	const char		*verdict;	/* "ok", "rejected", "last-good" */
+	const char		*file;		/* with an error */
+	const char		*error;
+	const struct pair	*pair;		/* what would be served */
+	char			**served;	/* names it wins */
+	size_t			 nserved;
+};
+
+char	*report_json(const struct report_row *rows, size_t n, long long now);
+
+#endif

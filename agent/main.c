@@ -1,0 +1,208 @@
+/*
+ * main.c - option parsing and dispatch only.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+#include "log.h"
+#include "sync.h"
+#include "util.h"
+
+static const char usage_text[] =
+"usage: snisync [-v] [-c FILE] COMMAND [OPTIONS]\n"
+"\n"
+"Keeps Postfix's LMDB SNI map and Dovecot's local_name blocks in step\n"
+"with the certificates certbot keeps under /etc/letsencrypt/live.\n"
+"\n"
+"Commands:\n"
+"  resync [--dry-run] [--lineage NAME]...\n"
+"                 validate every lineage, rewrite what changed, reload\n"
+"                 only the services whose files changed\n"
+"  check [--json] validate every lineage and print a table; write nothing\n"
+"\n"
+"Options:\n"
+"  -c, --config FILE  configuration (default " CONF_DEFAULT_PATH ";\n"
+"                     optional: built-in defaults when it is missing)\n"
+"  -v, --verbose      debug messages\n"
+"  -h, --help         this text (also after a command)\n"
+"  -V, --version      print the version\n"
+"\n"
+"Exit status:\n"
+"  0  every valid lineage is applied (changed or not)\n"
+"  1  one or more lineages were rejected (each reported; all others\n"
+"     applied; a rejected lineage keeps serving its last good pair)\n"
+"  2  usage error\n"
+"  3  configuration error\n"
+"  4  an output could not be written, checked or reloaded (previous\n"
+"     files kept), or the certificate tree could not be read\n"
+"  5  another snisync run held the lock too long\n";
+
+static const char resync_usage[] =
+"usage: snisync [-c FILE] resync [--dry-run] [--lineage NAME]...\n"
+"\n"
+"  -n, --dry-run        print what would change (names added, changed,\n"
+"                       removed, and why); write and reload nothing\n"
+"  -l, --lineage NAME   look at this lineage only (repeatable); the\n"
+"                       others stay as last applied\n"
+"\n"
+"Exit status: 0 synced, 1 a lineage rejected, 2 usage, 3 config,\n"
+"4 write/check/reload failed, 5 lock timeout (see snisync --help).\n";
+
+static const char check_usage[] =
+"usage: snisync [-c FILE] check [--json]\n"
+"\n"
+"Validates every lineage and prints lineage, verdict, expiry and the\n"
+"names it would serve (or why it is rejected). Writes nothing.\n"
+"  -j, --json   machine-readable output\n"
+"\n"
+"Exit status: 0 all valid, 1 a lineage rejected, 2 usage, 3 config,\n"
+"4 the tree could not be read.\n";
+
+static int
+usage_error(const char *text, const char *what, const char *arg)
+{
+	fprintf(stderr, "snisync: %s \"%s\"\n%s", what, log_esc(arg), text);
+	return EXIT_USAGE;
+}
+
+static int
+cmd_resync(int argc, char **argv, const struct conf *c)
+{
+	static const struct option opts[] = {
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "lineage", required_argument, NULL, 'l' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct sync_opts o = { 0 };
+	int ch, rc;
+
+	o.only = xcalloc((size_t)argc + 1, sizeof(char *));
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "nl:h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'n':
+			o.dry_run = 1;
+			break;
+		case 'l': {
+			char *a = optarg, *slash;
+
+			/* Accept the lineage's live directory too. */
+			while (strlen(a) > 1 && a[strlen(a) - 1] == '/')
+				a[strlen(a) - 1] = '\0';
+			if ((slash = strrchr(a, '/')) != NULL)
+				a = slash + 1;
+			o.only[o.nonly++] = a;
+			break;
+		}
+		case 'h':
+			fputs(resync_usage, stdout);
+			free(o.only);
+			return EXIT_SYNCED;
+		default:
+			free(o.only);
+			fputs(resync_usage, stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		free(o.only);
+		return usage_error(resync_usage, "resync: unexpected argument",
+		    argv[optind]);
+	}
+	rc = sync_resync(c, &o);
+	free(o.only);
+	return rc;
+}
+
+static int
+cmd_check(int argc, char **argv, const struct conf *c)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int ch, json = 0;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'j':
+			json = 1;
+			break;
+		case 'h':
+			fputs(check_usage, stdout);
+			return EXIT_SYNCED;
+		default:
+			fputs(check_usage, stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc)
+		return usage_error(check_usage, "check: unexpected argument",
+		    argv[optind]);
+	return sync_check(c, json);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *conf_path = CONF_DEFAULT_PATH, *cmd;
+	int ch, explicit_conf = 0, rc;
+	struct conf c;
+
+	log_init("snisync");
+	while ((ch = getopt_long(argc, argv, "+c:vhV", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			conf_path = optarg;
+			explicit_conf = 1;
+			break;
+		case 'v':
+			log_set_verbose(1);
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return EXIT_SYNCED;
+		case 'V':
+			printf("snisync %s\n", SNISYNC_VERSION);
+			return EXIT_SYNCED;
+		default:
+			fputs(usage_text, stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		fputs(usage_text, stderr);
+		return EXIT_USAGE;
+	}
+	cmd = argv[optind];
+	argc -= optind;
+	argv += optind;
+	if (strcmp(cmd, "resync") != 0 && strcmp(cmd, "check") != 0)
+		return usage_error(usage_text, "unknown command", cmd);
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+			return strcmp(cmd, "resync") == 0 ?
+			    cmd_resync(argc, argv, NULL) :
+			    cmd_check(argc, argv, NULL);
+	if (conf_load(conf_path, explicit_conf, &c) == -1)
+		return EXIT_CONFIG;
+	if (strcmp(cmd, "resync") == 0)
+		rc = cmd_resync(argc, argv, &c);
+	else
+		rc = cmd_check(argc, argv, &c);
+	conf_free(&c);
+	return rc;
+}

@@ -1,0 +1,197 @@
+/*
+ * postfix.c - Postfix SNI map rendering; the only file that includes
+ * <lmdb.h>.
+ *
+ * The bytes match what `postmap -F lmdb:MAP` writes for the same source
+ * lines (FACTS.md): key = lowercase name + NUL; value = base64 of the key
+ * file, "\n", the full chain file, + NUL. The map is written into a fresh
+ * temp file and renamed by the caller, so no reader ever sees a partial
+ * map and no fcntl lock is needed. Refuses pairs whose bytes are not
+ * loaded (returns -1).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <lmdb.h>
+
+#include "log.h"
+#include "name.h"
+#include "postfix.h"
+#include "util.h"
+
+struct pf_row {
+	char		 key[NAME_MAX_LEN + 1];
+	size_t		 pair;
+};
+
+static int
+cmp_row(const void *a, const void *b)
+{
+	return strcmp(((const struct pf_row *)a)->key,
+	    ((const struct pf_row *)b)->key);
+}
+
+/* Map rows sorted by key: the insertion order of the LMDB and source. */
+static struct pf_row *
+rows_get(const struct plan *plan)
+{
+	struct pf_row *rows = xcalloc(plan->n ? plan->n : 1, sizeof(*rows));
+	size_t i;
+
+	for (i = 0; i < plan->n; i++) {
+		name_postfix_key(plan->e[i].name, rows[i].key);
+		rows[i].pair = plan->e[i].pair;
+	}
+	qsort(rows, plan->n, sizeof(*rows), cmp_row);
+	return rows;
+}
+
+char *
+postfix_source(const struct plan *plan, const struct pair *pairs,
+    const char *store_dir, size_t *len)
+{
+	struct pf_row *rows = rows_get(plan);
+	struct buf b = { 0 };
+	size_t i;
+
+	buf_adds(&b, "");
+	for (i = 0; i < plan->n; i++) {
+		const struct pair *p = &pairs[rows[i].pair];
+
+		buf_addf(&b, "%s %s/%s.pem %s/%s.pem\n", rows[i].key,
+		    store_dir, p->key_id, store_dir, p->chain_id);
+	}
+	free(rows);
+	*len = b.len;
+	return b.p;
+}
+
+char *
+postfix_base64(const unsigned char *in, size_t len, size_t *outlen)
+{
+	static const char tab[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t n = 4 * ((len + 2) / 3), i, o = 0;
+	char *out = xmalloc(n + 1);
+
+	for (i = 0; i + 2 < len; i += 3) {
+		unsigned v = (unsigned)in[i] << 16 | (unsigned)in[i + 1] << 8 |
+		    in[i + 2];
+
+		out[o++] = tab[v >> 18 & 63];
+		out[o++] = tab[v >> 12 & 63];
+		out[o++] = tab[v >> 6 & 63];
+		out[o++] = tab[v & 63];
+	}
+	if (i < len) {
+		unsigned v = (unsigned)in[i] << 16;
+
+		if (i + 1 < len)
+			v |= (unsigned)in[i + 1] << 8;
+		out[o++] = tab[v >> 18 & 63];
+		out[o++] = tab[v >> 12 & 63];
+		out[o++] = i + 1 < len ? tab[v >> 6 & 63] : '=';
+		out[o++] = '=';
+	}
+	out[o] = '\0';
+	*outlen = o;
+	return out;
+}
+
+char *
+postfix_value(const struct pair *p, size_t *len)
+{
+	struct buf b = { 0 };
+	char *v;
+
+	buf_add(&b, p->key, p->keylen);
+	buf_add(&b, "\n", 1);
+	buf_add(&b, p->chain, p->chainlen);
+	v = postfix_base64((unsigned char *)b.p, b.len, len);
+	buf_wipe(&b);
+	return v;
+}
+
+/* One attempt at a given map size; returns 0, MDB_MAP_FULL or -1. */
+static int
+write_once(const char *path, size_t mapsize, const struct pf_row *rows,
+    size_t n, const struct pair *pairs)
+{
+	MDB_env *env = NULL;
+	MDB_txn *txn = NULL;
+	MDB_dbi dbi;
+	size_t i;
+	int rc;
+
+	if ((rc = mdb_env_create(&env)) != 0 ||
+	    (rc = mdb_env_set_mapsize(env, mapsize)) != 0 ||
+	    (rc = mdb_env_open(env, path, MDB_NOSUBDIR | MDB_NOLOCK,
+	    0600)) != 0 ||
+	    (rc = mdb_txn_begin(env, NULL, 0, &txn)) != 0 ||
+	    (rc = mdb_dbi_open(txn, NULL, 0, &dbi)) != 0)
+		goto out;
+	for (i = 0; i < n; i++) {
+		const struct pair *p = &pairs[rows[i].pair];
+		size_t vlen;
+		char *v = postfix_value(p, &vlen);
+		MDB_val k = { strlen(rows[i].key) + 1, (void *)rows[i].key };
+		MDB_val d = { vlen + 1, v };
+
+		rc = mdb_put(txn, dbi, &k, &d, MDB_NOOVERWRITE);
+		explicit_bzero(v, vlen);
+		free(v);
+		if (rc != 0)
+			goto out;
+	}
+	rc = mdb_txn_commit(txn);
+	txn = NULL;
+	if (rc == 0)
+		rc = mdb_env_sync(env, 1);
+out:
+	if (txn != NULL)
+		mdb_txn_abort(txn);
+	if (env != NULL)
+		mdb_env_close(env);
+	if (rc == MDB_MAP_FULL)
+		return MDB_MAP_FULL;
+	if (rc != 0) {
+		log_err("%s: lmdb: %s", log_esc(path), mdb_strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
+int
+postfix_write_lmdb(const char *path, const struct plan *plan,
+    const struct pair *pairs)
+{
+	struct pf_row *rows;
+	size_t mapsize = POSTFIX_MAP_SIZE, i;
+	int rc;
+
+	for (i = 0; i < plan->n; i++)
+		if (pairs[plan->e[i].pair].key == NULL ||
+		    pairs[plan->e[i].pair].chain == NULL) {
+			log_err("%s: internal error: pair bytes not loaded",
+			    log_esc(path));
+			return -1;
+		}
+	rows = rows_get(plan);
+	for (;;) {
+		rc = write_once(path, mapsize, rows, plan->n, pairs);
+		if (rc != MDB_MAP_FULL)
+			break;
+		if (truncate(path, 0) == -1) {
+			log_err("%s: truncate: %s", log_esc(path),
+			    strerror(errno));
+			rc = -1;
+			break;
+		}
+		mapsize *= 2;
+	}
+	free(rows);
+	return rc;
+}

@@ -1,0 +1,210 @@
+/*
+ * scan.c - certbot tree -> lineages.
+ *
+ * For each directory under <letsencrypt_dir>/live, resolves privkey.pem
+ * and fullchain.pem, refuses targets outside letsencrypt_dir (after
+ * resolving every link), loops, non-regular files and files over
+ * SCAN_MAX_FILE, and reads both into memory with their identity. Reports
+ * per lineage, never aborts the scan for one bad lineage. Reads only.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "log.h"
+#include "scan.h"
+#include "util.h"
+
+const char *
+scan_lineage_name_ok(const char *name)
+{
+	const unsigned char *p;
+
+	if (name[0] == '\0' || name[0] == '.')
+		return "hidden or empty directory name";
+	if (strlen(name) > 255)
+		return "directory name too long";
+	for (p = (const unsigned char *)name; *p != '\0'; p++)
+		if (*p <= 0x20 || *p >= 0x7f || *p == '\\' || *p == '"')
+			return "directory name holds spaces, control or "
+			    "non-ASCII characters";
+	return NULL;
+}
+
+/* certbot names archive files <kind>N.pem: return N, or -1. */
+static long
+file_version(const char *path, const char *kind)
+{
+	const char *base = strrchr(path, '/');
+	size_t k = strlen(kind);
+	char *end;
+	long v;
+
+	base = base ? base + 1 : path;
+	if (strncmp(base, kind, k) != 0 || base[k] < '0' || base[k] > '9')
+		return -1;
+	v = strtol(base + k, &end, 10);
+	return strcmp(end, ".pem") == 0 ? v : -1;
+}
+
+static int
+read_one(struct lineage *l, const char *root, const char *file,
+    const char *kind, struct scan_file *sf)
+{
+	char real[PATH_MAX], why[256];
+	size_t rl = strlen(root);
+	char *link = xasprintf("%s/%s", l->dir, file);
+	int rc = -1;
+
+	if (realpath(link, real) == NULL) {
+		struct stat st;
+
+		l->err_file = file;
+		if (errno == ENOENT) {
+			l->transient = 1;
+			l->error = xstrdup(lstat(link, &st) == 0 ?
+			    "dangling symlink (target missing)" : "missing");
+		} else if (errno == ELOOP)
+			l->error = xstrdup("symlink loop");
+		else
+			l->error = xasprintf("cannot resolve: %s",
+			    strerror(errno));
+		goto out;
+	}
+	if (strncmp(real, root, rl) != 0 || real[rl] != '/') {
+		l->err_file = file;
+		l->error = xasprintf("link leads outside %s (to %s)",
+		    log_esc(root), log_esc(real));
+		goto out;
+	}
+	if (fsio_read(real, SCAN_MAX_FILE, &sf->data, &sf->len, &sf->id, why,
+	    sizeof(why)) == -1) {
+		l->err_file = file;
+		l->error = xasprintf("%s: %s", log_esc(real), why);
+		goto out;
+	}
+	sf->path = xstrdup(real);
+	sf->version = file_version(real, kind);
+	rc = 0;
+out:
+	free(link);
+	return rc;
+}
+
+static void
+scan_one(struct lineage *l, const char *root)
+{
+	const char *bad;
+	struct stat st;
+
+	if ((bad = scan_lineage_name_ok(l->name)) != NULL) {
+		l->error = xstrdup(bad);
+		return;
+	}
+	if (lstat(l->dir, &st) == -1) {
+		l->error = xasprintf("%s", strerror(errno));
+		l->transient = errno == ENOENT;
+		return;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		l->error = xstrdup("not a directory");
+		return;
+	}
+	if (read_one(l, root, "privkey.pem", "privkey", &l->key) == -1)
+		return;
+	if (read_one(l, root, "fullchain.pem", "fullchain", &l->chain) == -1)
+		return;
+	if (l->key.version != -1 && l->chain.version != -1 &&
+	    l->key.version != l->chain.version) {
+		l->err_file = "privkey.pem";
+		l->transient = 1;
+		l->error = xasprintf("privkey.pem is version %ld but "
+		    "fullchain.pem is version %ld (renewal in progress?)",
+		    l->key.version, l->chain.version);
+	}
+}
+
+static void
+file_free(struct scan_file *sf)
+{
+	free(sf->path);
+	free_wiped(sf->data, sf->len);
+	memset(sf, 0, sizeof(*sf));
+}
+
+int
+scan_tree(const char *le_dir, char *const *only, size_t nonly,
+    struct scan *sc)
+{
+	char root[PATH_MAX];
+	char *live = NULL, **names = NULL;
+	size_t n = 0, i, j;
+	struct stat st;
+
+	memset(sc, 0, sizeof(*sc));
+	if (realpath(le_dir, root) == NULL) {
+		log_err("%s: %s", log_esc(le_dir), strerror(errno));
+		return -1;
+	}
+	live = xasprintf("%s/live", root);
+	if (lstat(live, &st) == -1 && errno == ENOENT) {
+		free(live);
+		return 0;	/* certbot has not issued anything yet */
+	}
+	if (fsio_list(live, &names, &n) == -1) {
+		log_err("%s: %s", log_esc(live), strerror(errno));
+		free(live);
+		return -1;
+	}
+	sc->v = xcalloc(n ? n : 1, sizeof(*sc->v));
+	for (i = 0; i < n; i++) {
+		char *path;
+
+		if (nonly > 0) {
+			for (j = 0; j < nonly; j++)
+				if (strcmp(only[j], names[i]) == 0)
+					break;
+			if (j == nonly)
+				continue;
+		}
+		path = xasprintf("%s/%s", live, names[i]);
+		if ((lstat(path, &st) == 0 && S_ISREG(st.st_mode)) ||
+		    names[i][0] == '.') {
+			free(path);	/* live/README, hidden files */
+			continue;
+		}
+		struct lineage *l = &sc->v[sc->n++];
+
+		l->name = xstrdup(names[i]);
+		l->dir = path;
+		scan_one(l, root);
+		if (l->error != NULL) {
+			file_free(&l->key);
+			file_free(&l->chain);
+		}
+	}
+	fsio_list_free(names, n);
+	free(live);
+	return 0;
+}
+
+void
+scan_free(struct scan *sc)
+{
+	size_t i;
+
+	if (sc == NULL)
+		return;
+	for (i = 0; i < sc->n; i++) {
+		free(sc->v[i].name);
+		free(sc->v[i].dir);
+		free(sc->v[i].error);
+		file_free(&sc->v[i].key);
+		file_free(&sc->v[i].chain);
+	}
+	free(sc->v);
+	memset(sc, 0, sizeof(*sc));
+}

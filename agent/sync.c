@@ -1,0 +1,877 @@
+/*
+ * sync.c - the pipeline of DESIGN.md, once.
+ *
+ * scan -> validate -> plan -> render -> diff against the applied state ->
+ * commit (store files, Postfix map, Dovecot file checked and rolled back
+ * on failure, state) -> reload only what changed -> remove store files
+ * nothing references. A bad lineage is reported and keeps its last good
+ * pair; it never stops the others. Nothing changed: nothing written,
+ * nothing reloaded, and it says so. Returns an enum sync_exit.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cert.h"
+#include "dovecot.h"
+#include "fsio.h"
+#include "log.h"
+#include "plan.h"
+#include "postfix.h"
+#include "run.h"
+#include "scan.h"
+#include "sync.h"
+#include "util.h"
+
+struct work {
+	const struct conf	*c;
+	time_t			 now;
+	char			*store;		/* state_dir/store */
+	char			*state_path;
+	struct state		 old;
+	struct scan		 sc;
+	struct pair		*pairs;		/* candidates for the plan */
+	size_t			 npairs;
+	struct state_error	*errs;		/* rejected lineages */
+	size_t			 nerrs;
+	struct plan		 plan, oldplan;
+	int			 postfix_on, dovecot_on;
+	enum dovecot_syntax	 syntax;
+};
+
+static const char *
+file_name(enum cert_file f)
+{
+	return f == CERT_FILE_KEY ? "privkey.pem" : "fullchain.pem";
+}
+
+static struct pair *
+add_pair(struct work *w)
+{
+	w->pairs = xreallocarray(w->pairs, w->npairs + 1, sizeof(*w->pairs));
+	memset(&w->pairs[w->npairs], 0, sizeof(*w->pairs));
+	return &w->pairs[w->npairs++];
+}
+
+static void
+copy_pair_meta(struct pair *dst, const struct pair *src)
+{
+	size_t i;
+
+	*dst = *src;
+	dst->lineage = xstrdup(src->lineage);
+	dst->names = xcalloc(src->nnames + 1, sizeof(char *));
+	for (i = 0; i < src->nnames; i++)
+		dst->names[i] = xstrdup(src->names[i]);
+	dst->key = dst->chain = NULL;
+	dst->keylen = dst->chainlen = 0;
+}
+
+/* Reads one store file and checks it still has the content it is named
+ * after. Returns 0 or -1 (logged). */
+static int
+store_read(struct work *w, const char *id, unsigned char **buf, size_t *len)
+{
+	char *path = xasprintf("%s/%s.pem", w->store, id), why[256], got[65];
+	int rc = -1;
+
+	if (fsio_read(path, SCAN_MAX_FILE, buf, len, NULL, why,
+	    sizeof(why)) == -1) {
+		log_err("%s: %s", log_esc(path), why);
+		goto out;
+	}
+	cert_sha256_hex(*buf, *len, got);
+	if (strcmp(got, id) != 0) {
+		log_err("%s: content does not match its name; not serving it",
+		    log_esc(path));
+		free_wiped(*buf, *len);
+		*buf = NULL;
+		goto out;
+	}
+	rc = 0;
+out:
+	free(path);
+	return rc;
+}
+
+static int
+load_bytes(struct work *w, struct pair *p)
+{
+	if (p->key != NULL)
+		return 0;
+	if (store_read(w, p->key_id, &p->key, &p->keylen) == -1)
+		return -1;
+	if (store_read(w, p->chain_id, &p->chain, &p->chainlen) == -1) {
+		free_wiped(p->key, p->keylen);
+		p->key = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+static const struct pair *
+old_pair(struct work *w, const char *lineage)
+{
+	size_t i;
+
+	for (i = 0; i < w->old.n; i++)
+		if (strcmp(w->old.pairs[i].lineage, lineage) == 0)
+			return &w->old.pairs[i];
+	return NULL;
+}
+
+/* Keeps the previously applied pair of a failing lineage in service. */
+static void
+keep_last_good(struct work *w, const char *lineage)
+{
+	const struct pair *op = old_pair(w, lineage);
+	struct pair *p;
+
+	if (op == NULL)
+		return;
+	if (op->not_after < w->now) {
+		log_warn("lineage %s: its last good certificate expired %s; "
+		    "its names are no longer served", log_esc(lineage),
+		    fmt_utc(op->not_after));
+		return;
+	}
+	p = add_pair(w);
+	copy_pair_meta(p, op);
+	p->last_good = 1;
+	if (load_bytes(w, p) == -1) {
+		log_err("lineage %s: last good pair unavailable; its names "
+		    "are no longer served", log_esc(lineage));
+		pair_free(p);
+		w->npairs--;
+		return;
+	}
+	log_warn("lineage %s: still serving its last good certificate "
+	    "(serial %s, expires %s)", log_esc(lineage), p->serial,
+	    fmt_utc(p->not_after));
+}
+
+static void
+reject(struct work *w, const char *lineage, const char *file,
+    const char *why)
+{
+	if (file != NULL)
+		log_err("lineage %s: %s: %s", log_esc(lineage), file, why);
+	else
+		log_err("lineage %s: %s", log_esc(lineage), why);
+	w->errs = xreallocarray(w->errs, w->nerrs + 1, sizeof(*w->errs));
+	w->errs[w->nerrs++] = (struct state_error){ xstrdup(lineage),
+	    file ? xstrdup(file) : NULL, xstrdup(why) };
+	keep_last_good(w, lineage);
+}
+
+static void
+validate_one(struct work *w, struct lineage *l)
+{
+	struct cert_info info;
+	enum cert_file f;
+	struct pair *p;
+	char why[512];
+
+	if (l->error != NULL) {
+		reject(w, l->name, l->err_file, l->error);
+		return;
+	}
+	if (cert_validate(l->key.data, l->key.len, l->chain.data,
+	    l->chain.len, w->now, &info, &f, why, sizeof(why)) == -1) {
+		reject(w, l->name, file_name(f), why);
+		return;
+	}
+	p = add_pair(w);
+	p->lineage = xstrdup(l->name);
+	cert_sha256_hex(l->key.data, l->key.len, p->key_id);
+	cert_sha256_hex(l->chain.data, l->chain.len, p->chain_id);
+	p->names = info.names;
+	p->nnames = info.nnames;
+	info.names = NULL;
+	info.nnames = 0;
+	p->not_before = info.not_before;
+	p->not_after = info.not_after;
+	memcpy(p->key_desc, info.key_desc, sizeof(p->key_desc));
+	memcpy(p->serial, info.serial, sizeof(p->serial));
+	memcpy(p->fingerprint, info.fingerprint, sizeof(p->fingerprint));
+	p->key = l->key.data;
+	p->keylen = l->key.len;
+	p->chain = l->chain.data;
+	p->chainlen = l->chain.len;
+	l->key.data = l->chain.data = NULL;	/* the pair owns them now */
+	l->key.len = l->chain.len = 0;
+	cert_info_free(&info);
+}
+
+static int
+in_scan(struct work *w, const char *lineage)
+{
+	size_t i;
+
+	for (i = 0; i < w->sc.n; i++)
+		if (strcmp(w->sc.v[i].name, lineage) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+in_only(const struct sync_opts *o, const char *lineage)
+{
+	size_t i;
+
+	for (i = 0; i < o->nonly; i++)
+		if (strcmp(o->only[i], lineage) == 0)
+			return 1;
+	return 0;
+}
+
+/* scan + validate + plan. Returns 0, or -1 when the tree cannot be read
+ * (then nothing may change). */
+static int
+gather(struct work *w, const struct sync_opts *o)
+{
+	size_t i;
+
+	if (scan_tree(w->c->letsencrypt_dir, o->only, o->nonly, &w->sc) == -1)
+		return -1;
+	for (i = 0; i < w->sc.n; i++)
+		validate_one(w, &w->sc.v[i]);
+	for (i = 0; i < w->old.n; i++) {
+		const struct pair *op = &w->old.pairs[i];
+
+		if (in_scan(w, op->lineage))
+			continue;
+		if (o->nonly > 0 && !in_only(o, op->lineage)) {
+			/* Not asked about: it stays as it is. */
+			struct pair *p = add_pair(w);
+
+			copy_pair_meta(p, op);
+			if (load_bytes(w, p) == -1) {
+				pair_free(p);
+				w->npairs--;
+			}
+			continue;
+		}
+		log_info("lineage %s: gone from %s/live; removing its names",
+		    log_esc(op->lineage), log_esc(w->c->letsencrypt_dir));
+	}
+	if (o->nonly > 0)
+		for (i = 0; i < w->old.nerrs; i++)
+			if (!in_only(o, w->old.errs[i].lineage) &&
+			    !in_scan(w, w->old.errs[i].lineage)) {
+				struct state_error *e = &w->old.errs[i];
+
+				w->errs = xreallocarray(w->errs, w->nerrs + 1,
+				    sizeof(*w->errs));
+				w->errs[w->nerrs++] = (struct state_error){
+				    xstrdup(e->lineage),
+				    e->file ? xstrdup(e->file) : NULL,
+				    xstrdup(e->error) };
+			}
+	plan_build(w->pairs, w->npairs, &w->plan);
+	plan_build(w->old.pairs, w->old.n, &w->oldplan);
+	for (i = 0; i < w->plan.nc; i++) {
+		const struct plan_conflict *c = &w->plan.c[i];
+
+		log_info("name %s: lineage %s (issued %s) wins over lineage "
+		    "%s (issued %s)", c->name,
+		    log_esc(w->pairs[c->winner].lineage),
+		    fmt_utc(w->pairs[c->winner].not_before),
+		    log_esc(w->pairs[c->loser].lineage),
+		    fmt_utc(w->pairs[c->loser].not_before));
+	}
+	return 0;
+}
+
+/* ---- diff ---- */
+
+static int
+rejected(struct work *w, const char *lineage)
+{
+	size_t i;
+
+	for (i = 0; i < w->nerrs; i++)
+		if (strcmp(w->errs[i].lineage, lineage) == 0)
+			return 1;
+	return 0;
+}
+
+/* Prints (dry run) or logs each name that changes; returns the count. */
+static size_t
+diff_names(struct work *w, int print)
+{
+	const struct plan *a = &w->oldplan, *b = &w->plan;
+	size_t i = 0, j = 0, changes = 0;
+	char line[1024];
+
+	while (i < a->n || j < b->n) {
+		int c = i >= a->n ? 1 : j >= b->n ? -1 :
+		    strcmp(a->e[i].name, b->e[j].name);
+		const struct pair *op = c <= 0 ? &w->old.pairs[a->e[i].pair] :
+		    NULL;
+		const struct pair *np = c >= 0 ? &w->pairs[b->e[j].pair] : NULL;
+
+		line[0] = '\0';
+		if (c < 0) {
+			snprintf(line, sizeof(line), "- %s: lineage %s %s",
+			    a->e[i].name, log_esc(op->lineage),
+			    rejected(w, op->lineage) ? "rejected, last good "
+			    "pair expired or unavailable" :
+			    in_scan(w, op->lineage) ? "no longer names it" :
+			    "deleted");
+			i++;
+		} else if (c > 0) {
+			snprintf(line, sizeof(line), "+ %s: lineage %s "
+			    "(serial %s, %s, expires %s)", b->e[j].name,
+			    log_esc(np->lineage), np->serial, np->key_desc,
+			    fmt_utc(np->not_after));
+			j++;
+		} else {
+			if (!pair_same_files(op, np)) {
+				if (strcmp(op->lineage, np->lineage) != 0)
+					snprintf(line, sizeof(line), "~ %s: "
+					    "moves from lineage %s to lineage "
+					    "%s (serial %s)", b->e[j].name,
+					    log_esc(op->lineage),
+					    log_esc(np->lineage), np->serial);
+				else
+					snprintf(line, sizeof(line), "~ %s: "
+					    "lineage %s renewed (serial %s -> "
+					    "%s)", b->e[j].name,
+					    log_esc(np->lineage), op->serial,
+					    np->serial);
+			}
+			i++;
+			j++;
+		}
+		if (line[0] == '\0')
+			continue;
+		changes++;
+		if (print)
+			printf("%s\n", line);
+		else
+			log_info("%s", line);
+	}
+	return changes;
+}
+
+/* ---- outputs ---- */
+
+/* 1 when path holds exactly buf, 0 otherwise. */
+static int
+file_equals(const char *path, const char *buf, size_t len)
+{
+	unsigned char *old = NULL;
+	size_t oldlen = 0;
+	char why[256];
+	int same;
+
+	if (fsio_read(path, len + 1, &old, &oldlen, NULL, why,
+	    sizeof(why)) == -1)
+		return 0;
+	same = oldlen == len && memcmp(old, buf, len) == 0;
+	free(old);
+	return same;
+}
+
+static int
+lmdb_current(struct work *w, const char *lmdb)
+{
+	struct fsio_id id;
+
+	return w->old.have_lmdb && fsio_identity(lmdb, &id) == 0 &&
+	    id.dev == w->old.lmdb.dev && id.ino == w->old.lmdb.ino &&
+	    id.size == w->old.lmdb.size && id.mtime_ns == w->old.lmdb.mtime_ns;
+}
+
+static int
+detect_syntax(struct work *w)
+{
+	char *argv[] = { "dovecot", "--version", NULL };
+	char out[256];
+	int status;
+
+	w->syntax = w->c->dovecot.syntax;
+	if (w->syntax != DOVECOT_AUTO)
+		return 0;
+	if (run_cmd(argv, w->c->command_timeout, out, sizeof(out),
+	    &status) == -1 || status != 0) {
+		log_err("dovecot: cannot detect the version (dovecot --version "
+		    "failed%s%s); set \"dovecot\": {\"version\": \"2.3\"} or "
+		    "\"2.4\"", run_last_stderr()[0] ? ": " : "",
+		    run_last_stderr());
+		return -1;
+	}
+	w->syntax = dovecot_parse_version(out);
+	if (w->syntax == DOVECOT_AUTO) {
+		log_err("dovecot: unsupported version \"%s\" (need 2.3 or "
+		    "2.4)", log_esc(strtok(out, "\n") ? out : ""));
+		return -1;
+	}
+	log_debug("dovecot: syntax %s", w->syntax == DOVECOT_23 ? "2.3" :
+	    "2.4");
+	return 0;
+}
+
+/* Services in their default configuration on a host without them are
+ * skipped, not errors. */
+static void
+services_on(struct work *w)
+{
+	const struct svc_conf *s[2] = { &w->c->postfix, &w->c->dovecot };
+	int *on[2] = { &w->postfix_on, &w->dovecot_on };
+	const char *name[2] = { "postfix", "dovecot" };
+	char dir[PATH_MAX];
+	struct stat st;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		*on[i] = s[i]->enabled;
+		if (!*on[i] || s[i]->explicit)
+			continue;
+		fsio_dirname(s[i]->path, dir, sizeof(dir));
+		if (stat(dir, &st) == -1) {
+			log_info("%s: %s does not exist: %s not installed? "
+			    "Skipping it (set \"%s\": null to say so)",
+			    name[i], dir, name[i], name[i]);
+			*on[i] = 0;
+		}
+	}
+}
+
+static int
+reload(const struct work *w, const char *svc, char **argv)
+{
+	int status;
+
+	if (argv == NULL) {
+		log_info("%s: no reload command configured", svc);
+		return 0;
+	}
+	if (run_cmd(argv, w->c->command_timeout, NULL, 0, &status) == -1) {
+		log_err("%s: reload failed: %s", svc, run_argv_str(argv));
+		return -1;
+	}
+	if (status != 0) {
+		log_err("%s: reload failed: %s: exit status %d%s%s", svc,
+		    run_argv_str(argv), status, run_last_stderr()[0] ?
+		    ": " : "", run_last_stderr());
+		return -1;
+	}
+	log_info("%s: reloaded (%s: exit status 0)", svc, run_argv_str(argv));
+	return 0;
+}
+
+/* Writes the store files of every candidate pair. */
+static int
+write_store(struct work *w)
+{
+	size_t i;
+	int rc = 0;
+
+	if (fsio_mkdirs(w->store, 0700) == -1)
+		return -1;
+	for (i = 0; i < w->npairs; i++) {
+		struct pair *p = &w->pairs[i];
+		char *kp = xasprintf("%s/%s.pem", w->store, p->key_id);
+		char *cp = xasprintf("%s/%s.pem", w->store, p->chain_id);
+
+		if (p->key == NULL ||
+		    fsio_replace(kp, p->key, p->keylen, 0600) == -1 ||
+		    fsio_replace(cp, p->chain, p->chainlen, 0600) == -1)
+			rc = -1;
+		free(kp);
+		free(cp);
+	}
+	return rc;
+}
+
+static int
+write_postfix(struct work *w, const char *src, size_t srclen,
+    struct fsio_id *lmdb_id)
+{
+	const char *map = w->c->postfix.path;
+	char *lmdb = xasprintf("%s.lmdb", map), tmp[PATH_MAX];
+	int rc = -1;
+
+	if (fsio_temp_open(lmdb, tmp, sizeof(tmp)) == -1)
+		goto out;
+	if (postfix_write_lmdb(tmp, &w->plan, w->pairs) == -1) {
+		fsio_temp_abort(tmp);
+		goto out;
+	}
+	if (fsio_temp_commit(tmp, lmdb, 0600) == -1)
+		goto out;
+	if (fsio_identity(lmdb, lmdb_id) == -1) {
+		log_err("%s: lstat: %s", log_esc(lmdb), strerror(errno));
+		goto out;
+	}
+	/* 0600: a later `postmap -F` of this source keeps the map 0600. */
+	if (fsio_replace(map, src, srclen, 0600) == -1)
+		goto out;
+	rc = 0;
+out:
+	free(lmdb);
+	return rc;
+}
+
+/* Writes the Dovecot file and checks it; restores the old one when the
+ * check fails. Returns 0 applied, -1 failed (old file in place). */
+static int
+write_dovecot(struct work *w, const char *text, size_t len)
+{
+	const char *path = w->c->dovecot.path;
+	unsigned char *old = NULL;
+	size_t oldlen = 0;
+	char why[256];
+	int had_old, status, rc = -1;
+	struct stat st;
+
+	had_old = fsio_read(path, SCAN_MAX_FILE * 64, &old, &oldlen, NULL,
+	    why, sizeof(why)) == 0;
+	if (!had_old && lstat(path, &st) == 0) {
+		log_err("dovecot: %s: %s", log_esc(path), why);
+		return -1;
+	}
+	if (fsio_replace(path, text, len, 0644) == -1)
+		goto out;
+	if (w->c->dovecot.check == NULL) {
+		rc = 0;
+		goto out;
+	}
+	if (run_cmd(w->c->dovecot.check, w->c->command_timeout, NULL, 0,
+	    &status) == 0 && status == 0) {
+		log_debug("dovecot: %s accepts the new config",
+		    run_argv_str(w->c->dovecot.check));
+		rc = 0;
+		goto out;
+	}
+	log_err("dovecot: %s rejected the new config (exit status %d%s%s); "
+	    "previous config restored, dovecot not reloaded",
+	    run_argv_str(w->c->dovecot.check), status,
+	    run_last_stderr()[0] ? ": " : "", run_last_stderr());
+	if (had_old)
+		fsio_replace(path, old, oldlen, 0644);
+	else
+		fsio_remove(path);
+out:
+	free(old);
+	return rc;
+}
+
+static int
+referenced(const struct pair *pairs, size_t n, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(pairs[i].key_id, id) == 0 ||
+		    strcmp(pairs[i].chain_id, id) == 0)
+			return 1;
+	return 0;
+}
+
+/* Removes store files that neither the new state nor (when the Dovecot
+ * config was rolled back) the old one references, and our leftover temp
+ * files. */
+static void
+gc_store(struct work *w, int keep_old)
+{
+	char **names = NULL;
+	size_t n = 0, i;
+
+	if (fsio_list(w->store, &names, &n) == -1)
+		return;
+	for (i = 0; i < n; i++) {
+		char id[65];
+		size_t len = strlen(names[i]);
+
+		if (len == 68 && strcmp(names[i] + 64, ".pem") == 0) {
+			memcpy(id, names[i], 64);
+			id[64] = '\0';
+			if (referenced(w->pairs, w->npairs, id) ||
+			    (keep_old && referenced(w->old.pairs, w->old.n, id)))
+				continue;
+		} else if (strstr(names[i], ".pem.tmp.") == NULL)
+			continue;
+		char *p = xasprintf("%s/%s", w->store, names[i]);
+
+		log_debug("store: removing %s", p);
+		fsio_remove(p);
+		free(p);
+	}
+	fsio_list_free(names, n);
+}
+
+static void
+work_init(struct work *w, const struct conf *c)
+{
+	memset(w, 0, sizeof(*w));
+	w->c = c;
+	w->now = time(NULL);
+	w->store = xasprintf("%s/store", c->state_dir);
+	w->state_path = xasprintf("%s/state.json", c->state_dir);
+}
+
+static void
+work_free(struct work *w)
+{
+	size_t i;
+
+	for (i = 0; i < w->npairs; i++)
+		pair_free(&w->pairs[i]);
+	free(w->pairs);
+	for (i = 0; i < w->nerrs; i++) {
+		free(w->errs[i].lineage);
+		free(w->errs[i].file);
+		free(w->errs[i].error);
+	}
+	free(w->errs);
+	plan_free(&w->plan);
+	plan_free(&w->oldplan);
+	scan_free(&w->sc);
+	state_free(&w->old);
+	free(w->store);
+	free(w->state_path);
+}
+
+static int
+save_state(struct work *w, const struct fsio_id *lmdb_id, int have_lmdb)
+{
+	struct state st = { 0 };
+	size_t len;
+	char *text;
+	int rc;
+
+	st.pairs = w->pairs;
+	st.n = w->npairs;
+	st.errs = w->errs;
+	st.nerrs = w->nerrs;
+	st.have_lmdb = have_lmdb;
+	if (have_lmdb)
+		st.lmdb = *lmdb_id;
+	text = state_render(&st, &len);
+	rc = fsio_replace(w->state_path, text, len, 0600);
+	free(text);
+	return rc == -1 ? -1 : 0;
+}
+
+int
+sync_resync(const struct conf *c, const struct sync_opts *o)
+{
+	struct work w;
+	char *pf_src = NULL, *dc_text = NULL, *lmdb = NULL;
+	size_t pf_len = 0, dc_len = 0, changes;
+	int lockfd = -1, rc = EXIT_SYNCED, pf_change = 0, dc_change = 0;
+	int apply_failed = 0, dc_rolled_back = 0, have_lmdb;
+	const char *pf_status = "off", *dc_status = "off";
+	struct fsio_id lmdb_id = { 0 };
+
+	work_init(&w, c);
+	if (!o->dry_run) {
+		char *lock = xasprintf("%s/lock", c->state_dir);
+
+		if (fsio_mkdirs(c->state_dir, 0700) == -1) {
+			free(lock);
+			rc = EXIT_APPLY;
+			goto out;
+		}
+		lockfd = fsio_lock(lock, c->lock_timeout);
+		free(lock);
+		if (lockfd < 0) {
+			if (lockfd == -2)
+				log_err("another snisync run held the lock for "
+				    "%d s; giving up", c->lock_timeout);
+			rc = lockfd == -2 ? EXIT_LOCKED : EXIT_APPLY;
+			goto out;
+		}
+	}
+	if (state_load(w.state_path, &w.old) == -1 || gather(&w, o) == -1) {
+		log_err("nothing changed");
+		rc = EXIT_APPLY;
+		goto out;
+	}
+	services_on(&w);
+	lmdb = xasprintf("%s.lmdb", c->postfix.path);
+	have_lmdb = w.old.have_lmdb;
+	lmdb_id = w.old.lmdb;
+	if (w.postfix_on) {
+		pf_src = postfix_source(&w.plan, w.pairs, w.store, &pf_len);
+		pf_change = !file_equals(c->postfix.path, pf_src, pf_len) ||
+		    !lmdb_current(&w, lmdb);
+		pf_status = "unchanged";
+	}
+	if (w.dovecot_on) {
+		if (detect_syntax(&w) == -1) {
+			w.dovecot_on = 0;
+			dc_status = "version unknown, not written";
+			apply_failed = 1;
+		} else {
+			dc_text = dovecot_render(&w.plan, w.pairs, w.store,
+			    w.syntax, &dc_len);
+			dc_change = !file_equals(c->dovecot.path, dc_text,
+			    dc_len);
+			dc_status = "unchanged";
+		}
+	}
+	changes = diff_names(&w, o->dry_run);
+	if (o->dry_run) {
+		if (pf_change)
+			printf("postfix: would rewrite %s and %s\n",
+			    c->postfix.path, lmdb);
+		if (dc_change)
+			printf("dovecot: would rewrite %s\n", c->dovecot.path);
+		if (changes == 0 && !pf_change && !dc_change)
+			printf("nothing would change\n");
+		goto done;
+	}
+	if (write_store(&w) == -1) {
+		log_err("store: cannot write %s; outputs left as they were",
+		    w.store);
+		rc = EXIT_APPLY;
+		goto out;
+	}
+	if (pf_change) {
+		if (write_postfix(&w, pf_src, pf_len, &lmdb_id) == -1) {
+			pf_status = "write failed, previous map kept";
+			apply_failed = 1;
+			pf_change = 0;
+		} else {
+			have_lmdb = 1;
+			pf_status = "updated";
+		}
+	}
+	if (dc_change) {
+		if (write_dovecot(&w, dc_text, dc_len) == -1) {
+			dc_status = "rejected, previous config kept";
+			apply_failed = 1;
+			dc_rolled_back = 1;
+			dc_change = 0;
+		} else
+			dc_status = "updated";
+	}
+	if (save_state(&w, &lmdb_id, have_lmdb) == -1)
+		apply_failed = 1;
+	if (pf_change && reload(&w, "postfix", c->postfix.reload) == -1) {
+		pf_status = "updated, reload failed";
+		apply_failed = 1;
+	} else if (pf_change && c->postfix.reload != NULL)
+		pf_status = "updated, reloaded";
+	if (dc_change && reload(&w, "dovecot", c->dovecot.reload) == -1) {
+		dc_status = "updated, reload failed";
+		apply_failed = 1;
+	} else if (dc_change && c->dovecot.reload != NULL)
+		dc_status = "updated, reloaded";
+	gc_store(&w, dc_rolled_back);
+done:
+	if (!o->dry_run) {
+		if (changes == 0 && !pf_change && !dc_change && !apply_failed)
+			log_info("nothing changed: %zu lineages, %zu names, "
+			    "%zu rejected; nothing written, nothing reloaded",
+			    w.sc.n, w.plan.n, w.nerrs);
+		else
+			log_info("synced: %zu lineages, %zu names, %zu "
+			    "rejected; postfix: %s; dovecot: %s", w.sc.n,
+			    w.plan.n, w.nerrs, pf_status, dc_status);
+	}
+	if (apply_failed)
+		rc = EXIT_APPLY;
+	else if (w.nerrs > 0)
+		rc = EXIT_REJECTED;
+out:
+	if (lockfd >= 0)
+		close(lockfd);
+	free(pf_src);
+	free(dc_text);
+	free(lmdb);
+	work_free(&w);
+	return rc;
+}
+
+/* ---- check ---- */
+
+static const struct pair *
+pair_of(const struct work *w, const char *lineage)
+{
+	size_t i;
+
+	for (i = 0; i < w->npairs; i++)
+		if (strcmp(w->pairs[i].lineage, lineage) == 0)
+			return &w->pairs[i];
+	return NULL;
+}
+
+int
+sync_check(const struct conf *c, int json)
+{
+	struct sync_opts o = { 0 };
+	struct report_row *rows;
+	struct work w;
+	size_t i, j;
+	int rc;
+
+	work_init(&w, c);
+	log_set_quiet(1);
+	if (state_load(w.state_path, &w.old) == -1 || gather(&w, &o) == -1) {
+		work_free(&w);
+		return EXIT_APPLY;
+	}
+	rows = xcalloc(w.sc.n + 1, sizeof(*rows));
+	for (i = 0; i < w.sc.n; i++) {
+		struct report_row *r = &rows[i];
+		const char *ln = w.sc.v[i].name;
+
+		r->lineage = ln;
+		r->pair = pair_of(&w, ln);
+		r->verdict = r->pair == NULL ? "rejected" :
+		    r->pair->last_good ? "last-good" : "ok";
+		for (j = 0; j < w.nerrs; j++)
+			if (strcmp(w.errs[j].lineage, ln) == 0) {
+				r->file = w.errs[j].file;
+				r->error = w.errs[j].error;
+			}
+		r->served = xcalloc(w.plan.n + 1, sizeof(char *));
+		for (j = 0; j < w.plan.n; j++)
+			if (strcmp(w.pairs[w.plan.e[j].pair].lineage, ln) == 0)
+				r->served[r->nserved++] = w.plan.e[j].name;
+	}
+	if (json) {
+		char *text = report_json(rows, w.sc.n, (long long)w.now);
+
+		printf("%s\n", text);
+		free(text);
+	} else {
+		printf("%-28s %-10s %-26s %s\n", "LINEAGE", "VERDICT",
+		    "EXPIRES", "NAMES / REASON");
+		for (i = 0; i < w.sc.n; i++) {
+			const struct report_row *r = &rows[i];
+			char exp[64] = "-";
+
+			if (r->pair != NULL)
+				snprintf(exp, sizeof(exp), "%.10s (%lld days)",
+				    fmt_utc(r->pair->not_after),
+				    (r->pair->not_after - (long long)w.now) /
+				    86400);
+			printf("%-28s %-10s %-26s", log_esc(r->lineage),
+			    r->verdict, exp);
+			for (j = 0; j < r->nserved; j++)
+				printf(" %s", r->served[j]);
+			if (r->error != NULL)
+				printf("%s%s%s%s", r->nserved ? " | " : " ",
+				    r->file ? r->file : "", r->file ? ": " : "",
+				    r->error);
+			printf("\n");
+		}
+	}
+	rc = w.nerrs > 0 ? EXIT_REJECTED : EXIT_SYNCED;
+	for (i = 0; i < w.sc.n; i++)
+		free(rows[i].served);
+	free(rows);
+	work_free(&w);
+	return rc;
+}

@@ -1,0 +1,36 @@
+/*
+ * sync.h - the pipeline: scan -> validate -> plan -> render -> commit ->
+ * reload, once (resync), or without writing (check, --dry-run).
+ */
+#ifndef SNISYNC_SYNC_H
+#define SNISYNC_SYNC_H
+
+#include <stddef.h>
+
+#include "json.h"
+
+/* Exit status: an interface, documented in --help, README and snisync(8). */
+enum sync_exit {
+	EXIT_SYNCED = 0,	/* everything valid applied (changed or not) */
+	EXIT_REJECTED = 1,	/* a lineage was rejected; the rest applied */
+	EXIT_USAGE = 2,		/* bad command line */
+	EXIT_CONFIG = 3,	/* bad configuration file */
+	EXIT_APPLY = 4,		/* an output could not be written, checked or
+				   reloaded; previous files kept */
+	EXIT_LOCKED = 5,	/* another run held the lock too long */
+	EXIT__MAX
+};
+
+struct sync_opts {
+	int	  dry_run;
+	char	**only;		/* lineage names (--lineage), or NULL */
+	size_t	  nonly;
+};
+
+/* sync_resync(conf, opts): one pipeline run; returns an enum sync_exit. */
+int	sync_resync(const struct conf *c, const struct sync_opts *o);
+
+/* sync_check(conf, json): validate and report, write nothing. */
+int	sync_check(const struct conf *c, int json);
+
+#endif

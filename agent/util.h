@@ -1,0 +1,38 @@
+/*
+ * util.h - allocation that never returns NULL (out of memory is fatal)
+ * and a growable byte buffer.
+ */
+#ifndef SNISYNC_UTIL_H
+#define SNISYNC_UTIL_H
+
+#include <stddef.h>
+
+void	*xmalloc(size_t n);
+void	*xcalloc(size_t n, size_t size);
+void	*xrealloc(void *p, size_t n);
+void	*xreallocarray(void *p, size_t n, size_t size);
+char	*xstrdup(const char *s);
+char	*xstrndup(const char *s, size_t n);
+char	*xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* A growable buffer; always NUL-terminated after the len bytes. */
+struct buf {
+	char	*p;
+	size_t	 len, cap;
+};
+
+void	buf_add(struct buf *b, const void *p, size_t n);
+void	buf_adds(struct buf *b, const char *s);
+void	buf_addf(struct buf *b, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+/* buf_wipe(b): zero the bytes (they may hold key material), then free. */
+void	buf_wipe(struct buf *b);
+void	buf_free(struct buf *b);
+
+/* free_wiped(p, n): explicit_bzero n bytes at p, then free(p). */
+void	free_wiped(void *p, size_t n);
+
+/* fmt_utc(t): "2026-11-22 10:00:00 UTC", in a rotating static buffer. */
+const char *fmt_utc(long long t);
+
+#endif

@@ -1,0 +1,41 @@
+#!/bin/sh
+# packaging/deps.sh [build|test] - installs the Debian packages snisync
+# needs to build (and to run its tests against real Postfix, Dovecot,
+# certbot and pebble), when they are missing. As root it runs apt-get; as
+# anyone else it prints the exact apt-get line and fails.
+set -eu
+BUILD_PKGS="make gcc pkg-config libc6-dev libssl-dev liblmdb-dev libjansson-dev"
+TEST_PKGS="openssl python3 postfix postfix-lmdb lmdb-utils dovecot-core \
+dovecot-imapd dovecot-pop3d certbot pebble curl debootstrap"
+
+want=$BUILD_PKGS
+[ "${1:-build}" = test ] && want="$BUILD_PKGS $TEST_PKGS"
+missing=""
+for p in $want; do
+	s=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+	[ "$s" = installed ] || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+	echo "snisync: missing Debian packages; as root, run:" >&2
+	echo "  apt-get install -y$missing" >&2
+	exit 1
+fi
+echo "installing:$missing"
+# Postfix without a system mail configuration; no service is started by
+# the installation (the tests start private instances on 127.0.0.1).
+echo "postfix postfix/main_mailer_type select No configuration" |
+	debconf-set-selections
+policy=/usr/sbin/policy-rc.d
+made_policy=0
+if [ ! -e "$policy" ]; then
+	printf '#!/bin/sh\nexit 101\n' >"$policy"
+	chmod 0755 "$policy"
+	made_policy=1
+fi
+cleanup() { [ "$made_policy" = 1 ] && rm -f "$policy"; }
+trap cleanup EXIT
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+# shellcheck disable=SC2086
+apt-get install -y -q --no-install-recommends $missing
