@@ -1,0 +1,171 @@
+# resync_map.sh - snisync resync on the standard tree, checked with real
+# postmap and doveconf (no servers): every name maps to the right pair,
+# broken lineages are reported and absent, the map is what postmap -F
+# writes, a second run writes nothing, --dry-run writes nothing, check
+# reports, exit statuses are as documented.
+. "$(dirname "$0")/../lib/common.sh"
+. "$T_TOP/tests/lib/certs.sh"
+. "$T_TOP/tests/lib/tree.sh"
+
+T=$(t_tmpdir)
+LE=$T/le
+MAP=$T/pf/tls_sni
+DCF=$T/dc/99-snisync.conf
+PFC=$T/pfc			# postmap needs a main.cf
+mkdir -p "$T/pf" "$T/dc" "$PFC" && : >"$PFC/main.cf"
+tree_standard "$LE" "$T/ca" || { t_fail "fixture tree"; exit 1; }
+tree_conf "$T/conf.json" "$LE" "$T/state" "$MAP" "$DCF" \
+	postfix_reload="[\"$T_TOP/tests/lib/count-run\", \"$T/pf.reloads\", \"/bin/true\"]" \
+	dovecot_reload="[\"$T_TOP/tests/lib/count-run\", \"$T/dc.reloads\", \"/bin/true\"]"
+
+q() { postmap -c "$PFC" -F -q "$1" "lmdb:$MAP"; }
+reloads() { [ -f "$1" ] && wc -l <"$1" | tr -d ' ' || echo 0; }
+ident() { stat -c '%i %Y %s' "$@" 2>/dev/null | tr '\n' ' '; }
+
+# --- dry run first: prints the plan, writes nothing ----------------------
+out=$("$SNISYNC" -c "$T/conf.json" resync --dry-run 2>/dev/null)
+rc=$?
+t_eq "dry run on a new tree: exit 1 (rejected lineages)" "$rc" 1
+t_match "dry run lists an added name with its lineage" "$out" \
+	'^\+ imap\.example\.test: lineage mail\.example\.test '
+t_match "dry run says the map would be written" "$out" '^postfix: would rewrite'
+t_check "dry run wrote no map" test ! -e "$MAP.lmdb"
+t_check "dry run wrote no dovecot file" test ! -e "$DCF"
+t_check "dry run wrote no state" test ! -e "$T/state"
+
+# --- first resync ----------------------------------------------------------
+"$SNISYNC" -c "$T/conf.json" resync >"$T/out1" 2>"$T/err1"
+rc=$?
+t_eq "resync with rejected lineages exits 1" "$rc" 1
+for lin in "${!TREE_REJECT[@]}"; do
+	n=$(grep -c "^snisync: error: lineage $lin: " "$T/err1")
+	t_eq "one error line for $lin" "$n" 1
+	t_check "error for $lin names the file and reason" \
+		grep -Eq "^snisync: error: lineage $lin: ${TREE_REJECT[$lin]}" "$T/err1"
+done
+t_check "the -0001 conflict is logged with the loser" \
+	grep -q 'name www.example.test: lineage www.example.test-0001 .* wins over lineage www.example.test ' "$T/err1"
+
+for name in "${!TREE_EXPECT[@]}"; do
+	lin=${TREE_EXPECT[$name]}
+	if cmp -s <(q "$name") <(tree_expected_value "$LE" "$lin"); then
+		t_ok "postmap -F -q $name prints $lin's key and chain"
+	else
+		t_fail "postmap -F -q $name prints $lin's key and chain"
+	fi
+done
+for name in "${TREE_ABSENT[@]}" '*.example.test' nothere.example.test; do
+	q "$name" >/dev/null 2>&1
+	t_eq "$name is not in the map" "$?" 1
+done
+t_eq "map is 0600" "$(stat -c %a "$MAP.lmdb")" 600
+t_eq "map source is 0600" "$(stat -c %a "$MAP")" 600
+t_eq "map has no -lock file" "$(ls "$T/pf" | grep -c lock)" 0
+t_eq "store files are 0600" "$(find "$T/state/store" -type f ! -perm 0600 | wc -l)" 0
+t_eq "map has one entry per expected name" \
+	"$(postmap -c "$PFC" -s "lmdb:$MAP" | wc -l)" "${#TREE_EXPECT[@]}"
+
+# The map is byte for byte what postmap -F writes from the same source.
+mkdir "$T/pm" && cp "$MAP" "$T/pm/tls_sni" &&
+	postmap -c "$PFC" -F "lmdb:$T/pm/tls_sni"
+t_check "map is byte-identical to postmap -F output" cmp "$MAP.lmdb" "$T/pm/tls_sni.lmdb"
+
+# Dovecot: the file parses and names resolve to the right store files.
+cat >"$T/dc/dovecot.conf" <<CONF
+ssl = yes
+ssl_cert = <$LE/live/ec.example.test/fullchain.pem
+ssl_key = <$LE/live/ec.example.test/privkey.pem
+!include $DCF
+CONF
+t_check "doveconf -xn accepts the generated 2.3 config" \
+	sh -c "doveconf -xn -c '$T/dc/dovecot.conf' >/dev/null 2>'$T/doveconf.err'"
+for name in mail.example.test imap.example.test www.example.test \
+	web.example.test example.test; do
+	lin=${TREE_EXPECT[$name]}
+	got=$(doveconf -c "$T/dc/dovecot.conf" -f "lname=$name" -h ssl_cert)
+	want="<$T/state/store/$(sha256sum <"$LE/live/$lin/fullchain.pem" | cut -c1-64).pem"
+	t_eq "dovecot block for $name serves $lin's chain" "$got" "$want"
+done
+got=$(doveconf -c "$T/dc/dovecot.conf" -f "lname=other.example.test" -h ssl_cert)
+want="<$T/state/store/$(sha256sum <"$LE/live/example.test/fullchain.pem" | cut -c1-64).pem"
+t_eq "dovecot: a name only the wildcard covers gets the wildcard's chain" "$got" "$want"
+t_check "dovecot blocks set empty alt cert lines" grep -q '^  ssl_alt_cert =$' "$DCF"
+t_nomatch "dovecot config never points into live/" "$(cat "$DCF")" "$LE"
+t_eq "postfix reloaded once" "$(reloads "$T/pf.reloads")" 1
+t_eq "dovecot reloaded once" "$(reloads "$T/dc.reloads")" 1
+
+# --- second resync: nothing changes ---------------------------------------
+before=$(ident "$MAP.lmdb" "$MAP" "$DCF" "$T/state/state.json" "$T/state/store"/*)
+sleep 1.1	# a rewrite would show in the mtimes
+"$SNISYNC" -c "$T/conf.json" resync >"$T/out2" 2>"$T/err2"
+t_eq "second resync still exits 1 (same rejections)" "$?" 1
+t_check "second resync says nothing changed" \
+	grep -q 'nothing changed: .* nothing written, nothing reloaded' "$T/err2"
+t_eq "second resync: inodes and mtimes unchanged" \
+	"$(ident "$MAP.lmdb" "$MAP" "$DCF" "$T/state/state.json" "$T/state/store"/*)" "$before"
+t_eq "second resync: no postfix reload" "$(reloads "$T/pf.reloads")" 1
+t_eq "second resync: no dovecot reload" "$(reloads "$T/dc.reloads")" 1
+
+# --- check -----------------------------------------------------------------
+out=$("$SNISYNC" -c "$T/conf.json" check 2>/dev/null)
+t_eq "check exits 1 with rejected lineages" "$?" 1
+t_match "check table: a good lineage and its names" "$out" \
+	'^mail\.example\.test +ok .*imap\.example\.test mail\.example\.test smtp\.example\.test'
+t_match "check table: a rejected lineage and why" "$out" \
+	'^mismatch\.example\.test +rejected .*fullchain\.pem: private key does not match'
+json=$("$SNISYNC" -c "$T/conf.json" check --json 2>/dev/null)
+verdicts=$(printf '%s' "$json" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+print(" ".join("%s=%s" % (l["lineage"], l["verdict"]) for l in d["lineages"]))')
+t_match "check --json: verdicts" "$verdicts" \
+	'ec\.example\.test=ok .*expired\.example\.test=rejected .*www\.example\.test-0001=ok'
+t_nomatch "check --json holds no key material" "$json" 'PRIVATE KEY'
+t_eq "check wrote nothing" \
+	"$(ident "$MAP.lmdb" "$MAP" "$DCF" "$T/state/state.json")" \
+	"$(echo "$before" | cut -d' ' -f1-12) "
+
+# --- a renewal seen by --dry-run, then applied -----------------------------
+tree_leaf "$LE" "$T/ca" ec.example.test ec256 ec.example.test pop.example.test
+out=$("$SNISYNC" -c "$T/conf.json" resync --dry-run 2>/dev/null)
+t_match "dry run shows the renewal with old and new serial" "$out" \
+	'^~ pop\.example\.test: lineage ec\.example\.test renewed \(serial [0-9A-F]+ -> [0-9A-F]+\)'
+t_eq "dry run after renewal wrote nothing" \
+	"$(ident "$MAP.lmdb" "$MAP" "$DCF")" "$(echo "$before" | cut -d' ' -f1-9) "
+old_key=$(sha256sum <"$T/state/store/$(ls "$T/state/store" | head -1)" | cut -c1-64)
+"$SNISYNC" -c "$T/conf.json" resync 2>/dev/null
+cmp -s <(q pop.example.test) <(tree_expected_value "$LE" ec.example.test)
+t_eq "after renewal the map holds the new pair" "$?" 0
+t_eq "after renewal: one more reload each" \
+	"$(reloads "$T/pf.reloads") $(reloads "$T/dc.reloads")" "2 2"
+n=$(ls "$T/state/store" | wc -l)
+t_eq "old store files removed once unreferenced" "$n" \
+	"$(cat "$T"/state/state.json | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+print(len({p[k] for p in d["pairs"] for k in ("key", "chain")}))')"
+
+# --- empty tree: the map still exists, with no entries ---------------------
+mkdir -p "$T/empty/live"
+tree_conf "$T/empty.json" "$T/empty" "$T/state2" "$T/pf/empty" "$T/dc/empty.conf"
+"$SNISYNC" -c "$T/empty.json" resync 2>/dev/null
+t_eq "empty tree: exit 0" "$?" 0
+t_check "empty tree: map exists" test -f "$T/pf/empty.lmdb"
+t_eq "empty tree: map has no entries" \
+	"$(postmap -c "$PFC" -F -s "lmdb:$T/pf/empty" | wc -l)" 0
+
+# --- usage and config errors ----------------------------------------------
+"$SNISYNC" -c "$T/conf.json" resync --bogus >/dev/null 2>&1
+t_eq "unknown option: exit 2" "$?" 2
+"$SNISYNC" frobnicate >/dev/null 2>&1
+t_eq "unknown command: exit 2" "$?" 2
+printf '{\n "postfix": {"map": "/x/y", "relaod": []}\n}\n' >"$T/bad.json"
+err=$("$SNISYNC" -c "$T/bad.json" resync 2>&1)
+t_eq "config error: exit 3" "$?" 3
+t_match "config error names file, line and column" "$err" \
+	"^snisync: error: $T/bad.json:2:29: unknown key \"postfix.relaod\"$"
+"$SNISYNC" -c "$T/missing.json" check >/dev/null 2>&1
+t_eq "missing explicit config: exit 3" "$?" 3
+"$SNISYNC" resync --help | grep -q 'Exit status'
+t_eq "resync --help documents exit status" "$?" 0
+t_done

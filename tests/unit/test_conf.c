@@ -1,0 +1,128 @@
+/* test_conf.c - conf_load(): defaults, errors with line:column. */
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "json.h"
+#include "log.h"
+#include "unit.h"
+
+static char path[] = "/tmp/snisync-conf-XXXXXX";
+
+/* Loads text as a config; returns conf_load()'s result and the stderr
+ * it printed in err. */
+static int
+load(const char *text, struct conf *c, char *err, size_t errsz)
+{
+	FILE *f = fopen(path, "w");
+	int rc, saved = dup(2);
+	FILE *e = tmpfile();
+	size_t n;
+
+	fputs(text, f);
+	fclose(f);
+	fflush(stderr);
+	dup2(fileno(e), 2);
+	rc = conf_load(path, 1, c);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	rewind(e);
+	n = fread(err, 1, errsz - 1, e);
+	while (n > 0 && err[n - 1] == '\n')
+		n--;
+	err[n] = '\0';
+	fclose(e);
+	return rc;
+}
+
+int
+main(void)
+{
+	struct conf c;
+	char err[2048];
+	int fd = mkstemp(path);
+
+	close(fd);
+	log_init("snisync");
+
+	UNIT_INTEQ(conf_load("/nonexistent/snisync.json", 0, &c), 0,
+	    "missing optional file: defaults");
+	UNIT_STREQ(c.letsencrypt_dir, "/etc/letsencrypt", "default le dir");
+	UNIT_STREQ(c.state_dir, "/var/lib/snisync", "default state dir");
+	UNIT_STREQ(c.postfix.path, "/etc/postfix/tls_sni", "default map");
+	UNIT_STREQ(c.postfix.reload[0], "postfix", "default postfix reload");
+	UNIT_STREQ(c.dovecot.path, "/etc/dovecot/conf.d/99-snisync.conf",
+	    "default dovecot file");
+	UNIT_STREQ(c.dovecot.check[1], "-xn", "default dovecot check");
+	UNIT_STREQ(c.dovecot.reload[0], "doveadm", "default dovecot reload");
+	UNIT_INTEQ(c.dovecot.syntax, DOVECOT_AUTO, "default version auto");
+	UNIT_INTEQ(c.postfix.explicit, 0, "defaults are not explicit");
+	conf_free(&c);
+	UNIT_INTEQ(conf_load("/nonexistent/snisync.json", 1, &c), -1,
+	    "missing required file: error");
+	conf_free(&c);
+
+	UNIT_INTEQ(load("{\"letsencrypt_dir\": \"/le\", \"state_dir\": \"/st\","
+	    " \"postfix\": {\"map\": \"/pf/sni\", \"reload\": [\"a\", \"b\"]},"
+	    " \"dovecot\": {\"config\": \"/dc/x.conf\", \"version\": \"2.4\","
+	    " \"check\": null, \"reload\": []}}", &c, err, sizeof(err)), 0,
+	    "full config loads");
+	UNIT_STREQ(c.letsencrypt_dir, "/le", "le dir read");
+	UNIT_STREQ(c.postfix.reload[1], "b", "reload argv read");
+	UNIT_OK(c.dovecot.check == NULL, "check null: no check");
+	UNIT_OK(c.dovecot.reload == NULL, "empty reload: no reload");
+	UNIT_INTEQ(c.dovecot.syntax, DOVECOT_24, "version 2.4");
+	conf_free(&c);
+
+	UNIT_INTEQ(load("{\"postfix\": null}", &c, err, sizeof(err)), 0,
+	    "postfix null loads");
+	UNIT_INTEQ(c.postfix.enabled, 0, "postfix null: off");
+	UNIT_INTEQ(c.dovecot.enabled, 1, "dovecot still on");
+	conf_free(&c);
+
+	UNIT_INTEQ(load("{\n  \"state_dir\": \"/x\",\n  \"bogus\": 1\n}", &c,
+	    err, sizeof(err)), -1, "unknown key refused");
+	UNIT_OK(strstr(err, ":3:3: unknown key \"bogus\"") != NULL,
+	    "unknown key: line 3 column 3 (%s)", err);
+	conf_free(&c);
+
+	UNIT_INTEQ(load("{\"dovecot\": {\n\t\"reload\": \"doveadm reload\"}}",
+	    &c, err, sizeof(err)), -1, "string instead of argv refused");
+	UNIT_OK(strstr(err, ":2:2: \"dovecot.reload\" must be an array") !=
+	    NULL, "wrong type: position and path (%s)", err);
+	conf_free(&c);
+
+	UNIT_INTEQ(load("{\"postfix\": {\"reload\": [\"postfix\", 3]}}", &c,
+	    err, sizeof(err)), -1, "number in argv refused");
+	UNIT_OK(strstr(err, "\"postfix.reload[1]\"") != NULL,
+	    "argv element named (%s)", err);
+	conf_free(&c);
+
+	UNIT_INTEQ(load("{\"state_dir\": \"var/lib\"}", &c, err, sizeof(err)),
+	    -1, "relative path refused");
+	conf_free(&c);
+	UNIT_INTEQ(load("{\"state_dir\": \"/var/lib/my state\"}", &c, err,
+	    sizeof(err)), -1, "path with a space refused");
+	conf_free(&c);
+	UNIT_INTEQ(load("{\"dovecot\": {\"version\": \"2.5\"}}", &c, err,
+	    sizeof(err)), -1, "unknown dovecot version refused");
+	conf_free(&c);
+	UNIT_INTEQ(load("{\"state_dir\": \"/a\"} trailing", &c, err,
+	    sizeof(err)), -1, "trailing garbage refused");
+	UNIT_OK(strstr(err, ":1:") != NULL, "trailing garbage: line (%s)", err);
+	conf_free(&c);
+	UNIT_INTEQ(load("{\"state_dir\": \"/a\", \"state_dir\": \"/b\"}", &c,
+	    err, sizeof(err)), -1, "duplicate key refused");
+	conf_free(&c);
+	UNIT_INTEQ(load("{\"state_dir\": \"/\xff\"}", &c, err, sizeof(err)),
+	    -1, "invalid UTF-8 refused");
+	conf_free(&c);
+	UNIT_INTEQ(load("[1]", &c, err, sizeof(err)), -1,
+	    "non-object refused");
+	conf_free(&c);
+	UNIT_INTEQ(load("{\"command_timeout\": 0}", &c, err, sizeof(err)), -1,
+	    "timeout out of range refused");
+	conf_free(&c);
+	unlink(path);
+	return unit_status();
+}
