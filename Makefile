@@ -71,7 +71,7 @@ check: deps
 	BUILD=$(BUILD) sh tests/run
 
 check-san: deps
-	$(MAKE) SAN=1 WERROR=1 all unit
+	$(MAKE) SAN=1 WERROR=1 build/san/snisync unit
 	BUILD=build/san SNISYNC=$(CURDIR)/build/san/snisync sh tests/run
 
 check-dovecot24: deps all

@@ -413,6 +413,7 @@ conf_load(const char *path, int required, struct conf *c)
 		if (!required && lstat(path, &st) == -1 && errno == ENOENT)
 			return 0;
 		log_err("%s: %s", log_esc(path), why);
+		conf_free(c);
 		return -1;
 	}
 	cx.text = (const char *)text;
@@ -423,6 +424,7 @@ conf_load(const char *path, int required, struct conf *c)
 		log_err("%s:%d:%d: %s", log_esc(path), jerr.line, jerr.column,
 		    log_esc(jerr.text));
 		free(text);
+		conf_free(c);
 		return -1;
 	}
 	if (!json_is_object(root)) {
@@ -450,7 +452,11 @@ conf_load(const char *path, int required, struct conf *c)
 out:
 	json_decref(root);
 	free(text);
-	return cx.errors ? -1 : 0;
+	if (cx.errors) {
+		conf_free(c);
+		return -1;
+	}
+	return 0;
 }
 
 void

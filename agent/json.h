@@ -33,8 +33,8 @@ struct conf {
 /*
  * conf_load(path, required, &conf): defaults, then the JSON file at path
  * when it exists (required: it must). Unknown keys, wrong types, relative
- * or unsafe paths are errors with file:line:column (logged). Returns 0 or
- * -1.
+ * or unsafe paths are errors with file:line:column (logged). Returns 0, or
+ * -1 with nothing left to free.
  */
 int	conf_load(const char *path, int required, struct conf *c);
 void	conf_free(struct conf *c);
