@@ -37,8 +37,11 @@ struct work {
 	struct scan		 sc;
 	struct pair		*pairs;		/* candidates for the plan */
 	size_t			 npairs;
-	struct state_error	*errs;		/* rejected lineages */
+	struct state_error	*errs;		/* rejected lineages, with
+						   those carried over for
+						   lineages not looked at */
 	size_t			 nerrs;
+	size_t			 nrejected;	/* rejected in this run */
 	struct plan		 plan, oldplan;
 	int			 postfix_on, dovecot_on;
 	enum dovecot_syntax	 syntax;
@@ -166,6 +169,7 @@ reject(struct work *w, const char *lineage, const char *file,
 	w->errs = xreallocarray(w->errs, w->nerrs + 1, sizeof(*w->errs));
 	w->errs[w->nerrs++] = (struct state_error){ xstrdup(lineage),
 	    file ? xstrdup(file) : NULL, xstrdup(why) };
+	w->nrejected++;
 	keep_last_good(w, lineage);
 }
 
@@ -773,15 +777,15 @@ done:
 		if (changes == 0 && !pf_change && !dc_change && !apply_failed)
 			log_info("nothing changed: %zu lineages, %zu names, "
 			    "%zu rejected; nothing written, nothing reloaded",
-			    w.sc.n, w.plan.n, w.nerrs);
+			    w.sc.n, w.plan.n, w.nrejected);
 		else
 			log_info("synced: %zu lineages, %zu names, %zu "
 			    "rejected; postfix: %s; dovecot: %s", w.sc.n,
-			    w.plan.n, w.nerrs, pf_status, dc_status);
+			    w.plan.n, w.nrejected, pf_status, dc_status);
 	}
 	if (apply_failed)
 		rc = EXIT_APPLY;
-	else if (w.nerrs > 0)
+	else if (w.nrejected > 0)
 		rc = EXIT_REJECTED;
 out:
 	if (lockfd >= 0)
@@ -868,7 +872,7 @@ sync_check(const struct conf *c, int json)
 			printf("\n");
 		}
 	}
-	rc = w.nerrs > 0 ? EXIT_REJECTED : EXIT_SYNCED;
+	rc = w.nrejected > 0 ? EXIT_REJECTED : EXIT_SYNCED;
 	for (i = 0; i < w.sc.n; i++)
 		free(rows[i].served);
 	free(rows);

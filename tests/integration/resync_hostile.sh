@@ -1,0 +1,148 @@
+# resync_hostile.sh - bad and hostile lineages: each gets exactly one error
+# line naming the lineage, the file and the reason; the good lineage is
+# still served; nothing bad reaches the map. Also: the lock, a reload that
+# hangs, and --lineage.
+. "$(dirname "$0")/../lib/common.sh"
+. "$T_TOP/tests/lib/certs.sh"
+. "$T_TOP/tests/lib/tree.sh"
+
+T=$(t_tmpdir)
+LE=$T/le
+CA=$T/ca
+MAP=$T/pf/tls_sni
+PFC=$T/pfc
+mkdir -p "$T/pf" "$T/dc" "$PFC" "$T/w" && : >"$PFC/main.cf"
+W=$T/w
+q() { postmap -c "$PFC" -F -q "$1" "lmdb:$MAP"; }
+declare -A WANT
+
+tree_leaf "$LE" "$CA" good.example.test ec256 good.example.test
+tree_leaf "$LE" "$CA" upper.example.test ec256 MiXeD.Example.TEST
+
+certs_leaf "$CA" "$W/o" ec256 outside.example.test
+tree_leaf "$LE" "$CA" outside.example.test ec256 outside.example.test
+ln -sfn "$W/o.key" "$LE/live/outside.example.test/privkey.pem"
+WANT[outside.example.test]="privkey.pem: link leads outside $LE \\(to $W/o.key\\)"
+
+tree_leaf "$LE" "$CA" loop.example.test ec256 loop.example.test
+ln -sfn fullchain.pem "$LE/live/loop.example.test/fullchain.pem"
+WANT[loop.example.test]='fullchain.pem: symlink loop'
+
+tree_leaf "$LE" "$CA" fifo.example.test ec256 fifo.example.test
+rm "$LE/archive/fifo.example.test/fullchain1.pem"
+mkfifo "$LE/archive/fifo.example.test/fullchain1.pem"
+WANT[fifo.example.test]='fullchain.pem: .*/fullchain1.pem: not a regular file'
+
+tree_leaf "$LE" "$CA" big.example.test ec256 big.example.test
+head -c 2000000 /dev/zero | tr '\0' 'A' >>"$LE/archive/big.example.test/fullchain1.pem"
+WANT[big.example.test]='fullchain.pem: .*: file larger than 1048576 bytes'
+
+tree_leaf "$LE" "$CA" dangling.example.test ec256 dangling.example.test
+rm "$LE/archive/dangling.example.test/privkey1.pem"
+WANT[dangling.example.test]='privkey.pem: dangling symlink \(target missing\)'
+
+tree_leaf "$LE" "$CA" midswap.example.test ec256 midswap.example.test
+tree_leaf "$LE" "$CA" midswap.example.test ec256 midswap.example.test
+ln -sfn ../../archive/midswap.example.test/fullchain1.pem \
+	"$LE/live/midswap.example.test/fullchain.pem"
+WANT[midswap.example.test]='privkey.pem: privkey.pem is version 2 but fullchain.pem is version 1'
+
+tree_leaf "$LE" "$CA" encrypted.example.test ec256 encrypted.example.test
+openssl pkey -in "$LE/archive/encrypted.example.test/privkey1.pem" \
+	-aes256 -passout pass:secret -out "$W/enc.key" &&
+	cat "$W/enc.key" >"$LE/archive/encrypted.example.test/privkey1.pem"
+WANT[encrypted.example.test]='privkey.pem: encrypted private key'
+
+tree_leaf "$LE" "$CA" weak.example.test rsa1024 weak.example.test
+WANT[weak.example.test]='privkey.pem: RSA key of 1024 bits \(need >= 2048\)'
+
+CERT_NO_SAN=1 tree_leaf "$LE" "$CA" cnonly.example.test ec256 cnonly.example.test
+WANT[cnonly.example.test]='fullchain.pem: no subjectAltName \(names come from SAN, not CN\)'
+
+CERT_SAN=IP:127.0.0.1 tree_leaf "$LE" "$CA" iponly.example.test ec256 iponly.example.test
+WANT[iponly.example.test]='fullchain.pem: no DNS name in subjectAltName'
+
+tree_leaf "$LE" "$CA" der.example.test ec256 der.example.test
+openssl x509 -in "$LE/archive/der.example.test/cert1.pem" -outform DER \
+	-out "$LE/archive/der.example.test/fullchain1.pem"
+WANT[der.example.test]='fullchain.pem: not PEM \((NUL byte; DER or binary\?|no -----BEGIN line)\)'
+
+tree_leaf "$LE" "$CA" empty.example.test ec256 empty.example.test
+: >"$LE/archive/empty.example.test/privkey1.pem"
+WANT[empty.example.test]='privkey.pem: empty file'
+
+tree_leaf "$LE" "$CA" params.example.test ec256 params.example.test
+{ openssl ecparam -name prime256v1; cat "$LE/archive/params.example.test/privkey1.pem"; } \
+	>"$W/p.key" && cat "$W/p.key" >"$LE/archive/params.example.test/privkey1.pem"
+WANT[params.example.test]='privkey.pem: PEM block "EC PARAMETERS" not accepted here'
+
+tree_leaf "$LE" "$CA" dot.example.test ec256 dot.example.test. dot2.example.test
+WANT[dot.example.test]='fullchain.pem: subjectAltName "dot.example.test.": trailing dot'
+
+tree_leaf "$LE" "$CA" wild2.example.test ec256 '*.*.example.test'
+WANT[wild2.example.test]='fullchain.pem: subjectAltName "\*\.\*\.example\.test": wildcard must be the whole first label'
+
+tree_leaf "$LE" "$CA" inject.example.test ec256 'a.example.test { ssl_key = </etc/shadow }'
+WANT[inject.example.test]='fullchain.pem: subjectAltName ".*": character not allowed in a host name'
+
+tree_leaf "$LE" "$CA" "space name" ec256 space.example.test
+WANT["space name"]='directory name holds spaces, control or non-ASCII characters'
+
+CERT_START=$(date -u -d '+2 days' +%Y%m%d%H%M%SZ) \
+	tree_leaf "$LE" "$CA" future.example.test ec256 future.example.test
+WANT[future.example.test]='fullchain.pem: certificate not valid before '
+
+tree_conf "$T/conf.json" "$LE" "$T/state" "$MAP" "$T/dc/sni.conf"
+"$SNISYNC" -c "$T/conf.json" resync >"$T/out" 2>"$T/err"
+t_eq "resync exits 1" "$?" 1
+for lin in "${!WANT[@]}"; do
+	n=$(grep -cF "lineage $lin: " "$T/err")
+	t_eq "exactly one error line for '$lin'" "$n" 1
+	pat="^snisync: error: lineage $lin: ${WANT[$lin]}"
+	t_check "'$lin' error names file and reason" grep -Eq "$pat" "$T/err"
+done
+t_eq "no other error lines" "$(grep -c '^snisync: error:' "$T/err")" "${#WANT[@]}"
+t_eq "good lineage served" "$(q good.example.test | grep -c 'BEGIN CERTIFICATE')" 2
+t_eq "uppercase SAN served under the lowercase name" \
+	"$(q mixed.example.test | grep -c 'BEGIN CERTIFICATE')" 2
+t_eq "map holds only the two good names" "$(postmap -c "$PFC" -s "lmdb:$MAP" | cut -f1 | sort | tr '\n' ' ')" \
+	"good.example.test mixed.example.test "
+t_nomatch "no key material in the logs" "$(cat "$T/out" "$T/err")" 'PRIVATE KEY|MII'
+t_nomatch "the injection attempt reached no output" "$(cat "$T/dc/sni.conf" "$MAP")" 'shadow'
+
+# --- the lock serialises writers -------------------------------------------
+tree_conf "$T/lock.json" "$LE" "$T/state" "$MAP" "$T/dc/sni.conf"
+sed -i 's/^{/{"lock_timeout": 1, /' "$T/lock.json"
+flock "$T/state/lock" sleep 5 &
+holder=$!
+t_atexit "kill $holder"
+sleep 0.3
+"$SNISYNC" -c "$T/lock.json" resync >/dev/null 2>"$T/lockerr"
+t_eq "a second writer waits, then gives up with exit 5" "$?" 5
+t_check "lock timeout says why" grep -q 'another snisync run held the lock for 1 s' "$T/lockerr"
+kill "$holder" 2>/dev/null; wait "$holder" 2>/dev/null
+
+# --- a reload that hangs is killed after the timeout ------------------------
+tree_conf "$T/hang.json" "$LE" "$T/state3" "$T/pf/hang" "$T/dc/hang.conf" \
+	postfix_reload='["sleep", "60"]'
+sed -i 's/^{/{"command_timeout": 1, /' "$T/hang.json"
+start=$(date +%s)
+"$SNISYNC" -c "$T/hang.json" resync >/dev/null 2>"$T/hangerr"
+t_eq "hanging reload: exit 4" "$?" 4
+t_check "hanging reload: reported as timed out" grep -q 'sleep 60: timed out after 1 s, killed' "$T/hangerr"
+t_check "hanging reload: bounded in time" test $(( $(date +%s) - start )) -lt 10
+t_eq "hanging reload: no sleep process left" "$(pgrep -fc '^sleep 60$' || true)" 0
+t_check "hanging reload: the map was still written" test -f "$T/pf/hang.lmdb"
+
+# --- --lineage looks at one lineage only -----------------------------------
+rm "$LE/archive/good.example.test/fullchain1.pem"	# broken, but not asked
+tree_leaf "$LE" "$CA" upper.example.test ec256 MiXeD.Example.TEST
+"$SNISYNC" -c "$T/conf.json" resync --lineage "$LE/live/upper.example.test/" 2>"$T/one"
+rc=$?; cat "$T/one" >&2
+t_eq "--lineage: exit 0 (only that lineage looked at)" "$rc" 0
+t_eq "--lineage: no error about other lineages" "$(grep -c error "$T/one")" 0
+cmp -s <(q mixed.example.test) <(tree_expected_value "$LE" upper.example.test)
+t_eq "--lineage: the renewed lineage is applied" "$?" 0
+t_eq "--lineage: other lineages stay as applied" \
+	"$(q good.example.test | grep -c 'BEGIN CERTIFICATE')" 2
+t_done
