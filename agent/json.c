@@ -600,6 +600,9 @@ state_load(const char *path, struct state *st)
 		st->errs[st->nerrs++] = (struct state_error){ xstrdup(l),
 		    f ? xstrdup(f) : NULL, xstrdup(m) };
 	}
+	lm = json_object_get(root, "reload_pending");
+	st->reload_pending[0] = json_is_true(json_object_get(lm, "postfix"));
+	st->reload_pending[1] = json_is_true(json_object_get(lm, "dovecot"));
 	lm = json_object_get(root, "postfix_lmdb");
 	if (json_is_object(lm)) {
 		st->have_lmdb = 1;
@@ -637,6 +640,15 @@ state_render(const struct state *st, size_t *len)
 		json_array_append_new(errs, e);
 	}
 	json_object_set_new(root, "errors", errs);
+	if (st->reload_pending[0] || st->reload_pending[1]) {
+		json_t *rp = json_object();
+
+		json_object_set_new(rp, "postfix",
+		    json_boolean(st->reload_pending[0]));
+		json_object_set_new(rp, "dovecot",
+		    json_boolean(st->reload_pending[1]));
+		json_object_set_new(root, "reload_pending", rp);
+	}
 	if (st->have_lmdb) {
 		json_t *lm = json_object();
 

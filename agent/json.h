@@ -54,6 +54,9 @@ struct state {
 	size_t			 nerrs;
 	int			 have_lmdb;
 	struct fsio_id		 lmdb;		/* the map file we wrote */
+	int			 reload_pending[2]; /* postfix, dovecot: a
+						   reload failed or did not
+						   run yet */
 };
 
 /*

@@ -45,6 +45,8 @@ struct work {
 	struct plan		 plan, oldplan;
 	int			 postfix_on, dovecot_on;
 	enum dovecot_syntax	 syntax;
+	int			 reload_pending[2];	/* to save */
+	const struct sync_opts	*o;
 };
 
 static const char *
@@ -130,7 +132,7 @@ old_pair(struct work *w, const char *lineage)
 
 /* Keeps the previously applied pair of a failing lineage in service. */
 static void
-keep_last_good(struct work *w, const char *lineage)
+keep_last_good(struct work *w, const char *lineage, int quiet)
 {
 	const struct pair *op = old_pair(w, lineage);
 	struct pair *p;
@@ -153,15 +155,41 @@ keep_last_good(struct work *w, const char *lineage)
 		w->npairs--;
 		return;
 	}
-	log_warn("lineage %s: still serving its last good certificate "
-	    "(serial %s, expires %s)", log_esc(lineage), p->serial,
-	    fmt_utc(p->not_after));
+	if (!quiet)
+		log_warn("lineage %s: still serving its last good certificate "
+		    "(serial %s, expires %s)", log_esc(lineage), p->serial,
+		    fmt_utc(p->not_after));
+}
+
+static int
+listed(char *const *list, size_t n, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(list[i], name) == 0)
+			return 1;
+	return 0;
 }
 
 static void
 reject(struct work *w, const char *lineage, const char *file,
     const char *why)
 {
+	struct sync_result *r = w->o->result;
+
+	if (r != NULL) {
+		r->failed = xreallocarray(r->failed, r->nfailed + 1,
+		    sizeof(char *));
+		r->failed[r->nfailed++] = xstrdup(lineage);
+	}
+	if (listed(w->o->quiet, w->o->nquiet, lineage)) {
+		/* Maybe certbot mid-swap: the caller retries it later. */
+		log_debug("lineage %s: not ready yet: %s%s%s",
+		    log_esc(lineage), file ? file : "", file ? ": " : "", why);
+		keep_last_good(w, lineage, 1);
+		return;
+	}
 	if (file != NULL)
 		log_err("lineage %s: %s: %s", log_esc(lineage), file, why);
 	else
@@ -170,7 +198,20 @@ reject(struct work *w, const char *lineage, const char *file,
 	w->errs[w->nerrs++] = (struct state_error){ xstrdup(lineage),
 	    file ? xstrdup(file) : NULL, xstrdup(why) };
 	w->nrejected++;
-	keep_last_good(w, lineage);
+	keep_last_good(w, lineage, 0);
+}
+
+void
+sync_result_free(struct sync_result *r)
+{
+	size_t i;
+
+	if (r == NULL)
+		return;
+	for (i = 0; i < r->nfailed; i++)
+		free(r->failed[i]);
+	free(r->failed);
+	memset(r, 0, sizeof(*r));
 }
 
 static void
@@ -223,17 +264,6 @@ in_scan(struct work *w, const char *lineage)
 	return 0;
 }
 
-static int
-in_only(const struct sync_opts *o, const char *lineage)
-{
-	size_t i;
-
-	for (i = 0; i < o->nonly; i++)
-		if (strcmp(o->only[i], lineage) == 0)
-			return 1;
-	return 0;
-}
-
 /* scan + validate + plan. Returns 0, or -1 when the tree cannot be read
  * (then nothing may change). */
 static int
@@ -250,7 +280,7 @@ gather(struct work *w, const struct sync_opts *o)
 
 		if (in_scan(w, op->lineage))
 			continue;
-		if (o->nonly > 0 && !in_only(o, op->lineage)) {
+		if (o->nonly > 0 && !listed(o->only, o->nonly, op->lineage)) {
 			/* Not asked about: it stays as it is. */
 			struct pair *p = add_pair(w);
 
@@ -266,7 +296,7 @@ gather(struct work *w, const struct sync_opts *o)
 	}
 	if (o->nonly > 0)
 		for (i = 0; i < w->old.nerrs; i++)
-			if (!in_only(o, w->old.errs[i].lineage) &&
+			if (!listed(o->only, o->nonly, w->old.errs[i].lineage) &&
 			    !in_scan(w, w->old.errs[i].lineage)) {
 				struct state_error *e = &w->old.errs[i];
 
@@ -613,10 +643,11 @@ gc_store(struct work *w, int keep_old)
 }
 
 static void
-work_init(struct work *w, const struct conf *c)
+work_init(struct work *w, const struct conf *c, const struct sync_opts *o)
 {
 	memset(w, 0, sizeof(*w));
 	w->c = c;
+	w->o = o;
 	w->now = time(NULL);
 	w->store = xasprintf("%s/store", c->state_dir);
 	w->state_path = xasprintf("%s/state.json", c->state_dir);
@@ -659,41 +690,84 @@ save_state(struct work *w, const struct fsio_id *lmdb_id, int have_lmdb)
 	st.have_lmdb = have_lmdb;
 	if (have_lmdb)
 		st.lmdb = *lmdb_id;
+	st.reload_pending[0] = w->reload_pending[0];
+	st.reload_pending[1] = w->reload_pending[1];
 	text = state_render(&st, &len);
 	rc = fsio_replace(w->state_path, text, len, 0600);
 	free(text);
 	return rc == -1 ? -1 : 0;
 }
 
+enum svc_id { SVC_POSTFIX, SVC_DOVECOT, SVC__MAX };
+
+/* One service's part of a run. */
+struct svc_run {
+	const char		*name;
+	const struct svc_conf	*conf;
+	int			 on;		/* enabled and present */
+	int			 change;	/* its files differ from wanted */
+	int			 written;	/* we replaced its files */
+	int			 reload;	/* a reload is due (written now or
+						   failed before) */
+	int			 failed;
+	const char		*status;
+};
+
+static int
+take_lock(const struct conf *c)
+{
+	char *lock = xasprintf("%s/lock", c->state_dir);
+	int fd = -1;
+
+	if (fsio_mkdirs(c->state_dir, 0700) == 0)
+		fd = fsio_lock(lock, c->lock_timeout);
+	free(lock);
+	if (fd == -2)
+		log_err("another snisync run held the lock for %d s; giving up",
+		    c->lock_timeout);
+	return fd;
+}
+
+static void
+run_reloads(struct work *w, struct svc_run *sv)
+{
+	int i;
+
+	for (i = 0; i < SVC__MAX; i++) {
+		if (!sv[i].reload)
+			continue;
+		if (reload(w, sv[i].name, sv[i].conf->reload) == -1) {
+			sv[i].status = "updated, reload failed (retried on the "
+			    "next run)";
+			sv[i].failed = 1;
+			continue;
+		}
+		sv[i].reload = 0;
+		if (sv[i].conf->reload != NULL)
+			sv[i].status = sv[i].written ? "updated, reloaded" :
+			    "reloaded (was pending)";
+	}
+}
+
 int
 sync_resync(const struct conf *c, const struct sync_opts *o)
 {
+	struct svc_run sv[SVC__MAX] = {
+		{ "postfix", &c->postfix, 0, 0, 0, 0, 0, "off" },
+		{ "dovecot", &c->dovecot, 0, 0, 0, 0, 0, "off" },
+	};
 	struct work w;
-	char *pf_src = NULL, *dc_text = NULL, *lmdb = NULL;
+	char *pf_src = NULL, *dc_text = NULL, *lmdb;
 	size_t pf_len = 0, dc_len = 0, changes;
-	int lockfd = -1, rc = EXIT_SYNCED, pf_change = 0, dc_change = 0;
-	int apply_failed = 0, dc_rolled_back = 0, have_lmdb;
-	const char *pf_status = "off", *dc_status = "off";
-	struct fsio_id lmdb_id = { 0 };
+	int lockfd = -1, rc = EXIT_SYNCED, i, failed = 0, dc_rolled_back = 0;
+	int have_lmdb;
+	struct fsio_id lmdb_id;
 
-	work_init(&w, c);
-	if (!o->dry_run) {
-		char *lock = xasprintf("%s/lock", c->state_dir);
-
-		if (fsio_mkdirs(c->state_dir, 0700) == -1) {
-			free(lock);
-			rc = EXIT_APPLY;
-			goto out;
-		}
-		lockfd = fsio_lock(lock, c->lock_timeout);
-		free(lock);
-		if (lockfd < 0) {
-			if (lockfd == -2)
-				log_err("another snisync run held the lock for "
-				    "%d s; giving up", c->lock_timeout);
-			rc = lockfd == -2 ? EXIT_LOCKED : EXIT_APPLY;
-			goto out;
-		}
+	work_init(&w, c, o);
+	lmdb = xasprintf("%s.lmdb", c->postfix.path);
+	if (!o->dry_run && (lockfd = take_lock(c)) < 0) {
+		rc = lockfd == -2 ? EXIT_LOCKED : EXIT_APPLY;
+		goto out;
 	}
 	if (state_load(w.state_path, &w.old) == -1 || gather(&w, o) == -1) {
 		log_err("nothing changed");
@@ -701,38 +775,45 @@ sync_resync(const struct conf *c, const struct sync_opts *o)
 		goto out;
 	}
 	services_on(&w);
-	lmdb = xasprintf("%s.lmdb", c->postfix.path);
+	sv[SVC_POSTFIX].on = w.postfix_on;
+	sv[SVC_DOVECOT].on = w.dovecot_on;
 	have_lmdb = w.old.have_lmdb;
 	lmdb_id = w.old.lmdb;
-	if (w.postfix_on) {
+	if (sv[SVC_POSTFIX].on) {
 		pf_src = postfix_source(&w.plan, w.pairs, w.store, &pf_len);
-		pf_change = !file_equals(c->postfix.path, pf_src, pf_len) ||
-		    !lmdb_current(&w, lmdb);
-		pf_status = "unchanged";
+		sv[SVC_POSTFIX].change = !file_equals(c->postfix.path, pf_src,
+		    pf_len) || !lmdb_current(&w, lmdb);
 	}
-	if (w.dovecot_on) {
-		if (detect_syntax(&w) == -1) {
-			w.dovecot_on = 0;
-			dc_status = "version unknown, not written";
-			apply_failed = 1;
-		} else {
-			dc_text = dovecot_render(&w.plan, w.pairs, w.store,
-			    w.syntax, &dc_len);
-			dc_change = !file_equals(c->dovecot.path, dc_text,
-			    dc_len);
-			dc_status = "unchanged";
+	if (sv[SVC_DOVECOT].on && detect_syntax(&w) == -1) {
+		sv[SVC_DOVECOT].on = 0;
+		sv[SVC_DOVECOT].status = "version unknown, not written";
+		failed = 1;
+	} else if (sv[SVC_DOVECOT].on) {
+		dc_text = dovecot_render(&w.plan, w.pairs, w.store, w.syntax,
+		    &dc_len);
+		sv[SVC_DOVECOT].change = !file_equals(c->dovecot.path, dc_text,
+		    dc_len);
+	}
+	for (i = 0; i < SVC__MAX; i++)
+		if (sv[i].on) {
+			sv[i].status = "unchanged";
+			sv[i].reload = w.old.reload_pending[i];
 		}
-	}
 	changes = diff_names(&w, o->dry_run);
 	if (o->dry_run) {
-		if (pf_change)
+		if (sv[SVC_POSTFIX].change)
 			printf("postfix: would rewrite %s and %s\n",
 			    c->postfix.path, lmdb);
-		if (dc_change)
+		if (sv[SVC_DOVECOT].change)
 			printf("dovecot: would rewrite %s\n", c->dovecot.path);
-		if (changes == 0 && !pf_change && !dc_change)
+		for (i = 0; i < SVC__MAX; i++)
+			if (sv[i].reload && !sv[i].change)
+				printf("%s: would retry a failed reload\n",
+				    sv[i].name);
+		if (changes == 0 && !sv[0].change && !sv[1].change &&
+		    !sv[0].reload && !sv[1].reload)
 			printf("nothing would change\n");
-		goto done;
+		goto report;
 	}
 	if (write_store(&w) == -1) {
 		log_err("store: cannot write %s; outputs left as they were",
@@ -740,53 +821,64 @@ sync_resync(const struct conf *c, const struct sync_opts *o)
 		rc = EXIT_APPLY;
 		goto out;
 	}
-	if (pf_change) {
+	if (sv[SVC_POSTFIX].change) {
 		if (write_postfix(&w, pf_src, pf_len, &lmdb_id) == -1) {
-			pf_status = "write failed, previous map kept";
-			apply_failed = 1;
-			pf_change = 0;
+			sv[SVC_POSTFIX].status = "write failed, previous map "
+			    "kept";
+			sv[SVC_POSTFIX].failed = 1;
 		} else {
 			have_lmdb = 1;
-			pf_status = "updated";
+			sv[SVC_POSTFIX].written = sv[SVC_POSTFIX].reload = 1;
+			sv[SVC_POSTFIX].status = "updated";
 		}
 	}
-	if (dc_change) {
+	if (sv[SVC_DOVECOT].change) {
 		if (write_dovecot(&w, dc_text, dc_len) == -1) {
-			dc_status = "rejected, previous config kept";
-			apply_failed = 1;
-			dc_rolled_back = 1;
-			dc_change = 0;
-		} else
-			dc_status = "updated";
+			sv[SVC_DOVECOT].status = "rejected by its check, "
+			    "previous config kept";
+			sv[SVC_DOVECOT].failed = dc_rolled_back = 1;
+		} else {
+			sv[SVC_DOVECOT].written = sv[SVC_DOVECOT].reload = 1;
+			sv[SVC_DOVECOT].status = "updated";
+		}
 	}
+	/* Record due reloads first: a crash before they run must not lose
+	 * them (the next run sees unchanged files). */
+	w.reload_pending[SVC_POSTFIX] = sv[SVC_POSTFIX].reload;
+	w.reload_pending[SVC_DOVECOT] = sv[SVC_DOVECOT].reload;
 	if (save_state(&w, &lmdb_id, have_lmdb) == -1)
-		apply_failed = 1;
-	if (pf_change && reload(&w, "postfix", c->postfix.reload) == -1) {
-		pf_status = "updated, reload failed";
-		apply_failed = 1;
-	} else if (pf_change && c->postfix.reload != NULL)
-		pf_status = "updated, reloaded";
-	if (dc_change && reload(&w, "dovecot", c->dovecot.reload) == -1) {
-		dc_status = "updated, reload failed";
-		apply_failed = 1;
-	} else if (dc_change && c->dovecot.reload != NULL)
-		dc_status = "updated, reloaded";
-	gc_store(&w, dc_rolled_back);
-done:
-	if (!o->dry_run) {
-		if (changes == 0 && !pf_change && !dc_change && !apply_failed)
-			log_info("nothing changed: %zu lineages, %zu names, "
-			    "%zu rejected; nothing written, nothing reloaded",
-			    w.sc.n, w.plan.n, w.nrejected);
-		else
-			log_info("synced: %zu lineages, %zu names, %zu "
-			    "rejected; postfix: %s; dovecot: %s", w.sc.n,
-			    w.plan.n, w.nrejected, pf_status, dc_status);
+		failed = 1;
+	run_reloads(&w, sv);
+	if (w.reload_pending[SVC_POSTFIX] != sv[SVC_POSTFIX].reload ||
+	    w.reload_pending[SVC_DOVECOT] != sv[SVC_DOVECOT].reload) {
+		w.reload_pending[SVC_POSTFIX] = sv[SVC_POSTFIX].reload;
+		w.reload_pending[SVC_DOVECOT] = sv[SVC_DOVECOT].reload;
+		if (save_state(&w, &lmdb_id, have_lmdb) == -1)
+			failed = 1;
 	}
-	if (apply_failed)
+	gc_store(&w, dc_rolled_back);
+	for (i = 0; i < SVC__MAX; i++)
+		failed |= sv[i].failed;
+	if (changes == 0 && !sv[0].written && !sv[1].written &&
+	    !sv[0].failed && !sv[1].failed && !w.old.reload_pending[0] &&
+	    !w.old.reload_pending[1])
+		log_info("nothing changed: %zu lineages, %zu names, %zu "
+		    "rejected; nothing written, nothing reloaded", w.sc.n,
+		    w.plan.n, w.nrejected);
+	else
+		log_info("synced: %zu lineages, %zu names, %zu rejected; "
+		    "postfix: %s; dovecot: %s", w.sc.n, w.plan.n, w.nrejected,
+		    sv[SVC_POSTFIX].status, sv[SVC_DOVECOT].status);
+report:
+	if (failed)
 		rc = EXIT_APPLY;
 	else if (w.nrejected > 0)
 		rc = EXIT_REJECTED;
+	if (o->result != NULL) {
+		o->result->changed = sv[0].written || sv[1].written;
+		o->result->reload_failed = (sv[0].reload || sv[1].reload) &&
+		    !o->dry_run;
+	}
 out:
 	if (lockfd >= 0)
 		close(lockfd);
@@ -819,7 +911,7 @@ sync_check(const struct conf *c, int json)
 	size_t i, j;
 	int rc;
 
-	work_init(&w, c);
+	work_init(&w, c, &o);
 	log_set_quiet(1);
 	if (state_load(w.state_path, &w.old) == -1 || gather(&w, &o) == -1) {
 		work_free(&w);

@@ -21,11 +21,27 @@ enum sync_exit {
 	EXIT__MAX
 };
 
-struct sync_opts {
-	int	  dry_run;
-	char	**only;		/* lineage names (--lineage), or NULL */
-	size_t	  nonly;
+/* What a run reports back to its caller (the daemon). */
+struct sync_result {
+	int	  changed;	/* some service's files were replaced */
+	int	  reload_failed; /* a reload is still due */
+	char	**failed;	/* lineages that failed validation, */
+	size_t	  nfailed;	/* including quiet ones; caller frees */
 };
+
+struct sync_opts {
+	int			  dry_run;
+	char			**only;		/* lineage names (--lineage) */
+	size_t			  nonly;
+	char			**quiet;	/* lineages whose failures are
+						   not reported yet (maybe
+						   mid-swap): debug log only,
+						   not counted, not saved */
+	size_t			  nquiet;
+	struct sync_result	 *result;	/* filled when non-NULL */
+};
+
+void	sync_result_free(struct sync_result *r);
 
 /* sync_resync(conf, opts): one pipeline run; returns an enum sync_exit. */
 int	sync_resync(const struct conf *c, const struct sync_opts *o);

@@ -133,6 +133,14 @@ t_check "hanging reload: reported as timed out" grep -q 'sleep 60: timed out aft
 t_check "hanging reload: bounded in time" test $(( $(date +%s) - start )) -lt 10
 t_eq "hanging reload: no sleep process left" "$(pgrep -fc '^sleep 60$' || true)" 0
 t_check "hanging reload: the map was still written" test -f "$T/pf/hang.lmdb"
+tree_conf "$T/hang2.json" "$LE" "$T/state3" "$T/pf/hang" "$T/dc/hang.conf" \
+	postfix_reload="[\"$T_TOP/tests/lib/count-run\", \"$T/hang.reloads\", \"/bin/true\"]"
+"$SNISYNC" -c "$T/hang2.json" resync >/dev/null 2>"$T/hangerr2"
+t_eq "the failed reload is retried by the next run, though nothing changed" \
+	"$(cat "$T/hang.reloads" 2>/dev/null | wc -l)" 1
+t_check "the retry is reported" grep -q 'postfix: reloaded (was pending)' "$T/hangerr2"
+"$SNISYNC" -c "$T/hang2.json" resync >/dev/null 2>&1
+t_eq "once done, the retry is not repeated" "$(cat "$T/hang.reloads" | wc -l)" 1
 
 # --- --lineage looks at one lineage only -----------------------------------
 rm "$LE/archive/good.example.test/fullchain1.pem"	# broken, but not asked
