@@ -75,7 +75,7 @@ check-san: deps
 	BUILD=build/san SNISYNC=$(CURDIR)/build/san/snisync sh tests/run
 
 check-dovecot24: deps all
-	sh tests/dovecot24/run
+	sh tests/run tests/dovecot24/run
 
 demo: deps all
 	sh tests/demo.sh

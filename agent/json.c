@@ -365,6 +365,37 @@ get_service(struct conf_ctx *cx, json_t *v, struct svc_conf *svc,
 	}
 }
 
+static void
+get_watch(struct conf_ctx *cx, json_t *v, struct watch_conf *wc)
+{
+	const char *k;
+	json_t *m;
+
+	if (!json_is_object(v)) {
+		conf_error(cx, "\"%s\" must be an object, not %s",
+		    path_str(cx), json_kind(v));
+		return;
+	}
+	json_object_foreach(v, k, m) {
+		push(cx, k, 0);
+		if (strcmp(k, "settle_ms") == 0)
+			get_int(cx, m, 10, 600000, &wc->settle_ms);
+		else if (strcmp(k, "settle_max_ms") == 0)
+			get_int(cx, m, 10, 3600000, &wc->settle_max_ms);
+		else if (strcmp(k, "report_after_s") == 0)
+			get_int(cx, m, 0, 86400, &wc->report_after_s);
+		else if (strcmp(k, "resync_interval_s") == 0)
+			get_int(cx, m, 60, 30 * 86400, &wc->resync_interval_s);
+		else if (strcmp(k, "expiry_warn_days") == 0)
+			get_int(cx, m, 0, 365, &wc->expiry_warn_days);
+		else if (strcmp(k, "certbot_wait_s") == 0)
+			get_int(cx, m, 0, 86400, &wc->certbot_wait_s);
+		else
+			conf_error(cx, "unknown key \"%s\"", path_str(cx));
+		pop(cx);
+	}
+}
+
 static char **
 argv_of(const char *a, const char *b)
 {
@@ -391,6 +422,12 @@ conf_defaults(struct conf *c)
 	c->dovecot.check = argv_of("doveconf", "-xn");
 	c->dovecot.reload = argv_of("doveadm", "reload");
 	c->dovecot.syntax = DOVECOT_AUTO;
+	c->watch.settle_ms = 1000;
+	c->watch.settle_max_ms = 30000;
+	c->watch.report_after_s = 10;
+	c->watch.resync_interval_s = 12 * 3600;
+	c->watch.expiry_warn_days = 21;
+	c->watch.certbot_wait_s = 600;
 }
 
 int
@@ -445,6 +482,8 @@ conf_load(const char *path, int required, struct conf *c)
 			get_service(&cx, m, &c->postfix, 0);
 		else if (strcmp(k, "dovecot") == 0)
 			get_service(&cx, m, &c->dovecot, 1);
+		else if (strcmp(k, "watch") == 0)
+			get_watch(&cx, m, &c->watch);
 		else
 			conf_error(&cx, "unknown key \"%s\"", path_str(&cx));
 		pop(&cx);

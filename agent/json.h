@@ -22,12 +22,26 @@ struct svc_conf {
 	enum dovecot_syntax syntax;	/* dovecot only; AUTO = ask dovecot */
 };
 
+/* snisync watch (all times in the unit their name says). */
+struct watch_conf {
+	int		 settle_ms;		/* quiet time that ends a burst */
+	int		 settle_max_ms;		/* a busy tree syncs at least
+						   this often */
+	int		 report_after_s;	/* a lineage broken this long
+						   after its last event is
+						   reported */
+	int		 resync_interval_s;	/* periodic full resync */
+	int		 expiry_warn_days;
+	int		 certbot_wait_s;	/* wait while certbot runs */
+};
+
 struct conf {
 	char		*letsencrypt_dir;
 	char		*state_dir;
 	int		 command_timeout;	/* seconds, reload and check */
 	int		 lock_timeout;		/* seconds */
 	struct svc_conf	 postfix, dovecot;
+	struct watch_conf watch;
 };
 
 /*

@@ -878,6 +878,9 @@ report:
 		o->result->changed = sv[0].written || sv[1].written;
 		o->result->reload_failed = (sv[0].reload || sv[1].reload) &&
 		    !o->dry_run;
+		o->result->nlineages = w.sc.n;
+		o->result->nnames = w.plan.n;
+		o->result->nrejected = w.nrejected;
 	}
 out:
 	if (lockfd >= 0)

@@ -27,6 +27,7 @@ struct sync_result {
 	int	  reload_failed; /* a reload is still due */
 	char	**failed;	/* lineages that failed validation, */
 	size_t	  nfailed;	/* including quiet ones; caller frees */
+	size_t	  nlineages, nnames, nrejected;
 };
 
 struct sync_opts {

@@ -13,7 +13,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 exec 2>&1
-T=$(t_tmpdir)
+t_tmpdir T
 LE=$T/letsencrypt
 echo "== certbot lineages in $LE (generated now, test CA)"
 certs_ca "$T/ca" >/dev/null

@@ -99,9 +99,15 @@ _d24_source_uris() {
 
 # d24_mirror: prints the Debian archive mirror to use, or fails (D24_ERR).
 d24_mirror() {
+	_d24_find_mirror && echo "$D24_FOUND"
+}
+
+# _d24_find_mirror: sets D24_FOUND (no subshell, so D24_ERR survives).
+_d24_find_mirror() {
 	local uri suite seen=' ' tried=''
+	D24_FOUND=''
 	if [ -n "${D24_MIRROR:-}" ]; then
-		echo "$D24_MIRROR"
+		D24_FOUND=$D24_MIRROR
 		return 0
 	fi
 	while read -r uri suite; do
@@ -112,7 +118,7 @@ d24_mirror() {
 		case $seen in *" $uri "*) continue ;; esac
 		seen+="$uri "
 		if _d24_fetch_ok "$uri/dists/$D24_SUITE/Release"; then
-			echo "$uri"
+			D24_FOUND=$uri
 			return 0
 		fi
 		tried+=" $uri"
@@ -120,7 +126,7 @@ d24_mirror() {
 	if [ -n "$tried" ]; then
 		D24_ERR="no apt source serves dists/$D24_SUITE/Release (tried:$tried)"
 	else
-		D24_ERR="no Debian archive URI found in /etc/apt/sources.list{,.d/*.list,.d/*.sources}"
+		D24_ERR="no Debian archive URI found in ${D24_APT_DIR:-/etc/apt}/sources.list{,.d/*.list,.d/*.sources}"
 	fi
 	return 1
 }
@@ -227,7 +233,8 @@ _d24_build() {
 				return 1; }
 		fi
 	fi
-	mirror=$(d24_mirror) || return 1
+	_d24_find_mirror || return 1
+	mirror=$D24_FOUND
 	_d24_remove_root || return 1
 	rm -f "$D24_DIR/complete"
 	# Preseed Postfix through a debconf override database that lives in

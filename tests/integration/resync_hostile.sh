@@ -6,7 +6,7 @@
 . "$T_TOP/tests/lib/certs.sh"
 . "$T_TOP/tests/lib/tree.sh"
 
-T=$(t_tmpdir)
+t_tmpdir T
 LE=$T/le
 CA=$T/ca
 MAP=$T/pf/tls_sni

@@ -7,7 +7,7 @@
 . "$T_TOP/tests/lib/certs.sh"
 . "$T_TOP/tests/lib/tree.sh"
 
-T=$(t_tmpdir)
+t_tmpdir T
 LE=$T/le
 MAP=$T/pf/tls_sni
 DCF=$T/dc/99-snisync.conf

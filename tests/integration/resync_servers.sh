@@ -10,7 +10,7 @@
 . "$T_TOP/tests/lib/tree.sh"
 t_require_root
 
-T=$(t_tmpdir)
+t_tmpdir T
 LE=$T/le
 MAP=$T/pf/tls_sni
 mkdir -p "$T/pf"

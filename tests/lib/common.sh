@@ -54,7 +54,9 @@ t_cleanup() {
 trap t_cleanup EXIT
 trap 'exit 130' INT TERM
 
-# t_tmpdir: a private temp dir, removed at exit unless KEEP=1.
+# t_tmpdir VAR: makes a private temp dir, stores its path in VAR and
+# removes it at exit unless KEEP=1. Call it in the test's own shell (not in
+# $(...)), or the removal is registered in a subshell and lost.
 t_tmpdir() {
 	local d
 	d=$(mktemp -d "${TMPDIR:-/tmp}/snisync-test.XXXXXX") || exit 1
@@ -64,7 +66,7 @@ t_tmpdir() {
 	else
 		echo "# keeping $d" >&2
 	fi
-	echo "$d"
+	printf -v "$1" '%s' "$d"
 }
 
 # t_free_port: a TCP port on 127.0.0.1 that nothing listens on right now.

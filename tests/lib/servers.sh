@@ -59,9 +59,11 @@ _srv_greeting() {
 # that working directory), i.e. it is the master we started, not a reuse.
 _srv_master_alive() {
 	local pid=$1 comm=$2 cwd=${3:-} c
-	[ -n "$pid" ] && [ -r "/proc/$pid/comm" ] || return 1
-	read -r c <"/proc/$pid/comm" 2>/dev/null || return 1
-	[ "$c" = "$comm" ] || return 1
+	[ -n "$pid" ] && [ -r "/proc/$pid/stat" ] || return 1
+	read -r c <"/proc/$pid/stat" 2>/dev/null || return 1
+	# "PID (COMM) STATE ...": a zombie has exited already.
+	case $c in *") Z "* | *") X "*) return 1 ;; esac
+	[ "${c#* (}" != "${c#* ("$comm") }" ] || return 1
 	[ -z "$cwd" ] || [ "$(readlink "/proc/$pid/cwd" 2>/dev/null)" = "$cwd" ]
 }
 
