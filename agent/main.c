@@ -10,6 +10,7 @@
 #include "log.h"
 #include "sync.h"
 #include "util.h"
+#include "watch.h"
 
 static const char usage_text[] =
 "usage: snisync [-v] [-c FILE] COMMAND [OPTIONS]\n"
@@ -22,6 +23,8 @@ static const char usage_text[] =
 "                 validate every lineage, rewrite what changed, reload\n"
 "                 only the services whose files changed\n"
 "  check [--json] validate every lineage and print a table; write nothing\n"
+"  watch          stay in the foreground, watch letsencrypt_dir with\n"
+"                 inotify and resync what changes (systemd Type=notify)\n"
 "\n"
 "Options:\n"
 "  -c, --config FILE  configuration (default " CONF_DEFAULT_PATH ";\n"
@@ -60,6 +63,21 @@ static const char check_usage[] =
 "\n"
 "Exit status: 0 all valid, 1 a lineage rejected, 2 usage, 3 config,\n"
 "4 the tree could not be read.\n";
+
+static const char watch_usage[] =
+"usage: snisync [-v] [-c FILE] watch\n"
+"\n"
+"Runs in the foreground: watches letsencrypt_dir, live/ and every lineage\n"
+"with inotify; a burst of changes (certbot swapping links) settles, then\n"
+"the changed lineages are synced. A lineage broken right after a change\n"
+"is retried quietly and reported only if still broken later. A full\n"
+"resync runs periodically and warns about certificates close to expiry.\n"
+"Signals: HUP re-reads the configuration and resyncs everything (a bad\n"
+"configuration is refused, the old one kept); TERM and INT stop after the\n"
+"current sync. Under systemd it reports READY=1 after the first sync,\n"
+"STATUS= lines and honours WatchdogSec=.\n"
+"\n"
+"Exit status: 0 stopped by a signal, 2 usage, 3 config.\n";
 
 static int
 usage_error(const char *text, const char *what, const char *arg)
@@ -148,6 +166,33 @@ cmd_check(int argc, char **argv, const struct conf *c)
 	return sync_check(c, json);
 }
 
+static int
+cmd_watch(int argc, char **argv, const char *conf_path, int explicit_conf,
+    struct conf *c)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int ch;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'h':
+			fputs(watch_usage, stdout);
+			return EXIT_SYNCED;
+		default:
+			fputs(watch_usage, stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc)
+		return usage_error(watch_usage, "watch: unexpected argument",
+		    argv[optind]);
+	return watch_run(conf_path, explicit_conf, c);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -190,19 +235,24 @@ main(int argc, char **argv)
 	cmd = argv[optind];
 	argc -= optind;
 	argv += optind;
-	if (strcmp(cmd, "resync") != 0 && strcmp(cmd, "check") != 0)
+	if (strcmp(cmd, "resync") != 0 && strcmp(cmd, "check") != 0 &&
+	    strcmp(cmd, "watch") != 0)
 		return usage_error(usage_text, "unknown command", cmd);
 	for (int i = 1; i < argc; i++)
 		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
 			return strcmp(cmd, "resync") == 0 ?
 			    cmd_resync(argc, argv, NULL) :
-			    cmd_check(argc, argv, NULL);
+			    strcmp(cmd, "check") == 0 ?
+			    cmd_check(argc, argv, NULL) :
+			    cmd_watch(argc, argv, NULL, 0, NULL);
 	if (conf_load(conf_path, explicit_conf, &c) == -1)
 		return EXIT_CONFIG;
 	if (strcmp(cmd, "resync") == 0)
 		rc = cmd_resync(argc, argv, &c);
-	else
+	else if (strcmp(cmd, "check") == 0)
 		rc = cmd_check(argc, argv, &c);
+	else
+		rc = cmd_watch(argc, argv, conf_path, explicit_conf, &c);
 	conf_free(&c);
 	return rc;
 }

@@ -59,9 +59,14 @@ static void
 child(char *const argv[], int outfd, int errfd)
 {
 	static char *const envp[] = { "PATH=" RUN_PATH, "LANG=C", NULL };
+	sigset_t none;
 	int null;
 
 	setpgid(0, 0);
+	/* The daemon blocks signals it reads through a signalfd; the child
+	 * must not inherit that. */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
 	null = open("/dev/null", O_RDWR);
 	if (null == -1)
 		_exit(127);

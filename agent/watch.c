@@ -1,0 +1,718 @@
+/*
+ * watch.c - `snisync watch`; the only file that includes <sys/inotify.h>.
+ *
+ * Watches letsencrypt_dir (for live/ appearing and certbot's lock),
+ * live/ and every lineage directory. Events only mark lineages dirty; a
+ * settle window (settle_ms of quiet, at most settle_max_ms after the
+ * first event) batches a burst into one pipeline run, deferred while
+ * certbot holds its lock (at most certbot_wait_s). A lineage that fails
+ * right after an event may be mid-swap: it is retried quietly and
+ * reported only if still broken report_after_s later. A failed reload is
+ * retried with backoff. A full resync runs every resync_interval_s and
+ * warns about certificates close to expiry. Idle, it sleeps in one poll()
+ * with no timer shorter than the periodic resync (or the systemd
+ * watchdog, when configured). SIGHUP re-reads the config (a bad one is
+ * refused and the old one kept) and resyncs everything; SIGTERM/SIGINT
+ * end it after the current run, exit status 0.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fsio.h"
+#include "log.h"
+#include "scan.h"
+#include "sync.h"
+#include "util.h"
+#include "watch.h"
+
+enum wd_kind {
+	WD_ROOT,
+	WD_LIVE,
+	WD_LINEAGE,
+	WD__MAX
+};
+
+struct wd_ent {
+	int		 wd;
+	enum wd_kind	 kind;
+	char		*name;		/* lineage name for WD_LINEAGE */
+};
+
+struct pending {
+	char		*name;
+	long long	 since;		/* ms: first failure, or last event */
+};
+
+struct watcher {
+	const char	*conf_path;
+	int		 explicit_conf;
+	struct conf	*c;
+	int		 in, sfd;
+	struct wd_ent	*wds;
+	size_t		 nwds;
+	char		**dirty;
+	size_t		 ndirty;
+	int		 full;
+	long long	 first_event, settle_at;
+	struct pending	*pend;
+	size_t		 npend;
+	long long	 retry_at;
+	long long	 next_full;
+	long long	 reload_retry_at;
+	int		 backoff_s;
+	long long	 certbot_since;
+	long long	 watchdog_ms, watchdog_at;
+	int		 stop;
+};
+
+#define ROOT_MASK	(IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | \
+			 IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
+#define LIVE_MASK	(IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | \
+			 IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
+#define LINEAGE_MASK	(IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | \
+			 IN_CLOSE_WRITE | IN_ATTRIB | IN_DELETE_SELF | \
+			 IN_MOVE_SELF | IN_DONT_FOLLOW | IN_ONLYDIR)
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* sd_notify(3) without libsystemd: one datagram to $NOTIFY_SOCKET. */
+static void
+notify(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void
+notify(const char *fmt, ...)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sa;
+	char msg[512];
+	size_t len;
+	va_list ap;
+	int fd;
+
+	if (path == NULL || path[0] == '\0')
+		return;
+	len = strlen(path);
+	if ((path[0] != '/' && path[0] != '@') || len >= sizeof(sa.sun_path))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	memcpy(sa.sun_path, path, len);
+	if (sa.sun_path[0] == '@')
+		sa.sun_path[0] = '\0';
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return;
+	if (sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&sa,
+	    (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len)) == -1)
+		log_debug("notify: %s", strerror(errno));
+	close(fd);
+}
+
+/* ---- watch descriptors ---- */
+
+static struct wd_ent *
+wd_find(struct watcher *w, int wd)
+{
+	size_t i;
+
+	for (i = 0; i < w->nwds; i++)
+		if (w->wds[i].wd == wd)
+			return &w->wds[i];
+	return NULL;
+}
+
+static void
+wd_forget(struct watcher *w, int wd)
+{
+	size_t i;
+
+	for (i = 0; i < w->nwds; i++)
+		if (w->wds[i].wd == wd) {
+			free(w->wds[i].name);
+			w->wds[i] = w->wds[--w->nwds];
+			return;
+		}
+}
+
+static void
+wd_add(struct watcher *w, const char *path, enum wd_kind kind,
+    const char *name)
+{
+	uint32_t mask = kind == WD_ROOT ? ROOT_MASK : kind == WD_LIVE ?
+	    LIVE_MASK : LINEAGE_MASK;
+	struct wd_ent *e;
+	int wd;
+
+	wd = inotify_add_watch(w->in, path, mask);
+	if (wd == -1) {
+		if (errno != ENOENT && errno != ENOTDIR)
+			log_warn("watch: %s: %s", log_esc(path),
+			    strerror(errno));
+		return;
+	}
+	if ((e = wd_find(w, wd)) != NULL) {	/* already watched */
+		e->kind = kind;
+		return;
+	}
+	w->wds = xreallocarray(w->wds, w->nwds + 1, sizeof(*w->wds));
+	w->wds[w->nwds++] = (struct wd_ent){ wd, kind,
+	    name ? xstrdup(name) : NULL };
+}
+
+static void
+wd_clear(struct watcher *w)
+{
+	size_t i;
+
+	for (i = 0; i < w->nwds; i++) {
+		inotify_rm_watch(w->in, w->wds[i].wd);
+		free(w->wds[i].name);
+	}
+	free(w->wds);
+	w->wds = NULL;
+	w->nwds = 0;
+}
+
+static void
+watch_lineage(struct watcher *w, const char *name)
+{
+	char *path = xasprintf("%s/live/%s", w->c->letsencrypt_dir, name);
+
+	wd_add(w, path, WD_LINEAGE, name);
+	free(path);
+}
+
+/* (Re)creates every watch: the root, live/ and each lineage. Adding
+ * watches first and scanning afterwards (the pipeline run that follows)
+ * means no change can slip between the two. */
+static void
+watch_all(struct watcher *w)
+{
+	char *live = xasprintf("%s/live", w->c->letsencrypt_dir);
+	char **names = NULL;
+	size_t n = 0, i;
+
+	wd_clear(w);
+	wd_add(w, w->c->letsencrypt_dir, WD_ROOT, NULL);
+	wd_add(w, live, WD_LIVE, NULL);
+	if (fsio_list(live, &names, &n) == 0)
+		for (i = 0; i < n; i++)
+			if (names[i][0] != '.')
+				watch_lineage(w, names[i]);
+	fsio_list_free(names, n);
+	free(live);
+}
+
+/* ---- dirty set ---- */
+
+static void
+settle(struct watcher *w)
+{
+	long long now = now_ms();
+
+	if (w->first_event == 0)
+		w->first_event = now;
+	w->settle_at = now + w->c->watch.settle_ms;
+	if (w->settle_at > w->first_event + w->c->watch.settle_max_ms)
+		w->settle_at = w->first_event + w->c->watch.settle_max_ms;
+}
+
+static void
+mark(struct watcher *w, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < w->npend; i++)
+		if (strcmp(w->pend[i].name, name) == 0)
+			w->pend[i].since = now_ms();	/* still changing */
+	settle(w);
+	for (i = 0; i < w->ndirty; i++)
+		if (strcmp(w->dirty[i], name) == 0)
+			return;
+	w->dirty = xreallocarray(w->dirty, w->ndirty + 1, sizeof(char *));
+	w->dirty[w->ndirty++] = xstrdup(name);
+}
+
+static void
+mark_full(struct watcher *w)
+{
+	w->full = 1;
+	settle(w);
+}
+
+static int
+lineage_file(const char *name)
+{
+	return strcmp(name, "privkey.pem") == 0 ||
+	    strcmp(name, "fullchain.pem") == 0 ||
+	    strcmp(name, "cert.pem") == 0 || strcmp(name, "chain.pem") == 0;
+}
+
+static void
+handle_event(struct watcher *w, const struct inotify_event *ev)
+{
+	struct wd_ent *e;
+	const char *name = ev->len ? ev->name : "";
+
+	if (ev->mask & IN_Q_OVERFLOW) {
+		log_warn("watch: event queue overflowed; full rescan");
+		watch_all(w);
+		mark_full(w);
+		return;
+	}
+	if ((e = wd_find(w, ev->wd)) == NULL)
+		return;
+	if (ev->mask & IN_IGNORED) {
+		wd_forget(w, ev->wd);
+		return;
+	}
+	switch (e->kind) {
+	case WD_ROOT:
+		if (strcmp(name, "live") == 0) {
+			log_info("watch: %s/live %s", log_esc(
+			    w->c->letsencrypt_dir), ev->mask & (IN_CREATE |
+			    IN_MOVED_TO) ? "appeared" : "went away");
+			watch_all(w);
+			mark_full(w);
+		} else if (strcmp(name, ".certbot.lock") == 0 &&
+		    w->settle_at != 0)
+			w->settle_at = now_ms();	/* recheck now */
+		if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF))
+			log_warn("watch: %s went away",
+			    log_esc(w->c->letsencrypt_dir));
+		break;
+	case WD_LIVE:
+		if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF)) {
+			watch_all(w);
+			mark_full(w);
+			break;
+		}
+		if (name[0] == '\0' || name[0] == '.')
+			break;
+		if ((ev->mask & IN_ISDIR) && (ev->mask & (IN_CREATE |
+		    IN_MOVED_TO))) {
+			log_debug("watch: new lineage %s", log_esc(name));
+			watch_lineage(w, name);
+		}
+		if (ev->mask & IN_ISDIR)
+			mark(w, name);
+		break;
+	case WD_LINEAGE:
+		if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF) ||
+		    lineage_file(name))
+			mark(w, e->name);
+		break;
+	default:
+		break;
+	}
+}
+
+static void
+read_events(struct watcher *w)
+{
+	char buf[64 * 1024] __attribute__((aligned(__alignof__(struct
+	    inotify_event))));
+	ssize_t n;
+	char *p;
+
+	for (;;) {
+		n = read(w->in, buf, sizeof(buf));
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;
+		for (p = buf; p < buf + n; ) {
+			const struct inotify_event *ev = (const void *)p;
+
+			handle_event(w, ev);
+			p += sizeof(*ev) + ev->len;
+		}
+	}
+}
+
+/* ---- runs ---- */
+
+/* 1 when certbot holds the lock on letsencrypt_dir/.certbot.lock. */
+static int
+certbot_running(struct watcher *w)
+{
+	char *path = xasprintf("%s/.certbot.lock", w->c->letsencrypt_dir);
+	struct flock fl;
+	int fd, held = 0;
+
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	free(path);
+	if (fd == -1)
+		return 0;
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	if (fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK)
+		held = 1;
+	close(fd);
+	return held;
+}
+
+static struct pending *
+pend_find(struct watcher *w, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < w->npend; i++)
+		if (strcmp(w->pend[i].name, name) == 0)
+			return &w->pend[i];
+	return NULL;
+}
+
+static void
+pend_drop(struct watcher *w, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < w->npend; i++)
+		if (strcmp(w->pend[i].name, name) == 0) {
+			free(w->pend[i].name);
+			w->pend[i] = w->pend[--w->npend];
+			return;
+		}
+}
+
+static int
+in_list(char **v, size_t n, const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(v[i], s) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+warn_expiry(struct watcher *w)
+{
+	struct state st;
+	char *path = xasprintf("%s/state.json", w->c->state_dir);
+	long long now = (long long)time(NULL), limit;
+	size_t i;
+
+	limit = (long long)w->c->watch.expiry_warn_days * 86400;
+	if (state_load(path, &st) == 0) {
+		for (i = 0; i < st.n; i++) {
+			const struct pair *p = &st.pairs[i];
+
+			if (p->not_after - now < limit)
+				log_warn("lineage %s: certificate expires in "
+				    "%lld days (%s); is certbot renewing it?",
+				    log_esc(p->lineage), (p->not_after - now) /
+				    86400, fmt_utc(p->not_after));
+		}
+		state_free(&st);
+	}
+	free(path);
+}
+
+static void
+run_sync(struct watcher *w, int full)
+{
+	struct sync_result res = { 0 };
+	struct sync_opts o = { 0 };
+	char **quiet;
+	size_t nquiet = 0, i;
+	long long now = now_ms();
+	int rc;
+
+	quiet = xcalloc(w->ndirty + w->npend + 1, sizeof(char *));
+	for (i = 0; i < w->npend; i++)
+		if (now - w->pend[i].since <
+		    (long long)w->c->watch.report_after_s * 1000)
+			quiet[nquiet++] = w->pend[i].name;
+		else if (!in_list(w->dirty, w->ndirty, w->pend[i].name)) {
+			/* Time is up: look at it once more, loudly. */
+			w->dirty = xreallocarray(w->dirty, w->ndirty + 1,
+			    sizeof(char *));
+			w->dirty[w->ndirty++] = xstrdup(w->pend[i].name);
+		}
+	for (i = 0; i < w->ndirty; i++)
+		if (!in_list(quiet, nquiet, w->dirty[i]) &&
+		    pend_find(w, w->dirty[i]) == NULL)
+			quiet[nquiet++] = w->dirty[i];
+	o.quiet = quiet;
+	o.nquiet = nquiet;
+	o.result = &res;
+	if (!full) {
+		o.only = w->dirty;
+		o.nonly = w->ndirty;
+	}
+	log_debug("watch: sync (%s, %zu dirty, %zu quiet)", full ? "full" :
+	    "partial", w->ndirty, nquiet);
+	rc = sync_resync(w->c, &o);
+
+	/* Failures among the quiet ones wait; successes clear. */
+	for (i = 0; i < nquiet; i++) {
+		const char *n = quiet[i];
+
+		if (!in_list(res.failed, res.nfailed, n))
+			continue;
+		if (pend_find(w, n) == NULL) {
+			w->pend = xreallocarray(w->pend, w->npend + 1,
+			    sizeof(*w->pend));
+			w->pend[w->npend++] = (struct pending){ xstrdup(n),
+			    now };
+		}
+	}
+	for (i = 0; i < w->npend; ) {
+		const char *n = w->pend[i].name;
+		int looked = full || in_list(w->dirty, w->ndirty, n) ||
+		    in_list(quiet, nquiet, n);
+
+		if (looked && (!in_list(res.failed, res.nfailed, n) ||
+		    !in_list(quiet, nquiet, n)))
+			pend_drop(w, n);	/* healed, or now reported */
+		else
+			i++;
+	}
+	free(quiet);
+	for (i = 0; i < w->ndirty; i++)
+		free(w->dirty[i]);
+	free(w->dirty);
+	w->dirty = NULL;
+	w->ndirty = 0;
+	w->full = 0;
+	w->first_event = w->settle_at = 0;
+	w->certbot_since = 0;
+	w->retry_at = w->npend ? now_ms() + w->c->watch.settle_ms : 0;
+
+	if (res.reload_failed || rc == EXIT_APPLY) {
+		w->backoff_s = w->backoff_s ? w->backoff_s * 2 : 5;
+		if (w->backoff_s > 600)
+			w->backoff_s = 600;
+		w->reload_retry_at = now_ms() + (long long)w->backoff_s * 1000;
+		log_warn("watch: will try again in %d s", w->backoff_s);
+	} else {
+		w->backoff_s = 0;
+		w->reload_retry_at = 0;
+	}
+	if (full) {
+		w->next_full = now_ms() +
+		    (long long)w->c->watch.resync_interval_s * 1000;
+		warn_expiry(w);
+	}
+	notify("STATUS=%zu lineages, %zu names, %zu rejected%s",
+	    res.nlineages, res.nnames, res.nrejected,
+	    w->reload_retry_at ? "; retrying a failed step" : "");
+	sync_result_free(&res);
+}
+
+/* ---- signals ---- */
+
+static void
+reconfigure(struct watcher *w)
+{
+	struct conf *nc = xcalloc(1, sizeof(*nc));
+
+	notify("RELOADING=1");
+	if (conf_load(w->conf_path, w->explicit_conf, nc) == -1) {
+		log_err("watch: %s: configuration refused; keeping the "
+		    "previous one", log_esc(w->conf_path));
+		free(nc);
+	} else {
+		conf_free(w->c);
+		free(w->c);
+		w->c = nc;
+		log_info("watch: configuration reloaded");
+	}
+	watch_all(w);
+	run_sync(w, 1);
+	notify("READY=1");
+}
+
+static void
+read_signals(struct watcher *w)
+{
+	struct signalfd_siginfo si;
+
+	while (read(w->sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGHUP)
+			reconfigure(w);
+		else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
+			w->stop = 1;
+	}
+}
+
+/* ---- main loop ---- */
+
+static long long
+next_deadline(const struct watcher *w)
+{
+	long long d = w->next_full;
+
+	if (w->settle_at != 0 && w->settle_at < d)
+		d = w->settle_at;
+	if (w->retry_at != 0 && w->retry_at < d)
+		d = w->retry_at;
+	if (w->reload_retry_at != 0 && w->reload_retry_at < d)
+		d = w->reload_retry_at;
+	if (w->watchdog_ms != 0 && w->watchdog_at < d)
+		d = w->watchdog_at;
+	return d;
+}
+
+static void
+due(struct watcher *w)
+{
+	long long now = now_ms();
+
+	if (w->watchdog_ms != 0 && now >= w->watchdog_at) {
+		notify("WATCHDOG=1");
+		w->watchdog_at = now + w->watchdog_ms;
+	}
+	if (w->settle_at != 0 && now >= w->settle_at) {
+		if (certbot_running(w)) {
+			if (w->certbot_since == 0) {
+				w->certbot_since = now;
+				log_info("watch: certbot is running; syncing "
+				    "when it is done");
+			}
+			if (now - w->certbot_since <
+			    (long long)w->c->watch.certbot_wait_s * 1000) {
+				w->settle_at = now + 1000;	/* recheck */
+				return;
+			}
+		}
+		run_sync(w, w->full);
+		return;
+	}
+	if (w->reload_retry_at != 0 && now >= w->reload_retry_at) {
+		run_sync(w, 1);
+		return;
+	}
+	if (w->retry_at != 0 && now >= w->retry_at) {
+		size_t i;
+
+		for (i = 0; i < w->npend; i++)
+			if (!in_list(w->dirty, w->ndirty, w->pend[i].name)) {
+				w->dirty = xreallocarray(w->dirty,
+				    w->ndirty + 1, sizeof(char *));
+				w->dirty[w->ndirty++] =
+				    xstrdup(w->pend[i].name);
+			}
+		run_sync(w, 0);
+		return;
+	}
+	if (now >= w->next_full)
+		run_sync(w, 1);
+}
+
+static void
+watchdog_init(struct watcher *w)
+{
+	const char *usec = getenv("WATCHDOG_USEC"), *pid = getenv("WATCHDOG_PID");
+	long long us;
+
+	if (usec == NULL || (pid != NULL && atol(pid) != (long)getpid()))
+		return;
+	us = atoll(usec);
+	if (us <= 0)
+		return;
+	w->watchdog_ms = us / 2000 > 0 ? us / 2000 : 1;
+	w->watchdog_at = now_ms() + w->watchdog_ms;
+}
+
+int
+watch_run(const char *conf_path, int explicit_conf, struct conf *c)
+{
+	struct watcher w;
+	sigset_t set;
+	struct stat st;
+
+	memset(&w, 0, sizeof(w));
+	w.conf_path = conf_path;
+	w.explicit_conf = explicit_conf;
+	w.c = xcalloc(1, sizeof(*w.c));
+	*w.c = *c;
+	memset(c, 0, sizeof(*c));
+	if (stat(w.c->letsencrypt_dir, &st) == -1 || !S_ISDIR(st.st_mode)) {
+		log_err("watch: %s: not a directory",
+		    log_esc(w.c->letsencrypt_dir));
+		conf_free(w.c);
+		free(w.c);
+		return EXIT_CONFIG;
+	}
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	w.sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	w.in = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (w.sfd == -1 || w.in == -1)
+		log_fatal("watch: %s", strerror(errno));
+	watchdog_init(&w);
+	watch_all(&w);
+	log_info("watch: watching %s (settle %d ms)",
+	    log_esc(w.c->letsencrypt_dir), w.c->watch.settle_ms);
+	run_sync(&w, 1);
+	notify("READY=1");
+	while (!w.stop) {
+		struct pollfd pfd[2] = {
+			{ w.in, POLLIN, 0 }, { w.sfd, POLLIN, 0 }
+		};
+		long long wait = next_deadline(&w) - now_ms();
+		int r;
+
+		if (wait < 0)
+			wait = 0;
+		if (wait > INT_MAX)
+			wait = INT_MAX;
+		r = poll(pfd, 2, (int)wait);
+		if (r == -1 && errno != EINTR)
+			log_fatal("watch: poll: %s", strerror(errno));
+		if (r > 0 && (pfd[1].revents & POLLIN))
+			read_signals(&w);
+		if (w.stop)
+			break;
+		if (r > 0 && (pfd[0].revents & POLLIN))
+			read_events(&w);
+		due(&w);
+	}
+	notify("STOPPING=1");
+	log_info("watch: stopping");
+	wd_clear(&w);
+	close(w.in);
+	close(w.sfd);
+	for (size_t i = 0; i < w.ndirty; i++)
+		free(w.dirty[i]);
+	free(w.dirty);
+	for (size_t i = 0; i < w.npend; i++)
+		free(w.pend[i].name);
+	free(w.pend);
+	conf_free(w.c);
+	free(w.c);
+	return 0;
+}
