@@ -5,6 +5,8 @@ VERSION   = 0.1.0
 PREFIX   ?= /usr/local
 SBINDIR  ?= $(PREFIX)/sbin
 MANDIR   ?= $(PREFIX)/share/man
+UNITDIR  ?= $(PREFIX)/lib/systemd/system
+HOOKDIR  ?= /etc/letsencrypt/renewal-hooks/deploy
 DESTDIR  ?=
 CC       ?= cc
 PKG_CONFIG ?= pkg-config
@@ -39,7 +41,7 @@ UNIT_SRCS  = $(wildcard tests/unit/test_*.c)
 UNIT_BINS  = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all deps deps-build check check-unit check-integration check-dovecot24 \
-        check-san demo install uninstall clean
+        check-san demo install uninstall clean units unit
 
 all: snisync
 
@@ -80,14 +82,33 @@ check-dovecot24: deps all
 demo: deps all
 	sh tests/demo.sh
 
-install: snisync
-	install -d $(DESTDIR)$(SBINDIR)
+UNITS = build/units/snisync.service build/units/snisync-resync.service \
+        units/snisync-resync.timer
+
+build/units/%: units/%.in
+	@mkdir -p $(@D)
+	sed 's|@SBINDIR@|$(SBINDIR)|g' $< >$@
+
+build/hooks/snisync-deploy: hooks/snisync-deploy
+	@mkdir -p $(@D)
+	sed 's|@SBINDIR@|$(SBINDIR)|g' $< >$@
+
+units: $(UNITS) build/hooks/snisync-deploy
+
+install: snisync units
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \
+	    $(DESTDIR)$(UNITDIR) $(DESTDIR)$(HOOKDIR)
 	install -m 0755 snisync $(DESTDIR)$(SBINDIR)/snisync
-	install -d $(DESTDIR)$(MANDIR)/man8
 	install -m 0644 docs/snisync.8 $(DESTDIR)$(MANDIR)/man8/snisync.8
+	install -m 0644 $(UNITS) $(DESTDIR)$(UNITDIR)/
+	install -m 0755 build/hooks/snisync-deploy $(DESTDIR)$(HOOKDIR)/snisync
 
 uninstall:
-	rm -f $(DESTDIR)$(SBINDIR)/snisync $(DESTDIR)$(MANDIR)/man8/snisync.8
+	rm -f $(DESTDIR)$(SBINDIR)/snisync $(DESTDIR)$(MANDIR)/man8/snisync.8 \
+	    $(DESTDIR)$(UNITDIR)/snisync.service \
+	    $(DESTDIR)$(UNITDIR)/snisync-resync.service \
+	    $(DESTDIR)$(UNITDIR)/snisync-resync.timer \
+	    $(DESTDIR)$(HOOKDIR)/snisync
 
 clean:
 	rm -rf build snisync
