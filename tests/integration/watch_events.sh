@@ -1,0 +1,106 @@
+# watch_events.sh - snisync watch without servers: it starts before live/
+# exists, follows live/ being removed and recreated, reports a lineage
+# that stays broken only after report_after_s (and not a transient one),
+# retries a failed reload with backoff, and does no work while idle.
+. "$(dirname "$0")/../lib/common.sh"
+. "$T_TOP/tests/lib/certs.sh"
+. "$T_TOP/tests/lib/tree.sh"
+
+t_tmpdir T
+LE=$T/le
+MAP=$T/pf/tls_sni
+mkdir -p "$LE" "$T/pf" "$T/dc" "$T/pfc" && : >"$T/pfc/main.cf"
+cat >"$T/reload" <<'SH'
+#!/bin/sh
+# fails while the flag file exists, then succeeds; logs each call
+echo "$(date +%s.%N)" >>"$1.calls"
+[ ! -e "$1.fail" ]
+SH
+chmod +x "$T/reload"
+tree_conf "$T/conf.json" "$LE" "$T/state" "$MAP" "$T/dc/sni.conf" \
+	postfix_reload="[\"$T/reload\", \"$T/pf\"]"
+sed -i 's/^{/{"watch": {"settle_ms": 200, "report_after_s": 2}, /' "$T/conf.json"
+q() { postmap -c "$T/pfc" -F -q "$1" "lmdb:$MAP" 2>/dev/null; }
+in_map() { q "$1" | grep -q 'BEGIN CERTIFICATE'; }
+wait_for() {	# wait_for SECONDS CMD...: polls CMD every 0.1 s
+	local n=$(( $1 * 10 ))
+	shift
+	while [ "$n" -gt 0 ]; do
+		"$@" && return 0
+		sleep 0.1
+		n=$((n - 1))
+	done
+	return 1
+}
+calls() { [ -f "$T/pf.calls" ] && wc -l <"$T/pf.calls" | tr -d ' ' || echo 0; }
+
+"$SNISYNC" -v -c "$T/conf.json" watch >"$T/watch.log" 2>&1 &
+D=$!
+t_atexit "kill $D"
+wait_for 5 test -f "$MAP.lmdb"
+t_check "starts without live/ and writes an empty map" test -f "$MAP.lmdb"
+
+certs_ca "$T/ca"
+tree_leaf "$LE" "$T/ca" a.example.test ec256 a.example.test
+t_check "live/ created after start: its lineage is synced" wait_for 5 in_map a.example.test
+
+# live/ removed and recreated with other content
+rm -rf "$LE/live" "$LE/archive"
+t_check "live/ removed: the names go" wait_for 5 sh -c "! postmap -c '$T/pfc' -F -q a.example.test 'lmdb:$MAP' >/dev/null 2>&1"
+tree_leaf "$LE" "$T/ca" b.example.test ec256 b.example.test
+t_check "live/ recreated: the new lineage is synced" wait_for 5 in_map b.example.test
+
+# A lineage that stays broken is reported once, after report_after_s.
+w=$T/w && mkdir -p "$w"
+certs_leaf "$T/ca" "$w/c" ec256 c.example.test && certs_leaf "$T/ca" "$w/x" ec256 x.example.test
+lineage_add "$LE" c.example.test "$w/x.key" "$w/c.crt" "$w/c.chain"
+t0=$(date +%s.%N)
+sleep 1
+t_eq "a fresh failure is not reported before report_after_s" \
+	"$(grep -c 'error: lineage c.example.test' "$T/watch.log")" 0
+t_check "a failure that stays is reported after report_after_s" \
+	wait_for 6 grep -q 'error: lineage c.example.test: fullchain.pem: private key does not match the certificate' "$T/watch.log"
+t_eq "and reported once" "$(grep -c 'error: lineage c.example.test' "$T/watch.log")" 1
+# A transient state (privkey swapped, fullchain not yet) is never reported.
+tree_leaf "$LE" "$T/ca" d.example.test ec256 d.example.test
+wait_for 5 in_map d.example.test
+certs_leaf "$T/ca" "$w/d2" ec256 d.example.test
+cp "$w/d2.key" "$LE/archive/d.example.test/privkey2.pem"
+cp "$w/d2.crt" "$LE/archive/d.example.test/cert2.pem"
+cp "$w/d2.chain" "$LE/archive/d.example.test/chain2.pem"
+cat "$w/d2.crt" "$w/d2.chain" >"$LE/archive/d.example.test/fullchain2.pem"
+ln -sfn ../../archive/d.example.test/privkey2.pem "$LE/live/d.example.test/privkey.pem"
+sleep 1	# longer than settle: the daemon looks at the half-swapped lineage
+t_check "half-swapped: the daemon looked and waits quietly" \
+	grep -q 'debug: lineage d.example.test: not ready yet: privkey.pem: privkey.pem is version 2 but fullchain.pem is version 1' "$T/watch.log"
+cmp -s <(q d.example.test) <(cat "$LE/archive/d.example.test/privkey1.pem"; echo; cat "$LE/archive/d.example.test/fullchain1.pem"; echo)
+t_eq "half-swapped: the previous pair stays in the map" "$?" 0
+ln -sfn ../../archive/d.example.test/fullchain2.pem "$LE/live/d.example.test/fullchain.pem"
+{ cat "$w/d2.key"; echo; cat "$w/d2.crt" "$w/d2.chain"; echo; } >"$w/expect"
+new_applied() { q d.example.test | cmp -s - "$w/expect"; }
+t_check "swap completed: the new pair is applied" wait_for 5 new_applied
+sleep 2.5
+t_eq "the transient state was never reported" \
+	"$(grep -c 'error: lineage d.example.test' "$T/watch.log")" 0
+
+# A failing reload is retried with backoff until it works.
+touch "$T/pf.fail"
+n0=$(calls)
+tree_leaf "$LE" "$T/ca" e.example.test ec256 e.example.test
+t_check "failing reload reported" wait_for 5 grep -q 'postfix: reload failed' "$T/watch.log"
+t_check "failing reload: retry scheduled with backoff" grep -q 'watch: will try again in 5 s' "$T/watch.log"
+rm "$T/pf.fail"
+t_check "the reload is retried and succeeds" wait_for 8 grep -q 'postfix: reloaded (was pending)' "$T/watch.log"
+t_eq "reload attempts: the failed one and its retry" "$(( $(calls) - n0 ))" 2
+t_check "the daemon is still running" kill -0 "$D"
+
+# Idle: one blocking wait, no wakeups.
+sleep 0.5
+cs() { awk '/^voluntary_ctxt_switches|^nonvoluntary_ctxt_switches/ { s += $2 } END { print s }' "/proc/$D/status"; }
+before=$(cs)
+sleep 3
+t_eq "idle for 3 s: no wakeups (context switches)" "$(( $(cs) - before ))" 0
+kill -TERM "$D"
+wait "$D"
+t_eq "SIGTERM: exit 0" "$?" 0
+t_done
