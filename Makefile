@@ -41,7 +41,7 @@ UNIT_SRCS  = $(wildcard tests/unit/test_*.c)
 UNIT_BINS  = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all deps deps-build check check-unit check-integration check-dovecot24 \
-        check-san demo install uninstall clean units unit
+        check-san demo install uninstall clean units unit FORCE
 
 all: snisync
 
@@ -85,15 +85,18 @@ demo: deps all
 UNITS = build/units/snisync.service build/units/snisync-resync.service \
         units/snisync-resync.timer
 
-build/units/%: units/%.in
+# Always regenerated: the paths inside depend on SBINDIR.
+build/units/%: units/%.in FORCE
 	@mkdir -p $(@D)
 	sed 's|@SBINDIR@|$(SBINDIR)|g' $< >$@
 
-build/hooks/snisync-deploy: hooks/snisync-deploy
+build/hooks/snisync-deploy: hooks/snisync-deploy FORCE
 	@mkdir -p $(@D)
 	sed 's|@SBINDIR@|$(SBINDIR)|g' $< >$@
 
 units: $(UNITS) build/hooks/snisync-deploy
+
+FORCE:
 
 install: snisync units
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \

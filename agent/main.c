@@ -2,6 +2,7 @@
  * main.c - option parsing and dispatch only.
  */
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +87,36 @@ usage_error(const char *text, const char *what, const char *arg)
 	return EXIT_USAGE;
 }
 
+/*
+ * A lineage is a name, or its live directory (certbot's RENEWED_LINEAGE),
+ * which must then be under letsencrypt_dir/live: a hook for another
+ * certbot tree must not sync a same-named lineage of ours. Returns the
+ * name (inside arg), or NULL (logged).
+ */
+static char *
+lineage_arg(char *arg, const struct conf *c)
+{
+	char *slash, *live, want[PATH_MAX], got[PATH_MAX];
+
+	while (strlen(arg) > 1 && arg[strlen(arg) - 1] == '/')
+		arg[strlen(arg) - 1] = '\0';
+	if ((slash = strrchr(arg, '/')) == NULL)
+		return arg;
+	if (c == NULL)
+		return slash + 1;
+	*slash = '\0';
+	live = xasprintf("%s/live", c->letsencrypt_dir);
+	if (realpath(arg[0] ? arg : "/", got) == NULL ||
+	    realpath(live, want) == NULL || strcmp(got, want) != 0) {
+		log_err("--lineage %s/%s: not a lineage under %s",
+		    log_esc(arg), log_esc(slash + 1), log_esc(live));
+		free(live);
+		return NULL;
+	}
+	free(live);
+	return slash + 1;
+}
+
 static int
 cmd_resync(int argc, char **argv, const struct conf *c)
 {
@@ -105,17 +136,13 @@ cmd_resync(int argc, char **argv, const struct conf *c)
 		case 'n':
 			o.dry_run = 1;
 			break;
-		case 'l': {
-			char *a = optarg, *slash;
-
-			/* Accept the lineage's live directory too. */
-			while (strlen(a) > 1 && a[strlen(a) - 1] == '/')
-				a[strlen(a) - 1] = '\0';
-			if ((slash = strrchr(a, '/')) != NULL)
-				a = slash + 1;
-			o.only[o.nonly++] = a;
+		case 'l':
+			if ((o.only[o.nonly] = lineage_arg(optarg, c)) == NULL) {
+				free(o.only);
+				return EXIT_USAGE;
+			}
+			o.nonly++;
 			break;
-		}
 		case 'h':
 			fputs(resync_usage, stdout);
 			free(o.only);

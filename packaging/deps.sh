@@ -6,7 +6,7 @@
 set -eu
 BUILD_PKGS="make gcc pkg-config libc6-dev libssl-dev liblmdb-dev libjansson-dev"
 TEST_PKGS="openssl python3 postfix postfix-lmdb lmdb-utils dovecot-core \
-dovecot-imapd dovecot-pop3d certbot pebble curl debootstrap"
+dovecot-imapd dovecot-pop3d certbot pebble curl debootstrap systemd"
 
 want=$BUILD_PKGS
 [ "${1:-build}" = test ] && want="$BUILD_PKGS $TEST_PKGS"

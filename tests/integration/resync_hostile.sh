@@ -153,4 +153,9 @@ cmp -s <(q mixed.example.test) <(tree_expected_value "$LE" upper.example.test)
 t_eq "--lineage: the renewed lineage is applied" "$?" 0
 t_eq "--lineage: other lineages stay as applied" \
 	"$(q good.example.test | grep -c 'BEGIN CERTIFICATE')" 2
+mkdir -p "$T/other/live/upper.example.test"
+"$SNISYNC" -c "$T/conf.json" resync --lineage "$T/other/live/upper.example.test" 2>"$T/other.err"
+t_eq "--lineage of another certbot tree: exit 2" "$?" 2
+t_check "--lineage of another certbot tree: says why" \
+	grep -q "error: --lineage $T/other/live/upper.example.test: not a lineage under $LE/live" "$T/other.err"
 t_done
