@@ -103,4 +103,30 @@ t_eq "idle for 3 s: no wakeups (context switches)" "$(( $(cs) - before ))" 0
 kill -TERM "$D"
 wait "$D"
 t_eq "SIGTERM: exit 0" "$?" 0
+
+# Expiry warning on the full sync, and the systemd watchdog when asked for.
+CERT_END=$(date -u -d '+10 days' +%Y%m%d%H%M%SZ) \
+	tree_leaf "$LE" "$T/ca" soon.example.test ec256 soon.example.test
+python3 - "$T/notify.sock" "$T/notify.log" <<'PY' &
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+with open(sys.argv[2], "a", buffering=1) as log:
+    while True:
+        log.write(s.recv(4096).decode() + "\n")
+PY
+t_atexit "kill $!"
+wait_for 5 test -S "$T/notify.sock"
+NOTIFY_SOCKET=$T/notify.sock WATCHDOG_USEC=200000 \
+	"$SNISYNC" -c "$T/conf.json" watch >"$T/watch2.log" 2>&1 &
+D=$!
+t_atexit "kill $D"
+sleep 1.2
+kill -TERM "$D"
+wait "$D"
+t_check "a certificate expiring within expiry_warn_days is warned about" \
+	grep -Eq 'warning: lineage soon.example.test: certificate expires in (9|10) days' "$T/watch2.log"
+n=$(grep -c '^WATCHDOG=1' "$T/notify.log")
+t_check "WATCHDOG_USEC=200000: watchdog pings every 100 ms ($n in 1.2 s)" test "$n" -ge 5
+t_check "STOPPING=1 notified on SIGTERM" grep -q '^STOPPING=1' "$T/notify.log"
 t_done
