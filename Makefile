@@ -46,7 +46,7 @@ UNIT_BINS  = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 all: snisync
 
 snisync: $(BUILD)/snisync
-	cp $(BUILD)/snisync $@
+	cp $(BUILD)/snisync $@.tmp && mv -f $@.tmp $@
 
 $(BUILD)/snisync: $(BUILD)/agent/main.o $(AGENT_OBJS)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)

@@ -21,6 +21,7 @@
 
 #include "log.h"
 #include "run.h"
+#include "util.h"
 
 #define RUN_PATH	"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -44,15 +45,6 @@ run_argv_str(char *const argv[])
 		off += (size_t)snprintf(buf + off, sizeof(buf) - off, "%s%s",
 		    i ? " " : "", argv[i]);
 	return log_esc(buf);
-}
-
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void
@@ -127,12 +119,12 @@ run_cmd(char *const argv[], int timeout_s, char *out, size_t outsz,
 		close(op[1]);
 	close(ep[1]);
 	op[1] = ep[1] = -1;
-	deadline = now_ms() + (long long)timeout_s * 1000;
+	deadline = mono_ms() + (long long)timeout_s * 1000;
 	open_fds = (op[0] != -1) + 1;
 	while (open_fds > 0) {
 		struct pollfd pfd[2];
 		int n = 0, r;
-		long long left = deadline - now_ms();
+		long long left = deadline - mono_ms();
 
 		if (left <= 0) {
 			timed_out = 1;
@@ -185,7 +177,7 @@ run_cmd(char *const argv[], int timeout_s, char *out, size_t outsz,
 	if (!timed_out) {
 		/* Output closed; give the process the rest of the time. */
 		while (waitpid(pid, &wst, WNOHANG) == 0) {
-			if (now_ms() >= deadline) {
+			if (mono_ms() >= deadline) {
 				timed_out = 1;
 				break;
 			}

@@ -169,3 +169,12 @@ fmt_utc(long long t)
 		strftime(b, sizeof(bufs[0]), "%Y-%m-%d %H:%M:%S UTC", &tm);
 	return b;
 }
+
+long long
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}

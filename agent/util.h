@@ -32,6 +32,9 @@ void	buf_free(struct buf *b);
 /* free_wiped(p, n): explicit_bzero n bytes at p, then free(p). */
 void	free_wiped(void *p, size_t n);
 
+/* mono_ms(): CLOCK_MONOTONIC in milliseconds. */
+long long mono_ms(void);
+
 /* fmt_utc(t): "2026-11-22 10:00:00 UTC", in a rotating static buffer. */
 const char *fmt_utc(long long t);
 

@@ -88,15 +88,6 @@ struct watcher {
 			 IN_CLOSE_WRITE | IN_ATTRIB | IN_DELETE_SELF | \
 			 IN_MOVE_SELF | IN_DONT_FOLLOW | IN_ONLYDIR)
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* sd_notify(3) without libsystemd: one datagram to $NOTIFY_SOCKET. */
 static void
 notify(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -233,7 +224,7 @@ watch_all(struct watcher *w)
 static void
 settle(struct watcher *w)
 {
-	long long now = now_ms();
+	long long now = mono_ms();
 
 	if (w->first_event == 0)
 		w->first_event = now;
@@ -249,7 +240,7 @@ mark(struct watcher *w, const char *name)
 
 	for (i = 0; i < w->npend; i++)
 		if (strcmp(w->pend[i].name, name) == 0)
-			w->pend[i].since = now_ms();	/* still changing */
+			w->pend[i].since = mono_ms();	/* still changing */
 	settle(w);
 	for (i = 0; i < w->ndirty; i++)
 		if (strcmp(w->dirty[i], name) == 0)
@@ -301,7 +292,7 @@ handle_event(struct watcher *w, const struct inotify_event *ev)
 			mark_full(w);
 		} else if (strcmp(name, ".certbot.lock") == 0 &&
 		    w->settle_at != 0)
-			w->settle_at = now_ms();	/* recheck now */
+			w->settle_at = mono_ms();	/* recheck now */
 		if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF))
 			log_warn("watch: %s went away",
 			    log_esc(w->c->letsencrypt_dir));
@@ -444,7 +435,7 @@ run_sync(struct watcher *w, int full)
 	struct sync_opts o = { 0 };
 	char **quiet;
 	size_t nquiet = 0, i;
-	long long now = now_ms();
+	long long now = mono_ms();
 	int rc;
 
 	quiet = xcalloc(w->ndirty + w->npend + 1, sizeof(char *));
@@ -506,20 +497,20 @@ run_sync(struct watcher *w, int full)
 	w->full = 0;
 	w->first_event = w->settle_at = 0;
 	w->certbot_since = 0;
-	w->retry_at = w->npend ? now_ms() + w->c->watch.settle_ms : 0;
+	w->retry_at = w->npend ? mono_ms() + w->c->watch.settle_ms : 0;
 
 	if (res.reload_failed || rc == EXIT_APPLY) {
 		w->backoff_s = w->backoff_s ? w->backoff_s * 2 : 5;
 		if (w->backoff_s > 600)
 			w->backoff_s = 600;
-		w->reload_retry_at = now_ms() + (long long)w->backoff_s * 1000;
+		w->reload_retry_at = mono_ms() + (long long)w->backoff_s * 1000;
 		log_warn("watch: will try again in %d s", w->backoff_s);
 	} else {
 		w->backoff_s = 0;
 		w->reload_retry_at = 0;
 	}
 	if (full) {
-		w->next_full = now_ms() +
+		w->next_full = mono_ms() +
 		    (long long)w->c->watch.resync_interval_s * 1000;
 		warn_expiry(w);
 	}
@@ -586,7 +577,7 @@ next_deadline(const struct watcher *w)
 static void
 due(struct watcher *w)
 {
-	long long now = now_ms();
+	long long now = mono_ms();
 
 	if (w->watchdog_ms != 0 && now >= w->watchdog_at) {
 		notify("WATCHDOG=1");
@@ -641,7 +632,7 @@ watchdog_init(struct watcher *w)
 	if (us <= 0)
 		return;
 	w->watchdog_ms = us / 2000 > 0 ? us / 2000 : 1;
-	w->watchdog_at = now_ms() + w->watchdog_ms;
+	w->watchdog_at = mono_ms() + w->watchdog_ms;
 }
 
 int
@@ -683,7 +674,7 @@ watch_run(const char *conf_path, int explicit_conf, struct conf *c)
 		struct pollfd pfd[2] = {
 			{ w.in, POLLIN, 0 }, { w.sfd, POLLIN, 0 }
 		};
-		long long wait = next_deadline(&w) - now_ms();
+		long long wait = next_deadline(&w) - mono_ms();
 		int r;
 
 		if (wait < 0)

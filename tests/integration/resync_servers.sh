@@ -8,6 +8,7 @@
 . "$T_TOP/tests/lib/certs.sh"
 . "$T_TOP/tests/lib/servers.sh"
 . "$T_TOP/tests/lib/tree.sh"
+. "$T_TOP/tests/lib/stack.sh"
 t_require_root
 
 t_tmpdir T
@@ -15,26 +16,14 @@ LE=$T/le
 MAP=$T/pf/tls_sni
 mkdir -p "$T/pf"
 tree_standard "$LE" "$T/ca" || { t_fail "fixture tree"; exit 1; }
-certs_leaf "$T/ca" "$T/default" ec256 default.example.test &&
-	cat "$T/default.crt" "$T/default.chain" >"$T/default.full" ||
-	{ t_fail "default certificate"; exit 1; }
-DEFAULT_FP=$(certs_fp "$T/default.crt")
-
-pf_start "$T/postfix" "$T/default.key" "$T/default.full" "$MAP" ||
-	{ t_fail "postfix starts"; exit 1; }
-dc_start "$T/dovecot" "$T/default.key" "$T/default.full" ||
-	{ t_fail "dovecot starts"; exit 1; }
-CR=$T_TOP/tests/lib/count-run
+stack_start "$T" "$MAP"
 conf() {	# conf FILE CHECK-ARGV
-	tree_conf "$1" "$LE" "$T/state" "$MAP" "$DC_CONFD/99-snisync.conf" \
-		postfix_reload="[\"$CR\", \"$T/pf.reloads\", \"postfix\", \"-c\", \"$PF_CONF\", \"reload\"]" \
-		dovecot_check="$2" \
-		dovecot_reload="[\"$CR\", \"$T/dc.reloads\", \"doveadm\", \"-c\", \"$DC_CONF\", \"reload\"]" \
-		dovecot_version='"auto"'
+	stack_conf "$1" "$LE" "$T/state" "$MAP"
+	sed -i "s|\"check\": \\[[^]]*\\]|\"check\": $2|" "$1"
 }
 conf "$T/conf.json" "[\"doveconf\", \"-xn\", \"-c\", \"$DC_CONF\"]"
 conf "$T/badcheck.json" '["/bin/false"]'
-reloads() { [ -f "$1" ] && wc -l <"$1" | tr -d ' ' || echo 0; }
+reloads() { stack_reloads "$@"; }
 
 # probe_all NAME WANT-FP DESC: NAME's certificate on all five endpoints.
 probe_all() {

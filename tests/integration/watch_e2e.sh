@@ -11,6 +11,7 @@
 . "$T_TOP/tests/lib/servers.sh"
 . "$T_TOP/tests/lib/tree.sh"
 . "$T_TOP/tests/lib/acme.sh"
+. "$T_TOP/tests/lib/stack.sh"
 t_require_root
 
 t_tmpdir T
@@ -18,33 +19,16 @@ LE=$T/le			# certbot's --config-dir; live/ does not exist yet
 mkdir -p "$LE" "$T/pf"
 SETTLE_MS=1000
 acme_start "$T/pebble" || { t_fail "pebble starts"; exit 1; }
-certs_leaf "$T/ca" "$T/default" ec256 default.example.test &&
-	cat "$T/default.crt" "$T/default.chain" >"$T/default.full"
-DEFAULT_FP=$(certs_fp "$T/default.crt")
-pf_start "$T/postfix" "$T/default.key" "$T/default.full" "$T/pf/tls_sni" ||
-	{ t_fail "postfix starts"; exit 1; }
-dc_start "$T/dovecot" "$T/default.key" "$T/default.full" ||
-	{ t_fail "dovecot starts"; exit 1; }
-CR=$T_TOP/tests/lib/count-run
-tree_conf "$T/conf.json" "$LE" "$T/state" "$T/pf/tls_sni" "$DC_CONFD/99-snisync.conf" \
-	postfix_reload="[\"$CR\", \"$T/pf.reloads\", \"postfix\", \"-c\", \"$PF_CONF\", \"reload\"]" \
-	dovecot_check="[\"doveconf\", \"-xn\", \"-c\", \"$DC_CONF\"]" \
-	dovecot_reload="[\"$CR\", \"$T/dc.reloads\", \"doveadm\", \"-c\", \"$DC_CONF\", \"reload\"]"
+stack_start "$T" "$T/pf/tls_sni"
+stack_conf "$T/conf.json" "$LE" "$T/state" "$T/pf/tls_sni"
 sed -i "s/^{/{\"watch\": {\"settle_ms\": $SETTLE_MS}, /" "$T/conf.json"
-reloads() { [ -f "$1" ] && wc -l <"$1" | tr -d ' ' || echo 0; }
+reloads() { stack_reloads "$@"; }
 now() { date +%s.%N; }
 calc() { awk "BEGIN { x = $1; if (x == int(x)) print int(x); else printf \"%.2f\\n\", x }"; }
 fp_of() { certs_fp "$LE/live/$1/cert.pem"; }
 
 # A systemd-style notification socket, read by a tiny listener.
-python3 - "$T/notify.sock" "$T/notify.log" <<'PY' &
-import socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind(sys.argv[1])
-with open(sys.argv[2], "a", buffering=1) as log:
-    while True:
-        log.write(s.recv(4096).decode() + "\n")
-PY
+"$T_TOP/tests/lib/notify-listen" "$T/notify.sock" "$T/notify.log" &
 t_atexit "kill $!"
 for _ in $(seq 50); do [ -S "$T/notify.sock" ] && break; sleep 0.1; done
 

@@ -107,14 +107,7 @@ t_eq "SIGTERM: exit 0" "$?" 0
 # Expiry warning on the full sync, and the systemd watchdog when asked for.
 CERT_END=$(date -u -d '+10 days' +%Y%m%d%H%M%SZ) \
 	tree_leaf "$LE" "$T/ca" soon.example.test ec256 soon.example.test
-python3 - "$T/notify.sock" "$T/notify.log" <<'PY' &
-import socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind(sys.argv[1])
-with open(sys.argv[2], "a", buffering=1) as log:
-    while True:
-        log.write(s.recv(4096).decode() + "\n")
-PY
+"$T_TOP/tests/lib/notify-listen" "$T/notify.sock" "$T/notify.log" &
 t_atexit "kill $!"
 wait_for 5 test -S "$T/notify.sock"
 NOTIFY_SOCKET=$T/notify.sock WATCHDOG_USEC=200000 \
