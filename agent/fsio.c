@@ -31,6 +31,7 @@ id_from_stat(const struct stat *st, struct fsio_id *id)
 	id->size = (unsigned long long)st->st_size;
 	id->mtime_ns = (long long)st->st_mtim.tv_sec * 1000000000LL +
 	    st->st_mtim.tv_nsec;
+	id->mode = (unsigned)(st->st_mode & 07777);
 }
 
 int
@@ -142,7 +143,8 @@ fsync_dir(const char *path)
 	return rc;
 }
 
-/* A non-regular file at path (symlink, directory, ...) is refused. */
+/* A non-regular file at path (symlink, directory, ...) or one that
+ * someone else owns is refused: it is not ours to replace. */
 static int
 check_target(const char *path)
 {
@@ -154,9 +156,20 @@ check_target(const char *path)
 		log_err("%s: lstat: %s", log_esc(path), strerror(errno));
 		return -1;
 	}
+	if (S_ISLNK(st.st_mode)) {
+		log_err("%s: refusing to replace: it is a symlink",
+		    log_esc(path));
+		return -1;
+	}
 	if (!S_ISREG(st.st_mode)) {
 		log_err("%s: refusing to replace: not a regular file",
 		    log_esc(path));
+		return -1;
+	}
+	if (st.st_uid != geteuid()) {
+		log_err("%s: refusing to replace: owned by uid %lu, not by "
+		    "uid %lu", log_esc(path), (unsigned long)st.st_uid,
+		    (unsigned long)geteuid());
 		return -1;
 	}
 	return 0;

@@ -11,6 +11,7 @@
 struct fsio_id {
 	unsigned long long dev, ino, size;
 	long long mtime_ns;
+	unsigned mode;		/* permission bits (not part of identity) */
 };
 
 /*
@@ -30,7 +31,7 @@ int	fsio_read(const char *path, size_t max, unsigned char **buf,
  * fchmod mode, fsync, rename, fsync the directory). Returns 0 written,
  * 1 unchanged (same bytes and mode: nothing touched), -1 error (logged
  * with path and errno; no temp file left). Refuses anything but a regular
- * file at path.
+ * file owned by our own uid at path (a symlink is never followed).
  */
 int	fsio_replace(const char *path, const void *buf, size_t len,
 	    mode_t mode);

@@ -231,6 +231,10 @@ validate_one(struct work *w, struct lineage *l)
 		reject(w, l->name, file_name(f), why);
 		return;
 	}
+	if (l->key.id.mode & 0004)
+		log_warn("lineage %s: privkey.pem: %s is readable by everyone "
+		    "(mode %04o); serving it anyway, but fix its mode",
+		    log_esc(l->name), log_esc(l->key.path), l->key.id.mode);
 	p = add_pair(w);
 	p->lineage = xstrdup(l->name);
 	cert_sha256_hex(l->key.data, l->key.len, p->key_id);

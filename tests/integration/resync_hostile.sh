@@ -11,7 +11,7 @@ LE=$T/le
 CA=$T/ca
 MAP=$T/pf/tls_sni
 PFC=$T/pfc
-mkdir -p "$T/pf" "$T/dc" "$PFC" "$T/w" && : >"$PFC/main.cf"
+mkdir -p "$T/pf" "$T/dc" "$T/w" && tree_pfc "$PFC"
 W=$T/w
 q() { postmap -c "$PFC" -F -q "$1" "lmdb:$MAP"; }
 declare -A WANT

@@ -12,7 +12,7 @@ LE=$T/le
 MAP=$T/pf/tls_sni
 DCF=$T/dc/99-snisync.conf
 PFC=$T/pfc			# postmap needs a main.cf
-mkdir -p "$T/pf" "$T/dc" "$PFC" && : >"$PFC/main.cf"
+mkdir -p "$T/pf" "$T/dc" && tree_pfc "$PFC"
 tree_standard "$LE" "$T/ca" || { t_fail "fixture tree"; exit 1; }
 tree_conf "$T/conf.json" "$LE" "$T/state" "$MAP" "$DCF" \
 	postfix_reload="[\"$T_TOP/tests/lib/count-run\", \"$T/pf.reloads\", \"/bin/true\"]" \

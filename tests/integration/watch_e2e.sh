@@ -16,7 +16,7 @@ t_require_root
 
 t_tmpdir T
 LE=$T/le			# certbot's --config-dir; live/ does not exist yet
-mkdir -p "$LE" "$T/pf"
+mkdir -p "$LE" "$T/pf" && tree_pfc "$T/pfc"
 SETTLE_MS=1000
 acme_start "$T/pebble" || { t_fail "pebble starts"; exit 1; }
 stack_start "$T" "$T/pf/tls_sni"

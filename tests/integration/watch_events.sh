@@ -9,7 +9,7 @@
 t_tmpdir T
 LE=$T/le
 MAP=$T/pf/tls_sni
-mkdir -p "$LE" "$T/pf" "$T/dc" "$T/pfc" && : >"$T/pfc/main.cf"
+mkdir -p "$LE" "$T/pf" "$T/dc" && tree_pfc "$T/pfc"
 cat >"$T/reload" <<'SH'
 #!/bin/sh
 # fails while the flag file exists, then succeeds; logs each call

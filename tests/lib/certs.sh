@@ -27,7 +27,10 @@
 #   lineage_add LEDIR NAME KEYFILE CERTFILE CHAINFILE
 #       certbot's on-disk layout under LEDIR (the certbot config dir, e.g.
 #       /etc/letsencrypt): version N = 1 + highest in archive/NAME; first
-#       version = new lineage, later ones = renewal with certbot's link swap.
+#       version = new lineage, later ones = renewal with certbot's link swap
+#       (previous_*.pem, then rm+ln for cert privkey chain fullchain, then
+#       previous_* removed). Also writes live/README once, as certbot does.
+#       No renewal/NAME.conf is written.
 #   lineage_delete LEDIR NAME
 #       what "certbot delete --cert-name NAME" does to live/ and archive/.
 # Everything returns non-zero (with a message on stderr) on failure.
@@ -56,7 +59,7 @@ _certs_cnfesc() {
 	for ((i = 0; i < ${#s}; i++)); do
 		c=${s:i:1}
 		case $c in
-		'\' | '"' | "'" | '$' | '#') out+="\\$c" ;;
+		\\ | '"' | "'" | '$' | '#') out+="\\$c" ;;
 		*) out+=$c ;;
 		esac
 	done

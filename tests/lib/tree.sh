@@ -96,6 +96,13 @@ tree_standard() {
 	)
 }
 
+# tree_pfc DIR: a Postfix config dir with an empty main.cf, for
+# `postmap -c DIR` (postmap dies without a main.cf). Backdated: Postfix
+# waits until a main.cf is 2 s old before trusting it.
+tree_pfc() {
+	mkdir -p "$1" && : >"$1/main.cf" && touch -d '-1 minute' "$1/main.cf"
+}
+
 # tree_expected_value LEDIR LINEAGE: what `postmap -F -q` prints for a name
 # of LINEAGE: the key file, "\n", the full chain, "\n".
 tree_expected_value() {
