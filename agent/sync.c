@@ -174,16 +174,19 @@ listed(char *const *list, size_t n, const char *name)
 
 static void
 reject(struct work *w, const char *lineage, const char *file,
-    const char *why)
+    const char *why, int transient)
 {
-	struct sync_result *r = w->o->result;
+	const struct sync_opts *o = w->o;
+	struct sync_result *r = o->result;
 
-	if (r != NULL) {
-		r->failed = xreallocarray(r->failed, r->nfailed + 1,
-		    sizeof(char *));
-		r->failed[r->nfailed++] = xstrdup(lineage);
-	}
-	if (listed(w->o->quiet, w->o->nquiet, lineage)) {
+	if (!listed(o->loud, o->nloud, lineage) &&
+	    (listed(o->quiet, o->nquiet, lineage) ||
+	    (o->daemon && transient))) {
+		if (r != NULL) {
+			r->deferred = xreallocarray(r->deferred,
+			    r->ndeferred + 1, sizeof(char *));
+			r->deferred[r->ndeferred++] = xstrdup(lineage);
+		}
 		/* Maybe certbot mid-swap: the caller retries it later. */
 		log_debug("lineage %s: not ready yet: %s%s%s",
 		    log_esc(lineage), file ? file : "", file ? ": " : "", why);
@@ -208,9 +211,9 @@ sync_result_free(struct sync_result *r)
 
 	if (r == NULL)
 		return;
-	for (i = 0; i < r->nfailed; i++)
-		free(r->failed[i]);
-	free(r->failed);
+	for (i = 0; i < r->ndeferred; i++)
+		free(r->deferred[i]);
+	free(r->deferred);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -223,12 +226,12 @@ validate_one(struct work *w, struct lineage *l)
 	char why[512];
 
 	if (l->error != NULL) {
-		reject(w, l->name, l->err_file, l->error);
+		reject(w, l->name, l->err_file, l->error, l->transient);
 		return;
 	}
 	if (cert_validate(l->key.data, l->key.len, l->chain.data,
 	    l->chain.len, w->now, &info, &f, why, sizeof(why)) == -1) {
-		reject(w, l->name, file_name(f), why);
+		reject(w, l->name, file_name(f), why, 0);
 		return;
 	}
 	if (l->key.id.mode & 0004)
@@ -866,9 +869,9 @@ sync_resync(const struct conf *c, const struct sync_opts *o)
 	if (changes == 0 && !sv[0].written && !sv[1].written &&
 	    !sv[0].failed && !sv[1].failed && !w.old.reload_pending[0] &&
 	    !w.old.reload_pending[1])
-		log_info("nothing changed: %zu lineages, %zu names, %zu "
-		    "rejected; nothing written, nothing reloaded", w.sc.n,
-		    w.plan.n, w.nrejected);
+		(o->daemon ? log_debug : log_info)("nothing changed: %zu "
+		    "lineages, %zu names, %zu rejected; nothing written, "
+		    "nothing reloaded", w.sc.n, w.plan.n, w.nrejected);
 	else
 		log_info("synced: %zu lineages, %zu names, %zu rejected; "
 		    "postfix: %s; dovecot: %s", w.sc.n, w.plan.n, w.nrejected,

@@ -25,8 +25,8 @@ enum sync_exit {
 struct sync_result {
 	int	  changed;	/* some service's files were replaced */
 	int	  reload_failed; /* a reload is still due */
-	char	**failed;	/* lineages that failed validation, */
-	size_t	  nfailed;	/* including quiet ones; caller frees */
+	char	**deferred;	/* lineages whose failure was not */
+	size_t	  ndeferred;	/* reported (maybe mid-swap) */
 	size_t	  nlineages, nnames, nrejected;
 };
 
@@ -34,11 +34,18 @@ struct sync_opts {
 	int			  dry_run;
 	char			**only;		/* lineage names (--lineage) */
 	size_t			  nonly;
-	char			**quiet;	/* lineages whose failures are
-						   not reported yet (maybe
-						   mid-swap): debug log only,
-						   not counted, not saved */
+	int			  daemon;	/* snisync watch: failures a
+						   certbot swap in progress
+						   explains are deferred (not
+						   reported, counted or saved),
+						   "nothing changed" is debug */
+	char			**quiet;	/* lineages whose every
+						   failure is deferred */
 	size_t			  nquiet;
+	char			**loud;		/* lineages whose failures are
+						   reported now, whatever the
+						   above says */
+	size_t			  nloud;
 	struct sync_result	 *result;	/* filled when non-NULL */
 };
 

@@ -429,66 +429,74 @@ warn_expiry(struct watcher *w)
 }
 
 static void
+add_dirty(struct watcher *w, const char *name)
+{
+	if (in_list(w->dirty, w->ndirty, name))
+		return;
+	w->dirty = xreallocarray(w->dirty, w->ndirty + 1, sizeof(char *));
+	w->dirty[w->ndirty++] = xstrdup(name);
+}
+
+static void
 run_sync(struct watcher *w, int full)
 {
 	struct sync_result res = { 0 };
 	struct sync_opts o = { 0 };
-	char **quiet;
-	size_t nquiet = 0, i;
+	char **quiet, **loud;
+	size_t nquiet = 0, nloud = 0, i;
 	long long now = mono_ms();
 	int rc;
 
-	quiet = xcalloc(w->ndirty + w->npend + 1, sizeof(char *));
+	/* Pending lineages are looked at again: quietly while their time
+	 * lasts, loudly once it is up. Lineages with fresh events are quiet:
+	 * certbot may be mid-swap. */
 	for (i = 0; i < w->npend; i++)
-		if (now - w->pend[i].since <
+		add_dirty(w, w->pend[i].name);
+	quiet = xcalloc(w->ndirty + 1, sizeof(char *));
+	loud = xcalloc(w->npend + 1, sizeof(char *));
+	for (i = 0; i < w->ndirty; i++) {
+		struct pending *p = pend_find(w, w->dirty[i]);
+
+		if (p != NULL && now - p->since >=
 		    (long long)w->c->watch.report_after_s * 1000)
-			quiet[nquiet++] = w->pend[i].name;
-		else if (!in_list(w->dirty, w->ndirty, w->pend[i].name)) {
-			/* Time is up: look at it once more, loudly. */
-			w->dirty = xreallocarray(w->dirty, w->ndirty + 1,
-			    sizeof(char *));
-			w->dirty[w->ndirty++] = xstrdup(w->pend[i].name);
-		}
-	for (i = 0; i < w->ndirty; i++)
-		if (!in_list(quiet, nquiet, w->dirty[i]) &&
-		    pend_find(w, w->dirty[i]) == NULL)
+			loud[nloud++] = w->dirty[i];
+		else
 			quiet[nquiet++] = w->dirty[i];
+	}
+	o.daemon = 1;
 	o.quiet = quiet;
 	o.nquiet = nquiet;
+	o.loud = loud;
+	o.nloud = nloud;
 	o.result = &res;
 	if (!full) {
 		o.only = w->dirty;
 		o.nonly = w->ndirty;
 	}
-	log_debug("watch: sync (%s, %zu dirty, %zu quiet)", full ? "full" :
-	    "partial", w->ndirty, nquiet);
+	log_debug("watch: sync (%s, %zu dirty, %zu quiet, %zu due)",
+	    full ? "full" : "partial", w->ndirty, nquiet, nloud);
 	rc = sync_resync(w->c, &o);
 
-	/* Failures among the quiet ones wait; successes clear. */
-	for (i = 0; i < nquiet; i++) {
-		const char *n = quiet[i];
-
-		if (!in_list(res.failed, res.nfailed, n))
-			continue;
-		if (pend_find(w, n) == NULL) {
-			w->pend = xreallocarray(w->pend, w->npend + 1,
-			    sizeof(*w->pend));
-			w->pend[w->npend++] = (struct pending){ xstrdup(n),
-			    now };
-		}
-	}
+	/* Deferred failures wait; anything looked at and not deferred is
+	 * healed or has been reported. */
 	for (i = 0; i < w->npend; ) {
 		const char *n = w->pend[i].name;
-		int looked = full || in_list(w->dirty, w->ndirty, n) ||
-		    in_list(quiet, nquiet, n);
 
-		if (looked && (!in_list(res.failed, res.nfailed, n) ||
-		    !in_list(quiet, nquiet, n)))
-			pend_drop(w, n);	/* healed, or now reported */
+		if ((full || in_list(w->dirty, w->ndirty, n)) &&
+		    !in_list(res.deferred, res.ndeferred, n))
+			pend_drop(w, n);
 		else
 			i++;
 	}
+	for (i = 0; i < res.ndeferred; i++)
+		if (pend_find(w, res.deferred[i]) == NULL) {
+			w->pend = xreallocarray(w->pend, w->npend + 1,
+			    sizeof(*w->pend));
+			w->pend[w->npend++] = (struct pending){
+			    xstrdup(res.deferred[i]), now };
+		}
 	free(quiet);
+	free(loud);
 	for (i = 0; i < w->ndirty; i++)
 		free(w->dirty[i]);
 	free(w->dirty);
@@ -528,17 +536,22 @@ reconfigure(struct watcher *w)
 	struct conf *nc = xcalloc(1, sizeof(*nc));
 
 	notify("RELOADING=1");
+	read_events(w);		/* nothing queued may be lost */
 	if (conf_load(w->conf_path, w->explicit_conf, nc) == -1) {
 		log_err("watch: %s: configuration refused; keeping the "
 		    "previous one", log_esc(w->conf_path));
 		free(nc);
 	} else {
+		int moved = strcmp(nc->letsencrypt_dir,
+		    w->c->letsencrypt_dir) != 0;
+
 		conf_free(w->c);
 		free(w->c);
 		w->c = nc;
+		if (moved)
+			watch_all(w);
 		log_info("watch: configuration reloaded");
 	}
-	watch_all(w);
 	run_sync(w, 1);
 	notify("READY=1");
 }
@@ -574,50 +587,40 @@ next_deadline(const struct watcher *w)
 	return d;
 }
 
+/* Runs what is due: a settled burst first (nothing else runs while a
+ * burst settles), then a failed step's retry, pending lineages, the
+ * periodic full resync. Every run waits while certbot holds its lock. */
 static void
 due(struct watcher *w)
 {
 	long long now = mono_ms();
+	int full;
 
 	if (w->watchdog_ms != 0 && now >= w->watchdog_at) {
 		notify("WATCHDOG=1");
 		w->watchdog_at = now + w->watchdog_ms;
 	}
-	if (w->settle_at != 0 && now >= w->settle_at) {
-		if (certbot_running(w)) {
-			if (w->certbot_since == 0) {
-				w->certbot_since = now;
-				log_info("watch: certbot is running; syncing "
-				    "when it is done");
-			}
-			if (now - w->certbot_since <
-			    (long long)w->c->watch.certbot_wait_s * 1000) {
-				w->settle_at = now + 1000;	/* recheck */
-				return;
-			}
+	if (w->settle_at != 0 && now < w->settle_at)
+		return;
+	full = w->full || (w->reload_retry_at != 0 &&
+	    now >= w->reload_retry_at) || now >= w->next_full;
+	if (w->settle_at == 0 && !full &&
+	    (w->retry_at == 0 || now < w->retry_at))
+		return;
+	if (certbot_running(w)) {
+		if (w->certbot_since == 0) {
+			w->certbot_since = now;
+			log_info("watch: certbot is running; syncing when it "
+			    "is done");
 		}
-		run_sync(w, w->full);
-		return;
+		if (now - w->certbot_since <
+		    (long long)w->c->watch.certbot_wait_s * 1000) {
+			w->full = full;
+			w->settle_at = now + 1000;	/* look again */
+			return;
+		}
 	}
-	if (w->reload_retry_at != 0 && now >= w->reload_retry_at) {
-		run_sync(w, 1);
-		return;
-	}
-	if (w->retry_at != 0 && now >= w->retry_at) {
-		size_t i;
-
-		for (i = 0; i < w->npend; i++)
-			if (!in_list(w->dirty, w->ndirty, w->pend[i].name)) {
-				w->dirty = xreallocarray(w->dirty,
-				    w->ndirty + 1, sizeof(char *));
-				w->dirty[w->ndirty++] =
-				    xstrdup(w->pend[i].name);
-			}
-		run_sync(w, 0);
-		return;
-	}
-	if (now >= w->next_full)
-		run_sync(w, 1);
+	run_sync(w, full);
 }
 
 static void

@@ -58,15 +58,17 @@ declare -A TYPES=(
 	[beta.example.test]='ec256 ec256 ec256 ec256'
 	[gamma.example.test]='ed25519 ec384 ed25519 ec384'
 )
+# names_of LINEAGE: its names in NM (split without globbing "*.beta...").
+names_of() { read -ra NM <<<"${NAMES[$1]}"; }
 fixture() {
 	local L i t
 	certs_ca "$T/ca" || return 1
 	for L in "${LINEAGES[@]}"; do
 		mkdir -p "$T/pool/$L" || return 1
+		names_of "$L"
 		i=0
 		for t in ${TYPES[$L]}; do
-			# shellcheck disable=SC2086 # NAMES holds a list
-			certs_leaf "$T/ca" "$T/pool/$L/$i" "$t" ${NAMES[$L]} &&
+			certs_leaf "$T/ca" "$T/pool/$L/$i" "$t" "${NM[@]}" &&
 				cat "$T/pool/$L/$i.crt" "$T/pool/$L/$i.chain" \
 					>"$T/pool/$L/$i.full" || return 1
 			i=$((i + 1))
@@ -96,7 +98,8 @@ fixture || { t_fail "fixture: pools and lineages"; exit 1; }
 	for L in "${LINEAGES[@]}"; do
 		printf '%s\n  "%s": {"n": 4, "names": [' "$sep" "$L"
 		s2=''
-		for n in ${NAMES[$L]}; do printf '%s"%s"' "$s2" "$n"; s2=', '; done
+		names_of "$L"
+		for n in "${NM[@]}"; do printf '%s"%s"' "$s2" "$n"; s2=', '; done
 		printf ']}'
 		sep=','
 	done
@@ -130,13 +133,20 @@ for L, d in cfg["lineages"].items():
         b = os.path.join(cfg["pool"], L, str(i))
         known[(rd(b + ".key"), rd(b + ".full"))] = (L, i)
 
-pubs = {}
+# openssl's public key of each distinct PEM block, cached across runs
+# (next to the log) so a check costs one postmap, not a dozen openssl runs.
+cachef = logf + ".pubcache"
+try:
+    pubs = json.load(open(cachef))
+except (OSError, ValueError):
+    pubs = {}
+pubs_n = len(pubs)
 def pub(args, data):
-    k = (args[0], hashlib.sha256(data).digest())
+    k = args[0] + ":" + hashlib.sha256(data).hexdigest()
     if k not in pubs:
         r = subprocess.run(["openssl"] + args, input=data,
                            capture_output=True, timeout=30)
-        pubs[k] = r.stdout if r.returncode == 0 and r.stdout else None
+        pubs[k] = r.stdout.decode() if r.returncode == 0 and r.stdout else None
     return pubs[k]
 
 def check(where, value):
@@ -220,6 +230,10 @@ for L in cfg["lineages"]:
         bad.append("lineage %s: pairs served %s" % (L, sorted(per.get(L, ()))))
 line = ("BAD " + "; ".join(bad)) if bad else \
     "OK " + " ".join("%s=%d" % (L, min(per[L])) for L in sorted(cfg["lineages"]))
+if len(pubs) != pubs_n:
+    with open(cachef + ".tmp", "w") as f:
+        json.dump(pubs, f)
+    os.rename(cachef + ".tmp", cachef)
 fd = os.open(logf, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
 os.write(fd, (line + "\n").encode())
 os.close(fd)
@@ -368,7 +382,24 @@ def expect(L, point, n, v, old, new):
 
 out = {"mode": mode}
 
-if mode == "stress":
+class Hopeless(Exception):
+    pass
+
+def give_up_if_hopeless(stats):
+    """A dead or stuck daemon must not make the run last 110 timeouts."""
+    pid = int(os.environ.get("SNISYNC_PID", "0"))
+    dead = False
+    if pid:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            dead = True
+    if dead or len(stats["mid_timeouts"]) + stats["settled_timeouts"] >= 5:
+        raise Hopeless("daemon dead" if dead else "5 pauses timed out")
+
+def stress(stats):
+    """The 1,000 swaps. Pauses scheduled while a slow burst runs are owed
+    and taken right after it."""
     rnd = random.Random(cfg["seed"])
     N = cfg["iterations"]
     pts = [p for _ in range(cfg["mid_pauses"]) for p in POINTS][:cfg["mid_pauses"]]
@@ -377,64 +408,77 @@ if mode == "stress":
     settled_at = set(rnd.sample(range(N), cfg["settled_pauses"]))
     nb = cfg["slow_bursts"]
     burst_at = {int((b + 0.5) * N / (nb + 1)) for b in range(nb)} if N >= 200 else set()
-    owed_mid, owed_settled = [], 0
-    stats = {"swaps": 0, "renew": 0, "repoint": 0, "mid": {}, "mid_timeouts": [],
-             "settled": 0, "settled_timeouts": 0, "bursts": [], "pause_max_s": 0.0,
-             "aborted": False}
-    burst_end, burst_start_off, burst_t0, burst_swaps = None, 0, 0, 0
-    for i in range(N):
-        if time.monotonic() - t_start > cfg["deadline_s"]:
-            stats["aborted"] = True
-            break
-        if i in burst_at and burst_end is None:
-            burst_t0 = time.monotonic()
-            burst_end = burst_t0 + cfg["slow_burst_s"]
-            burst_start_off = os.path.getsize(cfg["daemon_err"])
-            burst_swaps = 0
-        in_burst = burst_end is not None
-        if i in mid_at:
-            owed_mid.append(mid_at[i])
-        if i in settled_at:
-            owed_settled += 1
-        point = owed_mid.pop(0) if owed_mid and not in_burst else None
-        L = rnd.choice(sorted(st))
-        s = st[L]
-        v, old = s["ver"], s["idx"]
-        n, new, how = new_version(L, rnd)
-        stats[how] += 1
-        for op in ops_of(n):
-            do(L, op)
-            if in_burst:
-                time.sleep(rnd.uniform(0.001, 0.003))
-            if point and op[:2] == POINTS[point]:
-                kind, want = expect(L, point, n, v, old, new)
+    owed_mid, owed = [], {"settled": 0}
+    burst = None
+    try:
+        for i in range(N):
+            if time.monotonic() - t_start > cfg["deadline_s"]:
+                stats["aborted"] = "deadline"
+                return
+            if i in burst_at and burst is None:
                 t0 = time.monotonic()
-                if kind == "log":
-                    ok = wait_log(Tail(cfg["daemon_err"]), want, TMO)
-                else:
-                    ok = wait_applied(want, TMO)
-                stats["pause_max_s"] = max(stats["pause_max_s"], time.monotonic() - t0)
-                stats["mid"][point] = stats["mid"].get(point, 0) + 1
+                burst = {"t0": t0, "end": t0 + cfg["slow_burst_s"], "swaps": 0,
+                         "off": os.path.getsize(cfg["daemon_err"])}
+            if i in mid_at:
+                owed_mid.append(mid_at[i])
+            if i in settled_at:
+                owed["settled"] += 1
+            point = owed_mid.pop(0) if owed_mid and burst is None else None
+            L = rnd.choice(sorted(st))
+            s = st[L]
+            v, old = s["ver"], s["idx"]
+            n, new, how = new_version(L, rnd)
+            stats[how] += 1
+            for op in ops_of(n):
+                do(L, op)
+                if burst is not None:
+                    time.sleep(rnd.uniform(0.001, 0.003))
+                if point and op[:2] == POINTS[point]:
+                    kind, want = expect(L, point, n, v, old, new)
+                    t0 = time.monotonic()
+                    if kind == "log":
+                        ok = wait_log(Tail(cfg["daemon_err"]), want, TMO)
+                    else:
+                        ok = wait_applied(want, TMO)
+                    dt = time.monotonic() - t0
+                    stats["pause_max_s"] = max(stats["pause_max_s"], dt)
+                    stats["pause_total_s"] += dt
+                    stats["mid"][point] = stats["mid"].get(point, 0) + 1
+                    if not ok:
+                        stats["mid_timeouts"].append("%d %s %s" % (i, L, point))
+                        give_up_if_hopeless(stats)
+            s["ver"], s["idx"] = n, new
+            stats["swaps"] += 1
+            if burst is not None:
+                burst["swaps"] += 1
+                if time.monotonic() >= burst["end"]:
+                    with open(cfg["daemon_err"], "rb") as f:
+                        f.seek(burst["off"])
+                        seg = f.read()
+                    stats["bursts"].append({"s": round(time.monotonic() - burst["t0"], 2),
+                                            "swaps": burst["swaps"],
+                                            "syncs": seg.count(b"watch: sync (")})
+                    burst = None
+            elif owed["settled"]:
+                owed["settled"] -= 1
+                stats["settled"] += 1
+                t0 = time.monotonic()
+                ok = wait_applied(target(), TMO)
+                stats["pause_total_s"] += time.monotonic() - t0
                 if not ok:
-                    stats["mid_timeouts"].append("%d %s %s" % (i, L, point))
-        s["ver"], s["idx"] = n, new
-        stats["swaps"] += 1
-        if in_burst:
-            burst_swaps += 1
-            if time.monotonic() >= burst_end:
-                dur = time.monotonic() - burst_t0
-                with open(cfg["daemon_err"], "rb") as f:
-                    f.seek(burst_start_off)
-                    seg = f.read()
-                stats["bursts"].append({"s": round(dur, 2), "swaps": burst_swaps,
-                                        "syncs": seg.count(b"watch: sync (")})
-                burst_end = None
-        elif owed_settled:
-            owed_settled -= 1
-            stats["settled"] += 1
-            if not wait_applied(target(), TMO):
-                stats["settled_timeouts"] += 1
-    stats["owed_pauses"] = len(owed_mid) + owed_settled
+                    stats["settled_timeouts"] += 1
+                    give_up_if_hopeless(stats)
+    finally:
+        stats["owed_pauses"] = len(owed_mid) + owed["settled"]
+
+if mode == "stress":
+    stats = {"swaps": 0, "renew": 0, "repoint": 0, "mid": {}, "mid_timeouts": [],
+             "settled": 0, "settled_timeouts": 0, "bursts": [], "pause_max_s": 0.0, "pause_total_s": 0.0,
+             "aborted": False}
+    try:
+        stress(stats)
+    except Hopeless as e:
+        stats["aborted"] = str(e)
     stats["final_applied"] = wait_applied(target(), 10)
     stats["elapsed_s"] = round(time.monotonic() - t_start, 1)
     stats["final"] = target()
@@ -488,7 +532,7 @@ selftest() {	# DIR ALPHA_KEY: pair 0 everywhere, alpha's key replaced
 	for L in "${LINEAGES[@]}"; do
 		k=$T/pool/$L/0.key
 		[ "$L" != alpha.example.test ] || k=$akey
-		for n in ${NAMES[$L]}; do
+		names_of "$L"; for n in "${NM[@]}"; do
 			echo "$(pfkey "$n") $k $T/pool/$L/0.full" >>"$d/src"
 			printf 'local_name %s {\n  ssl_cert = <%s\n  ssl_key = <%s\n  ssl_alt_cert =\n  ssl_alt_key =\n}\n' \
 				"$n" "$T/pool/$L/0.full" "$k" >>"$d/dc"
@@ -526,11 +570,12 @@ t_eq "first sync: each lineage serves its version 1" "$(head -1 "$T/checks")" \
 	"OK alpha.example.test=0 beta.example.test=0 gamma.example.test=0"
 
 # --- 1,000 swaps ------------------------------------------------------------
-timeout 200 python3 "$T/swapper.py" "$T/stress.json" stress >"$T/stress.out"
+SNISYNC_PID=$D timeout 200 python3 "$T/swapper.py" "$T/stress.json" stress >"$T/stress.out"
 t_eq "swapper ran to the end" "$?" 0
 S=$T/stress.out
-t_eq "$ITER swaps done (not aborted by the 120 s deadline)" \
-	"$(js "$S" 'swaps if not aborted else -1')" "$ITER"
+t_eq "$ITER swaps done, not aborted (deadline 120 s, daemon dead, 5 pauses timed out)" \
+	"$(js "$S" 'swaps if not aborted else aborted')" "$ITER"
+t_eq "no pause was left out" "$(js "$S" 'owed_pauses')" 0
 t_eq "every mid-swap pause: the daemon ran on that half-swapped state within ${PAUSE_TIMEOUT_S} s" \
 	"$(js "$S" 'mid_timeouts')" "[]"
 t_eq "every mid-swap step was paused at" \
@@ -570,7 +615,7 @@ for L in "${LINEAGES[@]}"; do
 	i=$(js "$S" "final['$L']")
 	t_check "$L: live links point at pool pair $i" \
 		cmp -s "$LE/live/$L/fullchain.pem" "$T/pool/$L/$i.full"
-	for n in ${NAMES[$L]}; do
+	names_of "$L"; for n in "${NM[@]}"; do
 		t_check "final map: $n = live privkey.pem + fullchain.pem" \
 			cmp -s <(q "$(pfkey "$n")") <(tree_expected_value "$LE" "$L")
 	done
@@ -584,7 +629,7 @@ CONF
 t_check "doveconf -xn accepts the final Dovecot file" \
 	sh -c "doveconf -xn -c '$T/dc/dovecot.conf' >/dev/null 2>'$T/doveconf.err'"
 for L in "${LINEAGES[@]}"; do
-	for n in ${NAMES[$L]}; do
+	names_of "$L"; for n in "${NM[@]}"; do
 		c=$(doveconf -c "$T/dc/dovecot.conf" -f "lname=$n" -h ssl_cert)
 		k=$(doveconf -c "$T/dc/dovecot.conf" -f "lname=$n" -h ssl_key)
 		if cmp -s "${c#<}" "$LE/live/$L/fullchain.pem" &&
@@ -601,12 +646,12 @@ t_eq "snisync check: every lineage ok" "$?" 0
 syncs=$(grep -c 'debug: watch: sync (' "$T/daemon.err")
 echo "# $(js "$S" 'swaps') swaps ($(js "$S" 'renew') renewals, $(js "$S" 'repoint') moves back) in $(js "$S" 'elapsed_s') s;" \
 	"$(js "$S" 'sum(mid.values())') mid-swap pauses $(js "$S" 'mid'), longest $(js "$S" 'round(pause_max_s, 2)') s;" \
-	"$(js "$S" 'settled') pauses between swaps; slow bursts $(js "$S" 'bursts')"
+	"$(js "$S" 'settled') pauses between swaps; all pauses $(js "$S" 'round(pause_total_s, 1)') s; slow bursts $(js "$S" 'bursts')"
 echo "# daemon: $syncs syncs, $nchk reloads (all checked), $nnr quiet mid-swap failures"
 
 # --- control: a lineage left half-swapped IS reported ----------------------
 o1=$(wc -c <"$T/daemon.err")
-python3 "$T/swapper.py" "$T/stress.json" break gamma.example.test >"$T/break.out"
+timeout 60 python3 "$T/swapper.py" "$T/stress.json" break gamma.example.test >"$T/break.out"
 B=$T/break.out
 t_match "control: a lineage left mid-swap gets its error line" \
 	"$(js "$B" 'line')" \
@@ -623,7 +668,7 @@ old=$(js "$B" 'old')
 t_check "control: the map still holds gamma's previous pair" \
 	cmp -s <(q gamma.example.test) \
 	<(cat "$T/pool/gamma.example.test/$old.key"; echo; cat "$T/pool/gamma.example.test/$old.full"; echo)
-python3 "$T/swapper.py" "$T/stress.json" heal gamma.example.test >"$T/heal.out"
+timeout 60 python3 "$T/swapper.py" "$T/stress.json" heal gamma.example.test >"$T/heal.out"
 t_eq "control: finishing the swap brings the new pair into service" \
 	"$(js "$T/heal.out" 'applied')" True
 t_check "control: map = live pair again" \
