@@ -29,7 +29,7 @@ add() { CASES+=("$1"); WANT[$1]=$2; }
 # Every case lineage is good first.
 for c in k01 k02 k03 k04 k05 k06 k07 k08 k09 k10 k11 c01 c02 c03 c04 c05 \
 	c06 c07 c08 c09 c10 n01 n02 n03 n04 n05 n06 n07 n08 n09 n10 n11 n12 \
-	n13 n14 f01 f02 f03 f04 f05 f06 f07 f08 f09 f10 a01 a02 a03 a04; do
+	n13 n14 f01 f02 f03 f04 f05 f06 f07 f08 f09 f10 f11 a01 a02 a03 a04; do
 	tree_leaf "$LE" "$CA" "$c.example.test" ec256 "$c.example.test" ||
 		{ t_fail "fixture $c"; exit 1; }
 done
@@ -41,7 +41,7 @@ t_eq "all lineages good: exit 0" "$?" 0
 declare -A LAST
 for c in k01 k02 k03 k04 k05 k06 k07 k08 k09 k10 k11 c01 c02 c03 c04 c05 \
 	c06 c07 c08 c09 c10 n01 n02 n03 n04 n05 n06 n07 n08 n09 n10 n11 n12 \
-	n13 n14 f01 f02 f03 f04 f05 f06 f07 f08 f09 f10 bystander1 \
+	n13 n14 f01 f02 f03 f04 f05 f06 f07 f08 f09 f10 f11 bystander1 \
 	www.bystander1 bystander2 www.bystander2; do
 	LAST[$c]=$(q "$c.example.test" | sha256sum)
 done
@@ -178,6 +178,10 @@ next f09 && ln -sfn /dev/zero "$LE/live/f09.example.test/fullchain.pem"
 add f09 'fullchain\.pem: link leads outside .* \(to /dev/zero\)'
 next f10 && rm "$LE/live/f10.example.test/fullchain.pem"
 add f10 'fullchain\.pem: missing'
+# Unreadable: root reads anything, so this run drops the capabilities
+# that let it (snisync needs none of them for its own files).
+next f11 && chmod 000 "$A/privkey$N.pem"
+add f11 'privkey\.pem: .*/privkey[0-9]+\.pem: Permission denied'
 
 # --- odd but acceptable ---
 next a01 && chmod 0644 "$A/privkey$N.pem"
@@ -191,8 +195,9 @@ next a04 ec256 a04.example.test a04.example.test www.a04.example.test
 tree_leaf "$LE" "$CA" "dir space" ec256 dirspace.example.test
 tree_leaf "$LE" "$CA" "dir"$'\n'"newline" ec256 dirnl.example.test
 
-"$SNISYNC" -c "$T/conf.json" resync >"$T/out" 2>"$T/err"
-t_eq "corpus resync: exit status 1" "$?" 1
+setpriv --bounding-set -dac_override,-dac_read_search \
+	"$SNISYNC" -c "$T/conf.json" resync >"$T/out" 2>"$T/err"
+t_eq "corpus resync (without CAP_DAC_OVERRIDE): exit status 1" "$?" 1
 echo "# corpus: ${#CASES[@]} broken renewals + 2 bad directory names + 4 accepted oddities"
 for c in "${CASES[@]}"; do
 	n=$(grep -c "^snisync: error: lineage $c\.example\.test: " "$T/err")
