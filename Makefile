@@ -41,7 +41,7 @@ UNIT_SRCS  = $(wildcard tests/unit/test_*.c)
 UNIT_BINS  = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all deps deps-build check check-unit check-integration check-dovecot24 \
-        check-san check-valgrind demo install uninstall clean units unit FORCE
+        check-san check-valgrind fuzz deps-fuzz demo install uninstall clean units unit FORCE
 
 all: snisync
 
@@ -75,6 +75,14 @@ check: deps
 check-san: deps
 	$(MAKE) SAN=1 WERROR=1 build/san/snisync unit
 	BUILD=build/san SNISYNC=$(CURDIR)/build/san/snisync sh tests/run
+
+deps-fuzz:
+	@sh packaging/deps.sh fuzz
+
+# libFuzzer targets (config, names, PEM/chain validation, Dovecot render);
+# FUZZ_SECONDS per target, default 60.
+fuzz: deps-fuzz
+	sh tests/fuzz/run
 
 # The suite with every snisync run under valgrind memcheck, but for the
 # two tests that are about timing and volume (200 SIGKILLs of a 500-lineage

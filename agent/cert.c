@@ -152,16 +152,16 @@ pem_scan(const unsigned char *buf, size_t len, const char *const *allowed,
 			return -1;
 		}
 		if (!label_ok((const char *)lab, n, allowed)) {
-			snprintf(why, whysz, "PEM block \"%.*s\" not accepted "
-			    "here", (int)n, (const char *)lab);
+			snprintf(why, whysz, "PEM block \"%s\" not accepted "
+			    "here", log_escn((const char *)lab, n));
 			return -1;
 		}
 		snprintf(endmark, sizeof(endmark), "-----END %.*s-----",
 		    (int)n, (const char *)lab);
 		endline = find_line(labend, end, endmark);
 		if (endline == NULL) {
-			snprintf(why, whysz, "truncated PEM block \"%.*s\"",
-			    (int)n, (const char *)lab);
+			snprintf(why, whysz, "truncated PEM block \"%s\"",
+			    log_escn((const char *)lab, n));
 			return -1;
 		}
 		if (is_key && find_line(labend, endline, "Proc-Type:") != NULL) {

@@ -230,8 +230,10 @@ path_bad(const char *s)
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
 		    (*p >= '0' && *p <= '9') || strchr("/._-+@", *p) != NULL))
 			return "may only hold letters, digits and / . _ - + @";
-	if (strstr(s, "/../") != NULL || strstr(s, "/./") != NULL)
-		return "must not hold /./ or /../";
+	if (strstr(s, "/../") != NULL || strstr(s, "/./") != NULL ||
+	    (strlen(s) >= 2 && strcmp(s + strlen(s) - 2, "/.") == 0) ||
+	    (strlen(s) >= 3 && strcmp(s + strlen(s) - 3, "/..") == 0))
+		return "must not hold . or .. components";
 	return NULL;
 }
 

@@ -1,15 +1,19 @@
 #!/bin/sh
-# packaging/deps.sh [build|test] - installs the Debian packages snisync
+# packaging/deps.sh [build|test|fuzz] - installs the Debian packages snisync
 # needs to build (and to run its tests against real Postfix, Dovecot,
 # certbot and pebble), when they are missing. As root it runs apt-get; as
 # anyone else it prints the exact apt-get line and fails.
 set -eu
 BUILD_PKGS="make gcc pkg-config libc6-dev libssl-dev liblmdb-dev libjansson-dev"
 TEST_PKGS="openssl python3 postfix postfix-lmdb lmdb-utils dovecot-core \
-dovecot-imapd dovecot-pop3d certbot pebble curl debootstrap systemd"
+dovecot-imapd dovecot-pop3d certbot pebble curl debootstrap systemd valgrind strace"
+
+# libFuzzer: clang only recommends its runtime, so name it.
+FUZZ_PKGS="clang libclang-rt-dev openssl"
 
 want=$BUILD_PKGS
 [ "${1:-build}" = test ] && want="$BUILD_PKGS $TEST_PKGS"
+[ "${1:-build}" = fuzz ] && want="$BUILD_PKGS $FUZZ_PKGS"
 missing=""
 for p in $want; do
 	s=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)

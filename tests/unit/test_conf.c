@@ -104,6 +104,12 @@ main(void)
 	UNIT_INTEQ(load("{\"state_dir\": \"/var/lib/my state\"}", &c, err,
 	    sizeof(err)), -1, "path with a space refused");
 	conf_free(&c);
+	UNIT_INTEQ(load("{\"state_dir\": \"/var/lib/snisync/..\"}", &c, err,
+	    sizeof(err)), -1, "path ending in /.. refused");
+	conf_free(&c);
+	UNIT_INTEQ(load("{\"letsencrypt_dir\": \"/etc/letsencrypt/.\"}", &c,
+	    err, sizeof(err)), -1, "path ending in /. refused");
+	conf_free(&c);
 	UNIT_INTEQ(load("{\"dovecot\": {\"version\": \"2.5\"}}", &c, err,
 	    sizeof(err)), -1, "unknown dovecot version refused");
 	conf_free(&c);

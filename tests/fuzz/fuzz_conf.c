@@ -1,0 +1,139 @@
+/*
+ * fuzz_conf.c - libFuzzer target for conf_load() and conf_free().
+ *
+ * Input: the bytes of a configuration file. conf_load() takes a path and
+ * opens it with O_NOFOLLOW, so a /proc/self/fd link will not do: each
+ * process makes one temp file (mkstemp under $TMPDIR, else /tmp; removed
+ * at exit) and rewrites it per input. Must never crash or leak. When the
+ * file is accepted, the result must keep json.h's promises: absolute,
+ * plain paths (letters, digits, / . _ - + @; no /./ or /../; no trailing
+ * slash), integers within their documented ranges, argv arrays NULL or
+ * non-empty strings. -1 leaves nothing to free: the struct is not freed
+ * then, so LeakSanitizer catches anything left behind.
+ *
+ * conf_load() logs each error: the stdio stream stderr is pointed at
+ * /dev/null (glibc lets a program assign it). fd 2 itself stays open,
+ * because libFuzzer and the sanitizers report there.
+ */
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fuzz.h"
+#include "json.h"
+
+static char conf_path[4096];
+static int conf_fd = -1;
+
+static void
+remove_conf(void)
+{
+	if (conf_fd != -1)
+		unlink(conf_path);
+}
+
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	const char *tmp = getenv("TMPDIR");
+	FILE *null;
+
+	if (tmp == NULL || tmp[0] != '/')
+		tmp = "/tmp";
+	snprintf(conf_path, sizeof(conf_path), "%s/fuzz_conf.XXXXXX", tmp);
+	if ((conf_fd = mkstemp(conf_path)) == -1) {
+		perror(conf_path);
+		abort();
+	}
+	atexit(remove_conf);
+	if ((null = fopen("/dev/null", "w")) != NULL)
+		stderr = null;
+	return 0;
+}
+
+static int
+path_ok(const char *s)
+{
+	const char *p;
+	size_t len;
+
+	if (s == NULL || s[0] != '/')
+		return 0;
+	len = strlen(s);
+	if (len > 512 || (len > 1 && s[len - 1] == '/'))
+		return 0;
+	for (p = s; *p != '\0'; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || strchr("/._-+@", *p) != NULL))
+			return 0;
+	return strstr(s, "/./") == NULL && strstr(s, "/../") == NULL;
+}
+
+static int
+argv_ok(char **argv)
+{
+	size_t i;
+
+	if (argv == NULL)
+		return 1;
+	if (argv[0] == NULL)
+		return 0;	/* an empty array must come back as NULL */
+	for (i = 0; argv[i] != NULL; i++)
+		if (argv[i][0] == '\0')
+			return 0;
+	return 1;
+}
+
+static int
+in(int v, int lo, int hi)
+{
+	return v >= lo && v <= hi;
+}
+
+static void
+check_conf(const struct conf *c)
+{
+	FUZZ_CHECK(path_ok(c->letsencrypt_dir));
+	FUZZ_CHECK(path_ok(c->state_dir));
+	FUZZ_CHECK(path_ok(c->postfix.path));
+	FUZZ_CHECK(path_ok(c->dovecot.path));
+	FUZZ_CHECK(in(c->command_timeout, 1, 3600));
+	FUZZ_CHECK(in(c->lock_timeout, 0, 3600));
+	FUZZ_CHECK(in(c->postfix.enabled, 0, 1) && in(c->dovecot.enabled, 0, 1));
+	FUZZ_CHECK(argv_ok(c->postfix.reload));
+	FUZZ_CHECK(argv_ok(c->dovecot.reload));
+	FUZZ_CHECK(argv_ok(c->dovecot.check));
+	FUZZ_CHECK(in((int)c->dovecot.syntax, 0, DOVECOT__MAX - 1));
+	FUZZ_CHECK(in(c->watch.settle_ms, 10, 600000));
+	FUZZ_CHECK(in(c->watch.settle_max_ms, 10, 3600000));
+	FUZZ_CHECK(in(c->watch.report_after_s, 0, 86400));
+	FUZZ_CHECK(in(c->watch.resync_interval_s, 60, 30 * 86400));
+	FUZZ_CHECK(in(c->watch.expiry_warn_days, 0, 365));
+	FUZZ_CHECK(in(c->watch.certbot_wait_s, 0, 86400));
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct conf c;
+	size_t off = 0;
+	ssize_t w;
+
+	if (ftruncate(conf_fd, 0) == -1)
+		abort();
+	while (off < size) {
+		w = pwrite(conf_fd, data + off, size - off, (off_t)off);
+		if (w <= 0)
+			abort();
+		off += (size_t)w;
+	}
+	if (conf_load(conf_path, 1, &c) == -1)
+		return 0;
+	check_conf(&c);
+	conf_free(&c);
+	conf_free(NULL);
+	return 0;
+}
