@@ -22,9 +22,10 @@
 
 #include "fsio.h"
 #include "log.h"
+#include "util.h"
 
-static void
-id_from_stat(const struct stat *st, struct fsio_id *id)
+void
+fsio_stat_identity(const struct stat *st, struct fsio_id *id)
 {
 	id->dev = (unsigned long long)st->st_dev;
 	id->ino = (unsigned long long)st->st_ino;
@@ -41,7 +42,7 @@ fsio_identity(const char *path, struct fsio_id *id)
 
 	if (lstat(path, &st) == -1)
 		return -1;
-	id_from_stat(&st, id);
+	fsio_stat_identity(&st, id);
 	return 0;
 }
 
@@ -115,7 +116,7 @@ fsio_read(const char *path, size_t max, unsigned char **bufp, size_t *lenp,
 	}
 	buf[len] = '\0';
 	if (id != NULL)
-		id_from_stat(&st, id);
+		fsio_stat_identity(&st, id);
 	close(fd);
 	*bufp = buf;
 	*lenp = len;
@@ -263,20 +264,18 @@ same_content(const char *path, const void *buf, size_t len, mode_t mode)
 	return same;
 }
 
-int
-fsio_replace(const char *path, const void *buf, size_t len, mode_t mode)
+/* Writes buf into a new temp file beside path; 0 (name in tmp) or -1
+ * (logged, nothing left). */
+static int
+write_temp(const char *path, const void *buf, size_t len, char *tmp,
+    size_t tmpsz)
 {
-	char tmp[PATH_MAX];
 	const char *p = buf;
 	size_t off = 0;
 	ssize_t w;
 	int fd;
 
-	if (check_target(path) == -1)
-		return -1;
-	if (same_content(path, buf, len, mode))
-		return 1;
-	if (fsio_temp_open(path, tmp, sizeof(tmp)) == -1)
+	if (fsio_temp_open(path, tmp, tmpsz) == -1)
 		return -1;
 	fd = open(tmp, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd == -1) {
@@ -301,7 +300,85 @@ fsio_replace(const char *path, const void *buf, size_t len, mode_t mode)
 		fsio_temp_abort(tmp);
 		return -1;
 	}
+	return 0;
+}
+
+int
+fsio_replace(const char *path, const void *buf, size_t len, mode_t mode)
+{
+	char tmp[PATH_MAX];
+
+	if (check_target(path) == -1)
+		return -1;
+	if (same_content(path, buf, len, mode))
+		return 1;
+	if (write_temp(path, buf, len, tmp, sizeof(tmp)) == -1)
+		return -1;
 	return fsio_temp_commit(tmp, path, mode);
+}
+
+int
+fsio_write_new(const char *path, const void *buf, size_t len, mode_t mode)
+{
+	char tmp[PATH_MAX];
+	struct stat st;
+
+	if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+	    st.st_uid == geteuid() && (st.st_mode & 07777) == mode &&
+	    (size_t)st.st_size == len)
+		return 1;
+	if (check_target(path) == -1 ||
+	    write_temp(path, buf, len, tmp, sizeof(tmp)) == -1)
+		return -1;
+	if (chmod(tmp, mode) == -1 || rename(tmp, path) == -1) {
+		log_err("%s: rename: %s", log_esc(path), strerror(errno));
+		fsio_temp_abort(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+int
+fsio_sync_fs(const char *dir)
+{
+	int fd, rc = 0;
+
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd == -1 || syncfs(fd) == -1 || fsync(fd) == -1) {
+		log_err("%s: sync: %s", log_esc(dir), strerror(errno));
+		rc = -1;
+	}
+	if (fd != -1)
+		close(fd);
+	return rc;
+}
+
+void
+fsio_clean_temps(const char *path)
+{
+	char dir[PATH_MAX];
+	const char *base = strrchr(path, '/');
+	char **names = NULL, *prefix;
+	size_t n = 0, i, plen;
+
+	base = base ? base + 1 : path;
+	prefix = xasprintf("%s.tmp.", base);
+	plen = strlen(prefix);
+	fsio_dirname(path, dir, sizeof(dir));
+	if (fsio_list(dir, &names, &n) == 0)
+		for (i = 0; i < n; i++) {
+			char *p;
+
+			if (strncmp(names[i], prefix, plen) != 0)
+				continue;
+			p = xasprintf("%s/%s", dir, names[i]);
+			log_info("%s: removing a temp file left by an "
+			    "interrupted run", log_esc(p));
+			fsio_remove(p);
+			free(p);
+		}
+	fsio_list_free(names, n);
+	free(prefix);
 }
 
 int

@@ -51,6 +51,27 @@ void	fsio_temp_abort(const char *tmp);
 /* fsio_identity(path, &id): lstat identity; 0, or -1 (errno set). */
 int	fsio_identity(const char *path, struct fsio_id *id);
 
+struct stat;
+/* fsio_stat_identity(st, &id): the identity of a stat result. */
+void	fsio_stat_identity(const struct stat *st, struct fsio_id *id);
+
+/*
+ * fsio_write_new(path, buf, len, mode): for content-addressed files (the
+ * name says what the bytes are): when a regular file of ours with that
+ * size and mode is there, returns 1 and touches nothing; else writes a
+ * temp file (O_EXCL 0600), fchmods and renames it over path, without an
+ * fsync: call fsio_sync_fs() before anything refers to it. Returns 0
+ * written, 1 present, -1 error (logged).
+ * fsio_sync_fs(dir): syncfs() of dir's file system and fsync of dir.
+ */
+int	fsio_write_new(const char *path, const void *buf, size_t len,
+	    mode_t mode);
+int	fsio_sync_fs(const char *dir);
+
+/* fsio_clean_temps(path): removes the temp files fsio left beside path
+ * when a run was killed ("<path>.tmp.*"). Call it holding the lock. */
+void	fsio_clean_temps(const char *path);
+
 /* fsio_remove(path): unlink and fsync the directory. 0, or -1 (logged). */
 int	fsio_remove(const char *path);
 

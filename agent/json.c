@@ -527,6 +527,30 @@ jstr(const char *s)
 }
 
 static json_t *
+id_to_json(const struct fsio_id *id)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "dev", json_integer((json_int_t)id->dev));
+	json_object_set_new(o, "ino", json_integer((json_int_t)id->ino));
+	json_object_set_new(o, "size", json_integer((json_int_t)id->size));
+	json_object_set_new(o, "mtime_ns", json_integer(id->mtime_ns));
+	return o;
+}
+
+static void
+id_from_json(json_t *o, struct fsio_id *id)
+{
+	id->dev = (unsigned long long)json_integer_value(
+	    json_object_get(o, "dev"));
+	id->ino = (unsigned long long)json_integer_value(
+	    json_object_get(o, "ino"));
+	id->size = (unsigned long long)json_integer_value(
+	    json_object_get(o, "size"));
+	id->mtime_ns = json_integer_value(json_object_get(o, "mtime_ns"));
+}
+
+static json_t *
 pair_to_json(const struct pair *p)
 {
 	json_t *o = json_object(), *names = json_array();
@@ -544,6 +568,16 @@ pair_to_json(const struct pair *p)
 	json_object_set_new(o, "serial", jstr(p->serial));
 	json_object_set_new(o, "fingerprint", jstr(p->fingerprint));
 	json_object_set_new(o, "last_good", json_boolean(p->last_good));
+	if (p->src_key != NULL && p->src_chain != NULL) {
+		json_t *src = json_object();
+
+		json_object_set_new(src, "key", jstr(p->src_key));
+		json_object_set_new(src, "key_id", id_to_json(&p->src_key_id));
+		json_object_set_new(src, "chain", jstr(p->src_chain));
+		json_object_set_new(src, "chain_id",
+		    id_to_json(&p->src_chain_id));
+		json_object_set_new(o, "source", src);
+	}
 	return o;
 }
 
@@ -565,6 +599,7 @@ pair_from_json(json_t *o, struct pair *p)
 	const char *lineage = json_string_value(json_object_get(o, "lineage"));
 	const char *key = json_string_value(json_object_get(o, "key"));
 	const char *chain = json_string_value(json_object_get(o, "chain"));
+	json_t *src;
 	size_t i;
 
 	memset(p, 0, sizeof(*p));
@@ -590,6 +625,18 @@ pair_from_json(json_t *o, struct pair *p)
 	snprintf(p->fingerprint, sizeof(p->fingerprint), "%s",
 	    json_string_value(json_object_get(o, "fingerprint")) ?: "");
 	p->last_good = json_is_true(json_object_get(o, "last_good"));
+	src = json_object_get(o, "source");
+	if (json_is_object(src) &&
+	    json_string_value(json_object_get(src, "key")) != NULL &&
+	    json_string_value(json_object_get(src, "chain")) != NULL) {
+		p->src_key = xstrdup(json_string_value(json_object_get(src,
+		    "key")));
+		p->src_chain = xstrdup(json_string_value(json_object_get(src,
+		    "chain")));
+		id_from_json(json_object_get(src, "key_id"), &p->src_key_id);
+		id_from_json(json_object_get(src, "chain_id"),
+		    &p->src_chain_id);
+	}
 	return 0;
 }
 
@@ -647,14 +694,7 @@ state_load(const char *path, struct state *st)
 	lm = json_object_get(root, "postfix_lmdb");
 	if (json_is_object(lm)) {
 		st->have_lmdb = 1;
-		st->lmdb.dev = (unsigned long long)json_integer_value(
-		    json_object_get(lm, "dev"));
-		st->lmdb.ino = (unsigned long long)json_integer_value(
-		    json_object_get(lm, "ino"));
-		st->lmdb.size = (unsigned long long)json_integer_value(
-		    json_object_get(lm, "size"));
-		st->lmdb.mtime_ns = json_integer_value(
-		    json_object_get(lm, "mtime_ns"));
+		id_from_json(lm, &st->lmdb);
 	}
 	json_decref(root);
 	return 0;
@@ -690,19 +730,8 @@ state_render(const struct state *st, size_t *len)
 		    json_boolean(st->reload_pending[1]));
 		json_object_set_new(root, "reload_pending", rp);
 	}
-	if (st->have_lmdb) {
-		json_t *lm = json_object();
-
-		json_object_set_new(lm, "dev", json_integer((json_int_t)
-		    st->lmdb.dev));
-		json_object_set_new(lm, "ino", json_integer((json_int_t)
-		    st->lmdb.ino));
-		json_object_set_new(lm, "size", json_integer((json_int_t)
-		    st->lmdb.size));
-		json_object_set_new(lm, "mtime_ns", json_integer(
-		    st->lmdb.mtime_ns));
-		json_object_set_new(root, "postfix_lmdb", lm);
-	}
+	if (st->have_lmdb)
+		json_object_set_new(root, "postfix_lmdb", id_to_json(&st->lmdb));
 	text = json_dumps(root, JSON_INDENT(1) | JSON_SORT_KEYS);
 	json_decref(root);
 	if (text == NULL)

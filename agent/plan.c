@@ -26,6 +26,8 @@ pair_free(struct pair *p)
 	free(p->names);
 	free_wiped(p->key, p->keylen);
 	free(p->chain);
+	free(p->src_key);
+	free(p->src_chain);
 	memset(p, 0, sizeof(*p));
 }
 

@@ -7,6 +7,8 @@
 
 #include <stddef.h>
 
+#include "fsio.h"
+
 /*
  * A key + full chain validated together from one lineage version, that
  * may be served. Its bytes live in snisync's store under the SHA-256 of
@@ -26,6 +28,8 @@ struct pair {
 	unsigned char	*key, *chain;	/* bytes, owned; may be NULL until
 					   loaded */
 	size_t		  keylen, chainlen;
+	char		*src_key, *src_chain;	/* the archive files read */
+	struct fsio_id	  src_key_id, src_chain_id;
 };
 
 struct plan_entry {

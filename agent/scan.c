@@ -50,19 +50,20 @@ file_version(const char *path, const char *kind)
 	return strcmp(end, ".pem") == 0 ? v : -1;
 }
 
+/* Resolves one live link inside root and checks what it points at,
+ * without reading it. */
 static int
-read_one(struct lineage *l, const char *root, const char *file,
+resolve_one(struct lineage *l, const char *root, const char *file,
     const char *kind, struct scan_file *sf)
 {
-	char real[PATH_MAX], why[256];
+	char real[PATH_MAX];
 	size_t rl = strlen(root);
 	char *link = xasprintf("%s/%s", l->dir, file);
+	struct stat st;
 	int rc = -1;
 
+	l->err_file = file;
 	if (realpath(link, real) == NULL) {
-		struct stat st;
-
-		l->err_file = file;
 		if (errno == ENOENT) {
 			l->transient = 1;
 			l->error = xstrdup(lstat(link, &st) == 0 ?
@@ -75,27 +76,50 @@ read_one(struct lineage *l, const char *root, const char *file,
 		goto out;
 	}
 	if (strncmp(real, root, rl) != 0 || real[rl] != '/') {
-		l->err_file = file;
 		l->error = xasprintf("link leads outside %s (to %s)",
 		    log_esc(root), log_esc(real));
 		goto out;
 	}
-	if (fsio_read(real, SCAN_MAX_FILE, &sf->data, &sf->len, &sf->id, why,
-	    sizeof(why)) == -1) {
-		l->err_file = file;
-		l->error = xasprintf("%s: %s", log_esc(real), why);
+	if (stat(real, &st) == -1) {
+		l->transient = errno == ENOENT;
+		l->error = xasprintf("%s: %s", log_esc(real), strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		l->error = xasprintf("%s: not a regular file", log_esc(real));
+		goto out;
+	}
+	if ((unsigned long long)st.st_size > SCAN_MAX_FILE) {
+		l->error = xasprintf("%s: file larger than %d bytes",
+		    log_esc(real), SCAN_MAX_FILE);
 		goto out;
 	}
 	sf->path = xstrdup(real);
 	sf->version = file_version(real, kind);
+	fsio_stat_identity(&st, &sf->id);
+	l->err_file = NULL;
 	rc = 0;
 out:
 	free(link);
 	return rc;
 }
 
+static int
+read_one(struct lineage *l, const char *file, struct scan_file *sf)
+{
+	char why[256];
+
+	if (fsio_read(sf->path, SCAN_MAX_FILE, &sf->data, &sf->len, &sf->id,
+	    why, sizeof(why)) == 0)
+		return 0;
+	l->err_file = file;
+	l->error = xasprintf("%s: %s", log_esc(sf->path), why);
+	return -1;
+}
+
 static void
-scan_one(struct lineage *l, const char *root)
+scan_one(struct lineage *l, const char *root, scan_cached_fn *cached,
+    void *arg)
 {
 	const char *bad;
 	struct stat st;
@@ -113,9 +137,8 @@ scan_one(struct lineage *l, const char *root)
 		l->error = xstrdup("not a directory");
 		return;
 	}
-	if (read_one(l, root, "privkey.pem", "privkey", &l->key) == -1)
-		return;
-	if (read_one(l, root, "fullchain.pem", "fullchain", &l->chain) == -1)
+	if (resolve_one(l, root, "privkey.pem", "privkey", &l->key) == -1 ||
+	    resolve_one(l, root, "fullchain.pem", "fullchain", &l->chain) == -1)
 		return;
 	if (l->key.version != -1 && l->chain.version != -1 &&
 	    l->key.version != l->chain.version) {
@@ -124,7 +147,15 @@ scan_one(struct lineage *l, const char *root)
 		l->error = xasprintf("privkey.pem is version %ld but "
 		    "fullchain.pem is version %ld (renewal in progress?)",
 		    l->key.version, l->chain.version);
+		return;
 	}
+	if (cached != NULL && cached(arg, l)) {
+		l->cached = 1;
+		return;
+	}
+	if (read_one(l, "privkey.pem", &l->key) == -1)
+		return;
+	read_one(l, "fullchain.pem", &l->chain);
 }
 
 static void
@@ -137,7 +168,7 @@ file_free(struct scan_file *sf)
 
 int
 scan_tree(const char *le_dir, char *const *only, size_t nonly,
-    struct scan *sc)
+    scan_cached_fn *cached, void *arg, struct scan *sc)
 {
 	char root[PATH_MAX];
 	char *live = NULL, **names = NULL;
@@ -180,7 +211,7 @@ scan_tree(const char *le_dir, char *const *only, size_t nonly,
 
 		l->name = xstrdup(names[i]);
 		l->dir = path;
-		scan_one(l, root);
+		scan_one(l, root, cached, arg);
 		if (l->error != NULL) {
 			file_free(&l->key);
 			file_free(&l->chain);

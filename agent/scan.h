@@ -29,6 +29,8 @@ struct lineage {
 	int		 transient;	/* error that a certbot swap in
 					   progress explains (missing link,
 					   versions differ) */
+	int		 cached;	/* resolved and identical to what the
+					   caller already has: not read */
 };
 
 struct scan {
@@ -37,14 +39,22 @@ struct scan {
 };
 
 /*
- * scan_tree(le_dir, only, nonly, &scan): every lineage under
+ * cached(arg, lineage): called once both links are resolved (paths,
+ * identities, versions known; nothing read yet). Returning 1 means the
+ * caller already holds exactly these files (certbot never rewrites an
+ * archive file, so equal identities mean equal bytes): they are not read.
+ */
+typedef int scan_cached_fn(void *arg, const struct lineage *l);
+
+/*
+ * scan_tree(le_dir, only, nonly, cached, arg, &scan): every lineage under
  * le_dir/live (or only those named in only[], when nonly > 0), sorted by
  * name. A lineage that cannot be read is returned with error set; it
  * never stops the scan. Returns 0, or -1 when le_dir itself is missing or
  * live/ cannot be listed (logged): then nothing may be removed.
  */
 int	scan_tree(const char *le_dir, char *const *only, size_t nonly,
-	    struct scan *sc);
+	    scan_cached_fn *cached, void *arg, struct scan *sc);
 void	scan_free(struct scan *sc);
 
 /* scan_lineage_name_ok(name): NULL, or why a directory name is refused. */

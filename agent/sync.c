@@ -75,6 +75,8 @@ copy_pair_meta(struct pair *dst, const struct pair *src)
 		dst->names[i] = xstrdup(src->names[i]);
 	dst->key = dst->chain = NULL;
 	dst->keylen = dst->chainlen = 0;
+	dst->src_key = src->src_key ? xstrdup(src->src_key) : NULL;
+	dst->src_chain = src->src_chain ? xstrdup(src->src_chain) : NULL;
 }
 
 /* Reads one store file and checks it still has the content it is named
@@ -229,6 +231,13 @@ validate_one(struct work *w, struct lineage *l)
 		reject(w, l->name, l->err_file, l->error, l->transient);
 		return;
 	}
+	if (l->cached) {
+		/* The files validated and applied before, unchanged. */
+		p = add_pair(w);
+		copy_pair_meta(p, old_pair(w, l->name));
+		p->last_good = 0;
+		return;
+	}
 	if (cert_validate(l->key.data, l->key.len, l->chain.data,
 	    l->chain.len, w->now, &info, &f, why, sizeof(why)) == -1) {
 		reject(w, l->name, file_name(f), why, 0);
@@ -257,7 +266,51 @@ validate_one(struct work *w, struct lineage *l)
 	p->chainlen = l->chain.len;
 	l->key.data = l->chain.data = NULL;	/* the pair owns them now */
 	l->key.len = l->chain.len = 0;
+	p->src_key = xstrdup(l->key.path);
+	p->src_chain = xstrdup(l->chain.path);
+	p->src_key_id = l->key.id;
+	p->src_chain_id = l->chain.id;
 	cert_info_free(&info);
+}
+
+static int
+same_id(const struct fsio_id *a, const struct fsio_id *b)
+{
+	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+	    a->mtime_ns == b->mtime_ns;
+}
+
+static int
+store_has(struct work *w, const char *id)
+{
+	char *path = xasprintf("%s/%s.pem", w->store, id);
+	struct stat st;
+	int ok = lstat(path, &st) == 0 && S_ISREG(st.st_mode);
+
+	free(path);
+	return ok;
+}
+
+/*
+ * scan_cached_fn: a lineage whose resolved files are the very files its
+ * applied pair was validated from (certbot never rewrites an archive
+ * file), still within their validity, with both store copies present,
+ * need not be read or validated again.
+ */
+static int
+cached(void *arg, const struct lineage *l)
+{
+	struct work *w = arg;
+	const struct pair *op = old_pair(w, l->name);
+
+	return op != NULL && !op->last_good && op->src_key != NULL &&
+	    op->src_chain != NULL && strcmp(op->src_key, l->key.path) == 0 &&
+	    strcmp(op->src_chain, l->chain.path) == 0 &&
+	    same_id(&op->src_key_id, &l->key.id) &&
+	    same_id(&op->src_chain_id, &l->chain.id) &&
+	    op->not_before <= (long long)w->now &&
+	    op->not_after >= (long long)w->now &&
+	    store_has(w, op->key_id) && store_has(w, op->chain_id);
 }
 
 static int
@@ -278,7 +331,8 @@ gather(struct work *w, const struct sync_opts *o)
 {
 	size_t i;
 
-	if (scan_tree(w->c->letsencrypt_dir, o->only, o->nonly, &w->sc) == -1)
+	if (scan_tree(w->c->letsencrypt_dir, o->only, o->nonly, cached, w,
+	    &w->sc) == -1)
 		return -1;
 	for (i = 0; i < w->sc.n; i++)
 		validate_one(w, &w->sc.v[i]);
@@ -508,27 +562,35 @@ reload(const struct work *w, const char *svc, char **argv)
 	return 0;
 }
 
-/* Writes the store files of every candidate pair. */
+/* Writes the store files of every pair read in this run (cached and
+ * last good pairs are there already), then makes them durable with one
+ * sync before anything can refer to them. */
 static int
 write_store(struct work *w)
 {
 	size_t i;
-	int rc = 0;
+	int rc = 0, wrote = 0, r1, r2;
 
 	if (fsio_mkdirs(w->store, 0700) == -1)
 		return -1;
 	for (i = 0; i < w->npairs; i++) {
 		struct pair *p = &w->pairs[i];
-		char *kp = xasprintf("%s/%s.pem", w->store, p->key_id);
-		char *cp = xasprintf("%s/%s.pem", w->store, p->chain_id);
+		char *kp, *cp;
 
-		if (p->key == NULL ||
-		    fsio_replace(kp, p->key, p->keylen, 0600) == -1 ||
-		    fsio_replace(cp, p->chain, p->chainlen, 0600) == -1)
+		if (p->key == NULL)
+			continue;
+		kp = xasprintf("%s/%s.pem", w->store, p->key_id);
+		cp = xasprintf("%s/%s.pem", w->store, p->chain_id);
+		r1 = fsio_write_new(kp, p->key, p->keylen, 0600);
+		r2 = fsio_write_new(cp, p->chain, p->chainlen, 0600);
+		if (r1 == -1 || r2 == -1)
 			rc = -1;
+		wrote |= r1 == 0 || r2 == 0;
 		free(kp);
 		free(cp);
 	}
+	if (rc == 0 && wrote && fsio_sync_fs(w->store) == -1)
+		rc = -1;
 	return rc;
 }
 
@@ -538,8 +600,12 @@ write_postfix(struct work *w, const char *src, size_t srclen,
 {
 	const char *map = w->c->postfix.path;
 	char *lmdb = xasprintf("%s.lmdb", map), tmp[PATH_MAX];
+	size_t i;
 	int rc = -1;
 
+	for (i = 0; i < w->plan.n; i++)
+		if (load_bytes(w, &w->pairs[w->plan.e[i].pair]) == -1)
+			goto out;
 	if (fsio_temp_open(lmdb, tmp, sizeof(tmp)) == -1)
 		goto out;
 	if (postfix_write_lmdb(tmp, &w->plan, w->pairs) == -1) {
@@ -721,6 +787,44 @@ struct svc_run {
 };
 
 static int
+save_intent(struct work *w, const struct svc_run *sv)
+{
+	size_t len;
+	char *text;
+	int i, rc, more = 0;
+
+	for (i = 0; i < SVC__MAX; i++)
+		if (sv[i].change && !w->old.reload_pending[i]) {
+			w->old.reload_pending[i] = 1;
+			more = 1;
+		}
+	if (!more)
+		return 0;
+	text = state_render(&w->old, &len);
+	rc = fsio_replace(w->state_path, text, len, 0600);
+	free(text);
+	return rc == -1 ? -1 : 0;
+}
+
+/* A Dovecot reload left pending by an earlier run: check the file first,
+ * that run may have died before its check finished. */
+static int
+recheck_dovecot(struct work *w)
+{
+	int status;
+
+	if (w->c->dovecot.check == NULL)
+		return 0;
+	if (run_cmd(w->c->dovecot.check, w->c->command_timeout, NULL, 0,
+	    &status) == 0 && status == 0)
+		return 0;
+	log_err("dovecot: %s rejects the current config (exit status %d%s%s); "
+	    "not reloading", run_argv_str(w->c->dovecot.check), status,
+	    run_last_stderr()[0] ? ": " : "", run_last_stderr());
+	return -1;
+}
+
+static int
 take_lock(const struct conf *c)
 {
 	char *lock = xasprintf("%s/lock", c->state_dir);
@@ -743,6 +847,13 @@ run_reloads(struct work *w, struct svc_run *sv)
 	for (i = 0; i < SVC__MAX; i++) {
 		if (!sv[i].reload)
 			continue;
+		if (i == SVC_DOVECOT && !sv[i].written &&
+		    recheck_dovecot(w) == -1) {
+			sv[i].status = "pending reload held back: config "
+			    "check fails";
+			sv[i].failed = 1;
+			continue;
+		}
 		if (reload(w, sv[i].name, sv[i].conf->reload) == -1) {
 			sv[i].status = "updated, reload failed (retried on the "
 			    "next run)";
@@ -780,6 +891,13 @@ sync_resync(const struct conf *c, const struct sync_opts *o)
 		log_err("nothing changed");
 		rc = EXIT_APPLY;
 		goto out;
+	}
+	if (!o->dry_run) {
+		/* A killed run may have left temp files; we hold the lock. */
+		fsio_clean_temps(c->postfix.path);
+		fsio_clean_temps(lmdb);
+		fsio_clean_temps(c->dovecot.path);
+		fsio_clean_temps(w.state_path);
 	}
 	services_on(&w);
 	sv[SVC_POSTFIX].on = w.postfix_on;
@@ -825,6 +943,13 @@ sync_resync(const struct conf *c, const struct sync_opts *o)
 	if (write_store(&w) == -1) {
 		log_err("store: cannot write %s; outputs left as they were",
 		    w.store);
+		rc = EXIT_APPLY;
+		goto out;
+	}
+	/* Before replacing a service's files, record that it will need a
+	 * reload: if this run dies between the two, the next one sees
+	 * unchanged files and must still reload. */
+	if (save_intent(&w, sv) == -1) {
 		rc = EXIT_APPLY;
 		goto out;
 	}

@@ -1,0 +1,782 @@
+# crash.sh - SIGKILL at random instants during resync of a 500-lineage tree.
+#
+# Two certbot trees, generated here (keys and certificates only in the
+# temp dir):
+#   A  500 lineages lNNN.example.test, every 25th also *.lNNN.example.test;
+#      keys from a pool of 10 (ECDSA P-256 and P-384, Ed25519, RSA 2048)
+#   B  A with 100 lineages renewed (archive version 2, key from a second
+#      pool, new certificate; every other one also gains www.lNNN...), 20
+#      deleted as certbot deletes, 20 new
+# Each worker (CRASH_JOBS, default 2, in parallel) has its own outputs (map,
+# map source, Dovecot include, state_dir with store/ and state.json) and a
+# config per tree. A clean resync of each side gives the reference outputs,
+# checked against the trees themselves, and a snapshot of all snisync
+# keeps: hard links, so the map identity recorded in state.json stays true
+# (a restored snapshot is exactly what a finished run left), and a write in
+# place would show in the snapshot.
+#
+# Then, until CRASH_KILLS kills have landed in a running resync, alternating
+# A->B and B->A: restore the old side's snapshot, run `timeout -s KILL
+# DELAY snisync resync` towards the new side, DELAY random: one kill in
+# three over the whole run, the others from shortly before its first store
+# write to its end (both measured by each worker under load, and kept up
+# to date from the runs that end before their kill). After each kill,
+# with the real programs:
+#   - `postmap -F -s` prints exactly the old or the new dump, entry for
+#     entry, and `postmap -F -q` agrees for a renewed, a deleted and a new
+#     name; the map source is the old or the new file;
+#   - the Dovecot include is the old or the new file; `doveconf -xn` accepts
+#     it;
+#   - every store file the include, the map source or state.json names
+#     exists, every store file holds the content it is named after, and
+#     state.json is the old or the new state.
+# What each kill left is tallied (map, source, include, store files written
+# and removed, state, temp files) with its kill instants in % of a run.
+# After every CRASH_REPAIR_EVERY-th kill (default 4: 50 repairs), and after
+# a run the kill came too late for, a plain resync must have exited 0 and
+# left exactly the new side: map, source, include, store (no file more,
+# none less) and state; no *.tmp.* file in any output directory or the
+# store; and each service's last reload saw its current file (a crash must
+# not lose a reload). Every tenth repair is followed by a run that must
+# change nothing.
+#
+# Then kills at chosen instants (polled every 0.5 ms): while the LMDB temp
+# file is written, as soon as the map and then the include are renamed
+# into place, during the Dovecot check command and during the Postfix
+# reload; each time the next run must repair everything, reloads included.
+# Last, every snapshot must be unchanged.
+#
+# A failure is printed with its kill instant (ms after the start, and the
+# duration of a full run). Env: CRASH_KILLS (200), CRASH_LINEAGES (500),
+# CRASH_REPAIR_EVERY (4), CRASH_JOBS (2), CRASH_SEED (random, printed; it
+# fixes the draws, not the machine's timing), KEEP=1 keeps the temp dir,
+# with a copy of the outputs after each of the first failed checks
+# (wN/fail-K/).
+. "$(dirname "$0")/../lib/common.sh"
+. "$T_TOP/tests/lib/certs.sh"
+. "$T_TOP/tests/lib/tree.sh"
+
+T_START=${EPOCHREALTIME/[.,]/}
+KILLS=${CRASH_KILLS:-200}
+N=${CRASH_LINEAGES:-500}
+REPAIR_EVERY=${CRASH_REPAIR_EVERY:-4}
+JOBS=${CRASH_JOBS:-2}
+SEED=${CRASH_SEED:-$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')}
+RANDOM=$SEED
+echo "# seed $SEED (rerun with CRASH_SEED=$SEED)"
+PY=python3
+[ -x /usr/bin/python3 ] && PY=/usr/bin/python3
+
+t_tmpdir T
+CA=$T/ca
+PFC=$T/pfc			# postmap needs a main.cf
+mkdir -p "$PFC" "$T/keys" "$T/certs" "$T/q" && : >"$PFC/main.cf" || exit 1
+mkfifo "$T/never" && exec {NEVER}<>"$T/never" || exit 1
+nap() { read -r -t "$1" -u "$NEVER" _; }	# sleep without a fork
+now_us() { NOW=${EPOCHREALTIME/[.,]/}; }
+since() {
+	now_us
+	printf '%d.%01d s' $(((NOW - $1) / 1000000)) $(((NOW - $1) / 100000 % 10))
+}
+
+# --- helper programs --------------------------------------------------------
+# rec SVC FILE LOG: the reload command; logs which file the service loaded.
+cat >"$T/rec" <<'EOF'
+#!/bin/sh
+h=$(sha256sum <"$2") || exit 1
+echo "$1 ${h%% *}" >>"$3"
+EOF
+# block MARK FLAG: creates MARK, then waits while FLAG exists (30 s at most).
+cat >"$T/block" <<'EOF'
+#!/bin/sh
+: >"$1"
+i=0
+while [ -e "$2" ] && [ "$i" -lt 3000 ]; do sleep 0.01; i=$((i + 1)); done
+exit 0
+EOF
+chmod 0755 "$T/rec" "$T/block"
+
+cat >"$T/aux.py" <<'PY'
+import hashlib, json, os, re, sys
+
+def sha(b): return hashlib.sha256(b).hexdigest()
+def rd(p):
+    with open(p, 'rb') as f: return f.read()
+
+def pfkey(name): return name[1:] if name.startswith('*.') else name
+
+def cmd_tree(le, chain, manifest):
+    """certbot's layout, as lineage_add leaves it: per line "LINEAGE KEY
+    CERT" a new lineage (version 1) or a renewal (version N+1: archive
+    files first, then each live/ link replaced)."""
+    chain = rd(chain)
+    for d in ('live', 'archive'):
+        os.makedirs(os.path.join(le, d), 0o700, exist_ok=True)
+    if not os.path.exists(f'{le}/live/README'):
+        with open(f'{le}/live/README', 'w') as f:
+            f.write('Each directory here is one certificate lineage.\n')
+    for line in open(manifest):
+        lin, kf, cf = line.split()
+        ad, ld = f'{le}/archive/{lin}', f'{le}/live/{lin}'
+        os.makedirs(ad, 0o755, exist_ok=True)
+        os.makedirs(ld, 0o755, exist_ok=True)
+        n = 1 + max([int(f[7:-4]) for f in os.listdir(ad)
+                     if re.fullmatch(r'privkey[0-9]+\.pem', f)] or [0])
+        cert, key = rd(cf), rd(kf)
+        for name, data, mode in (('cert', cert, 0o644),
+                ('privkey', key, 0o600), ('chain', chain, 0o644),
+                ('fullchain', cert + chain, 0o644)):
+            fd = os.open(f'{ad}/{name}{n}.pem',
+                         os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+            os.write(fd, data); os.close(fd)
+        for k in ('cert', 'privkey', 'chain', 'fullchain'):
+            os.symlink(f'../../archive/{lin}/{k}{n}.pem', f'{ld}/.{k}.new')
+            os.replace(f'{ld}/.{k}.new', f'{ld}/{k}.pem')
+
+def cmd_expect(le, names, store, out):
+    """What the outputs must hold for tree LE, from the tree itself: the
+    `postmap -F -s` dump, the map source, the store's file names and the
+    include's blocks."""
+    entries, ids = {}, set()
+    for line in open(names):
+        lin, *ns = line.split()
+        key = rd(f'{le}/live/{lin}/privkey.pem')
+        full = rd(f'{le}/live/{lin}/fullchain.pem')
+        ids.update((sha(key), sha(full)))
+        for n in ns:
+            entries[pfkey(n)] = (n, key, full)
+    with open(out + '.dump', 'wb') as f:
+        for k in sorted(entries):
+            f.write(k.encode() + b'\t' + entries[k][1] + b'\n' +
+                    entries[k][2] + b'\n')
+    with open(out + '.src', 'w') as f:
+        for k in sorted(entries):
+            _, key, full = entries[k]
+            f.write(f'{k} {store}/{sha(key)}.pem {store}/{sha(full)}.pem\n')
+    with open(out + '.store', 'w') as f:
+        f.write(''.join(f'{i}.pem\n' for i in sorted(ids)))
+    with open(out + '.want', 'w') as f:
+        json.dump({n: (f'{store}/{sha(full)}.pem', f'{store}/{sha(key)}.pem')
+                   for n, key, full in entries.values()}, f)
+
+def cmd_dovecot(dcf, want):
+    """The include serves each name its store files, exact names before
+    wildcards (2.3: the first match wins), and holds nothing else."""
+    want = {n: tuple(v) for n, v in json.load(open(want)).items()}
+    text = open(dcf).read()
+    blocks = re.findall(r'^local_name (\S+) \{\n  ssl_cert = <(\S+)\n'
+                        r'  ssl_key = <(\S+)\n  ssl_alt_cert =\n'
+                        r'  ssl_alt_key =\n\}\n', text, re.M)
+    got = {n: (c, k) for n, c, k in blocks}
+    bad = []
+    if got != want:
+        bad.append(f'{len(set(got.items()) ^ set(want.items()))} blocks '
+                   'differ from the tree')
+    if text.count('local_name ') != len(blocks):
+        bad.append('unexpected text in the include')
+    wild = [n.startswith('*.') for n, _, _ in blocks]
+    if wild != sorted(wild):
+        bad.append('an exact name comes after a wildcard')
+    print('\n'.join(bad))
+
+def norm_state(b):
+    d = json.loads(b)
+    d.pop('postfix_lmdb', None); d.pop('reload_pending', None)
+    d['pairs'] = sorted(d.get('pairs', []), key=lambda p: p['lineage'])
+    return json.dumps(d, sort_keys=True)
+
+def cmd_norm(state, out):
+    open(out, 'w').write(norm_state(rd(state)))
+
+TEMP = [('pf', r'tls_sni\.lmdb\.tmp\.', 'lmdb'), ('pf', r'tls_sni\.tmp\.', 'map'),
+        ('dc', r'99-snisync\.conf\.tmp\.', 'dovecot'),
+        ('state', r'state\.json\.tmp\.', 'state'),
+        ('state/store', r'[0-9a-f]{64}\.pem\.tmp\.', 'store')]
+KNOWN = {'pf': {'tls_sni', 'tls_sni.lmdb'}, 'dc': {'99-snisync.conf'},
+         'state': {'state.json', 'lock', 'store'}, 'state/store': set()}
+
+def cmd_check(out, old_state, ref_old, ref_new, mode):
+    """After a kill (mode kill) or a completed run (mode done): prints
+    'store+=W store-=R state=S tmp=KINDS', then one line per problem: W and
+    R say whether none, some or all of the new pairs' store files exist
+    and of the old pairs' files are gone; S is old, new or bad; KINDS the
+    temp files left (or none)."""
+    bad, tmp, names = [], [], {}
+    store = f'{out}/state/store'
+    for d in KNOWN:
+        try: names[d] = os.listdir(f'{out}/{d}')
+        except FileNotFoundError: names[d] = []
+        for f in names[d]:
+            if f in KNOWN[d]: continue
+            if d == 'state/store' and re.fullmatch(r'[0-9a-f]{64}\.pem', f):
+                if sha(rd(f'{store}/{f}')) != f[:64]:
+                    bad.append(f'store/{f} does not hold the content it is '
+                               'named after')
+                continue
+            kind = [k for dd, rx, k in TEMP if dd == d and re.match(rx, f)]
+            if kind: tmp.append(kind[0]); continue
+            bad.append(f'unexpected file {d}/{f}')
+    refd = set()
+    for m in re.finditer(r' = <(\S+)', open(f'{out}/dc/99-snisync.conf').read()):
+        refd.add(('the include', m.group(1)))
+    for line in open(f'{out}/pf/tls_sni'):
+        for p in line.split()[1:]: refd.add(('the map source', p))
+    sb, st = None, {}
+    try:
+        sb = rd(f'{out}/state/state.json')
+        st = json.loads(sb)
+        for p in st.get('pairs', []):
+            for k in ('key', 'chain'):
+                refd.add(('state.json', f'{store}/{p[k]}.pem'))
+    except Exception as e:
+        bad.append(f'state.json unreadable: {e}'); sb = None
+    for who, p in sorted(refd):
+        if not os.path.isfile(p):
+            bad.append(f'{who} names {p}: missing')
+    state = 'bad'
+    if sb is not None:
+        if mode == 'kill' and sb == rd(old_state): state = 'old'
+        elif norm_state(sb) == open(ref_new + '.norm').read(): state = 'new'
+        elif mode == 'kill' and norm_state(sb) == open(ref_old + '.norm').read():
+            state = 'old'
+        else: bad.append('state.json is neither the old nor the new state')
+        if mode == 'done' and any(st.get('reload_pending', {}).values()):
+            bad.append(f'state.json: reload pending {st["reload_pending"]}')
+    if mode == 'done':
+        want = set(open(ref_new + '.store').read().split())
+        have = {f for f in names['state/store'] if f.endswith('.pem')}
+        if have != want:
+            bad.append(f'store: {len(have - want)} files more, '
+                       f'{len(want - have)} missing')
+    # how far the store got: new pairs' files written, old ones removed
+    old, new = (set(open(r + '.store').read().split()) for r in (ref_old, ref_new))
+    have = set(names['state/store'])
+    def part(n, of): return 'none' if n == 0 else 'all' if n == of else 'some'
+    wr = part(len((new - old) & have), len(new - old))
+    rm = part(len((old - new) - have), len(old - new))
+    print(f'store+={wr} store-={rm} state={state} '
+          f'tmp={",".join(sorted(set(tmp))) or "none"}')
+    print('\n'.join(bad))
+
+globals()['cmd_' + sys.argv[1]](*sys.argv[2:])
+PY
+aux() { "$PY" -S "$T/aux.py" "$@"; }
+
+# --- the trees ----------------------------------------------------------------
+genkey() { # TYPE OUT
+	local -a opt
+	case $1 in
+	ec256) opt=(-algorithm EC -pkeyopt ec_paramgen_curve:P-256 -pkeyopt ec_param_enc:named_curve) ;;
+	ec384) opt=(-algorithm EC -pkeyopt ec_paramgen_curve:P-384 -pkeyopt ec_param_enc:named_curve) ;;
+	ed25519) opt=(-algorithm ED25519) ;;
+	rsa2048) opt=(-algorithm RSA -pkeyopt rsa_keygen_bits:2048) ;;
+	esac
+	(umask 077 && openssl genpkey -quiet "${opt[@]}" -out "$2")
+}
+# mkcerts PART: issues the certificates of the lines NR % 2 == PART of
+# $T/jobs ("OUT KEY SAN"), signed by the test intermediate CA.
+mkcerts() {
+	local out key san
+	awk -v p="$1" 'NR % 2 == p' "$T/jobs" | while read -r out key san; do
+		openssl req -new -x509 -config /dev/null -key "$key" \
+			-subj "/CN=${out##*/}" -addext "subjectAltName=$san" \
+			-addext basicConstraints=critical,CA:false \
+			-addext keyUsage=critical,digitalSignature \
+			-addext extendedKeyUsage=serverAuth \
+			-CA "$CA/int.pem" -CAkey "$CA/int.key" -days 60 \
+			-out "$out" 2>>"$T/gen.err" || return 1
+	done
+}
+lname() { printf -v "$1" 'l%03d.example.test' "$2"; }
+
+fixture() {
+	local i p L san k types renewed=() deleted=() added=()
+	certs_ca "$CA" || return 1
+	types=(ec256 ec256 ec384 ed25519 ec256 rsa2048 ec256 ec384 ed25519 ec256)
+	for p in a b; do
+		for i in "${!types[@]}"; do
+			genkey "${types[$i]}" "$T/keys/$p$i.key" || return 1
+		done
+	done
+	for ((i = 0; i < N; i++)); do
+		lname L "$i"
+		san="DNS:$L" k=$L
+		if ((i % 25 == 0)); then san+=",DNS:*.$L" k+=" *.$L"; fi
+		echo "$T/certs/$L.a $T/keys/a$((i % 10)).key $san" >&3
+		echo "$L $T/keys/a$((i % 10)).key $T/certs/$L.a" >&4
+		echo "$L $k" >&5
+		if ((i % 25 == 3)); then
+			deleted+=("$L")
+			continue
+		fi
+		if ((i % 5 == 1)); then
+			if ((i % 10 == 1)); then san+=",DNS:www.$L" k+=" www.$L"; fi
+			echo "$T/certs/$L.b $T/keys/b$((i % 10)).key $san" >&3
+			renewed+=("$L $T/keys/b$((i % 10)).key $T/certs/$L.b")
+		fi
+		echo "$L $k" >&6
+	done 3>"$T/jobs" 4>"$T/manifest-a" 5>"$T/names-a" 6>"$T/names-b"
+	for ((i = N; i < N + N / 25; i++)); do
+		lname L "$i"
+		echo "$T/certs/$L.b $T/keys/b$((i % 10)).key DNS:$L" >>"$T/jobs"
+		added+=("$L $T/keys/b$((i % 10)).key $T/certs/$L.b")
+		echo "$L $L" >>"$T/names-b"
+	done
+	mkcerts 0 &
+	p=$!
+	mkcerts 1 || { wait "$p"; return 1; }
+	wait "$p" || return 1
+	aux tree "$T/le-a" "$CA/int.pem" "$T/manifest-a" &&
+		cp -a "$T/le-a" "$T/le-b" || return 1
+	# B: renewals, new lineages, and certbot's deletions
+	printf '%s\n' "${renewed[@]}" "${added[@]}" >"$T/changes"
+	aux tree "$T/le-b" "$CA/int.pem" "$T/changes" || return 1
+	for L in "${deleted[@]}"; do lineage_delete "$T/le-b" "$L" || return 1; done
+	RENEWED=${#renewed[@]} DELETED=${#deleted[@]} ADDED=${#added[@]}
+}
+now_us
+gen_start=$NOW
+fixture || { t_fail "fixture: trees of $N lineages"; cat "$T/gen.err" >&2; exit 1; }
+echo "# trees A and B generated in $(since "$gen_start"): $N lineages;" \
+	"B renews $RENEWED, deletes $DELETED, adds $ADDED"
+t_eq "tree A has $N lineages, tree B $((N - DELETED + ADDED))" \
+	"$(ls -d "$T"/le-a/live/*/ | wc -l) $(ls -d "$T"/le-b/live/*/ | wc -l)" \
+	"$N $((N - DELETED + ADDED))"
+
+# What `postmap -F -q` must print for a renewed, a deleted and a new name.
+lname L0 0			# in both trees, never renewed
+lname LREN 1
+lname LDEL 3
+lname LNEW "$N"
+for s in a b; do
+	for L in "$LREN" "$LDEL" "$LNEW"; do
+		if [ -d "$T/le-$s/live/$L" ]; then
+			tree_expected_value "$T/le-$s" "$L" >"$T/q/$s.$L"
+		else
+			: >"$T/q/$s.$L"
+		fi
+	done
+done
+
+# --- one worker's outputs -------------------------------------------------------
+use_worker() {
+	W=$1 WD=$T/w$1
+	OUT=$WD/out
+	MAP=$OUT/pf/tls_sni DCF=$OUT/dc/99-snisync.conf ST=$OUT/state
+	REC=$WD/reloads REF=$WD/ref
+}
+run_ok() { timeout -k 5 120 "$SNISYNC" -c "$1" resync >"$2" 2>&1; }
+dump() { postmap -c "$PFC" -F -s "lmdb:$MAP" >"$1" 2>"$1.err"; }
+q() { postmap -c "$PFC" -F -q "$1" "lmdb:$MAP"; }
+doveconf_ok() { doveconf -xn -c "$WD/dovecot.conf" >/dev/null 2>"$WD/doveconf.err"; }
+store_list() { ls "$ST/store" | LC_ALL=C sort; }
+restore() { rm -rf "$OUT" && cp -al "$WD/snap-$1" "$OUT" && : >"$REC"; }
+sums() { (cd "$WD/snap-$1" && find . -type f -exec sha256sum {} + | LC_ALL=C sort); }
+# reloads_current: each service's last reload (in $REC) saw its current file.
+reloads_current() {
+	local pf dc
+	pf=$(sha256sum <"$MAP.lmdb") dc=$(sha256sum <"$DCF")
+	[ "$(grep '^postfix ' "$REC" | tail -1)" = "postfix ${pf%% *}" ] &&
+		[ "$(grep '^dovecot ' "$REC" | tail -1)" = "dovecot ${dc%% *}" ]
+}
+# settle: waits until nothing a killed run started is left (a reload or
+# check command outlives snisync; its command line names $WD).
+settle() { while pgrep -f -- "$WD/" >/dev/null; do nap 0.005; done; }
+
+# timed_ok CONF LOG: run_ok; its status in rc, its duration in DUR (us).
+timed_ok() {
+	local t0
+	now_us
+	t0=$NOW T0=$NOW
+	run_ok "$@"
+	rc=$?
+	now_us
+	DUR=$((NOW - t0))
+}
+declare -A DUR_AB DUR_BA DUR_NOOP
+# wstart T0: us from T0 (us since the epoch) to the first store file written
+# after it.
+wstart() {
+	find "$ST/store" -name '*.pem' -printf '%T@\n' | awk -v t0="$1" '
+		{ t = $1 * 1000000 - t0; if (t > 0 && (m == "" || t < m)) m = t }
+		END { printf "%d\n", m }'
+}
+
+# prepare W: the worker's configs, its references (checked against the
+# trees) and its snapshots of A applied and of B applied (from A).
+prepare() {
+	local s S p="w$1:" rc
+	use_worker "$1"
+	mkdir -p "$REF" "$OUT/pf" "$OUT/dc" || return 1
+	for s in a b; do
+		tree_conf "$WD/conf-$s.json" "$T/le-$s" "$ST" "$MAP" "$DCF" \
+			postfix_reload="[\"$T/rec\", \"postfix\", \"$MAP.lmdb\", \"$REC\"]" \
+			dovecot_reload="[\"$T/rec\", \"dovecot\", \"$DCF\", \"$REC\"]"
+	done
+	cat >"$WD/dovecot.conf" <<-CONF
+		ssl = yes
+		ssl_cert = <$T/le-a/live/$L0/fullchain.pem
+		ssl_key = <$T/le-a/live/$L0/privkey.pem
+		!include $DCF
+	CONF
+	for s in a b; do
+		S=${s^^}
+		[ "$s" = a ] || restore a
+		timed_ok "$WD/conf-$s.json" "$WD/run-$s.log"
+		t_eq "$p resync of tree $S exits 0" "$rc" 0
+		aux expect "$T/le-$s" "$T/names-$s" "$ST/store" "$REF/$s"
+		dump "$REF/$s.got"
+		t_check "$p tree $S: postmap -F -s prints each name's key and chain, read from the tree" \
+			cmp -s "$REF/$s.got" "$REF/$s.dump"
+		t_check "$p tree $S: the map source names the store files of each name's pair" \
+			cmp -s "$MAP" "$REF/$s.src"
+		t_eq "$p tree $S: the include serves each name its pair, exact names first" \
+			"$(aux dovecot "$DCF" "$REF/$s.want")" ""
+		t_check "$p tree $S: doveconf -xn accepts the include" doveconf_ok
+		t_check "$p tree $S: each service reloaded with its current file" reloads_current
+		t_eq "$p tree $S: the store holds exactly the files of the tree's pairs" \
+			"$(store_list)" "$(cat "$REF/$s.store")"
+		cp "$DCF" "$REF/$s.dc" && aux norm "$ST/state.json" "$REF/$s.norm" &&
+			cp -al "$OUT" "$WD/snap-$s" && sums "$s" >"$WD/snap-$s.sums" ||
+			return 1
+	done
+	DUR_AB[$W]=$DUR
+	restore b
+	timed_ok "$WD/conf-a.json" "$WD/run-ba.log"
+	DUR_BA[$W]=$DUR
+	dump "$WD/ba.dump"
+	t_check "$p B -> A: exit 0; map, source, include and store are A's again" \
+		eval '[ "$rc" = 0 ] && cmp -s "$WD/ba.dump" "$REF/a.dump" &&
+		cmp -s "$MAP" "$REF/a.src" && cmp -s "$DCF" "$REF/a.dc" &&
+		[ "$(store_list)" = "$(cat "$REF/a.store")" ]'
+	timed_ok "$WD/conf-a.json" "$WD/run-noop.log"
+	DUR_NOOP[$W]=$DUR
+	t_check "$p then a resync writes nothing" \
+		grep -q 'nothing changed: .* nothing written, nothing reloaded' "$WD/run-noop.log"
+}
+for ((w = 1; w <= JOBS; w++)); do
+	prepare "$w" || { t_fail "w$w: setup"; exit 1; }
+done
+
+# --- the kills --------------------------------------------------------------------
+# fail_note TEXT: records a failed check with its kill instant; keeps a
+# copy of the outputs of the first five (for KEEP=1).
+fail_note() {
+	nfail=$((nfail + 1))
+	((${#FAILS[@]} < 20)) && FAILS+=("w$W run $k ($from->$to, SIGKILL $((delay / 1000)) ms after its start, a full run taking $((D / 1000)) ms; last exit status $rc): $*")
+	((nfail <= 5)) && cp -a "$OUT" "$WD/fail-$k" 2>/dev/null
+	return 0
+}
+# check_done FROM TO WHAT: a completed run left exactly TO's outputs.
+check_done() {
+	local out to=$2
+	dump "$WD/d.dump"
+	out=$(aux check "$OUT" "$WD/snap-$1/state/state.json" "$REF/$1" "$REF/$2" "done")
+	if ! cmp -s "$WD/d.dump" "$REF/$to.dump" || ! cmp -s "$MAP" "$REF/$to.src" ||
+		! cmp -s "$DCF" "$REF/$to.dc" || [ -n "$(sed 1d <<<"$out")" ] ||
+		[[ $out != *' state=new '* ]]; then
+		bad_repair=$((bad_repair + 1))
+		fail_note "$3 did not leave exactly ${to^^}'s outputs: $(tr '\n' ';' <<<"$out")"
+	fi
+	if [[ ${out%%$'\n'*} != *tmp=none ]]; then
+		bad_tmp=$((bad_tmp + 1))
+		fail_note "temp files survive $3: $(cd "$OUT" && find . -name '*.tmp.*' | tr '\n' ' ')"
+	fi
+	if ! reloads_current; then
+		bad_reload=$((bad_reload + 1))
+		fail_note "after $3 a service's last reload did not see its current file (reloads: $(tr '\n' ' ' <"$REC"))"
+	fi
+}
+
+# kill_loop W KILLS SEED: one worker; leaves its counts in wW/result.
+kill_loop() {
+	local out cls mside sside dside s L r lo rc frac D k=0 from to delay t0
+	local loop_start dir
+	local -A DD WS STREAK
+	local nkilled=0 nlate=0 nrepair=0 nidem=0 map_old=0 map_new=0 with_tmp=0
+	local bad_map=0 bad_q=0 bad_src=0 bad_dc=0 bad_doveconf=0 bad_files=0
+	local bad_repair=0 bad_tmp=0 bad_reload=0 bad_idem=0 nfail=0
+	local -A TALLY=() TMIN=() TMAX=()
+	local -a FAILS=()
+	use_worker "$1"
+	RANDOM=$3
+	now_us
+	loop_start=$NOW
+	# D, the duration of a full run in each direction, and WS, the time of
+	# its first store write (the oldest store file it wrote), measured once
+	# while the other workers do the same, then kept up to date: a run that
+	# ends before its kill gives both, four kills in a row without one
+	# raise D by 5%.
+	restore a && timed_ok "$WD/conf-b.json" "$WD/timed.log"
+	DD[ab]=$DUR WS[ab]=$(wstart "$T0")
+	restore b && timed_ok "$WD/conf-a.json" "$WD/timed.log"
+	DD[ba]=$DUR WS[ba]=$(wstart "$T0") STREAK[ab]=0 STREAK[ba]=0
+	for ((k = 1; nkilled < $2 && k <= 3 * $2; k++)); do
+		if ((k % 2)); then from=a to=b; else from=b to=a; fi
+		dir=$from$to D=${DD[$dir]}
+		restore "$from" || { fail_note "cannot restore snapshot $from"; break; }
+		# one kill in three over the whole run, the others over the
+		# writes, from a little before the first
+		r=$((RANDOM << 15 | RANDOM))
+		lo=$((WS[$dir] * 9 / 10))
+		((k % 3 && lo < D)) || lo=0
+		delay=$((lo + r % (D * 11 / 10 - lo)))
+		printf -v frac '%06d' $((delay % 1000000))
+		now_us
+		t0=$NOW
+		{ timeout -s KILL "$((delay / 1000000)).$frac" "$SNISYNC" \
+			-c "$WD/conf-$to.json" resync >/dev/null 2>"$WD/kill.log"; } 2>/dev/null
+		rc=$?
+		now_us
+		settle
+		if [ "$rc" != 137 ]; then	# it finished first: a completed run
+			DD[$dir]=$(((D + NOW - t0) / 2)) STREAK[$dir]=0
+			WS[$dir]=$(((WS[$dir] + $(wstart "$t0")) / 2))
+			nlate=$((nlate + 1))
+			[ "$rc" = 0 ] || fail_note "exit status $rc: $(tail -1 "$WD/kill.log")"
+			check_done "$from" "$to" "a run that finished before its kill"
+			continue
+		fi
+		nkilled=$((nkilled + 1))
+		if ((++STREAK[$dir] >= 4)); then
+			DD[$dir]=$((D * 21 / 20)) STREAK[$dir]=0
+		fi
+
+		mside=bad
+		if ! dump "$WD/k.dump"; then
+			fail_note "postmap -F -s failed: $(head -1 "$WD/k.dump.err")"
+		elif cmp -s "$WD/k.dump" "$REF/$from.dump"; then
+			mside=old map_old=$((map_old + 1))
+		elif cmp -s "$WD/k.dump" "$REF/$to.dump"; then
+			mside=new map_new=$((map_new + 1))
+		else
+			fail_note "the map is neither the old nor the new: its dump differs from the old in $(diff "$REF/$from.dump" "$WD/k.dump" | grep -c '^[<>]') lines, from the new in $(diff "$REF/$to.dump" "$WD/k.dump" | grep -c '^[<>]')"
+		fi
+		if [ "$mside" = bad ]; then
+			bad_map=$((bad_map + 1))
+		else
+			s=$from
+			[ "$mside" = new ] && s=$to
+			for L in "$LREN" "$LDEL" "$LNEW"; do
+				if ! cmp -s <(q "$L") "$T/q/$s.$L"; then
+					bad_q=$((bad_q + 1))
+					fail_note "postmap -F -q $L disagrees with the $mside map"
+				fi
+			done
+		fi
+		sside=bad
+		if cmp -s "$MAP" "$REF/$from.src"; then sside=old
+		elif cmp -s "$MAP" "$REF/$to.src"; then sside=new
+		else
+			bad_src=$((bad_src + 1))
+			fail_note "the map source is neither the old nor the new"
+		fi
+		dside=bad
+		if cmp -s "$DCF" "$REF/$from.dc"; then dside=old
+		elif cmp -s "$DCF" "$REF/$to.dc"; then dside=new
+		else
+			bad_dc=$((bad_dc + 1))
+			fail_note "the include is neither the old nor the new"
+		fi
+		if ! doveconf_ok; then
+			bad_doveconf=$((bad_doveconf + 1))
+			fail_note "doveconf -xn rejects the include: $(head -1 "$WD/doveconf.err")"
+		fi
+		out=$(aux check "$OUT" "$WD/snap-$from/state/state.json" \
+			"$REF/$from" "$REF/$to" "kill")
+		if [ -n "$(sed 1d <<<"$out")" ] ||
+			[[ $out != *' state=old '* && $out != *' state=new '* ]]; then
+			bad_files=$((bad_files + 1))
+			fail_note "$(tr '\n' ';' <<<"$out")"
+		fi
+		cls="map=$mside source=$sside include=$dside ${out%%$'\n'*}"
+		[[ $cls == *tmp=none ]] || with_tmp=$((with_tmp + 1))
+		TALLY[$cls]=$((${TALLY[$cls]:-0} + 1))
+		r=$((delay * 100 / D))
+		((${TMIN[$cls]:-999} <= r)) || TMIN[$cls]=$r
+		((${TMAX[$cls]:--1} >= r)) || TMAX[$cls]=$r
+
+		# the repair: the next run, nothing done by hand
+		((nkilled % REPAIR_EVERY == 0)) || continue
+		nrepair=$((nrepair + 1))
+		run_ok "$WD/conf-$to.json" "$WD/repair.log"
+		rc=$?
+		[ "$rc" = 0 ] || fail_note "the repair exited $rc: $(grep -m1 error "$WD/repair.log")"
+		check_done "$from" "$to" "the repair"
+		((nrepair % 10 == 0)) || continue
+		nidem=$((nidem + 1))
+		if ! run_ok "$WD/conf-$to.json" "$WD/idem.log" ||
+			! grep -q 'nothing changed: .* nothing written, nothing reloaded' "$WD/idem.log"; then
+			bad_idem=$((bad_idem + 1))
+			fail_note "a run after the repair still changed something: $(tr '\n' ';' <"$WD/idem.log")"
+		fi
+	done
+	now_us
+	echo "# w$W: full run A->B $((DUR_AB[$W] / 1000)) ms, B->A" \
+		"$((DUR_BA[$W] / 1000)) ms, nothing to do $((DUR_NOOP[$W] / 1000)) ms" \
+		"alone; under load A->B $((DD[ab] / 1000)) ms, B->A $((DD[ba] / 1000)) ms," \
+		"first write after $((WS[ab] / 1000)) and $((WS[ba] / 1000)) ms;" \
+		"$nkilled kills, $nlate runs finished before their kill, $nrepair" \
+		"repairs in $(((NOW - loop_start) / 1000000)) s"
+	declare -p nkilled nlate nrepair nidem map_old map_new with_tmp bad_map \
+		bad_q bad_src bad_dc bad_doveconf bad_files bad_repair bad_tmp \
+		bad_reload bad_idem TALLY TMIN TMAX FAILS >"$WD/result"
+}
+
+now_us
+loop_start=$NOW
+pids=()
+for ((w = 1; w <= JOBS; w++)); do
+	kill_loop "$w" $(((KILLS + JOBS - w) / JOBS)) $((SEED * JOBS + w)) &
+	pids+=($!)
+	t_atexit "[ -e '$T/w$w/result' ] || kill ${pids[-1]}"
+done
+for p in "${pids[@]}"; do wait "$p"; done
+
+# sum the workers' counts
+declare -A SUM ALLTALLY ALLMIN ALLMAX
+ALLFAILS=()
+collect() {
+	local v c
+	# shellcheck source=/dev/null
+	. "$T/w$1/result" || return 1
+	for v in nkilled nlate nrepair nidem map_old map_new with_tmp bad_map \
+		bad_q bad_src bad_dc bad_doveconf bad_files bad_repair bad_tmp \
+		bad_reload bad_idem; do
+		SUM[$v]=$((${SUM[$v]:-0} + ${!v}))
+	done
+	for c in "${!TALLY[@]}"; do
+		ALLTALLY[$c]=$((${ALLTALLY[$c]:-0} + TALLY[$c]))
+		((${ALLMIN[$c]:-999} <= TMIN[$c])) || ALLMIN[$c]=${TMIN[$c]}
+		((${ALLMAX[$c]:--1} >= TMAX[$c])) || ALLMAX[$c]=${TMAX[$c]}
+	done
+	ALLFAILS+=("${FAILS[@]}")
+}
+for ((w = 1; w <= JOBS; w++)); do
+	collect "$w" || t_fail "w$w: no result"
+done
+echo "# ${SUM[nkilled]} kills, ${SUM[nlate]} runs finished before their kill," \
+	"${SUM[nrepair]} repairs, ${SUM[nidem]} runs after a repair, in $(since "$loop_start")"
+echo "# what the kills left (kill instant in % of a full run):"
+for c in "${!ALLTALLY[@]}"; do
+	printf '# %4d x %s (%d-%d %%)\n' "${ALLTALLY[$c]}" "$c" "${ALLMIN[$c]}" "${ALLMAX[$c]}"
+done | sort -k2,2nr
+t_eq "$KILLS kills landed in a running resync" "${SUM[nkilled]}" "$KILLS"
+t_eq "kills landed before the map was replaced (${SUM[map_old]}) and after (${SUM[map_new]})" \
+	"$((SUM[map_old] > 0 && SUM[map_new] > 0))" 1
+t_eq "kills landed while temp files existed (${SUM[with_tmp]})" "$((SUM[with_tmp] > 0))" 1
+t_eq "after every kill postmap -F -s printed the old or the new map, entry for entry" \
+	"${SUM[bad_map]}" 0
+t_eq "after every kill postmap -F -q of a renewed, a deleted and a new name agreed with it" \
+	"${SUM[bad_q]}" 0
+t_eq "after every kill the map source was the old or the new file" "${SUM[bad_src]}" 0
+t_eq "after every kill the Dovecot include was the old or the new file" "${SUM[bad_dc]}" 0
+t_eq "after every kill doveconf -xn accepted the Dovecot configuration" \
+	"${SUM[bad_doveconf]}" 0
+t_eq "after every kill each store file named by the include, the map source or state.json existed, each store file held the content it is named after, state.json was the old or the new state" \
+	"${SUM[bad_files]}" 0
+want=0
+for ((w = 1; w <= JOBS; w++)); do
+	want=$((want + (KILLS + JOBS - w) / JOBS / REPAIR_EVERY))
+done
+t_eq "a repair after every ${REPAIR_EVERY}th kill of each worker" "${SUM[nrepair]}" "$want"
+t_eq "every repair, and every run the kill came too late for, exited 0 and left exactly the new map, source, include, store and state" \
+	"${SUM[bad_repair]}" 0
+t_eq "no temp file survived a completed run" "${SUM[bad_tmp]}" 0
+t_eq "after every completed run each service's last reload saw its current file" \
+	"${SUM[bad_reload]}" 0
+t_eq "a run after a repair changed nothing (${SUM[nidem]} runs)" "${SUM[bad_idem]}" 0
+for f in "${ALLFAILS[@]}"; do echo "# $f"; done
+
+# --- kills at chosen instants ---------------------------------------------------
+# kill_when CONF COND...: a run from A's snapshot towards B, killed as soon
+# as COND holds (polled every 0.5 ms; the run is killed after 10 s
+# anyway); then its children may finish. Sets rc and delay (us).
+kill_when() {
+	local conf=$1 i=0 pid t0
+	shift
+	restore a
+	: >"$T/stamp"
+	now_us
+	t0=$NOW
+	"$SNISYNC" -c "$conf" resync >/dev/null 2>"$WD/kill.log" &
+	pid=$!
+	until "$@" || ! kill -0 "$pid" 2>/dev/null || ((++i > 20000)); do
+		nap 0.0005
+	done
+	kill -9 "$pid" 2>/dev/null
+	now_us
+	delay=$((NOW - t0))
+	{ wait "$pid"; } 2>/dev/null
+	rc=$?
+	rm -f "$T/flag"
+	settle
+}
+have() { compgen -G "$1" >/dev/null; }
+renamed() { [ "$1" -nt "$T/stamp" ]; }	# replaced since the run started
+side() { # FILE: old, new or neither (A's or B's reference)
+	if cmp -s "$1" "$2.a"; then echo old
+	elif cmp -s "$1" "$2.b"; then echo new
+	else echo neither; fi
+}
+# chosen SLUG DESC KILLCONF REPAIRCONF COND...: kills a run A -> B when
+# COND holds, says what the kill left, then the next run must leave
+# exactly B's outputs, no temp file, and each service reloaded with its
+# current file.
+chosen() {
+	local desc=$2 kconf=$3 rconf=$4 out
+	local k=$1 from=a to=b D=${DUR_AB[1]} nfail=0 bad_repair=0 bad_tmp=0 bad_reload=0
+	local -a FAILS=()
+	shift 4
+	kill_when "$kconf" "$@"
+	t_eq "kill $desc: killed" "$rc" 137
+	dump "$WD/k.dump"
+	for f in a b; do cp "$REF/$f.dump" "$WD/k.ref.$f"; done
+	out=$(aux check "$OUT" "$WD/snap-a/state/state.json" "$REF/a" "$REF/b" "kill")
+	echo "#   SIGKILL $((delay / 1000)) ms after the start; it left" \
+		"map=$(side "$WD/k.dump" "$WD/k.ref") source=$(side "$MAP" "$WD/src.ref")" \
+		"include=$(side "$DCF" "$WD/dc.ref") ${out%%$'\n'*}"
+	run_ok "$rconf" "$WD/repair.log"
+	rc=$?
+	t_eq "... the next run exits 0" "$rc" 0
+	check_done a b "the next run"
+	t_eq "... and leaves exactly B's map, source, include, store and state" "$bad_repair" 0
+	t_eq "... and no temp file" "$bad_tmp" 0
+	t_eq "... and each service's last reload saw its current file" "$bad_reload" 0
+	for f in "${FAILS[@]}"; do echo "#   $f"; done
+}
+use_worker 1
+for f in a b; do
+	cp "$REF/$f.src" "$WD/src.ref.$f" && cp "$REF/$f.dc" "$WD/dc.ref.$f" || exit 1
+done
+tree_conf "$WD/conf-b-check.json" "$T/le-b" "$ST" "$MAP" "$DCF" \
+	postfix_reload="[\"$T/rec\", \"postfix\", \"$MAP.lmdb\", \"$REC\"]" \
+	dovecot_reload="[\"$T/rec\", \"dovecot\", \"$DCF\", \"$REC\"]" \
+	dovecot_check="[\"$T/block\", \"$T/mark\", \"$T/flag\"]"
+tree_conf "$WD/conf-b-reload.json" "$T/le-b" "$ST" "$MAP" "$DCF" \
+	postfix_reload="[\"$T/block\", \"$T/mark\", \"$T/flag\"]" \
+	dovecot_reload="[\"$T/rec\", \"dovecot\", \"$DCF\", \"$REC\"]"
+
+chosen lmdb-temp "while the LMDB temp file is written" \
+	"$WD/conf-b.json" "$WD/conf-b.json" have "$MAP.lmdb.tmp.*"
+chosen map-renamed "as soon as the map is renamed into place" \
+	"$WD/conf-b.json" "$WD/conf-b.json" renamed "$MAP.lmdb"
+chosen include-renamed "as soon as the include is renamed into place" \
+	"$WD/conf-b.json" "$WD/conf-b.json" renamed "$DCF"
+rm -f "$T/mark" && : >"$T/flag"
+chosen dovecot-check "during the Dovecot check command" \
+	"$WD/conf-b-check.json" "$WD/conf-b-check.json" test -e "$T/mark"
+rm -f "$T/mark" && : >"$T/flag"
+chosen postfix-reload "during the Postfix reload command" \
+	"$WD/conf-b-reload.json" "$WD/conf-b.json" test -e "$T/mark"
+
+# --- nothing was written into a snapshot: every replacement was a rename --------
+for ((w = 1; w <= JOBS; w++)); do
+	use_worker "$w"
+	for s in a b; do
+		t_check "w$w: snapshot ${s^^} unchanged: no file was modified in place" \
+			cmp -s "$WD/snap-$s.sums" <(sums "$s")
+	done
+done
+echo "# total $(since "$T_START"): ${SUM[nkilled]} kills, ${SUM[nrepair]} repairs"
+t_done
