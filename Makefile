@@ -31,9 +31,9 @@ endif
 
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
-ALL_CFLAGS  = -std=c11 -D_GNU_SOURCE -DSNISYNC_VERSION='"$(VERSION)"' \
+ALL_CFLAGS  = -std=c11 -pthread -D_GNU_SOURCE -DSNISYNC_VERSION='"$(VERSION)"' \
               $(WARN) $(PKG_CFLAGS) $(SANFLAGS) $(CFLAGS) $(CPPFLAGS)
-ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
+ALL_LDFLAGS = -pthread $(SANFLAGS) $(LDFLAGS)
 
 AGENT_SRCS = $(filter-out agent/main.c,$(wildcard agent/*.c))
 AGENT_OBJS = $(AGENT_SRCS:agent/%.c=$(BUILD)/agent/%.o)
@@ -41,7 +41,7 @@ UNIT_SRCS  = $(wildcard tests/unit/test_*.c)
 UNIT_BINS  = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all deps deps-build check check-unit check-integration check-dovecot24 \
-        check-san check-valgrind fuzz deps-fuzz demo install uninstall clean units unit FORCE
+        check-san check-valgrind fuzz deps-fuzz bench demo install uninstall clean units unit FORCE
 
 all: snisync
 
@@ -75,6 +75,11 @@ check: deps
 check-san: deps
 	$(MAKE) SAN=1 WERROR=1 build/san/snisync unit
 	BUILD=build/san SNISYNC=$(CURDIR)/build/san/snisync sh tests/run
+
+# Hosting-scale benchmarks (bench/run.py): 10,000 lineages by default,
+# BENCH_ARGS="--lineages 1000" for a shorter run. Figures, not pass/fail.
+bench: deps all
+	/usr/bin/python3 bench/run.py $(BENCH_ARGS)
 
 deps-fuzz:
 	@sh packaging/deps.sh fuzz

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include <openssl/bio.h>
+#include <openssl/decoder.h>
 #include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -29,6 +30,26 @@
 
 #define MAX_CHAIN	10
 #define MAX_NAMES	1000
+#define ISS_CACHE	16
+
+/* A PEM block: where it starts and ends in its file. */
+struct pem_block {
+	size_t	 off, len;
+};
+
+struct iss_ent {
+	unsigned char	 md[32];	/* SHA-256 of the PEM block text */
+	X509		*x;
+	unsigned char	 signer[32];	/* verified as issued by this, or 0 */
+	int		 signed_ok;
+};
+
+struct cert_ctx {
+	OSSL_DECODER_CTX	*dctx;
+	EVP_PKEY		*dkey;		/* where dctx puts a key */
+	struct iss_ent		 iss[ISS_CACHE];
+	int			 niss, next;
+};
 
 static const char *const cert_labels[] = {
 	"CERTIFICATE", "X509 CERTIFICATE", NULL
@@ -111,7 +132,7 @@ find_line(const unsigned char *p, const unsigned char *end,
  */
 static int
 pem_scan(const unsigned char *buf, size_t len, const char *const *allowed,
-    int is_key, char *why, size_t whysz)
+    int is_key, struct pem_block *blk, int maxblk, char *why, size_t whysz)
 {
 	const unsigned char *p = buf, *end = buf + len;
 	int blocks = 0;
@@ -168,6 +189,9 @@ pem_scan(const unsigned char *buf, size_t len, const char *const *allowed,
 			snprintf(why, whysz, "encrypted private key");
 			return -1;
 		}
+		if (blk != NULL && blocks < maxblk)
+			blk[blocks] = (struct pem_block){ (size_t)(p - buf),
+			    (size_t)(endline + strlen(endmark) - p) };
 		p = endline + strlen(endmark);
 		blocks++;
 	}
@@ -320,12 +344,146 @@ leaf_ids(X509 *leaf, struct cert_info *info)
 		    "%02X:" : "%02X", md[i]);
 }
 
+struct cert_ctx *
+cert_ctx_new(void)
+{
+	struct cert_ctx *ctx = xcalloc(1, sizeof(*ctx));
+
+	ctx->dctx = OSSL_DECODER_CTX_new_for_pkey(&ctx->dkey, "PEM", NULL,
+	    NULL, OSSL_KEYMGMT_SELECT_KEYPAIR, NULL, NULL);
+	if (ctx->dctx != NULL)
+		OSSL_DECODER_CTX_set_pem_password_cb(ctx->dctx, no_password,
+		    NULL);
+	return ctx;
+}
+
+void
+cert_ctx_free(struct cert_ctx *ctx)
+{
+	int i;
+
+	if (ctx == NULL)
+		return;
+	OSSL_DECODER_CTX_free(ctx->dctx);
+	EVP_PKEY_free(ctx->dkey);
+	for (i = 0; i < ctx->niss; i++)
+		X509_free(ctx->iss[i].x);
+	free(ctx);
+}
+
+static EVP_PKEY *
+key_parse(struct cert_ctx *ctx, const unsigned char *key, size_t keylen)
+{
+	const unsigned char *p = key;
+	size_t left = keylen;
+	EVP_PKEY *pkey = NULL;
+	BIO *bio;
+
+	if (ctx->dctx != NULL) {
+		EVP_PKEY_free(ctx->dkey);
+		ctx->dkey = NULL;
+		if (OSSL_DECODER_from_data(ctx->dctx, &p, &left) == 1) {
+			pkey = ctx->dkey;
+			ctx->dkey = NULL;
+		}
+		return pkey;
+	}
+	bio = BIO_new_mem_buf(key, (int)keylen);
+	pkey = bio ? PEM_read_bio_PrivateKey(bio, NULL, no_password, NULL) :
+	    NULL;
+	BIO_free(bio);
+	return pkey;
+}
+
+static struct iss_ent *
+iss_find(struct cert_ctx *ctx, const unsigned char md[32])
+{
+	int i;
+
+	for (i = 0; i < ctx->niss; i++)
+		if (memcmp(ctx->iss[i].md, md, 32) == 0)
+			return &ctx->iss[i];
+	return NULL;
+}
+
+/* Parses one PEM certificate block; issuing certificates (not the leaf)
+ * come from, and go to, the context's cache. Returns a reference. */
+static X509 *
+cert_parse(struct cert_ctx *ctx, const unsigned char *pem, size_t len,
+    int issuer, unsigned char md[32])
+{
+	unsigned int mdlen = 0;
+	struct iss_ent *e;
+	X509 *x;
+	BIO *bio;
+
+	EVP_Digest(pem, len, md, &mdlen, EVP_sha256(), NULL);
+	if (issuer && (e = iss_find(ctx, md)) != NULL) {
+		X509_up_ref(e->x);
+		return e->x;
+	}
+	bio = BIO_new_mem_buf(pem, (int)len);
+	x = bio ? PEM_read_bio_X509(bio, NULL, no_password, NULL) : NULL;
+	BIO_free(bio);
+	if (x != NULL && issuer) {
+		if (ctx->niss < ISS_CACHE)
+			e = &ctx->iss[ctx->niss++];
+		else {
+			e = &ctx->iss[ctx->next];
+			ctx->next = (ctx->next + 1) % ISS_CACHE;
+			X509_free(e->x);
+		}
+		memset(e, 0, sizeof(*e));
+		memcpy(e->md, md, 32);
+		X509_up_ref(x);
+		e->x = x;
+	}
+	return x;
+}
+
+/* 0 when child is issued and signed by issuer; a link between two cached
+ * issuing certificates is checked once. */
+static int
+issued_by(struct cert_ctx *ctx, X509 *child, const unsigned char cmd[32],
+    X509 *issuer, const unsigned char imd[32])
+{
+	struct iss_ent *e = iss_find(ctx, cmd);
+	EVP_PKEY *ipub = X509_get0_pubkey(issuer);
+
+	if (e != NULL && e->signed_ok && memcmp(e->signer, imd, 32) == 0)
+		return 0;
+	if (X509_check_issued(issuer, child) != X509_V_OK || ipub == NULL ||
+	    X509_verify(child, ipub) != 1)
+		return -1;
+	if (e != NULL && iss_find(ctx, imd) != NULL) {
+		memcpy(e->signer, imd, 32);
+		e->signed_ok = 1;
+	}
+	return 0;
+}
+
 int
 cert_validate(const unsigned char *key, size_t keylen,
     const unsigned char *chain, size_t chainlen, time_t now,
     struct cert_info *info, enum cert_file *file, char *why, size_t whysz)
 {
+	struct cert_ctx *ctx = cert_ctx_new();
+	int rc;
+
+	rc = cert_validate_ctx(ctx, key, keylen, chain, chainlen, now, info,
+	    file, why, whysz);
+	cert_ctx_free(ctx);
+	return rc;
+}
+
+int
+cert_validate_ctx(struct cert_ctx *ctx, const unsigned char *key,
+    size_t keylen, const unsigned char *chain, size_t chainlen, time_t now,
+    struct cert_info *info, enum cert_file *file, char *why, size_t whysz)
+{
 	X509 *certs[MAX_CHAIN];
+	unsigned char mds[MAX_CHAIN][32];
+	struct pem_block blk[MAX_CHAIN];
 	EVP_PKEY *pkey = NULL;
 	BIO *bio = NULL;
 	int ncerts = 0, nblocks, i, rc = -1;
@@ -335,7 +493,7 @@ cert_validate(const unsigned char *key, size_t keylen,
 	ERR_clear_error();
 
 	*file = CERT_FILE_KEY;
-	nblocks = pem_scan(key, keylen, key_labels, 1, why, whysz);
+	nblocks = pem_scan(key, keylen, key_labels, 1, NULL, 0, why, whysz);
 	if (nblocks < 0)
 		goto out;
 	if (nblocks != 1) {
@@ -343,11 +501,7 @@ cert_validate(const unsigned char *key, size_t keylen,
 		    nblocks);
 		goto out;
 	}
-	bio = BIO_new_mem_buf(key, (int)keylen);
-	pkey = bio ? PEM_read_bio_PrivateKey(bio, NULL, no_password, NULL) :
-	    NULL;
-	BIO_free(bio);
-	bio = NULL;
+	pkey = key_parse(ctx, key, keylen);
 	if (pkey == NULL) {
 		snprintf(why, whysz, "cannot parse private key");
 		goto out;
@@ -356,7 +510,8 @@ cert_validate(const unsigned char *key, size_t keylen,
 		goto out;
 
 	*file = CERT_FILE_CHAIN;
-	nblocks = pem_scan(chain, chainlen, cert_labels, 0, why, whysz);
+	nblocks = pem_scan(chain, chainlen, cert_labels, 0, blk, MAX_CHAIN,
+	    why, whysz);
 	if (nblocks < 0)
 		goto out;
 	if (nblocks > MAX_CHAIN) {
@@ -364,9 +519,9 @@ cert_validate(const unsigned char *key, size_t keylen,
 		    MAX_CHAIN);
 		goto out;
 	}
-	bio = BIO_new_mem_buf(chain, (int)chainlen);
-	while (bio != NULL && ncerts < nblocks) {
-		X509 *x = PEM_read_bio_X509(bio, NULL, no_password, NULL);
+	while (ncerts < nblocks) {
+		X509 *x = cert_parse(ctx, chain + blk[ncerts].off,
+		    blk[ncerts].len, ncerts > 0, mds[ncerts]);
 
 		if (x == NULL) {
 			snprintf(why, whysz, "cannot parse certificate %d",
@@ -381,10 +536,8 @@ cert_validate(const unsigned char *key, size_t keylen,
 	}
 	info->chain_len = ncerts;
 	for (i = 0; i + 1 < ncerts; i++) {
-		EVP_PKEY *ipub = X509_get0_pubkey(certs[i + 1]);
-
-		if (X509_check_issued(certs[i + 1], certs[i]) != X509_V_OK ||
-		    ipub == NULL || X509_verify(certs[i], ipub) != 1) {
+		if (issued_by(ctx, certs[i], mds[i], certs[i + 1],
+		    mds[i + 1]) == -1) {
 			snprintf(why, whysz, "certificate %d is not issued by "
 			    "certificate %d (chain out of order or unrelated)",
 			    i + 1, i + 2);

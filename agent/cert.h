@@ -54,6 +54,21 @@ int	cert_validate(const unsigned char *key, size_t keylen,
 
 void	cert_info_free(struct cert_info *info);
 
+/*
+ * A validation context for one thread: a reused key decoder (building one
+ * costs far more than decoding a key) and the issuing certificates seen
+ * so far (most lineages share an intermediate: parsed and checked once).
+ * cert_validate_ctx() is cert_validate() with one; a context is used by
+ * one thread at a time. cert_ctx_new() never returns NULL.
+ */
+struct cert_ctx;
+struct cert_ctx *cert_ctx_new(void);
+void	cert_ctx_free(struct cert_ctx *ctx);
+int	cert_validate_ctx(struct cert_ctx *ctx, const unsigned char *key,
+	    size_t keylen, const unsigned char *chain, size_t chainlen,
+	    time_t now, struct cert_info *info, enum cert_file *file,
+	    char *why, size_t whysz);
+
 /* cert_sha256_hex(buf, len, out): lowercase hex SHA-256, out[65]. */
 void	cert_sha256_hex(const void *buf, size_t len, char out[65]);
 

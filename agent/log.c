@@ -119,8 +119,9 @@ log_fatal(const char *fmt, ...)
 const char *
 log_escn(const char *s, size_t len)
 {
-	static char bufs[ESC_BUFS][ESC_MAX * 4 + 8];
-	static int next;
+	/* Per thread: validation runs on several threads. */
+	static _Thread_local char bufs[ESC_BUFS][ESC_MAX * 4 + 8];
+	static _Thread_local int next;
 	char *out, *o;
 	size_t i;
 

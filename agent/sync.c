@@ -9,6 +9,8 @@
  * nothing reloaded, and it says so. Returns an enum sync_exit.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -219,13 +221,74 @@ sync_result_free(struct sync_result *r)
 	memset(r, 0, sizeof(*r));
 }
 
-static void
-validate_one(struct work *w, struct lineage *l)
+/* The part of validation that needs no shared state: runs on worker
+ * threads. */
+struct vjob {
+	struct lineage		*l;
+	int			 rc;
+	struct cert_info	 info;
+	enum cert_file		 f;
+	char			 why[512];
+	char			 key_id[65], chain_id[65];
+};
+
+struct vpool {
+	struct vjob		*jobs;
+	size_t			 n;
+	atomic_size_t		 next;
+	time_t			 now;
+};
+
+static void *
+vworker(void *arg)
 {
-	struct cert_info info;
-	enum cert_file f;
+	struct vpool *vp = arg;
+	struct cert_ctx *cx = cert_ctx_new();
+	size_t i;
+
+	while ((i = atomic_fetch_add(&vp->next, 1)) < vp->n) {
+		struct vjob *j = &vp->jobs[i];
+		struct lineage *l = j->l;
+
+		j->rc = cert_validate_ctx(cx, l->key.data, l->key.len,
+		    l->chain.data, l->chain.len, vp->now, &j->info, &j->f,
+		    j->why, sizeof(j->why));
+		if (j->rc == 0) {
+			cert_sha256_hex(l->key.data, l->key.len, j->key_id);
+			cert_sha256_hex(l->chain.data, l->chain.len,
+			    j->chain_id);
+		}
+	}
+	cert_ctx_free(cx);
+	return NULL;
+}
+
+/* Validates every job, on as many threads as there are CPUs (up to 8)
+ * when there are enough jobs to be worth it. */
+static void
+validate_all(struct vjob *jobs, size_t n, time_t now)
+{
+	struct vpool vp = { jobs, n, 0, now };
+	pthread_t th[8];
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	int nth = 0, i;
+
+	if (n >= 64 && ncpu > 1)
+		nth = ncpu > 8 ? 8 : (int)ncpu;
+	for (i = 0; i < nth - 1; i++)
+		if (pthread_create(&th[i], NULL, vworker, &vp) != 0)
+			break;
+	nth = i;
+	vworker(&vp);			/* this thread works too */
+	for (i = 0; i < nth; i++)
+		pthread_join(th[i], NULL);
+}
+
+/* The sequential part: report, or turn the result into a pair. */
+static void
+validate_one(struct work *w, struct lineage *l, struct vjob *j)
+{
 	struct pair *p;
-	char why[512];
 
 	if (l->error != NULL) {
 		reject(w, l->name, l->err_file, l->error, l->transient);
@@ -238,9 +301,8 @@ validate_one(struct work *w, struct lineage *l)
 		p->last_good = 0;
 		return;
 	}
-	if (cert_validate(l->key.data, l->key.len, l->chain.data,
-	    l->chain.len, w->now, &info, &f, why, sizeof(why)) == -1) {
-		reject(w, l->name, file_name(f), why, 0);
+	if (j->rc == -1) {
+		reject(w, l->name, file_name(j->f), j->why, 0);
 		return;
 	}
 	if (l->key.id.mode & 0004)
@@ -249,17 +311,17 @@ validate_one(struct work *w, struct lineage *l)
 		    log_esc(l->name), log_esc(l->key.path), l->key.id.mode);
 	p = add_pair(w);
 	p->lineage = xstrdup(l->name);
-	cert_sha256_hex(l->key.data, l->key.len, p->key_id);
-	cert_sha256_hex(l->chain.data, l->chain.len, p->chain_id);
-	p->names = info.names;
-	p->nnames = info.nnames;
-	info.names = NULL;
-	info.nnames = 0;
-	p->not_before = info.not_before;
-	p->not_after = info.not_after;
-	memcpy(p->key_desc, info.key_desc, sizeof(p->key_desc));
-	memcpy(p->serial, info.serial, sizeof(p->serial));
-	memcpy(p->fingerprint, info.fingerprint, sizeof(p->fingerprint));
+	memcpy(p->key_id, j->key_id, sizeof(p->key_id));
+	memcpy(p->chain_id, j->chain_id, sizeof(p->chain_id));
+	p->names = j->info.names;
+	p->nnames = j->info.nnames;
+	j->info.names = NULL;
+	j->info.nnames = 0;
+	p->not_before = j->info.not_before;
+	p->not_after = j->info.not_after;
+	memcpy(p->key_desc, j->info.key_desc, sizeof(p->key_desc));
+	memcpy(p->serial, j->info.serial, sizeof(p->serial));
+	memcpy(p->fingerprint, j->info.fingerprint, sizeof(p->fingerprint));
 	p->key = l->key.data;
 	p->keylen = l->key.len;
 	p->chain = l->chain.data;
@@ -270,7 +332,6 @@ validate_one(struct work *w, struct lineage *l)
 	p->src_chain = xstrdup(l->chain.path);
 	p->src_key_id = l->key.id;
 	p->src_chain_id = l->chain.id;
-	cert_info_free(&info);
 }
 
 static int
@@ -329,13 +390,27 @@ in_scan(struct work *w, const char *lineage)
 static int
 gather(struct work *w, const struct sync_opts *o)
 {
-	size_t i;
+	struct vjob *jobs;
+	size_t i, j, njobs = 0;
 
 	if (scan_tree(w->c->letsencrypt_dir, o->only, o->nonly, cached, w,
 	    &w->sc) == -1)
 		return -1;
+	jobs = xcalloc(w->sc.n + 1, sizeof(*jobs));
 	for (i = 0; i < w->sc.n; i++)
-		validate_one(w, &w->sc.v[i]);
+		if (w->sc.v[i].error == NULL && !w->sc.v[i].cached)
+			jobs[njobs++].l = &w->sc.v[i];
+	validate_all(jobs, njobs, w->now);
+	for (i = 0, j = 0; i < w->sc.n; i++) {
+		struct vjob *job = NULL;
+
+		if (j < njobs && jobs[j].l == &w->sc.v[i])
+			job = &jobs[j++];
+		validate_one(w, &w->sc.v[i], job);
+		if (job != NULL)
+			cert_info_free(&job->info);
+	}
+	free(jobs);
 	for (i = 0; i < w->old.n; i++) {
 		const struct pair *op = &w->old.pairs[i];
 

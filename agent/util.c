@@ -156,8 +156,8 @@ free_wiped(void *p, size_t n)
 const char *
 fmt_utc(long long t)
 {
-	static char bufs[4][32];
-	static int next;
+	static _Thread_local char bufs[4][32];
+	static _Thread_local int next;
 	char *b = bufs[next];
 	time_t tt = (time_t)t;
 	struct tm tm;
