@@ -392,6 +392,8 @@ get_watch(struct conf_ctx *cx, json_t *v, struct watch_conf *wc)
 			get_int(cx, m, 0, 365, &wc->expiry_warn_days);
 		else if (strcmp(k, "certbot_wait_s") == 0)
 			get_int(cx, m, 0, 86400, &wc->certbot_wait_s);
+		else if (strcmp(k, "reload_min_interval_s") == 0)
+			get_int(cx, m, 0, 3600, &wc->reload_min_interval_s);
 		else
 			conf_error(cx, "unknown key \"%s\"", path_str(cx));
 		pop(cx);
@@ -430,6 +432,7 @@ conf_defaults(struct conf *c)
 	c->watch.resync_interval_s = 12 * 3600;
 	c->watch.expiry_warn_days = 21;
 	c->watch.certbot_wait_s = 600;
+	c->watch.reload_min_interval_s = 0;
 }
 
 int

@@ -33,6 +33,7 @@ struct watch_conf {
 	int		 resync_interval_s;	/* periodic full resync */
 	int		 expiry_warn_days;
 	int		 certbot_wait_s;	/* wait while certbot runs */
+	int		 reload_min_interval_s;	/* between two reloads */
 };
 
 struct conf {

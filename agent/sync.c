@@ -1055,7 +1055,13 @@ sync_resync(const struct conf *c, const struct sync_opts *o)
 	w.reload_pending[SVC_DOVECOT] = sv[SVC_DOVECOT].reload;
 	if (save_state(&w, &lmdb_id, have_lmdb) == -1)
 		failed = 1;
-	run_reloads(&w, sv);
+	if (o->hold_reloads) {
+		for (i = 0; i < SVC__MAX; i++)
+			if (sv[i].reload)
+				sv[i].status = "updated, reload held back "
+				    "(reload_min_interval_s)";
+	} else
+		run_reloads(&w, sv);
 	if (w.reload_pending[SVC_POSTFIX] != sv[SVC_POSTFIX].reload ||
 	    w.reload_pending[SVC_DOVECOT] != sv[SVC_DOVECOT].reload) {
 		w.reload_pending[SVC_POSTFIX] = sv[SVC_POSTFIX].reload;
@@ -1083,8 +1089,15 @@ report:
 		rc = EXIT_REJECTED;
 	if (o->result != NULL) {
 		o->result->changed = sv[0].written || sv[1].written;
-		o->result->reload_failed = (sv[0].reload || sv[1].reload) &&
-		    !o->dry_run;
+		int due = (sv[0].reload || sv[1].reload) && !o->dry_run;
+
+		o->result->reload_failed = due && !o->hold_reloads;
+		o->result->reload_held = due && o->hold_reloads;
+		o->result->reloaded = !o->hold_reloads && !o->dry_run &&
+		    ((sv[0].written && !sv[0].reload) ||
+		    (sv[1].written && !sv[1].reload) ||
+		    (w.old.reload_pending[0] && !sv[0].reload) ||
+		    (w.old.reload_pending[1] && !sv[1].reload));
 		o->result->nlineages = w.sc.n;
 		o->result->nnames = w.plan.n;
 		o->result->nrejected = w.nrejected;

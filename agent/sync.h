@@ -24,7 +24,9 @@ enum sync_exit {
 /* What a run reports back to its caller (the daemon). */
 struct sync_result {
 	int	  changed;	/* some service's files were replaced */
-	int	  reload_failed; /* a reload is still due */
+	int	  reload_failed; /* a reload ran and failed: still due */
+	int	  reloaded;	/* a reload ran and succeeded */
+	int	  reload_held;	/* a reload is due but was held back */
 	char	**deferred;	/* lineages whose failure was not */
 	size_t	  ndeferred;	/* reported (maybe mid-swap) */
 	size_t	  nlineages, nnames, nrejected;
@@ -46,6 +48,8 @@ struct sync_opts {
 						   reported now, whatever the
 						   above says */
 	size_t			  nloud;
+	int			  hold_reloads;	/* write, but leave reloads
+						   pending (rate limit) */
 	struct sync_result	 *result;	/* filled when non-NULL */
 };
 

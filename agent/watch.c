@@ -8,7 +8,10 @@
  * certbot holds its lock (at most certbot_wait_s). A lineage that fails
  * right after an event may be mid-swap: it is retried quietly and
  * reported only if still broken report_after_s later. A failed reload is
- * retried with backoff. A full resync runs every resync_interval_s and
+ * retried with backoff; two reloads of a service are at least
+ * reload_min_interval_s apart (a change inside that time is written at
+ * once and its reload held until then). A full resync runs every
+ * resync_interval_s and
  * warns about certificates close to expiry. Idle, it sleeps in one poll()
  * with no timer shorter than the periodic resync (or the systemd
  * watchdog, when configured). SIGHUP re-reads the config (a bad one is
@@ -75,6 +78,7 @@ struct watcher {
 	long long	 next_full;
 	long long	 reload_retry_at;
 	int		 backoff_s;
+	long long	 last_reload, reload_due_at;	/* rate limit */
 	long long	 certbot_since;
 	long long	 watchdog_ms, watchdog_at;
 	int		 stop;
@@ -469,6 +473,9 @@ run_sync(struct watcher *w, int full)
 	o.loud = loud;
 	o.nloud = nloud;
 	o.result = &res;
+	o.hold_reloads = w->last_reload != 0 && now - w->last_reload <
+	    (long long)w->c->watch.reload_min_interval_s * 1000;
+	w->reload_due_at = 0;
 	if (!full) {
 		o.only = w->dirty;
 		o.nonly = w->ndirty;
@@ -507,6 +514,14 @@ run_sync(struct watcher *w, int full)
 	w->certbot_since = 0;
 	w->retry_at = w->npend ? mono_ms() + w->c->watch.settle_ms : 0;
 
+	if (res.reloaded)
+		w->last_reload = mono_ms();
+	if (res.reload_held) {
+		w->reload_due_at = w->last_reload +
+		    (long long)w->c->watch.reload_min_interval_s * 1000;
+		log_info("watch: reloading in %lld ms (reload_min_interval_s)",
+		    w->reload_due_at - mono_ms());
+	}
 	if (res.reload_failed || rc == EXIT_APPLY) {
 		w->backoff_s = w->backoff_s ? w->backoff_s * 2 : 5;
 		if (w->backoff_s > 600)
@@ -582,6 +597,8 @@ next_deadline(const struct watcher *w)
 		d = w->retry_at;
 	if (w->reload_retry_at != 0 && w->reload_retry_at < d)
 		d = w->reload_retry_at;
+	if (w->reload_due_at != 0 && w->reload_due_at < d)
+		d = w->reload_due_at;
 	if (w->watchdog_ms != 0 && w->watchdog_at < d)
 		d = w->watchdog_at;
 	return d;
@@ -603,7 +620,8 @@ due(struct watcher *w)
 	if (w->settle_at != 0 && now < w->settle_at)
 		return;
 	full = w->full || (w->reload_retry_at != 0 &&
-	    now >= w->reload_retry_at) || now >= w->next_full;
+	    now >= w->reload_retry_at) || now >= w->next_full ||
+	    (w->reload_due_at != 0 && now >= w->reload_due_at);
 	if (w->settle_at == 0 && !full &&
 	    (w->retry_at == 0 || now < w->retry_at))
 		return;

@@ -108,6 +108,28 @@ t_check "the reload is retried and succeeds" wait_for 8 grep -q 'postfix: reload
 t_eq "reload attempts: the failed one and its retry" "$(( $(calls) - n0 ))" 2
 t_check "the daemon is still running" kill -0 "$D"
 
+# Reload rate limit: with reload_min_interval_s 3, a change a second after
+# a reload is written at once, its reload held until 3 s have passed.
+kill -TERM "$D"
+wait "$D"
+sed 's/"report_after_s": 2}/"report_after_s": 2, "reload_min_interval_s": 3}/' "$T/conf.json" >"$T/rate.json"
+"$SNISYNC" -c "$T/rate.json" watch >"$T/rate.log" 2>&1 &
+D=$!
+t_atexit "kill $D"
+sleep 1
+n0=$(calls)
+tree_leaf "$LE" "$T/ca" r1.example.test ec256 r1.example.test
+t_check "rate limit: the first change is reloaded at once" wait_for 3 sh -c "[ \$(wc -l <'$T/pf.calls') -gt $n0 ]"
+t1=$(tail -1 "$T/pf.calls")
+tree_leaf "$LE" "$T/ca" r2.example.test ec256 r2.example.test
+t_check "rate limit: the second change is in the map at once" wait_for 2 in_map r2.example.test
+t_eq "rate limit: its reload is held" "$(( $(calls) - n0 ))" 1
+t_check "rate limit: held reload announced" grep -q 'reload held back' "$T/rate.log"
+t_check "rate limit: the held reload runs later" wait_for 5 sh -c "[ \$(wc -l <'$T/pf.calls') -gt $((n0 + 1)) ]"
+t2=$(tail -1 "$T/pf.calls")
+t_check "rate limit: the two reloads are at least 3 s apart ($t1 -> $t2)" \
+	awk -v a="$t1" -v b="$t2" 'BEGIN { exit !(b - a >= 2.95) }'
+
 # Idle: one blocking wait, no wakeups.
 sleep 0.5
 cs() { awk '/^voluntary_ctxt_switches|^nonvoluntary_ctxt_switches/ { s += $2 } END { print s }' "/proc/$D/status"; }
