@@ -165,17 +165,6 @@ keep_last_good(struct work *w, const char *lineage, int quiet)
 		    fmt_utc(p->not_after));
 }
 
-static int
-listed(char *const *list, size_t n, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (strcmp(list[i], name) == 0)
-			return 1;
-	return 0;
-}
-
 static void
 reject(struct work *w, const char *lineage, const char *file,
     const char *why, int transient)
@@ -183,8 +172,8 @@ reject(struct work *w, const char *lineage, const char *file,
 	const struct sync_opts *o = w->o;
 	struct sync_result *r = o->result;
 
-	if (!listed(o->loud, o->nloud, lineage) &&
-	    (listed(o->quiet, o->nquiet, lineage) ||
+	if (!strv_has(o->loud, o->nloud, lineage) &&
+	    (strv_has(o->quiet, o->nquiet, lineage) ||
 	    (o->daemon && transient))) {
 		if (r != NULL) {
 			r->deferred = xreallocarray(r->deferred,
@@ -416,7 +405,7 @@ gather(struct work *w, const struct sync_opts *o)
 
 		if (in_scan(w, op->lineage))
 			continue;
-		if (o->nonly > 0 && !listed(o->only, o->nonly, op->lineage)) {
+		if (o->nonly > 0 && !strv_has(o->only, o->nonly, op->lineage)) {
 			/* Not asked about: it stays as it is. */
 			struct pair *p = add_pair(w);
 
@@ -432,7 +421,7 @@ gather(struct work *w, const struct sync_opts *o)
 	}
 	if (o->nonly > 0)
 		for (i = 0; i < w->old.nerrs; i++)
-			if (!listed(o->only, o->nonly, w->old.errs[i].lineage) &&
+			if (!strv_has(o->only, o->nonly, w->old.errs[i].lineage) &&
 			    !in_scan(w, w->old.errs[i].lineage)) {
 				struct state_error *e = &w->old.errs[i];
 

@@ -32,6 +32,9 @@ void	buf_free(struct buf *b);
 /* free_wiped(p, n): explicit_bzero n bytes at p, then free(p). */
 void	free_wiped(void *p, size_t n);
 
+/* strv_has(v, n, s): 1 when one of the n strings in v equals s. */
+int	strv_has(char *const *v, size_t n, const char *s);
+
 /* mono_ms(): CLOCK_MONOTONIC in milliseconds. */
 long long mono_ms(void);
 

@@ -397,17 +397,6 @@ pend_drop(struct watcher *w, const char *name)
 		}
 }
 
-static int
-in_list(char **v, size_t n, const char *s)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (strcmp(v[i], s) == 0)
-			return 1;
-	return 0;
-}
-
 static void
 warn_expiry(struct watcher *w)
 {
@@ -435,7 +424,7 @@ warn_expiry(struct watcher *w)
 static void
 add_dirty(struct watcher *w, const char *name)
 {
-	if (in_list(w->dirty, w->ndirty, name))
+	if (strv_has(w->dirty, w->ndirty, name))
 		return;
 	w->dirty = xreallocarray(w->dirty, w->ndirty + 1, sizeof(char *));
 	w->dirty[w->ndirty++] = xstrdup(name);
@@ -489,8 +478,8 @@ run_sync(struct watcher *w, int full)
 	for (i = 0; i < w->npend; ) {
 		const char *n = w->pend[i].name;
 
-		if ((full || in_list(w->dirty, w->ndirty, n)) &&
-		    !in_list(res.deferred, res.ndeferred, n))
+		if ((full || strv_has(w->dirty, w->ndirty, n)) &&
+		    !strv_has(res.deferred, res.ndeferred, n))
 			pend_drop(w, n);
 		else
 			i++;
