@@ -150,12 +150,14 @@ NOTIFY_SOCKET=$T/notify.sock WATCHDOG_USEC=200000 \
 	"$SNISYNC" -c "$T/conf.json" watch >"$T/watch2.log" 2>&1 &
 D=$!
 t_atexit "kill $D"
+wait_for 30 grep -q '^READY=1' "$T/notify.log"
+n0=$(grep -c '^WATCHDOG=1' "$T/notify.log")
 sleep 1.2
+n=$(( $(grep -c '^WATCHDOG=1' "$T/notify.log") - n0 ))
 kill -TERM "$D"
 wait "$D"
 t_check "a certificate expiring within expiry_warn_days is warned about" \
 	grep -Eq 'warning: lineage soon.example.test: certificate expires in (9|10) days' "$T/watch2.log"
-n=$(grep -c '^WATCHDOG=1' "$T/notify.log")
 t_check "WATCHDOG_USEC=200000: watchdog pings every 100 ms ($n in 1.2 s)" test "$n" -ge 5
 t_check "STOPPING=1 notified on SIGTERM" grep -q '^STOPPING=1' "$T/notify.log"
 t_done
