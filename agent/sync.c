@@ -123,15 +123,31 @@ load_bytes(struct work *w, struct pair *p)
 	return 0;
 }
 
+static int
+cmp_pair_key(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct pair *)elem)->lineage);
+}
+
+static int
+cmp_pair_lineage(const void *a, const void *b)
+{
+	return strcmp(((const struct pair *)a)->lineage,
+	    ((const struct pair *)b)->lineage);
+}
+
+static int
+cmp_lineage_key(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct lineage *)elem)->name);
+}
+
 static const struct pair *
 old_pair(struct work *w, const char *lineage)
 {
-	size_t i;
-
-	for (i = 0; i < w->old.n; i++)
-		if (strcmp(w->old.pairs[i].lineage, lineage) == 0)
-			return &w->old.pairs[i];
-	return NULL;
+	/* gather() sorted the old pairs by lineage: one pair each. */
+	return bsearch(lineage, w->old.pairs, w->old.n, sizeof(*w->old.pairs),
+	    cmp_pair_key);
 }
 
 /* Keeps the previously applied pair of a failing lineage in service. */
@@ -366,12 +382,9 @@ cached(void *arg, const struct lineage *l)
 static int
 in_scan(struct work *w, const char *lineage)
 {
-	size_t i;
-
-	for (i = 0; i < w->sc.n; i++)
-		if (strcmp(w->sc.v[i].name, lineage) == 0)
-			return 1;
-	return 0;
+	/* scan_tree() returns lineages sorted by name. */
+	return w->sc.n > 0 && bsearch(lineage, w->sc.v, w->sc.n,
+	    sizeof(*w->sc.v), cmp_lineage_key) != NULL;
 }
 
 /* scan + validate + plan. Returns 0, or -1 when the tree cannot be read
@@ -381,6 +394,10 @@ gather(struct work *w, const struct sync_opts *o)
 {
 	struct vjob *jobs;
 	size_t i, j, njobs = 0;
+
+	if (w->old.n > 1)
+		qsort(w->old.pairs, w->old.n, sizeof(*w->old.pairs),
+		    cmp_pair_lineage);
 
 	if (scan_tree(w->c->letsencrypt_dir, o->only, o->nonly, cached, w,
 	    &w->sc) == -1)

@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -472,6 +473,7 @@ run_sync(struct watcher *w, int full)
 	log_debug("watch: sync (%s, %zu dirty, %zu quiet, %zu due)",
 	    full ? "full" : "partial", w->ndirty, nquiet, nloud);
 	rc = sync_resync(w->c, &o);
+	malloc_trim(0);		/* idle, hand a big run's memory back */
 
 	/* Deferred failures wait; anything looked at and not deferred is
 	 * healed or has been reported. */
