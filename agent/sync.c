@@ -146,6 +146,8 @@ static const struct pair *
 old_pair(struct work *w, const char *lineage)
 {
 	/* gather() sorted the old pairs by lineage: one pair each. */
+	if (w->old.n == 0)
+		return NULL;
 	return bsearch(lineage, w->old.pairs, w->old.n, sizeof(*w->old.pairs),
 	    cmp_pair_key);
 }
