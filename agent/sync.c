@@ -755,37 +755,53 @@ out:
 }
 
 static int
-referenced(const struct pair *pairs, size_t n, const char *id)
+cmp_strp(const void *a, const void *b)
 {
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (strcmp(pairs[i].key_id, id) == 0 ||
-		    strcmp(pairs[i].chain_id, id) == 0)
-			return 1;
-	return 0;
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* Removes store files that neither the new state nor (when the Dovecot
- * config was rolled back) the old one references, and our leftover temp
- * files. */
+/* The store ids the pairs refer to, sorted for bsearch; caller frees. */
+static const char **
+referenced_ids(const struct pair *a, size_t na, const struct pair *b,
+    size_t nb, size_t *n)
+{
+	const char **ids = xcalloc(2 * (na + nb) + 1, sizeof(char *));
+	size_t i, k = 0;
+
+	for (i = 0; i < na; i++) {
+		ids[k++] = a[i].key_id;
+		ids[k++] = a[i].chain_id;
+	}
+	for (i = 0; i < nb; i++) {
+		ids[k++] = b[i].key_id;
+		ids[k++] = b[i].chain_id;
+	}
+	qsort(ids, k, sizeof(char *), cmp_strp);
+	*n = k;
+	return ids;
+}
+
 static void
 gc_store(struct work *w, int keep_old)
 {
 	char **names = NULL;
-	size_t n = 0, i;
+	const char **ids;
+	size_t n = 0, nids, i;
 
 	if (fsio_list(w->store, &names, &n) == -1)
 		return;
+	ids = referenced_ids(w->pairs, w->npairs, w->old.pairs,
+	    keep_old ? w->old.n : 0, &nids);
 	for (i = 0; i < n; i++) {
 		char id[65];
+		const char *idp = id;
 		size_t len = strlen(names[i]);
 
 		if (len == 68 && strcmp(names[i] + 64, ".pem") == 0) {
 			memcpy(id, names[i], 64);
 			id[64] = '\0';
-			if (referenced(w->pairs, w->npairs, id) ||
-			    (keep_old && referenced(w->old.pairs, w->old.n, id)))
+			if (nids > 0 && bsearch(&idp, ids, nids,
+			    sizeof(char *), cmp_strp) != NULL)
 				continue;
 		} else if (strstr(names[i], ".pem.tmp.") == NULL)
 			continue;
@@ -795,6 +811,7 @@ gc_store(struct work *w, int keep_old)
 		fsio_remove(p);
 		free(p);
 	}
+	free(ids);
 	fsio_list_free(names, n);
 }
 
