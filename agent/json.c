@@ -6,7 +6,9 @@
  * unknown keys, wrong types, duplicate keys, invalid UTF-8, trailing
  * garbage, relative paths and paths with characters that would need
  * quoting in a Dovecot or postmap source line. Every key has a default
- * that works on a stock Debian host.
+ * that works on a stock Debian host. A line whose first non-blank
+ * character is '#' is a comment (JSON strings cannot span lines, so such
+ * a line is never inside a value); a file of comments alone is {}.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -435,6 +437,33 @@ conf_defaults(struct conf *c)
 	c->watch.reload_min_interval_s = 0;
 }
 
+/*
+ * Blanks comment lines in place (spaces, newlines kept, so line:column
+ * in errors still point into the file as written). Returns 1 when
+ * nothing but white space is left.
+ */
+static int
+blank_comments(unsigned char *t, size_t len)
+{
+	size_t i = 0;
+	int empty = 1;
+
+	while (i < len) {
+		while (i < len && (t[i] == ' ' || t[i] == '\t' || t[i] == '\r'))
+			i++;
+		if (i < len && t[i] == '#') {
+			while (i < len && t[i] != '\n')
+				t[i++] = ' ';
+		} else if (i < len && t[i] != '\n') {
+			empty = 0;
+			while (i < len && t[i] != '\n')
+				i++;
+		}
+		i++;
+	}
+	return empty;
+}
+
 int
 conf_load(const char *path, int required, struct conf *c)
 {
@@ -460,6 +489,10 @@ conf_load(const char *path, int required, struct conf *c)
 	}
 	cx.text = (const char *)text;
 	cx.len = len;
+	if (blank_comments(text, len)) {
+		free(text);
+		return 0;
+	}
 	root = json_loadb((const char *)text, len, JSON_REJECT_DUPLICATES,
 	    &jerr);
 	if (root == NULL) {

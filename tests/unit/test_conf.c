@@ -74,6 +74,26 @@ main(void)
 	UNIT_INTEQ(c.dovecot.syntax, DOVECOT_24, "version 2.4");
 	conf_free(&c);
 
+	UNIT_INTEQ(load("# snisync\n{\n  # the state\n  \"state_dir\": \"/st\",\n"
+	    "\t# \"postfix\": null,\n  \"letsencrypt_dir\": \"/le#x\"\n}\n#end",
+	    &c, err, sizeof(err)), 0, "comment lines skipped (%s)", err);
+	UNIT_STREQ(c.state_dir, "/st", "key after a comment read");
+	UNIT_STREQ(c.postfix.reload[1], "#x", "# inside a value kept");
+	UNIT_INTEQ(c.postfix.enabled, 1, "commented-out key has no effect");
+	conf_free(&c);
+	UNIT_INTEQ(load("# only comments\n\n  # \"postfix\": null\n", &c, err,
+	    sizeof(err)), 0, "a file of comments is {}");
+	UNIT_STREQ(c.state_dir, "/var/lib/snisync", "comments only: defaults");
+	conf_free(&c);
+	UNIT_INTEQ(load("# a\n# b\n{\n  \"bogus\": 1\n}", &c, err,
+	    sizeof(err)), -1, "error after comments");
+	UNIT_OK(strstr(err, ":4:3: unknown key") != NULL,
+	    "comments keep line numbers (%s)", err);
+	conf_free(&c);
+	UNIT_INTEQ(load("{\"state_dir\": \"/a\" # no\n}", &c, err,
+	    sizeof(err)), -1, "# after a value is not a comment");
+	conf_free(&c);
+
 	UNIT_INTEQ(load("{\"postfix\": null}", &c, err, sizeof(err)), 0,
 	    "postfix null loads");
 	UNIT_INTEQ(c.postfix.enabled, 0, "postfix null: off");
