@@ -382,6 +382,38 @@ fsio_clean_temps(const char *path)
 }
 
 int
+fsio_stamp(const char *path)
+{
+	int fd;
+
+	if (utimensat(AT_FDCWD, path, NULL, AT_SYMLINK_NOFOLLOW) == 0)
+		return 0;
+	if (errno != ENOENT) {
+		log_err("%s: cannot update its time: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	    0600);
+	if (fd == -1) {
+		log_err("%s: cannot create: %s", path, strerror(errno));
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+long long
+fsio_stamp_time(const char *path)
+{
+	struct stat st;
+
+	if (lstat(path, &st) == -1 || !S_ISREG(st.st_mode))
+		return 0;
+	return (long long)st.st_mtim.tv_sec;
+}
+
+int
 fsio_remove(const char *path)
 {
 	if (unlink(path) == -1) {

@@ -72,6 +72,14 @@ int	fsio_sync_fs(const char *dir);
  * when a run was killed ("<path>.tmp.*"). Call it holding the lock. */
 void	fsio_clean_temps(const char *path);
 
+/*
+ * fsio_stamp(path): a stamp file: sets path's mtime to now (zero bytes
+ * written), creating it empty (0600, O_EXCL) when missing. 0, or -1
+ * (logged). fsio_stamp_time(path): its mtime (seconds), 0 when missing.
+ */
+int	fsio_stamp(const char *path);
+long long fsio_stamp_time(const char *path);
+
 /* fsio_remove(path): unlink and fsync the directory. 0, or -1 (logged). */
 int	fsio_remove(const char *path);
 

@@ -522,6 +522,12 @@ conf_load(const char *path, int required, struct conf *c)
 			get_service(&cx, m, &c->dovecot, 1);
 		else if (strcmp(k, "watch") == 0)
 			get_watch(&cx, m, &c->watch);
+		else if (strcmp(k, "metrics_file") == 0) {
+			free(c->metrics_file);
+			c->metrics_file = NULL;
+			if (!json_is_null(m))
+				get_path(&cx, m, &c->metrics_file);
+		}
 		else
 			conf_error(&cx, "unknown key \"%s\"", path_str(&cx));
 		pop(&cx);
@@ -548,6 +554,7 @@ conf_free(struct conf *c)
 	free(c->dovecot.path);
 	argv_free(c->dovecot.reload);
 	argv_free(c->dovecot.check);
+	free(c->metrics_file);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -604,6 +611,8 @@ pair_to_json(const struct pair *p)
 	json_object_set_new(o, "serial", jstr(p->serial));
 	json_object_set_new(o, "fingerprint", jstr(p->fingerprint));
 	json_object_set_new(o, "last_good", json_boolean(p->last_good));
+	if (p->since != 0)
+		json_object_set_new(o, "since", json_integer(p->since));
 	if (p->src_key != NULL && p->src_chain != NULL) {
 		json_t *src = json_object();
 
@@ -661,6 +670,7 @@ pair_from_json(json_t *o, struct pair *p)
 	snprintf(p->fingerprint, sizeof(p->fingerprint), "%s",
 	    json_string_value(json_object_get(o, "fingerprint")) ?: "");
 	p->last_good = json_is_true(json_object_get(o, "last_good"));
+	p->since = json_integer_value(json_object_get(o, "since"));
 	src = json_object_get(o, "source");
 	if (json_is_object(src) &&
 	    json_string_value(json_object_get(src, "key")) != NULL &&
@@ -674,6 +684,48 @@ pair_from_json(json_t *o, struct pair *p)
 		    &p->src_chain_id);
 	}
 	return 0;
+}
+
+static int
+cmp_count(const void *a, const void *b)
+{
+	return strcmp(((const struct lineage_count *)a)->lineage,
+	    ((const struct lineage_count *)b)->lineage);
+}
+
+static void
+counts_from_json(json_t *o, struct state *st)
+{
+	const char *k;
+	json_t *v;
+
+	if (!json_is_object(o))
+		return;
+	st->counts = xcalloc(json_object_size(o) + 1, sizeof(*st->counts));
+	json_object_foreach(o, k, v)
+		if (json_is_integer(v) && json_integer_value(v) > 0)
+			st->counts[st->ncounts++] = (struct lineage_count){
+			    xstrdup(k), json_integer_value(v) };
+	qsort(st->counts, st->ncounts, sizeof(*st->counts), cmp_count);
+}
+
+static const char *const svc_names[2] = { "postfix", "dovecot" };
+
+static void
+svc_from_json(json_t *o, struct state *st)
+{
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		json_t *s = json_object_get(o, svc_names[i]);
+
+		st->svc[i].reloads = json_integer_value(json_object_get(s,
+		    "total"));
+		st->svc[i].failures = json_integer_value(json_object_get(s,
+		    "failed"));
+		st->svc[i].last_reload = json_integer_value(json_object_get(s,
+		    "last"));
+	}
 }
 
 int
@@ -722,8 +774,11 @@ state_load(const char *path, struct state *st)
 		if (l == NULL || m == NULL)
 			continue;
 		st->errs[st->nerrs++] = (struct state_error){ xstrdup(l),
-		    f ? xstrdup(f) : NULL, xstrdup(m) };
+		    f ? xstrdup(f) : NULL, xstrdup(m),
+		    json_integer_value(json_object_get(e, "since")) };
 	}
+	counts_from_json(json_object_get(root, "error_counts"), st);
+	svc_from_json(json_object_get(root, "reloads"), st);
 	lm = json_object_get(root, "reload_pending");
 	st->reload_pending[0] = json_is_true(json_object_get(lm, "postfix"));
 	st->reload_pending[1] = json_is_true(json_object_get(lm, "dovecot"));
@@ -754,9 +809,38 @@ state_render(const struct state *st, size_t *len)
 		json_object_set_new(e, "file", st->errs[i].file ?
 		    jstr(st->errs[i].file) : json_null());
 		json_object_set_new(e, "error", jstr(st->errs[i].error));
+		if (st->errs[i].since != 0)
+			json_object_set_new(e, "since",
+			    json_integer(st->errs[i].since));
 		json_array_append_new(errs, e);
 	}
 	json_object_set_new(root, "errors", errs);
+	if (st->ncounts > 0) {
+		json_t *ec = json_object();
+
+		for (i = 0; i < st->ncounts; i++)
+			json_object_set_new(ec, st->counts[i].lineage,
+			    json_integer(st->counts[i].n));
+		json_object_set_new(root, "error_counts", ec);
+	}
+	if (st->svc[0].reloads || st->svc[0].failures || st->svc[1].reloads ||
+	    st->svc[1].failures) {
+		json_t *rl = json_object();
+		int k;
+
+		for (k = 0; k < 2; k++) {
+			json_t *o = json_object();
+
+			json_object_set_new(o, "total",
+			    json_integer(st->svc[k].reloads));
+			json_object_set_new(o, "failed",
+			    json_integer(st->svc[k].failures));
+			json_object_set_new(o, "last",
+			    json_integer(st->svc[k].last_reload));
+			json_object_set_new(rl, svc_names[k], o);
+		}
+		json_object_set_new(root, "reloads", rl);
+	}
 	if (st->reload_pending[0] || st->reload_pending[1]) {
 		json_t *rp = json_object();
 
@@ -790,6 +874,9 @@ state_free(struct state *st)
 		free(st->errs[i].file);
 		free(st->errs[i].error);
 	}
+	for (i = 0; i < st->ncounts; i++)
+		free(st->counts[i].lineage);
+	free(st->counts);
 	free(st->pairs);
 	free(st->errs);
 	memset(st, 0, sizeof(*st));
@@ -832,6 +919,97 @@ report_json(const struct report_row *rows, size_t n, long long now)
 		json_array_append_new(arr, o);
 	}
 	json_object_set_new(root, "lineages", arr);
+	text = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
+	json_decref(root);
+	if (text == NULL)
+		log_fatal("out of memory");
+	return text;
+}
+
+/* ---- status --json ---- */
+
+const struct state_error *
+state_error_of(const struct state *st, const char *lineage)
+{
+	size_t i;
+
+	for (i = 0; i < st->nerrs; i++)
+		if (strcmp(st->errs[i].lineage, lineage) == 0)
+			return &st->errs[i];
+	return NULL;
+}
+
+static json_t *
+jtime(long long t)
+{
+	return t == 0 ? json_null() : json_string(fmt_rfc3339(t));
+}
+
+static long long
+floor_days(long long secs)
+{
+	return secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
+}
+
+char *
+status_json(const struct status_view *v)
+{
+	const struct state *st = v->st;
+	json_t *root = json_object(), *names = json_array();
+	json_t *errs = json_array(), *svcs = json_object();
+	char *text;
+	size_t i;
+	int k;
+
+	json_object_set_new(root, "schema", json_integer(1));
+	json_object_set_new(root, "generated_at", jtime(v->now));
+	json_object_set_new(root, "last_sync", jtime(v->last_sync));
+	json_object_set_new(root, "last_success", jtime(v->last_success));
+	for (i = 0; i < v->plan->n; i++) {
+		const struct pair *p = &st->pairs[v->plan->e[i].pair];
+		const struct state_error *e = p->last_good ?
+		    state_error_of(st, p->lineage) : NULL;
+		json_t *o = json_object();
+
+		json_object_set_new(o, "name", jstr(v->plan->e[i].name));
+		json_object_set_new(o, "lineage", jstr(log_esc(p->lineage)));
+		json_object_set_new(o, "key_type", jstr(p->key_desc));
+		json_object_set_new(o, "not_after", jtime(p->not_after));
+		json_object_set_new(o, "expires_in_days",
+		    json_integer(floor_days(p->not_after - v->now)));
+		json_object_set_new(o, "served_since", jtime(p->since));
+		json_object_set_new(o, "last_error", e == NULL ? json_null() :
+		    jstr(e->error));
+		json_array_append_new(names, o);
+	}
+	json_object_set_new(root, "names", names);
+	for (i = 0; i < st->nerrs; i++) {
+		json_t *o = json_object();
+
+		json_object_set_new(o, "lineage",
+		    jstr(log_esc(st->errs[i].lineage)));
+		json_object_set_new(o, "file", st->errs[i].file ?
+		    jstr(st->errs[i].file) : json_null());
+		json_object_set_new(o, "error", jstr(st->errs[i].error));
+		json_object_set_new(o, "since", jtime(st->errs[i].since));
+		json_array_append_new(errs, o);
+	}
+	json_object_set_new(root, "errors", errs);
+	for (k = 0; k < 2; k++) {
+		json_t *o = json_object();
+
+		json_object_set_new(o, "enabled", json_boolean(v->enabled[k]));
+		json_object_set_new(o, "reloads",
+		    json_integer(st->svc[k].reloads));
+		json_object_set_new(o, "reload_failures",
+		    json_integer(st->svc[k].failures));
+		json_object_set_new(o, "last_reload",
+		    jtime(st->svc[k].last_reload));
+		json_object_set_new(o, "reload_pending",
+		    json_boolean(st->reload_pending[k]));
+		json_object_set_new(svcs, svc_names[k], o);
+	}
+	json_object_set_new(root, "services", svcs);
 	text = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
 	json_decref(root);
 	if (text == NULL)

@@ -43,6 +43,8 @@ struct conf {
 	int		 lock_timeout;		/* seconds */
 	struct svc_conf	 postfix, dovecot;
 	struct watch_conf watch;
+	char		*metrics_file;		/* Prometheus textfile; NULL:
+						   off */
 };
 
 /*
@@ -56,9 +58,23 @@ void	conf_free(struct conf *c);
 
 /* A lineage that failed validation in the last run. */
 struct state_error {
-	char	*lineage;
-	char	*file;
-	char	*error;
+	char		*lineage;
+	char		*file;
+	char		*error;
+	long long	 since;		/* first run that saw this error */
+};
+
+/* Failures counted per lineage (each time one starts failing, or fails
+ * for another reason): snisync_lineage_errors_total. */
+struct lineage_count {
+	char		*lineage;
+	long long	 n;
+};
+
+/* Reloads run for one service. */
+struct svc_stats {
+	long long	 reloads, failures;
+	long long	 last_reload;	/* time of the last success, or 0 */
 };
 
 /* What snisync applied last time (state_dir/state.json). */
@@ -72,6 +88,9 @@ struct state {
 	int			 reload_pending[2]; /* postfix, dovecot: a
 						   reload failed or did not
 						   run yet */
+	struct svc_stats	 svc[2];	/* postfix, dovecot */
+	struct lineage_count	*counts;	/* sorted by lineage */
+	size_t			 ncounts;
 };
 
 /*
@@ -95,5 +114,19 @@ struct report_row {
 };
 
 char	*report_json(const struct report_row *rows, size_t n, long long now);
+
+/* `snisync status --json` (schema 1, documented in snisync(8)). */
+struct status_view {
+	const struct state	*st;
+	const struct plan	*plan;		/* built from st->pairs */
+	long long		 now, last_sync, last_success; /* 0: never */
+	int			 enabled[2];	/* postfix, dovecot */
+};
+
+char	*status_json(const struct status_view *v);
+
+/* state_error_of(st, lineage): the lineage's recorded error, or NULL. */
+const struct state_error *state_error_of(const struct state *st,
+	    const char *lineage);
 
 #endif

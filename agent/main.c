@@ -9,6 +9,8 @@
 
 #include "json.h"
 #include "log.h"
+#include "setup.h"
+#include "status.h"
 #include "sync.h"
 #include "util.h"
 #include "watch.h"
@@ -26,6 +28,12 @@ static const char usage_text[] =
 "  check [--json] validate every lineage and print a table; write nothing\n"
 "  watch          stay in the foreground, watch letsencrypt_dir with\n"
 "                 inotify and resync what changes (systemd Type=notify)\n"
+"  status [--json]\n"
+"                 what is served (name, lineage, key, expiry, since,\n"
+"                 last error) and reload counts, from the state file\n"
+"  setup [--apply] [--postfix-dir DIR] [--dovecot-config FILE]\n"
+"                 what Postfix and Dovecot still need for snisync, and\n"
+"                 what in their configuration contradicts it\n"
 "\n"
 "Options:\n"
 "  -c, --config FILE  configuration (default " CONF_DEFAULT_PATH ";\n"
@@ -79,6 +87,37 @@ static const char watch_usage[] =
 "STATUS= lines and honours WatchdogSec=.\n"
 "\n"
 "Exit status: 0 stopped by a signal, 2 usage, 3 config.\n";
+
+static const char status_usage[] =
+"usage: snisync [-c FILE] status [--json]\n"
+"\n"
+"Prints every served name with its lineage, key type, days to expiry,\n"
+"when its certificate was first served and the lineage's current error,\n"
+"then failing lineages and each service's reloads. Reads only the state\n"
+"file the last resync or the daemon wrote; writes nothing.\n"
+"  -j, --json   machine-readable output (schema 1, see snisync(8))\n"
+"\n"
+"Exit status: 0 all well, 1 a lineage fails or a name expires within\n"
+"watch.expiry_warn_days, 2 usage, 3 config, 4 the state is unreadable.\n";
+
+static const char setup_usage[] =
+"usage: snisync [-c FILE] setup [--apply] [--postfix-dir DIR]\n"
+"                               [--dovecot-config FILE]\n"
+"\n"
+"Asks postconf and doveconf what is configured and prints what to add:\n"
+"the tls_server_sni_maps line for main.cf, the !include line for Dovecot.\n"
+"Warns about hand-written local_name blocks and entries of other SNI maps\n"
+"that shadow or contradict snisync's. Never edits Dovecot's files.\n"
+"  -a, --apply                set tls_server_sni_maps with postconf -e when\n"
+"                             it is unset (never replaces a value), then\n"
+"                             reload Postfix\n"
+"  -p, --postfix-dir DIR      Postfix configuration directory (postconf -c)\n"
+"  -d, --dovecot-config FILE  Dovecot's main configuration file\n"
+"                             (doveconf -c; default\n"
+"                             /etc/dovecot/dovecot.conf)\n"
+"\n"
+"Exit status: 0 nothing left to do, 1 something to add or a warning,\n"
+"2 usage, 3 config, 4 postconf or doveconf could not be run.\n";
 
 static int
 usage_error(const char *text, const char *what, const char *arg)
@@ -163,34 +202,94 @@ cmd_resync(int argc, char **argv, const struct conf *c)
 	return rc;
 }
 
+/* check and status: --json or nothing. Returns -1 to go on (*json set),
+ * or the exit status. */
 static int
-cmd_check(int argc, char **argv, const struct conf *c)
+json_flag(int argc, char **argv, const char *usage, const char *what,
+    int *json)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	int ch, json = 0;
+	int ch;
 
+	*json = 0;
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'j':
-			json = 1;
+			*json = 1;
 			break;
 		case 'h':
-			fputs(check_usage, stdout);
+			fputs(usage, stdout);
 			return EXIT_SYNCED;
 		default:
-			fputs(check_usage, stderr);
+			fputs(usage, stderr);
 			return EXIT_USAGE;
 		}
 	}
 	if (optind != argc)
-		return usage_error(check_usage, "check: unexpected argument",
+		return usage_error(usage, what, argv[optind]);
+	return -1;
+}
+
+static int
+cmd_check(int argc, char **argv, const struct conf *c)
+{
+	int json, rc = json_flag(argc, argv, check_usage,
+	    "check: unexpected argument", &json);
+
+	return rc >= 0 ? rc : sync_check(c, json);
+}
+
+static int
+cmd_status(int argc, char **argv, const struct conf *c)
+{
+	int json, rc = json_flag(argc, argv, status_usage,
+	    "status: unexpected argument", &json);
+
+	return rc >= 0 ? rc : status_run(c, json);
+}
+
+static int
+cmd_setup(int argc, char **argv, const struct conf *c)
+{
+	static const struct option opts[] = {
+		{ "apply", no_argument, NULL, 'a' },
+		{ "postfix-dir", required_argument, NULL, 'p' },
+		{ "dovecot-config", required_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct setup_opts o = { 0 };
+	int ch;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "ap:d:h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'a':
+			o.apply = 1;
+			break;
+		case 'p':
+			o.postfix_dir = optarg;
+			break;
+		case 'd':
+			o.dovecot_conf = optarg;
+			break;
+		case 'h':
+			fputs(setup_usage, stdout);
+			return EXIT_SYNCED;
+		default:
+			fputs(setup_usage, stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc)
+		return usage_error(setup_usage, "setup: unexpected argument",
 		    argv[optind]);
-	return sync_check(c, json);
+	return setup_run(c, &o);
 }
 
 static int
@@ -218,6 +317,21 @@ cmd_watch(int argc, char **argv, const char *conf_path, int explicit_conf,
 		return usage_error(watch_usage, "watch: unexpected argument",
 		    argv[optind]);
 	return watch_run(conf_path, explicit_conf, c);
+}
+
+static int
+dispatch(const char *cmd, int argc, char **argv, const char *conf_path,
+    int explicit_conf, struct conf *c)
+{
+	if (strcmp(cmd, "resync") == 0)
+		return cmd_resync(argc, argv, c);
+	if (strcmp(cmd, "check") == 0)
+		return cmd_check(argc, argv, c);
+	if (strcmp(cmd, "status") == 0)
+		return cmd_status(argc, argv, c);
+	if (strcmp(cmd, "setup") == 0)
+		return cmd_setup(argc, argv, c);
+	return cmd_watch(argc, argv, conf_path, explicit_conf, c);
 }
 
 int
@@ -263,23 +377,15 @@ main(int argc, char **argv)
 	argc -= optind;
 	argv += optind;
 	if (strcmp(cmd, "resync") != 0 && strcmp(cmd, "check") != 0 &&
-	    strcmp(cmd, "watch") != 0)
+	    strcmp(cmd, "watch") != 0 && strcmp(cmd, "status") != 0 &&
+	    strcmp(cmd, "setup") != 0)
 		return usage_error(usage_text, "unknown command", cmd);
 	for (int i = 1; i < argc; i++)
 		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
-			return strcmp(cmd, "resync") == 0 ?
-			    cmd_resync(argc, argv, NULL) :
-			    strcmp(cmd, "check") == 0 ?
-			    cmd_check(argc, argv, NULL) :
-			    cmd_watch(argc, argv, NULL, 0, NULL);
+			return dispatch(cmd, argc, argv, NULL, 0, NULL);
 	if (conf_load(conf_path, explicit_conf, &c) == -1)
 		return EXIT_CONFIG;
-	if (strcmp(cmd, "resync") == 0)
-		rc = cmd_resync(argc, argv, &c);
-	else if (strcmp(cmd, "check") == 0)
-		rc = cmd_check(argc, argv, &c);
-	else
-		rc = cmd_watch(argc, argv, conf_path, explicit_conf, &c);
+	rc = dispatch(cmd, argc, argv, conf_path, explicit_conf, &c);
 	conf_free(&c);
 	return rc;
 }

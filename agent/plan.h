@@ -23,6 +23,7 @@ struct pair {
 	char		  key_desc[32];
 	char		  serial[80];
 	char		  fingerprint[96];
+	long long	  since;	/* first applied (0: unknown) */
 	int		  last_good;	/* lineage failing now; this is the
 					   pair applied before */
 	unsigned char	*key, *chain;	/* bytes, owned; may be NULL until

@@ -23,6 +23,7 @@
 #include "dovecot.h"
 #include "fsio.h"
 #include "log.h"
+#include "metrics.h"
 #include "plan.h"
 #include "postfix.h"
 #include "run.h"
@@ -48,6 +49,9 @@ struct work {
 	int			 postfix_on, dovecot_on;
 	enum dovecot_syntax	 syntax;
 	int			 reload_pending[2];	/* to save */
+	struct svc_stats	 svc[2];		/* to save */
+	struct lineage_count	*counts;		/* to save */
+	size_t			 ncounts;
 	const struct sync_opts	*o;
 };
 
@@ -210,7 +214,11 @@ reject(struct work *w, const char *lineage, const char *file,
 		log_err("lineage %s: %s", log_esc(lineage), why);
 	w->errs = xreallocarray(w->errs, w->nerrs + 1, sizeof(*w->errs));
 	w->errs[w->nerrs++] = (struct state_error){ xstrdup(lineage),
-	    file ? xstrdup(file) : NULL, xstrdup(why) };
+	    file ? xstrdup(file) : NULL, xstrdup(why), (long long)w->now };
+	for (size_t i = 0; i < w->old.nerrs; i++)
+		if (strcmp(w->old.errs[i].lineage, lineage) == 0 &&
+		    w->old.errs[i].since != 0)
+			w->errs[w->nerrs - 1].since = w->old.errs[i].since;
 	w->nrejected++;
 	keep_last_good(w, lineage, 0);
 }
@@ -389,6 +397,86 @@ in_scan(struct work *w, const char *lineage)
 	    sizeof(*w->sc.v), cmp_lineage_key) != NULL;
 }
 
+/* "Served since": a pair keeps the time it was first applied for as long
+ * as its lineage serves the same key and chain. */
+static void
+stamp_since(struct work *w)
+{
+	size_t i;
+
+	for (i = 0; i < w->npairs; i++) {
+		struct pair *p = &w->pairs[i];
+		const struct pair *op;
+
+		if (p->since != 0)
+			continue;
+		op = old_pair(w, p->lineage);
+		p->since = op != NULL && op->since != 0 &&
+		    pair_same_files(op, p) ? op->since : (long long)w->now;
+	}
+}
+
+static int
+old_error_is(const struct work *w, const struct state_error *e)
+{
+	size_t i;
+
+	for (i = 0; i < w->old.nerrs; i++)
+		if (strcmp(w->old.errs[i].lineage, e->lineage) == 0)
+			return strcmp(w->old.errs[i].error, e->error) == 0;
+	return 0;
+}
+
+static int
+cmp_count_key(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct lineage_count *)elem)->lineage);
+}
+
+static int
+cmp_count(const void *a, const void *b)
+{
+	return strcmp(((const struct lineage_count *)a)->lineage,
+	    ((const struct lineage_count *)b)->lineage);
+}
+
+/*
+ * Failures per lineage: a lineage counts one more each time it starts
+ * failing or fails for another reason (not once per run while it keeps
+ * failing the same way). Counts of lineages gone from the tree are
+ * dropped; those of lineages not looked at (--lineage) are kept.
+ */
+static void
+count_errors(struct work *w)
+{
+	size_t i;
+
+	w->counts = xcalloc(w->old.ncounts + w->nerrs + 1, sizeof(*w->counts));
+	for (i = 0; i < w->old.ncounts; i++) {
+		const char *l = w->old.counts[i].lineage;
+
+		if (in_scan(w, l) || (w->o->nonly > 0 &&
+		    !strv_has(w->o->only, w->o->nonly, l)))
+			w->counts[w->ncounts++] = (struct lineage_count){
+			    xstrdup(l), w->old.counts[i].n };
+	}
+	for (i = 0; i < w->nerrs; i++) {
+		struct lineage_count *c;
+
+		if (old_error_is(w, &w->errs[i]))
+			continue;
+		c = w->ncounts == 0 ? NULL : bsearch(w->errs[i].lineage,
+		    w->counts, w->ncounts, sizeof(*w->counts), cmp_count_key);
+		if (c != NULL) {
+			c->n++;
+			continue;
+		}
+		w->counts[w->ncounts++] = (struct lineage_count){
+		    xstrdup(w->errs[i].lineage), 1 };
+		qsort(w->counts, w->ncounts, sizeof(*w->counts), cmp_count);
+	}
+}
+
 /* scan + validate + plan. Returns 0, or -1 when the tree cannot be read
  * (then nothing may change). */
 static int
@@ -449,8 +537,10 @@ gather(struct work *w, const struct sync_opts *o)
 				w->errs[w->nerrs++] = (struct state_error){
 				    xstrdup(e->lineage),
 				    e->file ? xstrdup(e->file) : NULL,
-				    xstrdup(e->error) };
+				    xstrdup(e->error), e->since };
 			}
+	stamp_since(w);
+	count_errors(w);
 	plan_build(w->pairs, w->npairs, &w->plan);
 	plan_build(w->old.pairs, w->old.n, &w->oldplan);
 	for (i = 0; i < w->plan.nc; i++) {
@@ -843,6 +933,9 @@ work_free(struct work *w)
 	plan_free(&w->plan);
 	plan_free(&w->oldplan);
 	scan_free(&w->sc);
+	for (i = 0; i < w->ncounts; i++)
+		free(w->counts[i].lineage);
+	free(w->counts);
 	state_free(&w->old);
 	free(w->store);
 	free(w->state_path);
@@ -865,6 +958,10 @@ save_state(struct work *w, const struct fsio_id *lmdb_id, int have_lmdb)
 		st.lmdb = *lmdb_id;
 	st.reload_pending[0] = w->reload_pending[0];
 	st.reload_pending[1] = w->reload_pending[1];
+	st.svc[0] = w->svc[0];
+	st.svc[1] = w->svc[1];
+	st.counts = w->counts;
+	st.ncounts = w->ncounts;
 	text = state_render(&st, &len);
 	rc = fsio_replace(w->state_path, text, len, 0600);
 	free(text);
@@ -958,13 +1055,58 @@ run_reloads(struct work *w, struct svc_run *sv)
 			sv[i].status = "updated, reload failed (retried on the "
 			    "next run)";
 			sv[i].failed = 1;
+			w->svc[i].failures++;
 			continue;
 		}
 		sv[i].reload = 0;
+		if (sv[i].conf->reload != NULL) {
+			w->svc[i].reloads++;
+			w->svc[i].last_reload = (long long)time(NULL);
+		}
 		if (sv[i].conf->reload != NULL)
 			sv[i].status = sv[i].written ? "updated, reloaded" :
 			    "reloaded (was pending)";
 	}
+}
+
+/*
+ * The end of a run that got as far as comparing: the stamp files
+ * (last-sync always, last-success when everything was applied: their
+ * mtimes are the times `status` and the metrics report; no byte is
+ * written when nothing changed) and the metrics file when configured.
+ */
+static void
+finish_run(struct work *w, int success)
+{
+	char *sync_stamp = xasprintf("%s/last-sync", w->c->state_dir);
+	char *ok_stamp = xasprintf("%s/last-success", w->c->state_dir);
+
+	fsio_stamp(sync_stamp);
+	if (success)
+		fsio_stamp(ok_stamp);
+	if (w->c->metrics_file != NULL) {
+		struct state st = { 0 };
+		size_t len;
+		char *text;
+
+		st.pairs = w->pairs;
+		st.n = w->npairs;
+		st.errs = w->errs;
+		st.nerrs = w->nerrs;
+		st.svc[0] = w->svc[0];
+		st.svc[1] = w->svc[1];
+		st.counts = w->counts;
+		st.ncounts = w->ncounts;
+		text = metrics_render(&st, &w->plan,
+		    fsio_stamp_time(sync_stamp), fsio_stamp_time(ok_stamp),
+		    &len);
+		if (fsio_replace(w->c->metrics_file, text, len, 0644) == -1)
+			log_warn("metrics: %s not updated",
+			    log_esc(w->c->metrics_file));
+		free(text);
+	}
+	free(sync_stamp);
+	free(ok_stamp);
 }
 
 int
@@ -980,6 +1122,7 @@ sync_resync(const struct conf *c, const struct sync_opts *o)
 	int lockfd = -1, rc = EXIT_SYNCED, i, failed = 0, dc_rolled_back = 0;
 	int have_lmdb;
 	struct fsio_id lmdb_id;
+	struct svc_stats svc_before[2];
 
 	work_init(&w, c, o);
 	lmdb = xasprintf("%s.lmdb", c->postfix.path);
@@ -992,6 +1135,8 @@ sync_resync(const struct conf *c, const struct sync_opts *o)
 		rc = EXIT_APPLY;
 		goto out;
 	}
+	w.svc[0] = w.old.svc[0];
+	w.svc[1] = w.old.svc[1];
 	if (!o->dry_run) {
 		/* A killed run may have left temp files; we hold the lock. */
 		fsio_clean_temps(c->postfix.path);
@@ -1080,6 +1225,7 @@ sync_resync(const struct conf *c, const struct sync_opts *o)
 	w.reload_pending[SVC_DOVECOT] = sv[SVC_DOVECOT].reload;
 	if (save_state(&w, &lmdb_id, have_lmdb) == -1)
 		failed = 1;
+	memcpy(svc_before, w.svc, sizeof(svc_before));
 	if (o->hold_reloads) {
 		for (i = 0; i < SVC__MAX; i++)
 			if (sv[i].reload)
@@ -1088,7 +1234,8 @@ sync_resync(const struct conf *c, const struct sync_opts *o)
 	} else
 		run_reloads(&w, sv);
 	if (w.reload_pending[SVC_POSTFIX] != sv[SVC_POSTFIX].reload ||
-	    w.reload_pending[SVC_DOVECOT] != sv[SVC_DOVECOT].reload) {
+	    w.reload_pending[SVC_DOVECOT] != sv[SVC_DOVECOT].reload ||
+	    memcmp(svc_before, w.svc, sizeof(svc_before)) != 0) {
 		w.reload_pending[SVC_POSTFIX] = sv[SVC_POSTFIX].reload;
 		w.reload_pending[SVC_DOVECOT] = sv[SVC_DOVECOT].reload;
 		if (save_state(&w, &lmdb_id, have_lmdb) == -1)
@@ -1127,6 +1274,8 @@ report:
 		o->result->nnames = w.plan.n;
 		o->result->nrejected = w.nrejected;
 	}
+	if (!o->dry_run)
+		finish_run(&w, rc == EXIT_SYNCED);
 out:
 	if (lockfd >= 0)
 		close(lockfd);

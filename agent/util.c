@@ -153,8 +153,8 @@ free_wiped(void *p, size_t n)
 	free(p);
 }
 
-const char *
-fmt_utc(long long t)
+static const char *
+fmt_time(long long t, int rfc3339)
 {
 	static _Thread_local char bufs[4][32];
 	static _Thread_local int next;
@@ -165,9 +165,23 @@ fmt_utc(long long t)
 	next = (next + 1) % 4;
 	if (gmtime_r(&tt, &tm) == NULL)
 		snprintf(b, sizeof(bufs[0]), "(bad time)");
+	else if (rfc3339)
+		strftime(b, sizeof(bufs[0]), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	else
 		strftime(b, sizeof(bufs[0]), "%Y-%m-%d %H:%M:%S UTC", &tm);
 	return b;
+}
+
+const char *
+fmt_rfc3339(long long t)
+{
+	return fmt_time(t, 1);
+}
+
+const char *
+fmt_utc(long long t)
+{
+	return fmt_time(t, 0);
 }
 
 long long

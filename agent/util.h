@@ -41,4 +41,7 @@ long long mono_ms(void);
 /* fmt_utc(t): "2026-11-22 10:00:00 UTC", in a rotating static buffer. */
 const char *fmt_utc(long long t);
 
+/* fmt_rfc3339(t): "2026-11-22T10:00:00Z", rotating static buffer. */
+const char *fmt_rfc3339(long long t);
+
 #endif

@@ -6,7 +6,8 @@
 set -eu
 BUILD_PKGS="make gcc pkg-config libc6-dev libssl-dev liblmdb-dev libjansson-dev"
 TEST_PKGS="openssl python3 postfix postfix-lmdb lmdb-utils dovecot-core \
-dovecot-imapd dovecot-pop3d certbot pebble curl debootstrap systemd valgrind strace"
+dovecot-imapd dovecot-pop3d certbot pebble curl debootstrap systemd valgrind strace \
+mandoc debhelper dpkg-dev fakeroot lintian prometheus"
 
 # libFuzzer: clang only recommends its runtime, so name it.
 FUZZ_PKGS="clang libclang-rt-dev openssl"

@@ -1,0 +1,132 @@
+/*
+ * metrics.c - Prometheus text exposition format 0.0.4: one HELP and one
+ * TYPE line per metric family, then its samples; label values escaped
+ * (backslash, double quote, newline); families in a fixed order, samples
+ * sorted, so an unchanged state renders the same bytes.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "metrics.h"
+#include "util.h"
+
+/* A label value: \ " and newline escaped; bytes outside printable ASCII
+ * (a lineage directory name may hold anything) become '?', so the file
+ * stays valid UTF-8. */
+static void
+add_label(struct buf *b, const char *s)
+{
+	for (; *s != '\0'; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch == '\\')
+			buf_adds(b, "\\\\");
+		else if (ch == '"')
+			buf_adds(b, "\\\"");
+		else if (ch == '\n')
+			buf_adds(b, "\\n");
+		else if (ch < 0x20 || ch > 0x7e)
+			buf_adds(b, "?");
+		else
+			buf_add(b, s, 1);
+	}
+}
+
+static void
+family(struct buf *b, const char *name, const char *type, const char *help)
+{
+	buf_addf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void
+name_sample(struct buf *b, const char *metric, const char *name,
+    const char *lineage, long long v)
+{
+	buf_addf(b, "%s{name=\"", metric);
+	add_label(b, name);
+	buf_adds(b, "\",lineage=\"");
+	add_label(b, lineage);
+	buf_addf(b, "\"} %lld\n", v);
+}
+
+static void
+lineage_sample(struct buf *b, const char *metric, const char *lineage,
+    long long v)
+{
+	buf_addf(b, "%s{lineage=\"", metric);
+	add_label(b, lineage);
+	buf_addf(b, "\"} %lld\n", v);
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+char *
+metrics_render(const struct state *st, const struct plan *plan,
+    long long last_sync, long long last_success, size_t *len)
+{
+	static const char *const svc[2] = { "postfix", "dovecot" };
+	struct buf b = { 0 };
+	const char **failing;
+	size_t i, nf = 0;
+	int k;
+
+	family(&b, "snisync_certificate_expiry_timestamp_seconds", "gauge",
+	    "notAfter of the certificate served for a name (Unix time).");
+	for (i = 0; i < plan->n; i++)
+		name_sample(&b, "snisync_certificate_expiry_timestamp_seconds",
+		    plan->e[i].name, st->pairs[plan->e[i].pair].lineage,
+		    st->pairs[plan->e[i].pair].not_after);
+	family(&b, "snisync_certificate_served_since_timestamp_seconds",
+	    "gauge", "When the certificate served for a name was first "
+	    "applied (Unix time).");
+	for (i = 0; i < plan->n; i++)
+		name_sample(&b,
+		    "snisync_certificate_served_since_timestamp_seconds",
+		    plan->e[i].name, st->pairs[plan->e[i].pair].lineage,
+		    st->pairs[plan->e[i].pair].since);
+
+	/* One sample per failing lineage, sorted, each once. */
+	failing = xcalloc(st->nerrs + 1, sizeof(*failing));
+	for (i = 0; i < st->nerrs; i++)
+		failing[nf++] = st->errs[i].lineage;
+	qsort(failing, nf, sizeof(*failing), cmp_str);
+	family(&b, "snisync_lineage_error", "gauge",
+	    "1 while a lineage fails validation (its last good pair, if any, "
+	    "keeps serving).");
+	for (i = 0; i < nf; i++)
+		if (i == 0 || strcmp(failing[i], failing[i - 1]) != 0)
+			lineage_sample(&b, "snisync_lineage_error", failing[i],
+			    1);
+	free(failing);
+	family(&b, "snisync_lineage_errors_total", "counter",
+	    "Times a lineage started failing or failed for another reason.");
+	for (i = 0; i < st->ncounts; i++)
+		lineage_sample(&b, "snisync_lineage_errors_total",
+		    st->counts[i].lineage, st->counts[i].n);
+
+	family(&b, "snisync_last_sync_timestamp_seconds", "gauge",
+	    "End of the last sync, whatever its result (Unix time).");
+	buf_addf(&b, "snisync_last_sync_timestamp_seconds %lld\n", last_sync);
+	family(&b, "snisync_last_success_timestamp_seconds", "gauge",
+	    "End of the last sync that applied every lineage and wrote and "
+	    "reloaded every output (Unix time; 0: never).");
+	buf_addf(&b, "snisync_last_success_timestamp_seconds %lld\n",
+	    last_success);
+	family(&b, "snisync_reloads_total", "counter",
+	    "Reload commands that succeeded.");
+	for (k = 0; k < 2; k++)
+		buf_addf(&b, "snisync_reloads_total{service=\"%s\"} %lld\n",
+		    svc[k], st->svc[k].reloads);
+	family(&b, "snisync_reload_failures_total", "counter",
+	    "Reload commands that failed or timed out.");
+	for (k = 0; k < 2; k++)
+		buf_addf(&b, "snisync_reload_failures_total{service=\"%s\"} "
+		    "%lld\n", svc[k], st->svc[k].failures);
+	*len = b.len;
+	return b.p;
+}

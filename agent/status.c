@@ -1,0 +1,134 @@
+/*
+ * status.c - `snisync status`: the applied state as a table or JSON.
+ *
+ * Everything comes from what the last sync saved (state.json: pairs,
+ * errors, reload counts; the last-sync and last-success stamp files), so
+ * it is as current as the daemon or the last resync left it, and cheap.
+ * Error texts were made printable when they were recorded (untrusted
+ * parts escaped by the code that wrote them): printed as they are.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "fsio.h"
+#include "log.h"
+#include "plan.h"
+#include "status.h"
+#include "sync.h"
+#include "util.h"
+
+static const char *
+when(long long t)
+{
+	return t == 0 ? "never" : fmt_utc(t);
+}
+
+static void
+print_table(const struct status_view *v)
+{
+	const struct state *st = v->st;
+	static const char *const svc[2] = { "postfix", "dovecot" };
+	size_t i;
+	int k;
+
+	printf("last sync: %s; last success: %s\n", when(v->last_sync),
+	    when(v->last_success));
+	if (v->plan->n > 0)
+		printf("%-32s %-24s %-12s %-8s %-20s %s\n", "NAME", "LINEAGE",
+		    "KEY", "EXPIRES", "SERVED SINCE", "LAST ERROR");
+	for (i = 0; i < v->plan->n; i++) {
+		const struct pair *p = &st->pairs[v->plan->e[i].pair];
+		const struct state_error *e = p->last_good ?
+		    state_error_of(st, p->lineage) : NULL;
+		long long left = p->not_after - v->now;
+		char exp[32], since[32] = "-";
+
+		if (left < 0)
+			snprintf(exp, sizeof(exp), "expired");
+		else
+			snprintf(exp, sizeof(exp), "%lldd", left / 86400);
+		if (p->since != 0)
+			snprintf(since, sizeof(since), "%.16s UTC",
+			    fmt_utc(p->since));
+		printf("%-32s %-24s %-12s %-8s %-20s %s\n", v->plan->e[i].name,
+		    log_esc(p->lineage), p->key_desc[0] ? p->key_desc : "-",
+		    exp, since, e == NULL ? "-" : e->error);
+	}
+	for (i = 0; i < st->nerrs; i++) {
+		const struct state_error *e = &st->errs[i];
+		int serves = 0;
+		size_t j;
+
+		for (j = 0; j < v->plan->n && !serves; j++)
+			serves = strcmp(st->pairs[v->plan->e[j].pair].lineage,
+			    e->lineage) == 0;
+		if (serves)
+			continue;
+		printf("lineage %s: serves nothing: %s%s%s (since %s)\n",
+		    log_esc(e->lineage), e->file ? e->file : "",
+		    e->file ? ": " : "", e->error, when(e->since));
+	}
+	for (k = 0; k < 2; k++) {
+		if (!v->enabled[k]) {
+			printf("%s: off\n", svc[k]);
+			continue;
+		}
+		printf("%s: %lld reloads, %lld failed, last reload %s%s\n",
+		    svc[k], st->svc[k].reloads, st->svc[k].failures,
+		    when(st->svc[k].last_reload), st->reload_pending[k] ?
+		    "; a reload is pending" : "");
+	}
+}
+
+int
+status_run(const struct conf *c, int json)
+{
+	char *path = xasprintf("%s/state.json", c->state_dir);
+	char *s1 = xasprintf("%s/last-sync", c->state_dir);
+	char *s2 = xasprintf("%s/last-success", c->state_dir);
+	struct status_view v = { 0 };
+	struct state st;
+	struct plan plan;
+	int rc = EXIT_SYNCED;
+	size_t i;
+
+	log_set_quiet(1);
+	if (state_load(path, &st) == -1) {
+		free(path);
+		free(s1);
+		free(s2);
+		return EXIT_APPLY;
+	}
+	plan_build(st.pairs, st.n, &plan);
+	v.st = &st;
+	v.plan = &plan;
+	v.now = (long long)time(NULL);
+	v.last_sync = fsio_stamp_time(s1);
+	v.last_success = fsio_stamp_time(s2);
+	v.enabled[0] = c->postfix.enabled;
+	v.enabled[1] = c->dovecot.enabled;
+	if (json) {
+		char *text = status_json(&v);
+
+		printf("%s\n", text);
+		free(text);
+	} else if (v.last_sync == 0 && st.n == 0 && st.nerrs == 0)
+		printf("no state yet in %s: snisync has not synced; run "
+		    "`snisync resync`\n", c->state_dir);
+	else
+		print_table(&v);
+	if (st.nerrs > 0)
+		rc = EXIT_REJECTED;
+	for (i = 0; i < plan.n; i++)
+		if (st.pairs[plan.e[i].pair].not_after - v.now <
+		    (long long)c->watch.expiry_warn_days * 86400)
+			rc = EXIT_REJECTED;
+	plan_free(&plan);
+	state_free(&st);
+	free(path);
+	free(s1);
+	free(s2);
+	return rc;
+}
