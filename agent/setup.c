@@ -7,10 +7,11 @@
  * Postfix is reloaded. Other maps in the list are read from their source
  * files: an entry for one of snisync's names in a map searched before
  * snisync's shadows it, one after it is never used.
- * Dovecot: the main configuration (and what it includes, recursively)
- * must include snisync's file; `local_name` blocks that `doveconf -n`
- * shows and snisync's file does not hold are hand-written: one for a name
- * snisync serves contradicts snisync's block.
+ * Dovecot: `doveconf -n` must accept the configuration; its main file
+ * (and what it includes, recursively) must include snisync's file; a
+ * `local_name` block in any other file is hand-written, and one for a
+ * name snisync serves contradicts snisync's block (doveconf -n merges
+ * same-named blocks, so the files are read as text for this).
  * Reads configuration, never edits Dovecot's.
  */
 #include <fnmatch.h>
@@ -238,69 +239,63 @@ setup_postfix(struct setup *s)
 	free(want);
 }
 
+/* What the Dovecot configuration files say, read as text (doveconf -n
+ * merges blocks with the same name, so it cannot show a duplicate). */
+struct dc_walk {
+	const char	*target;	/* snisync's file */
+	int		 found;		/* some file includes target */
+	char		**names;	/* local_name lines of other files */
+	size_t		  nnames;
+};
+
 /*
- * 1 when file, or a file it includes (recursively, globs expanded, paths
- * relative to the including file's directory), includes target.
+ * Reads file and, recursively, what it includes (!include and
+ * !include_try, globs expanded, relative to the including file's
+ * directory; snisync's own file is noted, not read).
  */
-static int
-includes(const char *file, const char *target, int depth)
+static void
+walk_conf(struct dc_walk *wk, const char *file, int depth)
 {
 	unsigned char *text;
 	char why[256], dir[4096], *line, *save = NULL;
 	size_t len;
-	int found = 0;
 
 	if (depth > 8 || fsio_read(file, SRC_MAX, &text, &len, NULL, why,
 	    sizeof(why)) == -1)
-		return 0;
+		return;
 	fsio_dirname(file, dir, sizeof(dir));
-	for (line = strtok_r((char *)text, "\n", &save);
-	    line != NULL && !found; line = strtok_r(NULL, "\n", &save)) {
+	for (line = strtok_r((char *)text, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save)) {
 		char arg[4096], *pat;
 		glob_t g;
 		size_t i;
 
 		while (*line == ' ' || *line == '\t')
 			line++;
-		if (sscanf(line, "!include %4095s", arg) != 1 &&
-		    sscanf(line, "!include_try %4095s", arg) != 1)
+		if (sscanf(line, "local_name %299s {", arg) == 1) {
+			wk->names = xreallocarray(wk->names, wk->nnames + 1,
+			    sizeof(char *));
+			wk->names[wk->nnames++] = xstrdup(arg);
+			continue;
+		}
+		/* "!include_try" first: "!include %s" would read "_try". */
+		if (sscanf(line, "!include_try %4095s", arg) != 1 &&
+		    (strncmp(line, "!include ", 9) != 0 ||
+		    sscanf(line, "!include %4095s", arg) != 1))
 			continue;
 		pat = arg[0] == '/' ? xstrdup(arg) :
 		    xasprintf("%s/%s", dir, arg);
-		if (fnmatch(pat, target, FNM_PATHNAME) == 0)
-			found = 1;
-		else if (glob(pat, 0, NULL, &g) == 0) {
-			for (i = 0; i < g.gl_pathc && !found; i++)
-				found = includes(g.gl_pathv[i], target,
-				    depth + 1);
+		if (fnmatch(pat, wk->target, FNM_PATHNAME) == 0)
+			wk->found = 1;
+		if (glob(pat, 0, NULL, &g) == 0) {
+			for (i = 0; i < g.gl_pathc; i++)
+				if (strcmp(g.gl_pathv[i], wk->target) != 0)
+					walk_conf(wk, g.gl_pathv[i], depth + 1);
 			globfree(&g);
 		}
 		free(pat);
 	}
 	free(text);
-	return found;
-}
-
-/* The names of the "local_name NAME {" lines of text (malloc'd). */
-static char **
-local_names(const char *text, size_t *n)
-{
-	char **v = NULL, name[300];
-	const char *p = text;
-
-	*n = 0;
-	while (p != NULL && *p != '\0') {
-		while (*p == ' ' || *p == '\t')
-			p++;
-		if (sscanf(p, "local_name %299s {", name) == 1) {
-			v = xreallocarray(v, *n + 1, sizeof(char *));
-			v[(*n)++] = xstrdup(name);
-		}
-		p = strchr(p, '\n');
-		if (p != NULL)
-			p++;
-	}
-	return v;
 }
 
 static void
@@ -308,19 +303,12 @@ setup_dovecot(struct setup *s)
 {
 	const char *main_conf = s->o->dovecot_conf ? s->o->dovecot_conf :
 	    "/etc/dovecot/dovecot.conf";
-	char *argv[6], *out, **all, **mine = NULL, why[256];
-	unsigned char *own = NULL;
-	size_t nall, nmine = 0, ownlen, i;
+	struct dc_walk wk = { 0 };
+	char *argv[6], *out;
+	size_t i, j;
 	int n = 0;
 
-	if (includes(main_conf, s->c->dovecot.path, 0))
-		printf("dovecot: %s includes %s: nothing to add\n", main_conf,
-		    s->c->dovecot.path);
-	else {
-		s->todo = 1;
-		printf("dovecot: add to the end of %s:\n  !include %s\n",
-		    main_conf, s->c->dovecot.path);
-	}
+	/* Dovecot must accept its configuration as it is. */
 	argv[n++] = "doveconf";
 	if (s->o->dovecot_conf != NULL) {
 		argv[n++] = "-c";
@@ -332,42 +320,36 @@ setup_dovecot(struct setup *s)
 		log_err("dovecot: cannot read its configuration with doveconf");
 		return;
 	}
-	if (fsio_read(s->c->dovecot.path, SRC_MAX, &own, &ownlen, NULL, why,
-	    sizeof(why)) == 0) {
-		mine = local_names((const char *)own, &nmine);
-		free(own);
+	free(out);
+	wk.target = s->c->dovecot.path;
+	walk_conf(&wk, main_conf, 0);
+	if (wk.found)
+		printf("dovecot: %s includes %s: nothing to add\n", main_conf,
+		    s->c->dovecot.path);
+	else {
+		s->todo = 1;
+		printf("dovecot: add to the end of %s:\n  !include %s\n",
+		    main_conf, s->c->dovecot.path);
 	}
-	all = local_names(out, &nall);
-	for (i = 0; i < nall; i++) {
-		int ours = 0, served = 0;
-		size_t j;
+	for (i = 0; i < wk.nnames; i++) {
+		int served = 0;
 
-		for (j = 0; j < nmine && !ours; j++)
-			ours = strcmp(all[i], mine[j]) == 0;
-		if (ours)
-			continue;
 		for (j = 0; j < s->plan.n && !served; j++)
-			served = strcasecmp(all[i], s->plan.e[j].name) == 0;
+			served = strcasecmp(wk.names[i], s->plan.e[j].name) == 0;
 		if (served) {
 			s->todo = 1;
 			log_warn("dovecot: a hand-written local_name %s block "
 			    "contradicts snisync's block for the same name "
 			    "(one of them is ignored); remove it",
-			    log_esc(all[i]));
+			    log_esc(wk.names[i]));
 		} else
 			printf("dovecot: hand-written local_name %s (not a "
 			    "name snisync serves): left alone\n",
-			    log_esc(all[i]));
+			    log_esc(wk.names[i]));
+		free(wk.names[i]);
 	}
-	for (i = 0; i < nall; i++)
-		free(all[i]);
-	for (i = 0; i < nmine; i++)
-		free(mine[i]);
-	free(all);
-	free(mine);
-	free(out);
+	free(wk.names);
 }
-
 int
 setup_run(const struct conf *c, const struct setup_opts *o)
 {

@@ -45,6 +45,7 @@ struct work {
 						   lineages not looked at */
 	size_t			 nerrs;
 	size_t			 nrejected;	/* rejected in this run */
+	size_t			 nvalidated;	/* lineages read and checked */
 	struct plan		 plan, oldplan;
 	int			 postfix_on, dovecot_on;
 	enum dovecot_syntax	 syntax;
@@ -497,6 +498,7 @@ gather(struct work *w, const struct sync_opts *o)
 		if (w->sc.v[i].error == NULL && !w->sc.v[i].cached)
 			jobs[njobs++].l = &w->sc.v[i];
 	validate_all(jobs, njobs, w->now);
+	w->nvalidated = njobs;
 	for (i = 0, j = 0; i < w->sc.n; i++) {
 		struct vjob *job = NULL;
 
@@ -1137,6 +1139,9 @@ sync_resync(const struct conf *c, const struct sync_opts *o)
 	}
 	w.svc[0] = w.old.svc[0];
 	w.svc[1] = w.old.svc[1];
+	log_debug("scan: %zu lineages, %zu read and validated, %zu unchanged "
+	    "since they were applied", w.sc.n, w.nvalidated,
+	    w.sc.n - w.nvalidated);
 	if (!o->dry_run) {
 		/* A killed run may have left temp files; we hold the lock. */
 		fsio_clean_temps(c->postfix.path);
