@@ -75,8 +75,13 @@ main(void)
 	conf_free(&c);
 
 	UNIT_INTEQ(load("# snisync\n{\n  # the state\n  \"state_dir\": \"/st\",\n"
-	    "\t# \"postfix\": null,\n  \"letsencrypt_dir\": \"/le#x\"\n}\n#end",
+	    "\t# \"postfix\": null,\n  \"postfix\": {\"reload\": [\"echo\", \"#x\"]}\n"
+	    "}\n#end",
 	    &c, err, sizeof(err)), 0, "comment lines skipped (%s)", err);
+	if (c.postfix.reload == NULL || c.postfix.reload[0] == NULL) {
+		UNIT_OK(0, "comments: postfix.reload read");
+		return 1;
+	}
 	UNIT_STREQ(c.state_dir, "/st", "key after a comment read");
 	UNIT_STREQ(c.postfix.reload[1], "#x", "# inside a value kept");
 	UNIT_INTEQ(c.postfix.enabled, 1, "commented-out key has no effect");
