@@ -7,6 +7,7 @@ SBINDIR  ?= $(PREFIX)/sbin
 MANDIR   ?= $(PREFIX)/share/man
 UNITDIR  ?= $(PREFIX)/lib/systemd/system
 HOOKDIR  ?= /etc/letsencrypt/renewal-hooks/deploy
+SYSCONFDIR ?= /etc
 DESTDIR  ?=
 CC       ?= cc
 PKG_CONFIG ?= pkg-config
@@ -41,7 +42,8 @@ UNIT_SRCS  = $(wildcard tests/unit/test_*.c)
 UNIT_BINS  = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all deps deps-build check check-unit check-integration check-dovecot24 \
-        check-san check-valgrind fuzz deps-fuzz bench demo install uninstall clean units unit FORCE
+        check-san check-valgrind fuzz deps-fuzz bench demo install uninstall clean units unit FORCE \
+        deb
 
 all: snisync
 
@@ -129,6 +131,10 @@ install: snisync units
 	install -m 0644 docs/snisync.8 $(DESTDIR)$(MANDIR)/man8/snisync.8
 	install -m 0644 $(UNITS) $(DESTDIR)$(UNITDIR)/
 	install -m 0755 build/hooks/snisync-deploy $(DESTDIR)$(HOOKDIR)/snisync
+# The commented default configuration; an existing one is the admin's.
+	install -d $(DESTDIR)$(SYSCONFDIR)/snisync
+	[ -e $(DESTDIR)$(SYSCONFDIR)/snisync/snisync.json ] || \
+	    install -m 0644 packaging/snisync.json $(DESTDIR)$(SYSCONFDIR)/snisync/snisync.json
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/snisync $(DESTDIR)$(MANDIR)/man8/snisync.8 \
@@ -136,6 +142,31 @@ uninstall:
 	    $(DESTDIR)$(UNITDIR)/snisync-resync.service \
 	    $(DESTDIR)$(UNITDIR)/snisync-resync.timer \
 	    $(DESTDIR)$(HOOKDIR)/snisync
+# The configuration only when it is still the shipped one.
+	! cmp -s packaging/snisync.json $(DESTDIR)$(SYSCONFDIR)/snisync/snisync.json || \
+	    rm -f $(DESTDIR)$(SYSCONFDIR)/snisync/snisync.json
+	rmdir $(DESTDIR)$(SYSCONFDIR)/snisync 2>/dev/null || true
+
+# The Debian package (packaging/debian/). The tree, without build/, .git
+# and the binary, is copied to build/deb/snisync-$(VERSION)/ with
+# packaging/debian/ as debian/ and built there by dpkg-buildpackage. The
+# .changes, .buildinfo and -dbgsym package stay in build/deb/; the package
+# is copied to build/snisync_$(VERSION)_<arch>.deb, whose path is printed
+# last. packaging/debian/changelog must give the version $(VERSION).
+DEB_DIR  = build/deb/snisync-$(VERSION)
+DEB_ARCH = $(shell dpkg --print-architecture)
+deb:
+	@v=$$(dpkg-parsechangelog -l packaging/debian/changelog -S Version) && \
+	    [ "$$v" = "$(VERSION)" ] || { echo "make deb: packaging/debian/changelog" \
+	    "is at version $$v, the Makefile at $(VERSION)" >&2; exit 1; }
+	rm -rf build/deb && mkdir -p $(DEB_DIR)
+	tar -cf - --anchored --exclude=./build --exclude=./.git --exclude=./snisync \
+	    --exclude=./debian . | tar -xf - -C $(DEB_DIR)
+	cp -R packaging/debian $(DEB_DIR)/debian
+	cd $(DEB_DIR) && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
+	    dpkg-buildpackage -us -uc -b
+	cp build/deb/snisync_$(VERSION)_$(DEB_ARCH).deb build/
+	@echo build/snisync_$(VERSION)_$(DEB_ARCH).deb
 
 clean:
 	rm -rf build snisync
