@@ -129,6 +129,8 @@ install: snisync units
 	    $(DESTDIR)$(UNITDIR) $(DESTDIR)$(HOOKDIR)
 	install -m 0755 snisync $(DESTDIR)$(SBINDIR)/snisync
 	install -m 0644 docs/snisync.8 $(DESTDIR)$(MANDIR)/man8/snisync.8
+	install -d $(DESTDIR)$(MANDIR)/man5
+	install -m 0644 docs/snisync.json.5 $(DESTDIR)$(MANDIR)/man5/snisync.json.5
 	install -m 0644 $(UNITS) $(DESTDIR)$(UNITDIR)/
 	install -m 0755 build/hooks/snisync-deploy $(DESTDIR)$(HOOKDIR)/snisync
 # The commented default configuration; an existing one is the admin's.
@@ -141,7 +143,8 @@ uninstall:
 	    $(DESTDIR)$(UNITDIR)/snisync.service \
 	    $(DESTDIR)$(UNITDIR)/snisync-resync.service \
 	    $(DESTDIR)$(UNITDIR)/snisync-resync.timer \
-	    $(DESTDIR)$(HOOKDIR)/snisync
+	    $(DESTDIR)$(HOOKDIR)/snisync \
+	    $(DESTDIR)$(MANDIR)/man5/snisync.json.5
 # The configuration only when it is still the shipped one.
 	! cmp -s packaging/snisync.json $(DESTDIR)$(SYSCONFDIR)/snisync/snisync.json || \
 	    rm -f $(DESTDIR)$(SYSCONFDIR)/snisync/snisync.json
