@@ -637,14 +637,11 @@ hexid_ok(const char *s)
 	return s[64] == '\0';
 }
 
+/* What both state formats hold alike: lineage, store ids, names. */
 static int
-pair_from_json(json_t *o, struct pair *p)
+pair_head(struct pair *p, const char *lineage, const char *key,
+    const char *chain, json_t *names)
 {
-	json_t *names = json_object_get(o, "names");
-	const char *lineage = json_string_value(json_object_get(o, "lineage"));
-	const char *key = json_string_value(json_object_get(o, "key"));
-	const char *chain = json_string_value(json_object_get(o, "chain"));
-	json_t *src;
 	size_t i;
 
 	memset(p, 0, sizeof(*p));
@@ -661,6 +658,20 @@ pair_from_json(json_t *o, struct pair *p)
 		if (n != NULL)
 			p->names[p->nnames++] = xstrdup(n);
 	}
+	return 0;
+}
+
+static int
+pair_from_json(json_t *o, struct pair *p)
+{
+	json_t *names = json_object_get(o, "names");
+	const char *lineage = json_string_value(json_object_get(o, "lineage"));
+	const char *key = json_string_value(json_object_get(o, "key"));
+	const char *chain = json_string_value(json_object_get(o, "chain"));
+	json_t *src;
+
+	if (pair_head(p, lineage, key, chain, names) == -1)
+		return -1;
 	p->not_before = json_integer_value(json_object_get(o, "not_before"));
 	p->not_after = json_integer_value(json_object_get(o, "not_after"));
 	snprintf(p->key_desc, sizeof(p->key_desc), "%s",
@@ -682,6 +693,49 @@ pair_from_json(json_t *o, struct pair *p)
 		id_from_json(json_object_get(src, "key_id"), &p->src_key_id);
 		id_from_json(json_object_get(src, "chain_id"),
 		    &p->src_chain_id);
+	}
+	return 0;
+}
+
+static void
+id_from_array(json_t *a, struct fsio_id *id)
+{
+	id->dev = (unsigned long long)json_integer_value(json_array_get(a, 0));
+	id->ino = (unsigned long long)json_integer_value(json_array_get(a, 1));
+	id->size = (unsigned long long)json_integer_value(json_array_get(a, 2));
+	id->mtime_ns = json_integer_value(json_array_get(a, 3));
+}
+
+/* Format 2: the array w_pair() writes. */
+static int
+pair_from_array(json_t *a, struct pair *p)
+{
+	const char *lineage = json_string_value(json_array_get(a, 0));
+	const char *key = json_string_value(json_array_get(a, 1));
+	const char *chain = json_string_value(json_array_get(a, 2));
+	const char *sk = json_string_value(json_array_get(a, 11));
+	const char *sc = json_string_value(json_array_get(a, 13));
+	json_t *names = json_array_get(a, 3);
+
+	memset(p, 0, sizeof(*p));
+	if (json_array_size(a) != 15 ||
+	    pair_head(p, lineage, key, chain, names) == -1)
+		return -1;
+	p->not_before = json_integer_value(json_array_get(a, 4));
+	p->not_after = json_integer_value(json_array_get(a, 5));
+	snprintf(p->key_desc, sizeof(p->key_desc), "%s",
+	    json_string_value(json_array_get(a, 6)) ?: "");
+	snprintf(p->serial, sizeof(p->serial), "%s",
+	    json_string_value(json_array_get(a, 7)) ?: "");
+	snprintf(p->fingerprint, sizeof(p->fingerprint), "%s",
+	    json_string_value(json_array_get(a, 8)) ?: "");
+	p->last_good = json_is_true(json_array_get(a, 9));
+	p->since = json_integer_value(json_array_get(a, 10));
+	if (sk != NULL && sc != NULL) {
+		p->src_key = xstrdup(sk);
+		p->src_chain = xstrdup(sc);
+		id_from_array(json_array_get(a, 12), &p->src_key_id);
+		id_from_array(json_array_get(a, 14), &p->src_chain_id);
 	}
 	return 0;
 }
@@ -736,6 +790,7 @@ state_load(const char *path, struct state *st)
 	json_t *root, *arr, *lm;
 	char why[256];
 	size_t len, i;
+	json_int_t format;
 
 	memset(st, 0, sizeof(*st));
 	if (fsio_read(path, 64 * 1024 * 1024, &text, &len, NULL, why,
@@ -749,8 +804,8 @@ state_load(const char *path, struct state *st)
 	}
 	root = json_loadb((const char *)text, len, 0, &jerr);
 	free(text);
-	if (root == NULL || json_integer_value(json_object_get(root,
-	    "format")) != 1) {
+	format = root ? json_integer_value(json_object_get(root, "format")) : 0;
+	if (format != 1 && format != 2) {
 		log_warn("%s: unreadable state (%s); rebuilding everything",
 		    log_esc(path), root ? "unknown format" :
 		    log_esc(jerr.text));
@@ -760,8 +815,8 @@ state_load(const char *path, struct state *st)
 	arr = json_object_get(root, "pairs");
 	st->pairs = xcalloc(json_array_size(arr) + 1, sizeof(*st->pairs));
 	for (i = 0; i < json_array_size(arr); i++)
-		if (pair_from_json(json_array_get(arr, i),
-		    &st->pairs[st->n]) == 0)
+		if ((format == 2 ? pair_from_array : pair_from_json)(
+		    json_array_get(arr, i), &st->pairs[st->n]) == 0)
 			st->n++;
 	arr = json_object_get(root, "errors");
 	st->errs = xcalloc(json_array_size(arr) + 1, sizeof(*st->errs));
@@ -791,73 +846,145 @@ state_load(const char *path, struct state *st)
 	return 0;
 }
 
+/*
+ * The state is written by hand, not through a jansson tree: at 10,000
+ * lineages building and sorting the tree cost more than everything else
+ * a resync with nothing to do. Format 2: each pair is one line, an array
+ * in a fixed order (parsing an array is far cheaper than an object);
+ * format 1 (objects) is still read. Strings are escaped for JSON; a byte
+ * outside ASCII (only possible in a refused directory's name) becomes
+ * '?', as jansson's UTF-8 check made the whole string before.
+ */
+static void
+w_str(struct buf *b, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	buf_add(b, "\"", 1);
+	for (s = s ? s : ""; *s != '\0'; s++) {
+		unsigned char ch = (unsigned char)*s;
+		size_t run = 0;
+
+		/* Plain characters in one go. */
+		while (s[run] >= 0x20 && s[run] < 0x7f && s[run] != '"' &&
+		    s[run] != '\\')
+			run++;
+		if (run > 0) {
+			buf_add(b, s, run);
+			s += run - 1;
+			continue;
+		}
+		if (ch == '"' || ch == '\\') {
+			char e[2] = { '\\', (char)ch };
+
+			buf_add(b, e, 2);
+		} else if (ch < 0x20 || ch == 0x7f) {
+			char e[6] = { '\\', 'u', '0', '0', hex[ch >> 4],
+			    hex[ch & 15] };
+
+			buf_add(b, e, 6);
+		} else if (ch >= 0x80)
+			buf_add(b, "?", 1);
+		else
+			buf_add(b, s, 1);
+	}
+	buf_add(b, "\"", 1);
+}
+
+static void
+w_id(struct buf *b, const struct fsio_id *id)
+{
+	buf_addf(b, "[%llu,%llu,%llu,%lld]", id->dev, id->ino, id->size,
+	    id->mtime_ns);
+}
+
+static void
+w_pair(struct buf *b, const struct pair *p)
+{
+	size_t i;
+
+	buf_add(b, "[", 1);
+	w_str(b, p->lineage);
+	buf_add(b, ",", 1);
+	w_str(b, p->key_id);
+	buf_add(b, ",", 1);
+	w_str(b, p->chain_id);
+	buf_add(b, ",[", 2);
+	for (i = 0; i < p->nnames; i++) {
+		if (i > 0)
+			buf_add(b, ",", 1);
+		w_str(b, p->names[i]);
+	}
+	buf_addf(b, "],%lld,%lld,", p->not_before, p->not_after);
+	w_str(b, p->key_desc);
+	buf_add(b, ",", 1);
+	w_str(b, p->serial);
+	buf_add(b, ",", 1);
+	w_str(b, p->fingerprint);
+	buf_addf(b, ",%s,%lld,", p->last_good ? "true" : "false", p->since);
+	if (p->src_key != NULL && p->src_chain != NULL) {
+		w_str(b, p->src_key);
+		buf_add(b, ",", 1);
+		w_id(b, &p->src_key_id);
+		buf_add(b, ",", 1);
+		w_str(b, p->src_chain);
+		buf_add(b, ",", 1);
+		w_id(b, &p->src_chain_id);
+	} else
+		buf_adds(b, "null,null,null,null");
+	buf_add(b, "]", 1);
+}
+
 char *
 state_render(const struct state *st, size_t *len)
 {
-	json_t *root = json_object(), *arr = json_array(), *errs = json_array();
-	char *text;
+	struct buf b = { 0 };
 	size_t i;
+	int k;
 
-	json_object_set_new(root, "format", json_integer(1));
-	for (i = 0; i < st->n; i++)
-		json_array_append_new(arr, pair_to_json(&st->pairs[i]));
-	json_object_set_new(root, "pairs", arr);
+	buf_adds(&b, "{\"format\":2,\n\"pairs\":[");
+	for (i = 0; i < st->n; i++) {
+		buf_adds(&b, i > 0 ? ",\n" : "\n");
+		w_pair(&b, &st->pairs[i]);
+	}
+	buf_adds(&b, "],\n\"errors\":[");
 	for (i = 0; i < st->nerrs; i++) {
-		json_t *e = json_object();
+		const struct state_error *e = &st->errs[i];
 
-		json_object_set_new(e, "lineage", jstr(st->errs[i].lineage));
-		json_object_set_new(e, "file", st->errs[i].file ?
-		    jstr(st->errs[i].file) : json_null());
-		json_object_set_new(e, "error", jstr(st->errs[i].error));
-		if (st->errs[i].since != 0)
-			json_object_set_new(e, "since",
-			    json_integer(st->errs[i].since));
-		json_array_append_new(errs, e);
+		buf_adds(&b, i > 0 ? ",\n{\"lineage\":" : "\n{\"lineage\":");
+		w_str(&b, e->lineage);
+		buf_adds(&b, ",\"file\":");
+		if (e->file != NULL)
+			w_str(&b, e->file);
+		else
+			buf_adds(&b, "null");
+		buf_adds(&b, ",\"error\":");
+		w_str(&b, e->error);
+		buf_addf(&b, ",\"since\":%lld}", e->since);
 	}
-	json_object_set_new(root, "errors", errs);
-	if (st->ncounts > 0) {
-		json_t *ec = json_object();
-
-		for (i = 0; i < st->ncounts; i++)
-			json_object_set_new(ec, st->counts[i].lineage,
-			    json_integer(st->counts[i].n));
-		json_object_set_new(root, "error_counts", ec);
+	buf_adds(&b, "],\n\"error_counts\":{");
+	for (i = 0; i < st->ncounts; i++) {
+		if (i > 0)
+			buf_add(&b, ",", 1);
+		w_str(&b, st->counts[i].lineage);
+		buf_addf(&b, ":%lld", st->counts[i].n);
 	}
-	if (st->svc[0].reloads || st->svc[0].failures || st->svc[1].reloads ||
-	    st->svc[1].failures) {
-		json_t *rl = json_object();
-		int k;
-
-		for (k = 0; k < 2; k++) {
-			json_t *o = json_object();
-
-			json_object_set_new(o, "total",
-			    json_integer(st->svc[k].reloads));
-			json_object_set_new(o, "failed",
-			    json_integer(st->svc[k].failures));
-			json_object_set_new(o, "last",
-			    json_integer(st->svc[k].last_reload));
-			json_object_set_new(rl, svc_names[k], o);
-		}
-		json_object_set_new(root, "reloads", rl);
-	}
-	if (st->reload_pending[0] || st->reload_pending[1]) {
-		json_t *rp = json_object();
-
-		json_object_set_new(rp, "postfix",
-		    json_boolean(st->reload_pending[0]));
-		json_object_set_new(rp, "dovecot",
-		    json_boolean(st->reload_pending[1]));
-		json_object_set_new(root, "reload_pending", rp);
-	}
+	buf_adds(&b, "},\n\"reloads\":{");
+	for (k = 0; k < 2; k++)
+		buf_addf(&b, "%s\"%s\":{\"total\":%lld,\"failed\":%lld,"
+		    "\"last\":%lld}", k ? "," : "", svc_names[k],
+		    st->svc[k].reloads, st->svc[k].failures,
+		    st->svc[k].last_reload);
+	buf_addf(&b, "},\n\"reload_pending\":{\"postfix\":%s,"
+	    "\"dovecot\":%s}", st->reload_pending[0] ? "true" : "false",
+	    st->reload_pending[1] ? "true" : "false");
 	if (st->have_lmdb)
-		json_object_set_new(root, "postfix_lmdb", id_to_json(&st->lmdb));
-	text = json_dumps(root, JSON_INDENT(1) | JSON_SORT_KEYS);
-	json_decref(root);
-	if (text == NULL)
-		log_fatal("out of memory");
-	*len = strlen(text);
-	return text;
+		buf_addf(&b, ",\n\"postfix_lmdb\":{\"dev\":%llu,\"ino\":%llu,"
+		    "\"size\":%llu,\"mtime_ns\":%lld}", st->lmdb.dev,
+		    st->lmdb.ino, st->lmdb.size, st->lmdb.mtime_ns);
+	buf_adds(&b, "}\n");
+	*len = b.len;
+	return b.p;
 }
 
 void

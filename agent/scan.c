@@ -6,13 +6,23 @@
  * resolving every link), loops, non-regular files and files over
  * SCAN_MAX_FILE, and reads both into memory with their identity. Reports
  * per lineage, never aborts the scan for one bad lineage. Reads only.
+ *
+ * The common case is resolved without realpath(): a link that reads
+ * "../../archive/<lineage>/<file>" (what certbot writes), from a live/
+ * and an archive/ that are real directories of the resolved root, to a
+ * lineage archive directory and a regular file that are no links, lands
+ * at root/archive/<lineage>/<file>; three short syscalls relative to open
+ * directories instead of a walk of every component. Anything else takes
+ * the general path, which decides (and words) every refusal.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "scan.h"
@@ -50,12 +60,64 @@ file_version(const char *path, const char *kind)
 	return strcmp(end, ".pem") == 0 ? v : -1;
 }
 
+/* The directories a scan works in. */
+struct scan_ctx {
+	const char	*root;		/* realpath(letsencrypt_dir) */
+	int		 live_fd;	/* root/live */
+	int		 archive_fd;	/* root/archive; -1: no fast path */
+};
+
+/*
+ * The fast path: 1 with *st and real filled when the link is certbot's
+ * own relative link to a plain archive file; 0 when the general path must
+ * decide.
+ */
+static int
+resolve_fast(const struct lineage *l, const struct scan_ctx *cx,
+    const char *file, char *real, struct stat *st)
+{
+	static const char pre[] = "../../archive/";
+	char rel[PATH_MAX], target[PATH_MAX];
+	size_t nl = strlen(l->name);
+	const char *base;
+	struct stat ad;
+	ssize_t n;
+
+	if (cx->archive_fd < 0)
+		return 0;
+	snprintf(rel, sizeof(rel), "%s/%s", l->name, file);
+	n = readlinkat(cx->live_fd, rel, target, sizeof(target) - 1);
+	if (n <= 0 || (size_t)n >= sizeof(target) - 1)
+		return 0;
+	target[n] = '\0';
+	if (strncmp(target, pre, sizeof(pre) - 1) != 0 ||
+	    strncmp(target + sizeof(pre) - 1, l->name, nl) != 0 ||
+	    target[sizeof(pre) - 1 + nl] != '/')
+		return 0;
+	base = target + sizeof(pre) + nl;
+	if (base[0] == '\0' || strchr(base, '/') != NULL ||
+	    strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
+		return 0;
+	if (fstatat(cx->archive_fd, l->name, &ad, AT_SYMLINK_NOFOLLOW) == -1 ||
+	    !S_ISDIR(ad.st_mode))
+		return 0;
+	snprintf(rel, sizeof(rel), "%s/%s", l->name, base);
+	if (fstatat(cx->archive_fd, rel, st, AT_SYMLINK_NOFOLLOW) == -1 ||
+	    !S_ISREG(st->st_mode))
+		return 0;
+	if ((size_t)snprintf(real, PATH_MAX, "%s/archive/%s", cx->root, rel) >=
+	    PATH_MAX)
+		return 0;
+	return 1;
+}
+
 /* Resolves one live link inside root and checks what it points at,
  * without reading it. */
 static int
-resolve_one(struct lineage *l, const char *root, const char *file,
+resolve_one(struct lineage *l, const struct scan_ctx *cx, const char *file,
     const char *kind, struct scan_file *sf)
 {
+	const char *root = cx->root;
 	char real[PATH_MAX];
 	size_t rl = strlen(root);
 	char *link = xasprintf("%s/%s", l->dir, file);
@@ -63,6 +125,8 @@ resolve_one(struct lineage *l, const char *root, const char *file,
 	int rc = -1;
 
 	l->err_file = file;
+	if (resolve_fast(l, cx, file, real, &st))
+		goto regular;
 	if (realpath(link, real) == NULL) {
 		if (errno == ENOENT) {
 			l->transient = 1;
@@ -89,6 +153,7 @@ resolve_one(struct lineage *l, const char *root, const char *file,
 		l->error = xasprintf("%s: not a regular file", log_esc(real));
 		goto out;
 	}
+regular:
 	if ((unsigned long long)st.st_size > SCAN_MAX_FILE) {
 		l->error = xasprintf("%s: file larger than %d bytes",
 		    log_esc(real), SCAN_MAX_FILE);
@@ -117,28 +182,28 @@ read_one(struct lineage *l, const char *file, struct scan_file *sf)
 	return -1;
 }
 
+/* st: lstat of l->dir, or NULL when it failed with errno lerr. */
 static void
-scan_one(struct lineage *l, const char *root, scan_cached_fn *cached,
-    void *arg)
+scan_one(struct lineage *l, const struct scan_ctx *cx, const struct stat *st,
+    int lerr, scan_cached_fn *cached, void *arg)
 {
 	const char *bad;
-	struct stat st;
 
 	if ((bad = scan_lineage_name_ok(l->name)) != NULL) {
 		l->error = xstrdup(bad);
 		return;
 	}
-	if (lstat(l->dir, &st) == -1) {
-		l->error = xasprintf("%s", strerror(errno));
-		l->transient = errno == ENOENT;
+	if (st == NULL) {
+		l->error = xasprintf("%s", strerror(lerr));
+		l->transient = lerr == ENOENT;
 		return;
 	}
-	if (!S_ISDIR(st.st_mode)) {
+	if (!S_ISDIR(st->st_mode)) {
 		l->error = xstrdup("not a directory");
 		return;
 	}
-	if (resolve_one(l, root, "privkey.pem", "privkey", &l->key) == -1 ||
-	    resolve_one(l, root, "fullchain.pem", "fullchain", &l->chain) == -1)
+	if (resolve_one(l, cx, "privkey.pem", "privkey", &l->key) == -1 ||
+	    resolve_one(l, cx, "fullchain.pem", "fullchain", &l->chain) == -1)
 		return;
 	if (l->key.version != -1 && l->chain.version != -1 &&
 	    l->key.version != l->chain.version) {
@@ -171,9 +236,10 @@ scan_tree(const char *le_dir, char *const *only, size_t nonly,
     scan_cached_fn *cached, void *arg, struct scan *sc)
 {
 	char root[PATH_MAX];
-	char *live = NULL, **names = NULL;
+	char *live = NULL, *archive, **names = NULL;
 	size_t n = 0, i, j;
 	struct stat st;
+	struct scan_ctx cx = { root, -1, -1 };
 
 	memset(sc, 0, sizeof(*sc));
 	if (realpath(le_dir, root) == NULL) {
@@ -190,9 +256,20 @@ scan_tree(const char *le_dir, char *const *only, size_t nonly,
 		free(live);
 		return -1;
 	}
+	/* Real directories (no links) of the resolved root: the fast path
+	 * may trust "../../archive/" from live/<lineage>. */
+	archive = xasprintf("%s/archive", root);
+	if (lstat(live, &st) == 0 && S_ISDIR(st.st_mode) &&
+	    (cx.live_fd = open(live, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) >= 0 && lstat(archive, &st) == 0 &&
+	    S_ISDIR(st.st_mode))
+		cx.archive_fd = open(archive, O_RDONLY | O_DIRECTORY |
+		    O_NOFOLLOW | O_CLOEXEC);
+	free(archive);
 	sc->v = xcalloc(n ? n : 1, sizeof(*sc->v));
 	for (i = 0; i < n; i++) {
 		char *path;
+		int got, lerr;
 
 		if (nonly > 0) {
 			for (j = 0; j < nonly; j++)
@@ -202,8 +279,10 @@ scan_tree(const char *le_dir, char *const *only, size_t nonly,
 				continue;
 		}
 		path = xasprintf("%s/%s", live, names[i]);
-		if ((lstat(path, &st) == 0 && S_ISREG(st.st_mode)) ||
-		    names[i][0] == '.') {
+		got = (cx.live_fd >= 0 ? fstatat(cx.live_fd, names[i], &st,
+		    AT_SYMLINK_NOFOLLOW) : lstat(path, &st)) == 0;
+		lerr = got ? 0 : errno;
+		if ((got && S_ISREG(st.st_mode)) || names[i][0] == '.') {
 			free(path);	/* live/README, hidden files */
 			continue;
 		}
@@ -211,7 +290,7 @@ scan_tree(const char *le_dir, char *const *only, size_t nonly,
 
 		l->name = xstrdup(names[i]);
 		l->dir = path;
-		scan_one(l, root, cached, arg);
+		scan_one(l, &cx, got ? &st : NULL, lerr, cached, arg);
 		if (l->error != NULL) {
 			file_free(&l->key);
 			file_free(&l->chain);
@@ -219,6 +298,10 @@ scan_tree(const char *le_dir, char *const *only, size_t nonly,
 	}
 	fsio_list_free(names, n);
 	free(live);
+	if (cx.live_fd >= 0)
+		close(cx.live_fd);
+	if (cx.archive_fd >= 0)
+		close(cx.archive_fd);
 	return 0;
 }
 

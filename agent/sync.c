@@ -46,6 +46,9 @@ struct work {
 	size_t			 nerrs;
 	size_t			 nrejected;	/* rejected in this run */
 	size_t			 nvalidated;	/* lineages read and checked */
+	char			**store_names;	/* store listing, sorted */
+	size_t			  nstore;
+	int			  store_listed;
 	struct plan		 plan, oldplan;
 	int			 postfix_on, dovecot_on;
 	enum dovecot_syntax	 syntax;
@@ -358,14 +361,29 @@ same_id(const struct fsio_id *a, const struct fsio_id *b)
 }
 
 static int
+cmp_strp_key(const void *key, const void *elem)
+{
+	return strcmp(key, *(char *const *)elem);
+}
+
+/* The store as it was when the scan began: one directory listing (sorted
+ * by fsio_list) instead of a stat per file; a file removed since is
+ * caught when it is read (load_bytes). */
+static int
 store_has(struct work *w, const char *id)
 {
-	char *path = xasprintf("%s/%s.pem", w->store, id);
-	struct stat st;
-	int ok = lstat(path, &st) == 0 && S_ISREG(st.st_mode);
+	char name[80];
 
-	free(path);
-	return ok;
+	if (!w->store_listed) {
+		w->store_listed = 1;
+		if (fsio_list(w->store, &w->store_names, &w->nstore) == -1) {
+			w->store_names = NULL;
+			w->nstore = 0;
+		}
+	}
+	snprintf(name, sizeof(name), "%s.pem", id);
+	return w->nstore > 0 && bsearch(name, w->store_names, w->nstore,
+	    sizeof(char *), cmp_strp_key) != NULL;
 }
 
 /*
@@ -935,6 +953,7 @@ work_free(struct work *w)
 	plan_free(&w->plan);
 	plan_free(&w->oldplan);
 	scan_free(&w->sc);
+	fsio_list_free(w->store_names, w->nstore);
 	for (i = 0; i < w->ncounts; i++)
 		free(w->counts[i].lineage);
 	free(w->counts);

@@ -179,10 +179,26 @@ def cmd_dovecot(dcf, want):
         bad.append('an exact name comes after a wildcard')
     print('\n'.join(bad))
 
+def pair_ids(p):
+    """(key id, chain id) of a state pair (format 2: array; 1: object)."""
+    return (p[1], p[2]) if isinstance(p, list) else (p['key'], p['chain'])
+
 def norm_state(b):
+    """The state without what differs between equal runs: the map's
+    identity, pending reloads, reload counts and times, since stamps."""
     d = json.loads(b)
-    d.pop('postfix_lmdb', None); d.pop('reload_pending', None)
-    d['pairs'] = sorted(d.get('pairs', []), key=lambda p: p['lineage'])
+    for k in ('postfix_lmdb', 'reload_pending', 'reloads'):
+        d.pop(k, None)
+    pairs = []
+    for p in d.get('pairs', []):
+        if isinstance(p, list):
+            p = p[:10] + p[11:]
+        else:
+            p = dict(p); p.pop('since', None)
+        pairs.append(p)
+    d['pairs'] = sorted(pairs, key=lambda p: p[0] if isinstance(p, list) else p['lineage'])
+    for e in d.get('errors', []):
+        e.pop('since', None)
     return json.dumps(d, sort_keys=True)
 
 def cmd_norm(state, out):
@@ -193,7 +209,8 @@ TEMP = [('pf', r'tls_sni\.lmdb\.tmp\.', 'lmdb'), ('pf', r'tls_sni\.tmp\.', 'map'
         ('state', r'state\.json\.tmp\.', 'state'),
         ('state/store', r'[0-9a-f]{64}\.pem\.tmp\.', 'store')]
 KNOWN = {'pf': {'tls_sni', 'tls_sni.lmdb'}, 'dc': {'99-snisync.conf'},
-         'state': {'state.json', 'lock', 'store'}, 'state/store': set()}
+         'state': {'state.json', 'lock', 'store', 'last-sync', 'last-success'},
+         'state/store': set()}
 
 def cmd_check(out, old_state, ref_old, ref_new, mode):
     """After a kill (mode kill) or a completed run (mode done): prints
@@ -226,8 +243,8 @@ def cmd_check(out, old_state, ref_old, ref_new, mode):
         sb = rd(f'{out}/state/state.json')
         st = json.loads(sb)
         for p in st.get('pairs', []):
-            for k in ('key', 'chain'):
-                refd.add(('state.json', f'{store}/{p[k]}.pem'))
+            for i in pair_ids(p):
+                refd.add(('state.json', f'{store}/{i}.pem'))
     except Exception as e:
         bad.append(f'state.json unreadable: {e}'); sb = None
     for who, p in sorted(refd):
