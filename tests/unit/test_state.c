@@ -134,7 +134,7 @@ main(void)
 
 	/* Format 1, as earlier releases wrote it. */
 	static const char v1[] = "{\"format\": 1, \"pairs\": [{"
-	    "\"lineage\": \"old.example.test\", \"key\": \"" 
+	    "\"lineage\": \"old.example.test\", \"key\": \""
 	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 	    "\", \"chain\": \""
 	    "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
