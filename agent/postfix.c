@@ -4,15 +4,20 @@
  *
  * The bytes match what `postmap -F lmdb:MAP` writes for the same source
  * lines (FACTS.md): key = lowercase name + NUL; value = base64 of the key
- * file, "\n", the full chain file, + NUL. The map is written into a fresh
- * temp file and renamed by the caller, so no reader ever sees a partial
- * map and no fcntl lock is needed. Refuses pairs whose bytes are not
- * loaded (returns -1).
+ * file, "\n", the full chain file, + NUL. A full map is written into a
+ * fresh temp file and renamed by the caller, so no reader ever sees a
+ * partial map and no fcntl lock is needed. A few changed entries (one
+ * renewal among thousands) are written in place instead, in one
+ * transaction under the exclusive fcntl lock Postfix's readers respect.
+ * Refuses pairs whose bytes are not loaded (returns -1).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <lmdb.h>
@@ -194,4 +199,98 @@ postfix_write_lmdb(const char *path, const struct plan *plan,
 	}
 	free(rows);
 	return rc;
+}
+
+/* Takes an exclusive fcntl lock on fd, retrying for up to wait_ms. */
+static int
+lock_wait(int fd, int wait_ms)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	struct timespec ts = { 0, 5 * 1000 * 1000 };
+	int waited = 0;
+
+	while (fcntl(fd, F_SETLK, &fl) == -1) {
+		if ((errno != EACCES && errno != EAGAIN) || waited >= wait_ms)
+			return -1;
+		nanosleep(&ts, NULL);
+		waited += 5;
+	}
+	return 0;
+}
+
+int
+postfix_update_lmdb(const char *path, const struct pf_change *changes,
+    size_t n, int lock_wait_ms)
+{
+	MDB_env *env = NULL;
+	MDB_txn *txn = NULL;
+	MDB_dbi dbi;
+	struct stat st;
+	size_t i;
+	int fd, rc;
+
+	/* Postfix's readers lock the map file itself (fcntl, shared): take
+	 * it exclusively on our own descriptor, kept open until LMDB has
+	 * closed its own (closing any descriptor of the file drops the
+	 * process's fcntl locks on it). */
+	fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1 || lock_wait(fd, lock_wait_ms) == -1) {
+		log_debug("%s: %s; rebuilding the map instead of updating it "
+		    "in place", log_esc(path), fd == -1 ? strerror(errno) :
+		    "a reader holds its lock");
+		if (fd != -1)
+			close(fd);
+		return 1;
+	}
+	/* Room for the copy-on-write pages of this transaction: a map
+	 * size at least the file's plus 16 MiB (readers take any size). */
+	if (fstat(fd, &st) == -1)
+		st.st_size = 0;
+	if ((rc = mdb_env_create(&env)) != 0 ||
+	    (rc = mdb_env_set_mapsize(env, (size_t)st.st_size +
+	    POSTFIX_MAP_SIZE)) != 0 ||
+	    (rc = mdb_env_open(env, path, MDB_NOSUBDIR | MDB_NOLOCK,
+	    0600)) != 0 ||
+	    (rc = mdb_txn_begin(env, NULL, 0, &txn)) != 0 ||
+	    (rc = mdb_dbi_open(txn, NULL, 0, &dbi)) != 0)
+		goto out;
+	for (i = 0; i < n; i++) {
+		char key[NAME_MAX_LEN + 1];
+		MDB_val k;
+
+		name_postfix_key(changes[i].name, key);
+		k.mv_size = strlen(key) + 1;
+		k.mv_data = key;
+		if (changes[i].pair == NULL) {
+			rc = mdb_del(txn, dbi, &k, NULL);
+			if (rc == MDB_NOTFOUND)
+				rc = 0;
+		} else {
+			size_t vlen;
+			char *v = postfix_value(changes[i].pair, &vlen);
+			MDB_val d = { vlen + 1, v };
+
+			rc = mdb_put(txn, dbi, &k, &d, 0);
+			explicit_bzero(v, vlen);
+			free(v);
+		}
+		if (rc != 0)
+			goto out;
+	}
+	rc = mdb_txn_commit(txn);
+	txn = NULL;
+	if (rc == 0)
+		rc = mdb_env_sync(env, 1);
+out:
+	if (txn != NULL)
+		mdb_txn_abort(txn);
+	if (env != NULL)
+		mdb_env_close(env);
+	close(fd);
+	if (rc != 0) {
+		log_debug("%s: in-place update not done (lmdb: %s); rebuilding "
+		    "the map", log_esc(path), mdb_strerror(rc));
+		return 1;
+	}
+	return 0;
 }

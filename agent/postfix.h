@@ -31,6 +31,24 @@ char	*postfix_source(const struct plan *plan, const struct pair *pairs,
 int	postfix_write_lmdb(const char *path, const struct plan *plan,
 	    const struct pair *pairs);
 
+/* One entry an in-place update changes: pair NULL removes the key. */
+struct pf_change {
+	const char		*name;	/* plan name ("*.example.com" too) */
+	const struct pair	*pair;	/* bytes loaded */
+};
+
+/*
+ * postfix_update_lmdb(path, changes, n): changes the map at path in place,
+ * in one LMDB transaction, under an exclusive fcntl lock on the file
+ * (what postmap does; Postfix readers hold shared locks and see the new
+ * entries in their next transaction). Waits at most lock_wait_ms for the
+ * lock. Returns 0 done, or 1 not done (lock busy, map full, not a map
+ * we can open, a failed write: the transaction is aborted and the map
+ * unchanged; debug-logged): the caller rebuilds the map whole.
+ */
+int	postfix_update_lmdb(const char *path, const struct pf_change *changes,
+	    size_t n, int lock_wait_ms);
+
 /* postfix_base64(in, len, &outlen): standard alphabet, '=' padding, no
  * line breaks, NUL-terminated. Pure. */
 char	*postfix_base64(const unsigned char *in, size_t len, size_t *outlen);

@@ -46,6 +46,10 @@ struct work {
 	size_t			 nerrs;
 	size_t			 nrejected;	/* rejected in this run */
 	size_t			 nvalidated;	/* lineages read and checked */
+	int			 saved;		/* 1 state written (or found
+						   equal), -1 failed */
+	int			 have_lmdb;	/* as saved */
+	struct fsio_id		 lmdb;
 	char			**store_names;	/* store listing, sorted */
 	size_t			  nstore;
 	int			  store_listed;
@@ -533,14 +537,20 @@ gather(struct work *w, const struct sync_opts *o)
 		if (in_scan(w, op->lineage))
 			continue;
 		if (o->nonly > 0 && !strv_has(o->only, o->nonly, op->lineage)) {
-			/* Not asked about: it stays as it is. */
-			struct pair *p = add_pair(w);
+			/* Not asked about: it stays as it is. Its bytes are
+			 * read only if the map must be rebuilt whole. */
+			struct pair *p;
 
-			copy_pair_meta(p, op);
-			if (load_bytes(w, p) == -1) {
-				pair_free(p);
-				w->npairs--;
+			if (!store_has(w, op->key_id) ||
+			    !store_has(w, op->chain_id)) {
+				log_err("lineage %s: its store files are gone; "
+				    "its names are no longer served (a full "
+				    "resync validates it again)",
+				    log_esc(op->lineage));
+				continue;
 			}
+			p = add_pair(w);
+			copy_pair_meta(p, op);
 			continue;
 		}
 		log_info("lineage %s: gone from %s/live; removing its names",
@@ -787,6 +797,47 @@ write_store(struct work *w)
 	return rc;
 }
 
+/*
+ * A sync of a few lineages (the daemon, the deploy hook) against a map
+ * that is exactly the one the state describes changes only the entries
+ * whose pair changed, in place. Returns 0 done, 1 not done (rebuild).
+ */
+static int
+update_postfix(struct work *w, const char *lmdb)
+{
+	struct pf_change *ch;
+	size_t i, n = 0;
+	int rc = 1;
+
+	if (w->o->nonly == 0 || !lmdb_current(w, lmdb))
+		return 1;
+	ch = xcalloc(w->plan.n + w->oldplan.n + 1, sizeof(*ch));
+	for (i = 0; i < w->plan.n; i++) {
+		const struct plan_entry *e = &w->plan.e[i];
+		const struct plan_entry *oe = plan_find(&w->oldplan, e->name);
+		struct pair *p = &w->pairs[e->pair];
+
+		if (oe != NULL && pair_same_files(&w->old.pairs[oe->pair], p))
+			continue;
+		if (load_bytes(w, p) == -1)
+			goto out;
+		ch[n++] = (struct pf_change){ e->name, p };
+	}
+	for (i = 0; i < w->oldplan.n; i++)
+		if (plan_find(&w->plan, w->oldplan.e[i].name) == NULL)
+			ch[n++] = (struct pf_change){ w->oldplan.e[i].name,
+			    NULL };
+	if (n * 2 > w->plan.n)
+		goto out;	/* most of it: a new file is as cheap */
+	rc = postfix_update_lmdb(lmdb, ch, n, 2000);
+	if (rc == 0)
+		log_debug("postfix: %zu entries of %s changed in place", n,
+		    lmdb);
+out:
+	free(ch);
+	return rc;
+}
+
 static int
 write_postfix(struct work *w, const char *src, size_t srclen,
     struct fsio_id *lmdb_id)
@@ -796,6 +847,8 @@ write_postfix(struct work *w, const char *src, size_t srclen,
 	size_t i;
 	int rc = -1;
 
+	if (update_postfix(w, lmdb) == 0)
+		goto written;
 	for (i = 0; i < w->plan.n; i++)
 		if (load_bytes(w, &w->pairs[w->plan.e[i].pair]) == -1)
 			goto out;
@@ -807,6 +860,7 @@ write_postfix(struct work *w, const char *src, size_t srclen,
 	}
 	if (fsio_temp_commit(tmp, lmdb, 0600) == -1)
 		goto out;
+written:
 	if (fsio_identity(lmdb, lmdb_id) == -1) {
 		log_err("%s: lstat: %s", log_esc(lmdb), strerror(errno));
 		goto out;
@@ -962,31 +1016,115 @@ work_free(struct work *w)
 	free(w->state_path);
 }
 
+/* The state this run leaves, borrowing w's arrays. */
+static void
+state_view(const struct work *w, struct state *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->pairs = w->pairs;
+	st->n = w->npairs;
+	st->errs = w->errs;
+	st->nerrs = w->nerrs;
+	st->have_lmdb = w->have_lmdb;
+	st->lmdb = w->lmdb;
+	st->reload_pending[0] = w->reload_pending[0];
+	st->reload_pending[1] = w->reload_pending[1];
+	st->svc[0] = w->svc[0];
+	st->svc[1] = w->svc[1];
+	st->counts = w->counts;
+	st->ncounts = w->ncounts;
+}
+
 static int
 save_state(struct work *w, const struct fsio_id *lmdb_id, int have_lmdb)
 {
-	struct state st = { 0 };
+	struct state st;
 	size_t len;
 	char *text;
 	int rc;
 
-	st.pairs = w->pairs;
-	st.n = w->npairs;
-	st.errs = w->errs;
-	st.nerrs = w->nerrs;
-	st.have_lmdb = have_lmdb;
+	w->have_lmdb = have_lmdb;
 	if (have_lmdb)
-		st.lmdb = *lmdb_id;
-	st.reload_pending[0] = w->reload_pending[0];
-	st.reload_pending[1] = w->reload_pending[1];
-	st.svc[0] = w->svc[0];
-	st.svc[1] = w->svc[1];
-	st.counts = w->counts;
-	st.ncounts = w->ncounts;
+		w->lmdb = *lmdb_id;
+	state_view(w, &st);
 	text = state_render(&st, &len);
 	rc = fsio_replace(w->state_path, text, len, 0600);
 	free(text);
+	w->saved = rc == -1 ? -1 : 1;
 	return rc == -1 ? -1 : 0;
+}
+
+/*
+ * The daemon keeps the state it last saved in memory, with the identity
+ * of state.json as written; the next run takes it from there when the
+ * file is still that file (another writer renames a new one in), instead
+ * of parsing megabytes of JSON for every renewal. Key bytes are wiped
+ * before it is kept.
+ */
+static struct {
+	int		 valid;
+	char		*path;
+	struct fsio_id	 id;
+	struct state	 st;
+} mem;
+
+static void
+mem_drop(void)
+{
+	state_free(&mem.st);
+	free(mem.path);
+	memset(&mem, 0, sizeof(mem));
+}
+
+void
+sync_forget(void)
+{
+	mem_drop();
+}
+
+static int
+state_get(struct work *w)
+{
+	struct fsio_id id;
+
+	if (mem.valid && strcmp(mem.path, w->state_path) == 0 &&
+	    fsio_identity(w->state_path, &id) == 0 && id.dev == mem.id.dev &&
+	    id.ino == mem.id.ino && id.size == mem.id.size &&
+	    id.mtime_ns == mem.id.mtime_ns) {
+		w->old = mem.st;
+		memset(&mem.st, 0, sizeof(mem.st));
+		mem_drop();
+		return 0;
+	}
+	mem_drop();
+	return state_load(w->state_path, &w->old);
+}
+
+static void
+state_remember(struct work *w)
+{
+	size_t i;
+
+	mem_drop();
+	if (w->saved != 1 || fsio_identity(w->state_path, &mem.id) == -1)
+		return;
+	for (i = 0; i < w->npairs; i++) {
+		struct pair *p = &w->pairs[i];
+
+		free_wiped(p->key, p->keylen);
+		free_wiped(p->chain, p->chainlen);
+		p->key = p->chain = NULL;
+		p->keylen = p->chainlen = 0;
+	}
+	state_view(w, &mem.st);
+	mem.path = xstrdup(w->state_path);
+	mem.valid = 1;
+	w->pairs = NULL;
+	w->npairs = 0;
+	w->errs = NULL;
+	w->nerrs = 0;
+	w->counts = NULL;
+	w->ncounts = 0;
 }
 
 enum svc_id { SVC_POSTFIX, SVC_DOVECOT, SVC__MAX };
@@ -1106,18 +1244,11 @@ finish_run(struct work *w, int success)
 	if (success)
 		fsio_stamp(ok_stamp);
 	if (w->c->metrics_file != NULL) {
-		struct state st = { 0 };
+		struct state st;
 		size_t len;
 		char *text;
 
-		st.pairs = w->pairs;
-		st.n = w->npairs;
-		st.errs = w->errs;
-		st.nerrs = w->nerrs;
-		st.svc[0] = w->svc[0];
-		st.svc[1] = w->svc[1];
-		st.counts = w->counts;
-		st.ncounts = w->ncounts;
+		state_view(w, &st);
 		text = metrics_render(&st, &w->plan,
 		    fsio_stamp_time(sync_stamp), fsio_stamp_time(ok_stamp),
 		    &len);
@@ -1151,7 +1282,8 @@ sync_resync(const struct conf *c, const struct sync_opts *o)
 		rc = lockfd == -2 ? EXIT_LOCKED : EXIT_APPLY;
 		goto out;
 	}
-	if (state_load(w.state_path, &w.old) == -1 || gather(&w, o) == -1) {
+	if ((o->daemon ? state_get(&w) : state_load(w.state_path, &w.old)) ==
+	    -1 || gather(&w, o) == -1) {
 		log_err("nothing changed");
 		rc = EXIT_APPLY;
 		goto out;
@@ -1300,6 +1432,8 @@ report:
 	}
 	if (!o->dry_run)
 		finish_run(&w, rc == EXIT_SYNCED);
+	if (o->daemon && !o->dry_run)
+		state_remember(&w);
 out:
 	if (lockfd >= 0)
 		close(lockfd);

@@ -58,6 +58,9 @@ void	sync_result_free(struct sync_result *r);
 /* sync_resync(conf, opts): one pipeline run; returns an enum sync_exit. */
 int	sync_resync(const struct conf *c, const struct sync_opts *o);
 
+/* sync_forget(): drops the state the daemon keeps between runs. */
+void	sync_forget(void);
+
 /* sync_check(conf, json): validate and report, write nothing. */
 int	sync_check(const struct conf *c, int json);
 

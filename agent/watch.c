@@ -715,6 +715,7 @@ watch_run(const char *conf_path, int explicit_conf, struct conf *c)
 	for (size_t i = 0; i < w.npend; i++)
 		free(w.pend[i].name);
 	free(w.pend);
+	sync_forget();
 	conf_free(w.c);
 	free(w.c);
 	return 0;
