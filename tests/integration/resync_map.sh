@@ -145,6 +145,51 @@ import json, sys
 d = json.load(sys.stdin)
 print(len({p[i] for p in d["pairs"] for i in (1, 2)}))')"
 
+# --- one lineage (deploy hook, daemon): the map is changed in place -------
+dumpmap() { postmap -c "$PFC" -s "lmdb:$MAP" | sort; }
+expect_dump() {	# what postmap -F builds from snisync's own source file
+	cp "$MAP" "$T/expect_src" && postmap -c "$PFC" -F "lmdb:$T/expect_src" &&
+		postmap -c "$PFC" -s "lmdb:$T/expect_src" | sort
+}
+ino=$(stat -c %i "$MAP.lmdb")
+before=$(dumpmap)
+tree_leaf "$LE" "$T/ca" ed.example.test ed25519 ed.example.test ed2.example.test
+"$SNISYNC" -v -c "$T/conf.json" resync --lineage ed.example.test >/dev/null 2>"$T/err-inplace"
+t_eq "--lineage renewal: exit 0" "$?" 0
+t_match "--lineage renewal: the map was changed in place" "$(cat "$T/err-inplace")" \
+	'debug: postfix: 2 entries of .*tls_sni\.lmdb changed in place'
+t_eq "... the same map file (inode kept)" "$(stat -c %i "$MAP.lmdb")" "$ino"
+cmp -s <(q ed2.example.test) <(tree_expected_value "$LE" ed.example.test)
+t_eq "... the added name is served the new pair" "$?" 0
+cmp -s <(q ed.example.test) <(tree_expected_value "$LE" ed.example.test)
+t_eq "... the renewed name is served the new pair" "$?" 0
+t_eq "... every entry is what postmap -F builds from the new source" \
+	"$(dumpmap | sha256sum)" "$(expect_dump | sha256sum)"
+t_eq "... and only the lineage's entries changed" \
+	"$(diff <(printf '%s\n' "$before") <(dumpmap) | grep -c '^[<>]')" 3
+# A reader (Postfix's shared fcntl lock) holding the map: no waiting
+# forever; the map is rebuilt and renamed instead.
+python3 -c '
+import fcntl, sys, time
+f = open(sys.argv[1], "rb")
+fcntl.lockf(f, fcntl.LOCK_SH)
+open(sys.argv[2], "w").close()
+time.sleep(8)' "$MAP.lmdb" "$T/locked" &
+lpid=$!
+t_atexit "kill $lpid"
+for _ in $(seq 50); do [ -e "$T/locked" ] && break; sleep 0.1; done
+lineage_delete "$LE" ed.example.test >/dev/null 2>&1
+tree_leaf "$LE" "$T/ca" ed.example.test ed25519 ed.example.test
+"$SNISYNC" -v -c "$T/conf.json" resync --lineage ed.example.test >/dev/null 2>"$T/err-locked"
+t_eq "map locked by a reader: exit 0" "$?" 0
+t_match "map locked by a reader: rebuilt instead of waiting" "$(cat "$T/err-locked")" \
+	'a reader holds its lock; rebuilding the map'
+t_check "map locked by a reader: a new map file" test "$(stat -c %i "$MAP.lmdb")" != "$ino"
+t_eq "map locked by a reader: every entry right" \
+	"$(dumpmap | sha256sum)" "$(expect_dump | sha256sum)"
+t_eq "map locked by a reader: the removed name is gone" "$(q ed2.example.test)" ""
+kill "$lpid" 2>/dev/null; wait "$lpid" 2>/dev/null
+
 # --- empty tree: the map still exists, with no entries ---------------------
 mkdir -p "$T/empty/live"
 tree_conf "$T/empty.json" "$T/empty" "$T/state2" "$T/pf/empty" "$T/dc/empty.conf"
