@@ -42,7 +42,7 @@ UNIT_SRCS  = $(wildcard tests/unit/test_*.c)
 UNIT_BINS  = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all deps deps-build check check-unit check-integration check-dovecot24 \
-        check-san check-valgrind fuzz deps-fuzz bench demo install uninstall clean units unit FORCE \
+        check-san check-valgrind fuzz deps-fuzz deps-deb bench demo install uninstall clean units unit FORCE \
         deb
 
 all: snisync
@@ -159,7 +159,10 @@ uninstall:
 # last. packaging/debian/changelog must give the version $(VERSION).
 DEB_DIR  = build/deb/snisync-$(VERSION)
 DEB_ARCH = $(shell dpkg --print-architecture)
-deb:
+deps-deb:
+	@sh packaging/deps.sh deb
+
+deb: deps-deb
 	@v=$$(dpkg-parsechangelog -l packaging/debian/changelog -S Version) && \
 	    [ "$$v" = "$(VERSION)" ] || { echo "make deb: packaging/debian/changelog" \
 	    "is at version $$v, the Makefile at $(VERSION)" >&2; exit 1; }

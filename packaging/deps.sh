@@ -1,5 +1,5 @@
 #!/bin/sh
-# packaging/deps.sh [build|test|fuzz] - installs the Debian packages snisync
+# packaging/deps.sh [build|test|fuzz|deb] - installs the Debian packages snisync
 # needs to build (and to run its tests against real Postfix, Dovecot,
 # certbot and pebble), when they are missing. As root it runs apt-get; as
 # anyone else it prints the exact apt-get line and fails.
@@ -11,10 +11,13 @@ mandoc debhelper dpkg-dev fakeroot lintian prometheus"
 
 # libFuzzer: clang only recommends its runtime, so name it.
 FUZZ_PKGS="clang libclang-rt-dev openssl"
+# make deb
+DEB_PKGS="debhelper dpkg-dev fakeroot"
 
 want=$BUILD_PKGS
 [ "${1:-build}" = test ] && want="$BUILD_PKGS $TEST_PKGS"
 [ "${1:-build}" = fuzz ] && want="$BUILD_PKGS $FUZZ_PKGS"
+[ "${1:-build}" = deb ] && want="$BUILD_PKGS $DEB_PKGS"
 missing=""
 for p in $want; do
 	s=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
