@@ -86,7 +86,8 @@ bench: deps all
 deps-fuzz:
 	@sh packaging/deps.sh fuzz
 
-# libFuzzer targets (config, names, PEM/chain validation, Dovecot render);
+# libFuzzer targets (config, names, PEM/chain validation, Dovecot render,
+# the state file);
 # FUZZ_SECONDS per target, default 60.
 fuzz: deps-fuzz
 	sh tests/fuzz/run

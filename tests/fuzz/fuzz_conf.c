@@ -25,32 +25,10 @@
 #include "fuzz.h"
 #include "json.h"
 
-static char conf_path[4096];
-static int conf_fd = -1;
-
-static void
-remove_conf(void)
-{
-	if (conf_fd != -1)
-		unlink(conf_path);
-}
-
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	const char *tmp = getenv("TMPDIR");
-	FILE *null;
-
-	if (tmp == NULL || tmp[0] != '/')
-		tmp = "/tmp";
-	snprintf(conf_path, sizeof(conf_path), "%s/fuzz_conf.XXXXXX", tmp);
-	if ((conf_fd = mkstemp(conf_path)) == -1) {
-		perror(conf_path);
-		abort();
-	}
-	atexit(remove_conf);
-	if ((null = fopen("/dev/null", "w")) != NULL)
-		stderr = null;
+	fuzz_file_init("fuzz_conf");
 	return 0;
 }
 
@@ -119,18 +97,9 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct conf c;
-	size_t off = 0;
-	ssize_t w;
 
-	if (ftruncate(conf_fd, 0) == -1)
-		abort();
-	while (off < size) {
-		w = pwrite(conf_fd, data + off, size - off, (off_t)off);
-		if (w <= 0)
-			abort();
-		off += (size_t)w;
-	}
-	if (conf_load(conf_path, 1, &c) == -1)
+	fuzz_file_put(data, size);
+	if (conf_load(fuzz_file_path, 1, &c) == -1)
 		return 0;
 	check_conf(&c);
 	conf_free(&c);
