@@ -108,7 +108,7 @@ check-dovecot24: deps all
 	sh tests/run tests/dovecot24/run
 
 demo: deps all
-	sh tests/demo.sh
+	bash tests/demo.sh
 
 UNITS = build/units/snisync.service build/units/snisync-resync.service \
         units/snisync-resync.timer

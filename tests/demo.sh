@@ -46,6 +46,8 @@ echo "== snisync resync"
 echo "   (exit status $?: 1 means a lineage was rejected and reported)"
 echo "== snisync resync again"
 "$SNISYNC" -c "$T/snisync.json" resync
+echo "== snisync status"
+"$SNISYNC" -c "$T/snisync.json" status | sed 's/^/   /'
 
 subject() {	# subject PORT MODE NAME: CN of the served leaf
 	local out
