@@ -10,6 +10,7 @@
  * are not valid host names. Key bytes are parsed from memory, never
  * logged, and OpenSSL's copies are freed with the key object.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -578,5 +579,40 @@ out:
 	ERR_clear_error();
 	if (rc == -1)
 		cert_info_free(info);
+	return rc;
+}
+
+int
+cert_spki_sha256(const unsigned char *pem, size_t len, int index,
+    char out[65])
+{
+	unsigned char md[EVP_MAX_MD_SIZE], *der = NULL;
+	unsigned int mdlen = 0;
+	X509 *x = NULL;
+	BIO *bio;
+	int i, n, rc = -1;
+
+	if (len > INT_MAX || (bio = BIO_new_mem_buf(pem, (int)len)) == NULL)
+		return -1;
+	for (i = 0; i <= index; i++) {
+		X509_free(x);
+		if ((x = PEM_read_bio_X509(bio, NULL, no_password, NULL)) ==
+		    NULL)
+			break;
+	}
+	BIO_free(bio);
+	ERR_clear_error();
+	if (x == NULL)
+		return -1;
+	n = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &der);
+	if (n > 0 && EVP_Digest(der, (size_t)n, md, &mdlen, EVP_sha256(),
+	    NULL) == 1 && mdlen == 32) {
+		for (i = 0; i < 32; i++)
+			snprintf(out + 2 * i, 3, "%02x", md[i]);
+		out[64] = '\0';
+		rc = 0;
+	}
+	OPENSSL_free(der);
+	X509_free(x);
 	return rc;
 }

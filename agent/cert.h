@@ -75,4 +75,13 @@ void	cert_sha256_hex(const void *buf, size_t len, char out[65]);
 /* cert_key_type_name(t): "RSA", "ECDSA", "Ed25519". */
 const char *cert_key_type_name(enum key_type t);
 
+/*
+ * cert_spki_sha256(pem, len, index, out): the SHA-256 of the DER
+ * SubjectPublicKeyInfo of the index-th certificate (0: the leaf) of a PEM
+ * chain, as 64 lowercase hex digits: the data of a TLSA record with
+ * selector 1, matching type 1. Returns 0, or -1 (no such certificate).
+ */
+int	cert_spki_sha256(const unsigned char *pem, size_t len, int index,
+	    char out[65]);
+
 #endif

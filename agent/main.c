@@ -11,6 +11,7 @@
 #include "log.h"
 #include "setup.h"
 #include "status.h"
+#include "tlsa.h"
 #include "sync.h"
 #include "util.h"
 #include "watch.h"
@@ -34,6 +35,8 @@ static const char usage_text[] =
 "  setup [--apply] [--postfix-dir DIR] [--dovecot-config FILE]\n"
 "                 what Postfix and Dovecot still need for snisync, and\n"
 "                 what in their configuration contradicts it\n"
+"  tlsa [--port N] [NAME]...\n"
+"                 DANE TLSA records (3 1 1 and 2 1 1) for what is served\n"
 "\n"
 "Options:\n"
 "  -c, --config FILE  configuration (default " CONF_DEFAULT_PATH ";\n"
@@ -118,6 +121,18 @@ static const char setup_usage[] =
 "\n"
 "Exit status: 0 nothing left to do, 1 something to add or a warning,\n"
 "2 usage, 3 config, 4 postconf or doveconf could not be run.\n";
+
+static const char tlsa_usage[] =
+"usage: snisync [-c FILE] tlsa [--port N] [NAME]...\n"
+"\n"
+"Prints the TLSA records that match what snisync serves now, for every\n"
+"served name or the names given: \"_25._tcp.NAME. IN TLSA 3 1 1 HASH\"\n"
+"(SHA-256 of the served key) and \"... 2 1 1 HASH\" (of the issuing CA's\n"
+"key). Reads the state and the store; writes nothing.\n"
+"  -p, --port N   the port in the owner name (default 25)\n"
+"\n"
+"Exit status: 0 printed, 1 a name is not served or its files are\n"
+"unreadable, 2 usage, 3 config, 4 the state is unreadable.\n";
 
 static int
 usage_error(const char *text, const char *what, const char *arg)
@@ -293,6 +308,40 @@ cmd_setup(int argc, char **argv, const struct conf *c)
 }
 
 static int
+cmd_tlsa(int argc, char **argv, const struct conf *c)
+{
+	static const struct option opts[] = {
+		{ "port", required_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int ch, port = 25;
+	char *end;
+	long v;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "p:h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'p':
+			v = strtol(optarg, &end, 10);
+			if (*optarg == '\0' || *end != '\0' || v < 1 ||
+			    v > 65535)
+				return usage_error(tlsa_usage,
+				    "tlsa: --port must be 1 to 65535, not", optarg);
+			port = (int)v;
+			break;
+		case 'h':
+			fputs(tlsa_usage, stdout);
+			return EXIT_SYNCED;
+		default:
+			fputs(tlsa_usage, stderr);
+			return EXIT_USAGE;
+		}
+	}
+	return tlsa_run(c, port, argv + optind, (size_t)(argc - optind));
+}
+
+static int
 cmd_watch(int argc, char **argv, const char *conf_path, int explicit_conf,
     struct conf *c)
 {
@@ -331,6 +380,8 @@ dispatch(const char *cmd, int argc, char **argv, const char *conf_path,
 		return cmd_status(argc, argv, c);
 	if (strcmp(cmd, "setup") == 0)
 		return cmd_setup(argc, argv, c);
+	if (strcmp(cmd, "tlsa") == 0)
+		return cmd_tlsa(argc, argv, c);
 	return cmd_watch(argc, argv, conf_path, explicit_conf, c);
 }
 
@@ -378,7 +429,7 @@ main(int argc, char **argv)
 	argv += optind;
 	if (strcmp(cmd, "resync") != 0 && strcmp(cmd, "check") != 0 &&
 	    strcmp(cmd, "watch") != 0 && strcmp(cmd, "status") != 0 &&
-	    strcmp(cmd, "setup") != 0)
+	    strcmp(cmd, "setup") != 0 && strcmp(cmd, "tlsa") != 0)
 		return usage_error(usage_text, "unknown command", cmd);
 	for (int i = 1; i < argc; i++)
 		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)

@@ -1,0 +1,112 @@
+/*
+ * tlsa.c - `snisync tlsa`: the TLSA records (RFC 6698, 7671) that match
+ * what snisync serves now: "3 1 1" pins the served key (DANE-EE), "2 1 1"
+ * the key of the CA that issued it (DANE-TA). Hashes come from the
+ * validated copies in the store (each checked against its name), not from
+ * live/, so they match what Postfix and Dovecot were given. A wildcard
+ * name is printed as a comment: a TLSA record is looked up under the
+ * exact host name.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cert.h"
+#include "fsio.h"
+#include "log.h"
+#include "name.h"
+#include "plan.h"
+#include "scan.h"
+#include "sync.h"
+#include "tlsa.h"
+#include "util.h"
+
+/* Prints one name's records. 0, or -1 (logged). */
+static int
+print_name(const struct conf *c, int port, const char *name,
+    const struct pair *p)
+{
+	char *path = xasprintf("%s/store/%s.pem", c->state_dir, p->chain_id);
+	char why[256], got[65], ee[65], ta[65];
+	unsigned char *pem = NULL;
+	size_t len;
+	int rc = -1;
+
+	if (fsio_read(path, SCAN_MAX_FILE, &pem, &len, NULL, why,
+	    sizeof(why)) == -1) {
+		log_err("%s: %s: %s", name, log_esc(path), why);
+		goto out;
+	}
+	cert_sha256_hex(pem, len, got);
+	if (strcmp(got, p->chain_id) != 0) {
+		log_err("%s: %s does not hold the content it is named after",
+		    name, log_esc(path));
+		goto out;
+	}
+	if (cert_spki_sha256(pem, len, 0, ee) == -1) {
+		log_err("%s: %s: no certificate", name, log_esc(path));
+		goto out;
+	}
+	if (name_is_wildcard(name))
+		printf("; %s: a wildcard has no TLSA owner name; publish the "
+		    "records below under each host it serves\n", name);
+	printf("%s_%d._tcp.%s. IN TLSA 3 1 1 %s\n",
+	    name_is_wildcard(name) ? "; " : "", port, name, ee);
+	if (cert_spki_sha256(pem, len, 1, ta) == 0)
+		printf("%s_%d._tcp.%s. IN TLSA 2 1 1 %s\n",
+		    name_is_wildcard(name) ? "; " : "", port, name, ta);
+	rc = 0;
+out:
+	free(pem);
+	free(path);
+	return rc;
+}
+
+int
+tlsa_run(const struct conf *c, int port, char **names, size_t n)
+{
+	char *path = xasprintf("%s/state.json", c->state_dir);
+	struct state st;
+	struct plan plan;
+	int rc = EXIT_SYNCED;
+	size_t i;
+
+	log_set_quiet(1);
+	if (state_load(path, &st) == -1) {
+		free(path);
+		return EXIT_APPLY;
+	}
+	free(path);
+	plan_build(st.pairs, st.n, &plan);
+	if (n == 0) {
+		for (i = 0; i < plan.n; i++)
+			if (print_name(c, port, plan.e[i].name,
+			    &st.pairs[plan.e[i].pair]) == -1)
+				rc = EXIT_REJECTED;
+	} else
+		for (i = 0; i < n; i++) {
+			char norm[NAME_MAX_LEN + 1];
+			const struct plan_entry *e;
+			size_t k;
+
+			/* Names as snisync keeps them: lowercase, no dot. */
+			snprintf(norm, sizeof(norm), "%s", names[i]);
+			for (k = 0; norm[k] != '\0'; k++)
+				if (norm[k] >= 'A' && norm[k] <= 'Z')
+					norm[k] = (char)(norm[k] - 'A' + 'a');
+			if (k > 0 && norm[k - 1] == '.')
+				norm[k - 1] = '\0';
+			if ((e = plan_find(&plan, norm)) == NULL) {
+				log_err("%s: not a name snisync serves",
+				    log_esc(names[i]));
+				rc = EXIT_REJECTED;
+				continue;
+			}
+			if (print_name(c, port, e->name,
+			    &st.pairs[e->pair]) == -1)
+				rc = EXIT_REJECTED;
+		}
+	plan_free(&plan);
+	state_free(&st);
+	return rc;
+}
