@@ -83,9 +83,25 @@ print_table(const struct status_view *v)
 }
 
 int
-status_run(const struct conf *c, int json)
+status_load(const struct conf *c, struct state *st, struct plan *plan)
 {
 	char *path = xasprintf("%s/state.json", c->state_dir);
+	int rc;
+
+	log_set_quiet(1);
+	rc = state_load(path, st);
+	free(path);
+	if (rc == -1) {
+		memset(plan, 0, sizeof(*plan));
+		return -1;
+	}
+	plan_build(st->pairs, st->n, plan);
+	return 0;
+}
+
+int
+status_run(const struct conf *c, int json)
+{
 	char *s1 = xasprintf("%s/last-sync", c->state_dir);
 	char *s2 = xasprintf("%s/last-success", c->state_dir);
 	struct status_view v = { 0 };
@@ -94,14 +110,11 @@ status_run(const struct conf *c, int json)
 	int rc = EXIT_SYNCED;
 	size_t i;
 
-	log_set_quiet(1);
-	if (state_load(path, &st) == -1) {
-		free(path);
+	if (status_load(c, &st, &plan) == -1) {
 		free(s1);
 		free(s2);
 		return EXIT_APPLY;
 	}
-	plan_build(st.pairs, st.n, &plan);
 	v.st = &st;
 	v.plan = &plan;
 	v.now = (long long)time(NULL);
@@ -127,7 +140,6 @@ status_run(const struct conf *c, int json)
 			rc = EXIT_REJECTED;
 	plan_free(&plan);
 	state_free(&st);
-	free(path);
 	free(s1);
 	free(s2);
 	return rc;

@@ -5,6 +5,7 @@
 #define SNISYNC_STATUS_H
 
 #include "json.h"
+#include "plan.h"
 
 /*
  * status_run(conf, json): prints the served names (table or JSON) from
@@ -13,5 +14,12 @@
  * within watch.expiry_warn_days) or 4 (state unreadable).
  */
 int	status_run(const struct conf *c, int json);
+
+/*
+ * status_load(conf, &st, &plan): the applied state (state_dir/state.json,
+ * empty before the first sync) and the plan of its names, quietly (no
+ * info lines). 0, or -1 when the file cannot be read (logged).
+ */
+int	status_load(const struct conf *c, struct state *st, struct plan *plan);
 
 #endif

@@ -17,6 +17,7 @@
 #include "name.h"
 #include "plan.h"
 #include "scan.h"
+#include "status.h"
 #include "sync.h"
 #include "tlsa.h"
 #include "util.h"
@@ -65,19 +66,13 @@ out:
 int
 tlsa_run(const struct conf *c, int port, char **names, size_t n)
 {
-	char *path = xasprintf("%s/state.json", c->state_dir);
 	struct state st;
 	struct plan plan;
 	int rc = EXIT_SYNCED;
 	size_t i;
 
-	log_set_quiet(1);
-	if (state_load(path, &st) == -1) {
-		free(path);
+	if (status_load(c, &st, &plan) == -1)
 		return EXIT_APPLY;
-	}
-	free(path);
-	plan_build(st.pairs, st.n, &plan);
 	if (n == 0) {
 		for (i = 0; i < plan.n; i++)
 			if (print_name(c, port, plan.e[i].name,
