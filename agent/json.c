@@ -718,7 +718,7 @@ pair_from_array(json_t *a, struct pair *p)
 	json_t *names = json_array_get(a, 3);
 
 	memset(p, 0, sizeof(*p));
-	if (json_array_size(a) != 15 ||
+	if ((json_array_size(a) != 15 && json_array_size(a) != 16) ||
 	    pair_head(p, lineage, key, chain, names) == -1)
 		return -1;
 	p->not_before = json_integer_value(json_array_get(a, 4));
@@ -731,6 +731,7 @@ pair_from_array(json_t *a, struct pair *p)
 	    json_string_value(json_array_get(a, 8)) ?: "");
 	p->last_good = json_is_true(json_array_get(a, 9));
 	p->since = json_integer_value(json_array_get(a, 10));
+	p->key_since = json_integer_value(json_array_get(a, 15));
 	if (sk != NULL && sc != NULL) {
 		p->src_key = xstrdup(sk);
 		p->src_chain = xstrdup(sc);
@@ -932,7 +933,7 @@ w_pair(struct buf *b, const struct pair *p)
 		w_id(b, &p->src_chain_id);
 	} else
 		buf_adds(b, "null,null,null,null");
-	buf_add(b, "]", 1);
+	buf_addf(b, ",%lld]", p->key_since);
 }
 
 char *
@@ -1105,6 +1106,7 @@ status_json(const struct status_view *v)
 		json_object_set_new(o, "expires_in_days",
 		    json_integer(floor_days(p->not_after - v->now)));
 		json_object_set_new(o, "served_since", jtime(p->since));
+		json_object_set_new(o, "key_since", jtime(p->key_since));
 		json_object_set_new(o, "last_error", e == NULL ? json_null() :
 		    jstr(e->error));
 		json_array_append_new(names, o);

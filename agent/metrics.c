@@ -90,6 +90,15 @@ metrics_render(const struct state *st, const struct plan *plan,
 		    plan->e[i].name, st->pairs[plan->e[i].pair].lineage,
 		    st->pairs[plan->e[i].pair].since);
 
+	family(&b, "snisync_key_served_since_timestamp_seconds", "gauge",
+	    "Since when a name's lineage serves its current key (Unix time); "
+	    "a recent value after a renewal means DANE TLSA 3 1 1 records "
+	    "must follow.");
+	for (i = 0; i < plan->n; i++)
+		name_sample(&b, "snisync_key_served_since_timestamp_seconds",
+		    plan->e[i].name, st->pairs[plan->e[i].pair].lineage,
+		    st->pairs[plan->e[i].pair].key_since);
+
 	/* One sample per failing lineage, sorted, each once. */
 	failing = xcalloc(st->nerrs + 1, sizeof(*failing));
 	for (i = 0; i < st->nerrs; i++)

@@ -24,6 +24,8 @@ struct pair {
 	char		  serial[80];
 	char		  fingerprint[96];
 	long long	  since;	/* first applied (0: unknown) */
+	long long	  key_since;	/* its key first served by this
+					   lineage (0: unknown) */
 	int		  last_good;	/* lineage failing now; this is the
 					   pair applied before */
 	unsigned char	*key, *chain;	/* bytes, owned; may be NULL until

@@ -36,14 +36,15 @@ print_table(const struct status_view *v)
 	printf("last sync: %s; last success: %s\n", when(v->last_sync),
 	    when(v->last_success));
 	if (v->plan->n > 0)
-		printf("%-32s %-24s %-12s %-8s %-20s %s\n", "NAME", "LINEAGE",
-		    "KEY", "EXPIRES", "SERVED SINCE", "LAST ERROR");
+		printf("%-32s %-24s %-12s %-8s %-20s %-10s %s\n", "NAME",
+		    "LINEAGE", "KEY", "EXPIRES", "SERVED SINCE", "KEY SINCE",
+		    "LAST ERROR");
 	for (i = 0; i < v->plan->n; i++) {
 		const struct pair *p = &st->pairs[v->plan->e[i].pair];
 		const struct state_error *e = p->last_good ?
 		    state_error_of(st, p->lineage) : NULL;
 		long long left = p->not_after - v->now;
-		char exp[32], since[32] = "-";
+		char exp[32], since[32] = "-", ksince[32] = "-";
 
 		if (left < 0)
 			snprintf(exp, sizeof(exp), "expired");
@@ -52,9 +53,13 @@ print_table(const struct status_view *v)
 		if (p->since != 0)
 			snprintf(since, sizeof(since), "%.16s UTC",
 			    fmt_utc(p->since));
-		printf("%-32s %-24s %-12s %-8s %-20s %s\n", v->plan->e[i].name,
-		    log_esc(p->lineage), p->key_desc[0] ? p->key_desc : "-",
-		    exp, since, e == NULL ? "-" : e->error);
+		if (p->key_since != 0)
+			snprintf(ksince, sizeof(ksince), "%.10s",
+			    fmt_utc(p->key_since));
+		printf("%-32s %-24s %-12s %-8s %-20s %-10s %s\n",
+		    v->plan->e[i].name, log_esc(p->lineage),
+		    p->key_desc[0] ? p->key_desc : "-", exp, since, ksince,
+		    e == NULL ? "-" : e->error);
 	}
 	for (i = 0; i < st->nerrs; i++) {
 		const struct state_error *e = &st->errs[i];

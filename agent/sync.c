@@ -421,7 +421,8 @@ in_scan(struct work *w, const char *lineage)
 }
 
 /* "Served since": a pair keeps the time it was first applied for as long
- * as its lineage serves the same key and chain. */
+ * as its lineage serves the same key and chain; "key since" as long as
+ * it serves the same key. */
 static void
 stamp_since(struct work *w)
 {
@@ -431,11 +432,17 @@ stamp_since(struct work *w)
 		struct pair *p = &w->pairs[i];
 		const struct pair *op;
 
-		if (p->since != 0)
-			continue;
 		op = old_pair(w, p->lineage);
-		p->since = op != NULL && op->since != 0 &&
-		    pair_same_files(op, p) ? op->since : (long long)w->now;
+		if (p->since == 0)
+			p->since = op != NULL && op->since != 0 &&
+			    pair_same_files(op, p) ? op->since :
+			    (long long)w->now;
+		/* A renewal that keeps its key (certbot --reuse-key) keeps
+		 * the key's time: what a DANE 3 1 1 record pins. */
+		if (p->key_since == 0)
+			p->key_since = op != NULL && op->key_since != 0 &&
+			    strcmp(op->key_id, p->key_id) == 0 ?
+			    op->key_since : p->since;
 	}
 }
 
@@ -643,6 +650,13 @@ diff_names(struct work *w, int print)
 					    "%s)", b->e[j].name,
 					    log_esc(np->lineage), op->serial,
 					    np->serial);
+				if (!print && strcmp(op->key_id, np->key_id) != 0)
+					log_warn("%s: served with a new key: DANE "
+					    "TLSA 3 1 1 records that pin the old "
+					    "key no longer match (`snisync tlsa "
+					    "%s` prints the new ones; certbot "
+					    "--reuse-key keeps a key)",
+					    b->e[j].name, b->e[j].name);
 			}
 			i++;
 			j++;

@@ -56,7 +56,7 @@ t1=$(date +%s)
 S status >"$T/status.txt" 2>&1
 t_eq "status with failing lineages: exit 1" "$?" 1
 t_match "status table has its header" "$(head -2 "$T/status.txt")" \
-	'NAME +LINEAGE +KEY +EXPIRES +SERVED SINCE +LAST ERROR'
+	'NAME +LINEAGE +KEY +EXPIRES +SERVED SINCE +KEY SINCE +LAST ERROR'
 bad=0
 for name in "${!TREE_EXPECT[@]}"; do
 	lin=${TREE_EXPECT[$name]}
@@ -98,7 +98,7 @@ t_eq "services: one reload each, none failed, none pending" \
 	"[('dovecot', 1, 0, False, True), ('postfix', 1, 0, False, True)]"
 t_eq "JSON keys are the documented schema" \
 	"$(js "(sorted(j), sorted(j['names'][0]), sorted(j['errors'][0]), sorted(j['services']['postfix']))")" \
-	"(['errors', 'generated_at', 'last_success', 'last_sync', 'names', 'schema', 'services'], ['expires_in_days', 'key_type', 'last_error', 'lineage', 'name', 'not_after', 'served_since'], ['error', 'file', 'lineage', 'since'], ['enabled', 'last_reload', 'reload_failures', 'reload_pending', 'reloads'])"
+	"(['errors', 'generated_at', 'last_success', 'last_sync', 'names', 'schema', 'services'], ['expires_in_days', 'key_since', 'key_type', 'last_error', 'lineage', 'name', 'not_after', 'served_since'], ['error', 'file', 'lineage', 'since'], ['enabled', 'last_reload', 'reload_failures', 'reload_pending', 'reloads'])"
 
 # --- the metrics file -----------------------------------------------------
 if command -v promtool >/dev/null; then
@@ -132,11 +132,31 @@ t_eq "errors_total unchanged while a lineage fails the same way" \
 t_check "last sync advanced" test "$(metric snisync_last_sync_timestamp_seconds '')" -gt "$s"
 t_eq "no reload when nothing changed" "$(count "$T/pf.reloads")" 1
 
-# --- a renewal ------------------------------------------------------------
+# --- renewals: a kept key, then a new key ----------------------------------
+t_eq "first issuance: key_since is served_since" \
+	"$(js "[n['key_since'] for n in j['names'] if n['name'] == 'pop.example.test'][0]")" "$since"
+sleep 1.1
+CERT_REUSE_KEY=$LE/live/ec.example.test/privkey.pem \
+	tree_leaf "$LE" "$CA" ec.example.test ec256 ec.example.test pop.example.test
+err=$(S resync 2>&1 >/dev/null)
+t_nomatch "renewal keeping its key: no new-key warning" "$err" 'served with a new key'
+t_eq "renewal keeping its key: key_since kept" \
+	"$(js "[n['key_since'] for n in j['names'] if n['name'] == 'pop.example.test'][0]")" "$since"
+t_check "renewal keeping its key: served_since moved" test \
+	"$(js "[n['served_since'] for n in j['names'] if n['name'] == 'pop.example.test'][0]")" != "$since"
 sleep 1.1
 tree_leaf "$LE" "$CA" ec.example.test ec256 ec.example.test pop.example.test
-S resync >/dev/null 2>&1
+err=$(S resync 2>&1 >/dev/null)
+t_match "renewal with a new key: one warning per name about DANE" \
+	"$(printf '%s\n' "$err" | grep -c 'served with a new key: DANE TLSA 3 1 1')/$(printf '%s\n' "$err" | grep -c '^snisync: warning: pop\.example\.test: served with a new key')" '^2/1$'
 since2=$(js "[n['served_since'] for n in j['names'] if n['name'] == 'pop.example.test'][0]")
+t_eq "renewal with a new key: key_since moves with it" \
+	"$(js "[n['key_since'] for n in j['names'] if n['name'] == 'pop.example.test'][0]")" "$since2"
+t_eq "metrics: key served since = key_since" \
+	"$(metric snisync_key_served_since_timestamp_seconds '{name="pop.example.test",lineage="ec.example.test"}')" \
+	"$(date -u -d "$since2" +%s)"
+t_match "status table: KEY SINCE column" "$(S status 2>/dev/null | grep '^pop\.example\.test ')" \
+	"ECDSA P-256 .* $(printf '%.10s' "$since2") +-\$"
 t_check "renewed lineage: served_since moves ($since -> $since2)" test "$since2" != "$since"
 t_eq "other lineages keep their served_since" \
 	"$(js "[n['served_since'] for n in j['names'] if n['name'] == 'ed.example.test'][0]")" "$since"

@@ -191,7 +191,12 @@ certs_leaf() {
 		fi
 	} >"$work/ext.cnf"
 	{
-		_certs_genkey "$type" "$out.key" &&
+		# CERT_REUSE_KEY=FILE: sign that key (certbot --reuse-key).
+		if [ -n "${CERT_REUSE_KEY:-}" ]; then
+			cp -f "$CERT_REUSE_KEY" "$out.key" && chmod 0600 "$out.key"
+		else
+			_certs_genkey "$type" "$out.key"
+		fi &&
 		_certs_sign "$work/s" "$out.key" "$cn" "$work/ext.cnf" leaf \
 			"$start" "$end" "$out.crt" "$cadir/int.pem" "$cadir/int.key" &&
 		cp -f "$cadir/int.pem" "$out.chain"

@@ -53,6 +53,7 @@ main(void)
 	snprintf(p[0].serial, sizeof(p[0].serial), "01AB");
 	snprintf(p[0].fingerprint, sizeof(p[0].fingerprint), "AA:BB");
 	p[0].since = 1750000000;
+	p[0].key_since = 1740000000;
 	p[0].src_key = "/le/archive/a.example.test/privkey3.pem";
 	p[0].src_chain = "/le/archive/a.example.test/fullchain3.pem";
 	p[0].src_key_id = (struct fsio_id){ 65024, 123456789012ULL, 241,
@@ -92,6 +93,7 @@ main(void)
 	UNIT_STREQ(back.pairs[0].serial, "01AB", "serial");
 	UNIT_STREQ(back.pairs[0].fingerprint, "AA:BB", "fingerprint");
 	UNIT_OK(back.pairs[0].since == 1750000000, "since");
+	UNIT_OK(back.pairs[0].key_since == 1740000000, "key since");
 	UNIT_STREQ(back.pairs[0].src_key, p[0].src_key, "source key path");
 	UNIT_OK(back.pairs[0].src_key_id.ino == 123456789012ULL &&
 	    back.pairs[0].src_key_id.mtime_ns == 1795325615583358916LL &&
