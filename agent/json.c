@@ -21,6 +21,7 @@
 
 #include "json.h"
 #include "log.h"
+#include "name.h"
 #include "util.h"
 
 /* ---- locating a key in the raw text, for line:column in errors ---- */
@@ -402,6 +403,53 @@ get_watch(struct conf_ctx *cx, json_t *v, struct watch_conf *wc)
 	}
 }
 
+/* "dane": {"hold_key_change": ["mail.example.com", ...]} */
+static void
+get_dane(struct conf_ctx *cx, json_t *v, struct conf *c)
+{
+	const char *k, *why;
+	json_t *m, *a;
+	size_t i;
+
+	if (!json_is_object(v)) {
+		conf_error(cx, "\"%s\" must be an object, not %s",
+		    path_str(cx), json_kind(v));
+		return;
+	}
+	json_object_foreach(v, k, m) {
+		push(cx, k, 0);
+		if (strcmp(k, "hold_key_change") != 0) {
+			conf_error(cx, "unknown key \"%s\"", path_str(cx));
+			pop(cx);
+			continue;
+		}
+		if (!json_is_array(m)) {
+			conf_error(cx, "\"%s\" must be an array of host names, "
+			    "not %s", path_str(cx), json_kind(m));
+			pop(cx);
+			continue;
+		}
+		json_array_foreach(m, i, a) {
+			char name[NAME_MAX_LEN + 1];
+
+			push(cx, NULL, (int)i);
+			if (!json_is_string(a))
+				conf_error(cx, "\"%s\" must be a host name, not "
+				    "%s", path_str(cx), json_kind(a));
+			else if ((why = name_normalize(json_string_value(a),
+			    json_string_length(a), name)) != NULL)
+				conf_error(cx, "\"%s\": %s", path_str(cx), why);
+			else {
+				c->hold = xreallocarray(c->hold, c->nhold + 1,
+				    sizeof(char *));
+				c->hold[c->nhold++] = xstrdup(name);
+			}
+			pop(cx);
+		}
+		pop(cx);
+	}
+}
+
 static char **
 argv_of(const char *a, const char *b)
 {
@@ -522,6 +570,8 @@ conf_load(const char *path, int required, struct conf *c)
 			get_service(&cx, m, &c->dovecot, 1);
 		else if (strcmp(k, "watch") == 0)
 			get_watch(&cx, m, &c->watch);
+		else if (strcmp(k, "dane") == 0)
+			get_dane(&cx, m, c);
 		else if (strcmp(k, "metrics_file") == 0) {
 			free(c->metrics_file);
 			c->metrics_file = NULL;
@@ -555,6 +605,9 @@ conf_free(struct conf *c)
 	argv_free(c->dovecot.reload);
 	argv_free(c->dovecot.check);
 	free(c->metrics_file);
+	for (size_t i = 0; i < c->nhold; i++)
+		free(c->hold[i]);
+	free(c->hold);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -767,6 +820,40 @@ counts_from_json(json_t *o, struct state *st)
 static const char *const svc_names[2] = { "postfix", "dovecot" };
 
 static void
+holds_from_json(json_t *a, struct state *st)
+{
+	json_t *h;
+	size_t i;
+
+	st->holds = xcalloc(json_array_size(a) + 1, sizeof(*st->holds));
+	json_array_foreach(a, i, h) {
+		const char *l = json_string_value(json_object_get(h, "lineage"));
+		const char *k = json_string_value(json_object_get(h, "key"));
+		const char *sn = json_string_value(json_object_get(h, "serial"));
+		struct state_hold *sh;
+
+		if (l == NULL || k == NULL || !hexid_ok(k))
+			continue;
+		sh = &st->holds[st->nholds++];
+		sh->lineage = xstrdup(l);
+		memcpy(sh->key_id, k, 65);
+		snprintf(sh->serial, sizeof(sh->serial), "%s", sn ? sn : "");
+		sh->since = json_integer_value(json_object_get(h, "since"));
+	}
+}
+
+const struct state_hold *
+state_hold_of(const struct state *st, const char *lineage)
+{
+	size_t i;
+
+	for (i = 0; i < st->nholds; i++)
+		if (strcmp(st->holds[i].lineage, lineage) == 0)
+			return &st->holds[i];
+	return NULL;
+}
+
+static void
 svc_from_json(json_t *o, struct state *st)
 {
 	int i;
@@ -834,6 +921,7 @@ state_load(const char *path, struct state *st)
 		    json_integer_value(json_object_get(e, "since")) };
 	}
 	counts_from_json(json_object_get(root, "error_counts"), st);
+	holds_from_json(json_object_get(root, "holds"), st);
 	svc_from_json(json_object_get(root, "reloads"), st);
 	lm = json_object_get(root, "reload_pending");
 	st->reload_pending[0] = json_is_true(json_object_get(lm, "postfix"));
@@ -892,11 +980,13 @@ w_str(struct buf *b, const char *s)
 	buf_add(b, "\"", 1);
 }
 
+/* Identities as signed 64-bit JSON integers (what jansson reads back);
+ * the reader casts them back to the same unsigned bits. */
 static void
 w_id(struct buf *b, const struct fsio_id *id)
 {
-	buf_addf(b, "[%llu,%llu,%llu,%lld]", id->dev, id->ino, id->size,
-	    id->mtime_ns);
+	buf_addf(b, "[%lld,%lld,%lld,%lld]", (long long)id->dev,
+	    (long long)id->ino, (long long)id->size, id->mtime_ns);
 }
 
 static void
@@ -976,13 +1066,24 @@ state_render(const struct state *st, size_t *len)
 		    "\"last\":%lld}", k ? "," : "", svc_names[k],
 		    st->svc[k].reloads, st->svc[k].failures,
 		    st->svc[k].last_reload);
-	buf_addf(&b, "},\n\"reload_pending\":{\"postfix\":%s,"
+	buf_adds(&b, "},\n\"holds\":[");
+	for (i = 0; i < st->nholds; i++) {
+		buf_adds(&b, i > 0 ? ",{\"lineage\":" : "{\"lineage\":");
+		w_str(&b, st->holds[i].lineage);
+		buf_adds(&b, ",\"key\":");
+		w_str(&b, st->holds[i].key_id);
+		buf_adds(&b, ",\"serial\":");
+		w_str(&b, st->holds[i].serial);
+		buf_addf(&b, ",\"since\":%lld}", st->holds[i].since);
+	}
+	buf_addf(&b, "],\n\"reload_pending\":{\"postfix\":%s,"
 	    "\"dovecot\":%s}", st->reload_pending[0] ? "true" : "false",
 	    st->reload_pending[1] ? "true" : "false");
 	if (st->have_lmdb)
-		buf_addf(&b, ",\n\"postfix_lmdb\":{\"dev\":%llu,\"ino\":%llu,"
-		    "\"size\":%llu,\"mtime_ns\":%lld}", st->lmdb.dev,
-		    st->lmdb.ino, st->lmdb.size, st->lmdb.mtime_ns);
+		buf_addf(&b, ",\n\"postfix_lmdb\":{\"dev\":%lld,\"ino\":%lld,"
+		    "\"size\":%lld,\"mtime_ns\":%lld}", (long long)st->lmdb.dev,
+		    (long long)st->lmdb.ino, (long long)st->lmdb.size,
+		    st->lmdb.mtime_ns);
 	buf_adds(&b, "}\n");
 	*len = b.len;
 	return b.p;
@@ -1005,6 +1106,9 @@ state_free(struct state *st)
 	for (i = 0; i < st->ncounts; i++)
 		free(st->counts[i].lineage);
 	free(st->counts);
+	for (i = 0; i < st->nholds; i++)
+		free(st->holds[i].lineage);
+	free(st->holds);
 	free(st->pairs);
 	free(st->errs);
 	memset(st, 0, sizeof(*st));
@@ -1097,6 +1201,7 @@ status_json(const struct status_view *v)
 		const struct pair *p = &st->pairs[v->plan->e[i].pair];
 		const struct state_error *e = p->last_good ?
 		    state_error_of(st, p->lineage) : NULL;
+		const struct state_hold *h;
 		json_t *o = json_object();
 
 		json_object_set_new(o, "name", jstr(v->plan->e[i].name));
@@ -1109,6 +1214,14 @@ status_json(const struct status_view *v)
 		json_object_set_new(o, "key_since", jtime(p->key_since));
 		json_object_set_new(o, "last_error", e == NULL ? json_null() :
 		    jstr(e->error));
+		if ((h = state_hold_of(st, p->lineage)) != NULL) {
+			json_t *ho = json_object();
+
+			json_object_set_new(ho, "serial", jstr(h->serial));
+			json_object_set_new(ho, "since", jtime(h->since));
+			json_object_set_new(o, "key_held", ho);
+		} else
+			json_object_set_new(o, "key_held", json_null());
 		json_array_append_new(names, o);
 	}
 	json_object_set_new(root, "names", names);

@@ -45,6 +45,10 @@ struct conf {
 	struct watch_conf watch;
 	char		*metrics_file;		/* Prometheus textfile; NULL:
 						   off */
+	char		**hold;			/* dane.hold_key_change: names
+						   whose key changes wait for
+						   `snisync release` */
+	size_t		  nhold;
 };
 
 /*
@@ -71,6 +75,15 @@ struct lineage_count {
 	long long	 n;
 };
 
+/* A key change held back (dane.hold_key_change) until `snisync release`:
+ * the lineage keeps serving its previous pair. */
+struct state_hold {
+	char		*lineage;
+	char		 key_id[65];	/* the new key, not served yet */
+	char		 serial[80];	/* its certificate */
+	long long	 since;		/* first run that held it */
+};
+
 /* Reloads run for one service. */
 struct svc_stats {
 	long long	 reloads, failures;
@@ -91,7 +104,13 @@ struct state {
 	struct svc_stats	 svc[2];	/* postfix, dovecot */
 	struct lineage_count	*counts;	/* sorted by lineage */
 	size_t			 ncounts;
+	struct state_hold	*holds;
+	size_t			 nholds;
 };
+
+/* state_hold_of(st, lineage): the lineage's held key change, or NULL. */
+const struct state_hold *state_hold_of(const struct state *st,
+	    const char *lineage);
 
 /*
  * state_load(path, &st): 0 with st filled (empty when path is missing);

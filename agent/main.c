@@ -37,6 +37,8 @@ static const char usage_text[] =
 "                 what in their configuration contradicts it\n"
 "  tlsa [--port N] [NAME]...\n"
 "                 DANE TLSA records (3 1 1 and 2 1 1) for what is served\n"
+"  release NAME...\n"
+"                 serve the new key that dane.hold_key_change held back\n"
 "\n"
 "Options:\n"
 "  -c, --config FILE  configuration (default " CONF_DEFAULT_PATH ";\n"
@@ -133,6 +135,16 @@ static const char tlsa_usage[] =
 "\n"
 "Exit status: 0 printed, 1 a name is not served or its files are\n"
 "unreadable, 2 usage, 3 config, 4 the state is unreadable.\n";
+
+static const char release_usage[] =
+"usage: snisync [-c FILE] release NAME...\n"
+"\n"
+"For each name listed in dane.hold_key_change whose lineage was renewed\n"
+"with a new key, the previous pair kept serving: serve the new one now\n"
+"(publish its TLSA 3 1 1 record first: snisync tlsa NAME shows the\n"
+"current one). Runs a resync of those lineages.\n"
+"\n"
+"Exit status: as resync; 1 also when a name has no held key change.\n";
 
 static int
 usage_error(const char *text, const char *what, const char *arg)
@@ -341,9 +353,10 @@ cmd_tlsa(int argc, char **argv, const struct conf *c)
 	return tlsa_run(c, port, argv + optind, (size_t)(argc - optind));
 }
 
+/* Commands whose only option is --help. Returns -1 to go on (operands
+ * from optind), or the exit status. */
 static int
-cmd_watch(int argc, char **argv, const char *conf_path, int explicit_conf,
-    struct conf *c)
+help_only(int argc, char **argv, const char *usage)
 {
 	static const struct option opts[] = {
 		{ "help", no_argument, NULL, 'h' },
@@ -353,15 +366,38 @@ cmd_watch(int argc, char **argv, const char *conf_path, int explicit_conf,
 
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'h':
-			fputs(watch_usage, stdout);
+		if (ch == 'h') {
+			fputs(usage, stdout);
 			return EXIT_SYNCED;
-		default:
-			fputs(watch_usage, stderr);
-			return EXIT_USAGE;
 		}
+		fputs(usage, stderr);
+		return EXIT_USAGE;
 	}
+	return -1;
+}
+
+static int
+cmd_release(int argc, char **argv, const struct conf *c)
+{
+	int rc = help_only(argc, argv, release_usage);
+
+	if (rc >= 0)
+		return rc;
+	if (optind == argc) {
+		fputs(release_usage, stderr);
+		return EXIT_USAGE;
+	}
+	return sync_release(c, argv + optind, (size_t)(argc - optind));
+}
+
+static int
+cmd_watch(int argc, char **argv, const char *conf_path, int explicit_conf,
+    struct conf *c)
+{
+	int rc = help_only(argc, argv, watch_usage);
+
+	if (rc >= 0)
+		return rc;
 	if (optind != argc)
 		return usage_error(watch_usage, "watch: unexpected argument",
 		    argv[optind]);
@@ -382,6 +418,8 @@ dispatch(const char *cmd, int argc, char **argv, const char *conf_path,
 		return cmd_setup(argc, argv, c);
 	if (strcmp(cmd, "tlsa") == 0)
 		return cmd_tlsa(argc, argv, c);
+	if (strcmp(cmd, "release") == 0)
+		return cmd_release(argc, argv, c);
 	return cmd_watch(argc, argv, conf_path, explicit_conf, c);
 }
 
@@ -429,7 +467,8 @@ main(int argc, char **argv)
 	argv += optind;
 	if (strcmp(cmd, "resync") != 0 && strcmp(cmd, "check") != 0 &&
 	    strcmp(cmd, "watch") != 0 && strcmp(cmd, "status") != 0 &&
-	    strcmp(cmd, "setup") != 0 && strcmp(cmd, "tlsa") != 0)
+	    strcmp(cmd, "setup") != 0 && strcmp(cmd, "tlsa") != 0 &&
+	    strcmp(cmd, "release") != 0)
 		return usage_error(usage_text, "unknown command", cmd);
 	for (int i = 1; i < argc; i++)
 		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)

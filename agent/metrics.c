@@ -118,6 +118,12 @@ metrics_render(const struct state *st, const struct plan *plan,
 		lineage_sample(&b, "snisync_lineage_errors_total",
 		    st->counts[i].lineage, st->counts[i].n);
 
+	family(&b, "snisync_key_change_held", "gauge",
+	    "1 while a lineage's new key waits for `snisync release` "
+	    "(dane.hold_key_change); its previous pair keeps serving.");
+	for (i = 0; i < st->nholds; i++)
+		lineage_sample(&b, "snisync_key_change_held",
+		    st->holds[i].lineage, 1);
 	family(&b, "snisync_last_sync_timestamp_seconds", "gauge",
 	    "End of the last sync, whatever its result (Unix time).");
 	buf_addf(&b, "snisync_last_sync_timestamp_seconds %lld\n", last_sync);

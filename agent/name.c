@@ -88,3 +88,13 @@ name_postfix_key(const char *name, char *out)
 		name++;
 	memmove(out, name, strlen(name) + 1);
 }
+
+const char *
+name_from_user(const char *in, char *out)
+{
+	size_t len = strlen(in);
+
+	if (len > 1 && in[len - 1] == '.')
+		len--;
+	return name_normalize(in, len, out);
+}

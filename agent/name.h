@@ -20,6 +20,12 @@
  */
 const char *name_normalize(const char *in, size_t len, char *out);
 
+/*
+ * name_from_user(in, out): a name typed by a user on the command line:
+ * one trailing dot allowed, any case; otherwise as name_normalize().
+ */
+const char *name_from_user(const char *in, char *out);
+
 /* name_is_wildcard(name): 1 when a normalised name starts with "*.". */
 int	name_is_wildcard(const char *name);
 

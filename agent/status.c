@@ -44,7 +44,9 @@ print_table(const struct status_view *v)
 		const struct state_error *e = p->last_good ?
 		    state_error_of(st, p->lineage) : NULL;
 		long long left = p->not_after - v->now;
-		char exp[32], since[32] = "-", ksince[32] = "-";
+		char exp[32], since[32] = "-", ksince[32] = "-", held[400];
+		const struct state_hold *h;
+		const char *note = "-";
 
 		if (left < 0)
 			snprintf(exp, sizeof(exp), "expired");
@@ -56,10 +58,16 @@ print_table(const struct status_view *v)
 		if (p->key_since != 0)
 			snprintf(ksince, sizeof(ksince), "%.10s",
 			    fmt_utc(p->key_since));
+		if (e == NULL && (h = state_hold_of(st, p->lineage)) != NULL) {
+			snprintf(held, sizeof(held), "new key held since %.10s: "
+			    "snisync release %s", fmt_utc(h->since),
+			    v->plan->e[i].name);
+			note = held;
+		}
 		printf("%-32s %-24s %-12s %-8s %-20s %-10s %s\n",
 		    v->plan->e[i].name, log_esc(p->lineage),
 		    p->key_desc[0] ? p->key_desc : "-", exp, since, ksince,
-		    e == NULL ? "-" : e->error);
+		    e != NULL ? e->error : note);
 	}
 	for (i = 0; i < st->nerrs; i++) {
 		const struct state_error *e = &st->errs[i];

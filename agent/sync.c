@@ -24,10 +24,12 @@
 #include "fsio.h"
 #include "log.h"
 #include "metrics.h"
+#include "name.h"
 #include "plan.h"
 #include "postfix.h"
 #include "run.h"
 #include "scan.h"
+#include "status.h"
 #include "sync.h"
 #include "util.h"
 
@@ -60,6 +62,8 @@ struct work {
 	struct svc_stats	 svc[2];		/* to save */
 	struct lineage_count	*counts;		/* to save */
 	size_t			 ncounts;
+	struct state_hold	*holds;			/* to save */
+	size_t			 nholds;
 	const struct sync_opts	*o;
 };
 
@@ -308,6 +312,68 @@ validate_all(struct vjob *jobs, size_t n, time_t now)
 }
 
 /* The sequential part: report, or turn the result into a pair. */
+static int	store_has(struct work *w, const char *id);
+
+/* The first name of a pair that dane.hold_key_change lists, or NULL. */
+static const char *
+held_name(const struct work *w, const struct pair *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->nnames; i++)
+		if (strv_has(w->c->hold, w->c->nhold, p->names[i]))
+			return p->names[i];
+	return NULL;
+}
+
+/*
+ * dane.hold_key_change: a fresh pair whose key differs from the key its
+ * lineage serves, for a listed name, waits for `snisync release`; the
+ * lineage keeps serving its previous pair (p becomes a copy of it) while
+ * that pair stays valid for another day and its store files are there.
+ */
+static void
+hold_check(struct work *w, struct pair *p)
+{
+	const struct pair *op = old_pair(w, p->lineage);
+	const struct state_hold *oh;
+	struct state_hold h = { 0 };
+	const char *name;
+
+	if (op == NULL || strcmp(op->key_id, p->key_id) == 0 ||
+	    ((name = held_name(w, p)) == NULL &&
+	    (name = held_name(w, op)) == NULL))
+		return;
+	if (strv_has(w->o->release, w->o->nrelease, p->lineage)) {
+		log_info("lineage %s: key change released: serving serial %s "
+		    "with its new key", log_esc(p->lineage), p->serial);
+		return;
+	}
+	if (op->not_after - (long long)w->now < 86400 ||
+	    !store_has(w, op->key_id) || !store_has(w, op->chain_id)) {
+		log_warn("lineage %s: key change for %s applied without a "
+		    "release: the previous certificate %s", log_esc(p->lineage),
+		    name, op->not_after - (long long)w->now < 86400 ?
+		    "expires within a day" : "is no longer in the store");
+		return;
+	}
+	oh = state_hold_of(&w->old, p->lineage);
+	h.lineage = xstrdup(p->lineage);
+	memcpy(h.key_id, p->key_id, sizeof(h.key_id));
+	memcpy(h.serial, p->serial, sizeof(h.serial));
+	h.since = oh != NULL && strcmp(oh->key_id, p->key_id) == 0 &&
+	    oh->since != 0 ? oh->since : (long long)w->now;
+	(h.since == (long long)w->now ? log_warn : log_debug)("lineage %s: "
+	    "new key held back (dane.hold_key_change lists %s): still serving "
+	    "serial %s; publish the new TLSA 3 1 1 record, then run `snisync "
+	    "release %s`", log_esc(p->lineage), name, op->serial, name);
+	w->holds = xreallocarray(w->holds, w->nholds + 1, sizeof(*w->holds));
+	w->holds[w->nholds++] = h;
+	pair_free(p);
+	copy_pair_meta(p, op);
+	p->last_good = 0;
+}
+
 static void
 validate_one(struct work *w, struct lineage *l, struct vjob *j)
 {
@@ -355,6 +421,7 @@ validate_one(struct work *w, struct lineage *l, struct vjob *j)
 	p->src_chain = xstrdup(l->chain.path);
 	p->src_key_id = l->key.id;
 	p->src_chain_id = l->chain.id;
+	hold_check(w, p);
 }
 
 static int
@@ -1022,6 +1089,9 @@ work_free(struct work *w)
 	plan_free(&w->oldplan);
 	scan_free(&w->sc);
 	fsio_list_free(w->store_names, w->nstore);
+	for (i = 0; i < w->nholds; i++)
+		free(w->holds[i].lineage);
+	free(w->holds);
 	for (i = 0; i < w->ncounts; i++)
 		free(w->counts[i].lineage);
 	free(w->counts);
@@ -1047,6 +1117,8 @@ state_view(const struct work *w, struct state *st)
 	st->svc[1] = w->svc[1];
 	st->counts = w->counts;
 	st->ncounts = w->ncounts;
+	st->holds = w->holds;
+	st->nholds = w->nholds;
 }
 
 static int
@@ -1088,6 +1160,54 @@ mem_drop(void)
 	state_free(&mem.st);
 	free(mem.path);
 	memset(&mem, 0, sizeof(mem));
+}
+
+int
+sync_release(const struct conf *c, char **names, size_t n)
+{
+	struct sync_opts o = { 0 };
+	struct state st;
+	struct plan plan;
+	int rc = EXIT_SYNCED, bad = 0;
+	size_t i;
+
+	if (status_load(c, &st, &plan) == -1)
+		return EXIT_APPLY;
+	log_set_quiet(0);	/* the resync below speaks as resync does */
+	o.only = xcalloc(n + 1, sizeof(char *));
+	for (i = 0; i < n; i++) {
+		char norm[NAME_MAX_LEN + 1];
+		const struct plan_entry *e;
+		const char *lineage;
+
+		if (name_from_user(names[i], norm) != NULL ||
+		    (e = plan_find(&plan, norm)) == NULL) {
+			log_err("%s: not a name snisync serves",
+			    log_esc(names[i]));
+			bad = 1;
+			continue;
+		}
+		lineage = st.pairs[e->pair].lineage;
+		if (state_hold_of(&st, lineage) == NULL) {
+			log_err("%s: no key change is held back for it "
+			    "(lineage %s)", norm, log_esc(lineage));
+			bad = 1;
+			continue;
+		}
+		if (!strv_has(o.only, o.nonly, lineage))
+			o.only[o.nonly++] = xstrdup(lineage);
+	}
+	if (o.nonly > 0) {
+		o.release = o.only;
+		o.nrelease = o.nonly;
+		rc = sync_resync(c, &o);
+	}
+	for (i = 0; i < o.nonly; i++)
+		free(o.only[i]);
+	free(o.only);
+	plan_free(&plan);
+	state_free(&st);
+	return rc == EXIT_SYNCED && bad ? EXIT_REJECTED : rc;
 }
 
 void
@@ -1139,6 +1259,8 @@ state_remember(struct work *w)
 	w->nerrs = 0;
 	w->counts = NULL;
 	w->ncounts = 0;
+	w->holds = NULL;
+	w->nholds = 0;
 }
 
 enum svc_id { SVC_POSTFIX, SVC_DOVECOT, SVC__MAX };

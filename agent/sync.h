@@ -48,6 +48,9 @@ struct sync_opts {
 						   reported now, whatever the
 						   above says */
 	size_t			  nloud;
+	char			**release;	/* lineages whose held key
+						   change is released now */
+	size_t			  nrelease;
 	int			  hold_reloads;	/* write, but leave reloads
 						   pending (rate limit) */
 	struct sync_result	 *result;	/* filled when non-NULL */
@@ -57,6 +60,14 @@ void	sync_result_free(struct sync_result *r);
 
 /* sync_resync(conf, opts): one pipeline run; returns an enum sync_exit. */
 int	sync_resync(const struct conf *c, const struct sync_opts *o);
+
+/*
+ * sync_release(conf, names, n): `snisync release NAME...`: serves the new
+ * key that dane.hold_key_change held back for each name's lineage (a
+ * resync of those lineages). Returns an enum sync_exit; 1 also when a
+ * name has no held key change.
+ */
+int	sync_release(const struct conf *c, char **names, size_t n);
 
 /* sync_forget(): drops the state the daemon keeps between runs. */
 void	sync_forget(void);

@@ -82,16 +82,9 @@ tlsa_run(const struct conf *c, int port, char **names, size_t n)
 		for (i = 0; i < n; i++) {
 			char norm[NAME_MAX_LEN + 1];
 			const struct plan_entry *e;
-			size_t k;
 
-			/* Names as snisync keeps them: lowercase, no dot. */
-			snprintf(norm, sizeof(norm), "%s", names[i]);
-			for (k = 0; norm[k] != '\0'; k++)
-				if (norm[k] >= 'A' && norm[k] <= 'Z')
-					norm[k] = (char)(norm[k] - 'A' + 'a');
-			if (k > 0 && norm[k - 1] == '.')
-				norm[k - 1] = '\0';
-			if ((e = plan_find(&plan, norm)) == NULL) {
+			if (name_from_user(names[i], norm) != NULL ||
+			    (e = plan_find(&plan, norm)) == NULL) {
 				log_err("%s: not a name snisync serves",
 				    log_esc(names[i]));
 				rc = EXIT_REJECTED;

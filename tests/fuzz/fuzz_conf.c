@@ -24,6 +24,7 @@
 
 #include "fuzz.h"
 #include "json.h"
+#include "name.h"
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -91,6 +92,14 @@ check_conf(const struct conf *c)
 	FUZZ_CHECK(in(c->watch.resync_interval_s, 60, 30 * 86400));
 	FUZZ_CHECK(in(c->watch.expiry_warn_days, 0, 365));
 	FUZZ_CHECK(in(c->watch.certbot_wait_s, 0, 86400));
+	FUZZ_CHECK(c->nhold == 0 || c->hold != NULL);
+	for (size_t i = 0; i < c->nhold; i++) {
+		char norm[NAME_MAX_LEN + 1];
+
+		/* Held names are stored normalised. */
+		FUZZ_CHECK(name_normalize(c->hold[i], strlen(c->hold[i]),
+		    norm) == NULL && strcmp(norm, c->hold[i]) == 0);
+	}
 }
 
 int

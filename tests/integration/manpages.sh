@@ -170,6 +170,8 @@ def cmd():
                 k["kind"] = "path"
             elif text.startswith("A command"):
                 k["kind"] = "command"
+            elif text.startswith("An array of host names"):
+                k["kind"] = "names"
             elif text.startswith("An object, or null"):
                 k["kind"] = "object-or-null"
             elif text.startswith("An object"):
@@ -404,6 +406,9 @@ for line in open(cases):
     elif kind == "command":
         good = [["true"], None, []]
         bad = ["true", [""], [1]]
+    elif kind == "names":
+        good = [[], ["mail.example.test", "*.Example.test"]]
+        bad = [["bad name"], ["a..b"], "mail.example.test", [1], None]
     elif kind == "object-or-null":
         good = [None, {}]
         bad = [1, "x", []]
