@@ -1,5 +1,6 @@
 /*
- * cert.c - the only file that includes <openssl/...>.
+ * cert.c - certificates and keys: with tls.c (the client of `snisync
+ * verify`), the only file that includes <openssl/...>.
  *
  * cert_validate() decides whether a key file and a full chain file may be
  * served: returns 0 with what it learned (names, dates, key type, serial,

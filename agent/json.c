@@ -403,6 +403,80 @@ get_watch(struct conf_ctx *cx, json_t *v, struct watch_conf *wc)
 	}
 }
 
+/* "smtp:25" -> an endpoint; NULL, or why not. */
+static const char *
+endpoint_parse(const char *s, struct verify_endpoint *ep)
+{
+	static const char *const protos[TLS__MAX] = { "tls", "smtp", "imap",
+	    "pop3" };
+	const char *colon = strchr(s, ':');
+	char *end;
+	long port;
+	int i;
+
+	if (colon == NULL)
+		return "must be PROTOCOL:PORT (tls, smtp, imap or pop3)";
+	for (i = 0; i < TLS__MAX; i++)
+		if ((size_t)(colon - s) == strlen(protos[i]) &&
+		    strncmp(s, protos[i], strlen(protos[i])) == 0)
+			break;
+	if (i == TLS__MAX)
+		return "protocol must be tls, smtp, imap or pop3";
+	port = strtol(colon + 1, &end, 10);
+	if (colon[1] < '0' || colon[1] > '9' || *end != '\0' || port < 1 ||
+	    port > 65535)
+		return "port must be 1 to 65535";
+	ep->proto = (enum tls_proto)i;
+	ep->port = (int)port;
+	return NULL;
+}
+
+/* "verify": {"endpoints": ["smtp:25", ...], "timeout_ms": 5000} */
+static void
+get_verify(struct conf_ctx *cx, json_t *v, struct verify_conf *vc)
+{
+	const char *k, *why;
+	json_t *m, *a;
+	size_t i;
+
+	if (!json_is_object(v)) {
+		conf_error(cx, "\"%s\" must be an object, not %s",
+		    path_str(cx), json_kind(v));
+		return;
+	}
+	json_object_foreach(v, k, m) {
+		push(cx, k, 0);
+		if (strcmp(k, "timeout_ms") == 0)
+			get_int(cx, m, 100, 60000, &vc->timeout_ms);
+		else if (strcmp(k, "endpoints") != 0)
+			conf_error(cx, "unknown key \"%s\"", path_str(cx));
+		else if (!json_is_array(m))
+			conf_error(cx, "\"%s\" must be an array of "
+			    "\"PROTOCOL:PORT\" strings, not %s", path_str(cx),
+			    json_kind(m));
+		else {
+			vc->nendpoints = 0;
+			vc->endpoints = xreallocarray(vc->endpoints,
+			    json_array_size(m) + 1, sizeof(*vc->endpoints));
+			json_array_foreach(m, i, a) {
+				push(cx, NULL, (int)i);
+				if (!json_is_string(a))
+					conf_error(cx, "\"%s\" must be a string, "
+					    "not %s", path_str(cx), json_kind(a));
+				else if ((why = endpoint_parse(
+				    json_string_value(a),
+				    &vc->endpoints[vc->nendpoints])) != NULL)
+					conf_error(cx, "\"%s\": %s", path_str(cx),
+					    why);
+				else
+					vc->nendpoints++;
+				pop(cx);
+			}
+		}
+		pop(cx);
+	}
+}
+
 /* "dane": {"hold_key_change": ["mail.example.com", ...]} */
 static void
 get_dane(struct conf_ctx *cx, json_t *v, struct conf *c)
@@ -483,6 +557,20 @@ conf_defaults(struct conf *c)
 	c->watch.expiry_warn_days = 21;
 	c->watch.certbot_wait_s = 600;
 	c->watch.reload_min_interval_s = 0;
+	{
+		static const struct verify_endpoint def[] = {
+			{ TLS_SMTP, 25 }, { TLS_SMTP, 587 },
+			{ TLS_DIRECT, 465 }, { TLS_IMAP, 143 },
+			{ TLS_DIRECT, 993 }, { TLS_POP3, 110 },
+			{ TLS_DIRECT, 995 },
+		};
+
+		c->verify.nendpoints = sizeof(def) / sizeof(def[0]);
+		c->verify.endpoints = xcalloc(c->verify.nendpoints,
+		    sizeof(def[0]));
+		memcpy(c->verify.endpoints, def, sizeof(def));
+		c->verify.timeout_ms = 5000;
+	}
 }
 
 /*
@@ -572,6 +660,8 @@ conf_load(const char *path, int required, struct conf *c)
 			get_watch(&cx, m, &c->watch);
 		else if (strcmp(k, "dane") == 0)
 			get_dane(&cx, m, c);
+		else if (strcmp(k, "verify") == 0)
+			get_verify(&cx, m, &c->verify);
 		else if (strcmp(k, "metrics_file") == 0) {
 			free(c->metrics_file);
 			c->metrics_file = NULL;
@@ -605,6 +695,7 @@ conf_free(struct conf *c)
 	argv_free(c->dovecot.reload);
 	argv_free(c->dovecot.check);
 	free(c->metrics_file);
+	free(c->verify.endpoints);
 	for (size_t i = 0; i < c->nhold; i++)
 		free(c->hold[i]);
 	free(c->hold);

@@ -10,6 +10,7 @@
 #include "dovecot.h"
 #include "fsio.h"
 #include "plan.h"
+#include "tls.h"
 
 #define CONF_DEFAULT_PATH	"/etc/snisync/snisync.json"
 
@@ -36,6 +37,18 @@ struct watch_conf {
 	int		 reload_min_interval_s;	/* between two reloads */
 };
 
+/* snisync verify: where to look (on 127.0.0.1). */
+struct verify_endpoint {
+	enum tls_proto	 proto;
+	int		 port;
+};
+
+struct verify_conf {
+	struct verify_endpoint	*endpoints;
+	size_t			 nendpoints;
+	int			 timeout_ms;
+};
+
 struct conf {
 	char		*letsencrypt_dir;
 	char		*state_dir;
@@ -45,6 +58,7 @@ struct conf {
 	struct watch_conf watch;
 	char		*metrics_file;		/* Prometheus textfile; NULL:
 						   off */
+	struct verify_conf verify;
 	char		**hold;			/* dane.hold_key_change: names
 						   whose key changes wait for
 						   `snisync release` */

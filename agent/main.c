@@ -12,6 +12,7 @@
 #include "setup.h"
 #include "status.h"
 #include "tlsa.h"
+#include "verify.h"
 #include "sync.h"
 #include "util.h"
 #include "watch.h"
@@ -39,6 +40,9 @@ static const char usage_text[] =
 "                 DANE TLSA records (3 1 1 and 2 1 1) for what is served\n"
 "  release NAME...\n"
 "                 serve the new key that dane.hold_key_change held back\n"
+"  verify [NAME]...\n"
+"                 ask the local servers which certificate they present\n"
+"                 for each name and compare it with what was applied\n"
 "\n"
 "Options:\n"
 "  -c, --config FILE  configuration (default " CONF_DEFAULT_PATH ";\n"
@@ -145,6 +149,18 @@ static const char release_usage[] =
 "current one). Runs a resync of those lineages.\n"
 "\n"
 "Exit status: as resync; 1 also when a name has no held key change.\n";
+
+static const char verify_usage[] =
+"usage: snisync [-c FILE] verify [NAME]...\n"
+"\n"
+"Connects to every endpoint of verify.endpoints that listens on\n"
+"127.0.0.1 (default smtp:25 smtp:587 tls:465 imap:143 tls:993 pop3:110\n"
+"tls:995; smtp, imap and pop3 use STARTTLS), with each served name (or\n"
+"each NAME) as SNI, and compares the certificate presented with the one\n"
+"snisync applied. Prints every mismatch and failed probe, then a summary.\n"
+"\n"
+"Exit status: 0 every name served as applied, 1 a mismatch or a failed\n"
+"probe, 2 usage, 3 config, 4 no endpoint listens or no state.\n";
 
 static int
 usage_error(const char *text, const char *what, const char *arg)
@@ -391,6 +407,16 @@ cmd_release(int argc, char **argv, const struct conf *c)
 }
 
 static int
+cmd_verify(int argc, char **argv, const struct conf *c)
+{
+	int rc = help_only(argc, argv, verify_usage);
+
+	if (rc >= 0)
+		return rc;
+	return verify_run(c, argv + optind, (size_t)(argc - optind));
+}
+
+static int
 cmd_watch(int argc, char **argv, const char *conf_path, int explicit_conf,
     struct conf *c)
 {
@@ -420,6 +446,8 @@ dispatch(const char *cmd, int argc, char **argv, const char *conf_path,
 		return cmd_tlsa(argc, argv, c);
 	if (strcmp(cmd, "release") == 0)
 		return cmd_release(argc, argv, c);
+	if (strcmp(cmd, "verify") == 0)
+		return cmd_verify(argc, argv, c);
 	return cmd_watch(argc, argv, conf_path, explicit_conf, c);
 }
 
@@ -468,7 +496,7 @@ main(int argc, char **argv)
 	if (strcmp(cmd, "resync") != 0 && strcmp(cmd, "check") != 0 &&
 	    strcmp(cmd, "watch") != 0 && strcmp(cmd, "status") != 0 &&
 	    strcmp(cmd, "setup") != 0 && strcmp(cmd, "tlsa") != 0 &&
-	    strcmp(cmd, "release") != 0)
+	    strcmp(cmd, "release") != 0 && strcmp(cmd, "verify") != 0)
 		return usage_error(usage_text, "unknown command", cmd);
 	for (int i = 1; i < argc; i++)
 		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)

@@ -185,14 +185,15 @@ def pair_ids(p):
 
 def norm_state(b):
     """The state without what differs between equal runs: the map's
-    identity, pending reloads, reload counts and times, since stamps."""
+    identity, pending reloads, reload counts and times, since stamps
+    (served, key, error)."""
     d = json.loads(b)
     for k in ('postfix_lmdb', 'reload_pending', 'reloads'):
         d.pop(k, None)
     pairs = []
     for p in d.get('pairs', []):
         if isinstance(p, list):
-            p = p[:10] + p[11:]
+            p = p[:10] + p[11:15]  # without since [10], key_since [15]
         else:
             p = dict(p); p.pop('since', None)
         pairs.append(p)

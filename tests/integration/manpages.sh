@@ -172,6 +172,8 @@ def cmd():
                 k["kind"] = "command"
             elif text.startswith("An array of host names"):
                 k["kind"] = "names"
+            elif text.startswith("An array of endpoints"):
+                k["kind"] = "endpoints"
             elif text.startswith("An object, or null"):
                 k["kind"] = "object-or-null"
             elif text.startswith("An object"):
@@ -406,6 +408,9 @@ for line in open(cases):
     elif kind == "command":
         good = [["true"], None, []]
         bad = ["true", [""], [1]]
+    elif kind == "endpoints":
+        good = [[], ["smtp:25", "tls:465", "imap:143", "pop3:110", "tls:65535"]]
+        bad = [["smtps:465"], ["smtp:0"], ["smtp:65536"], ["smtp"], "smtp:25", [25], None]
     elif kind == "names":
         good = [[], ["mail.example.test", "*.Example.test"]]
         bad = [["bad name"], ["a..b"], "mail.example.test", [1], None]

@@ -1,0 +1,22 @@
+/*
+ * verify.h - `snisync verify`: do the local servers present, for each
+ * name, the certificate snisync applied?
+ */
+#ifndef SNISYNC_VERIFY_H
+#define SNISYNC_VERIFY_H
+
+#include <stddef.h>
+
+#include "json.h"
+
+/*
+ * verify_run(conf, names, n): probes every configured endpoint that
+ * listens on 127.0.0.1 with every served name (or the n names given) as
+ * SNI and compares the leaf presented with the applied one. Prints each
+ * mismatch and error, then a summary. Returns 0 all match, 1 a mismatch
+ * or a failed probe (or a name not served), 4 no endpoint listens or the
+ * state is unreadable.
+ */
+int	verify_run(const struct conf *c, char **names, size_t n);
+
+#endif
