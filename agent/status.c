@@ -14,6 +14,7 @@
 
 #include "fsio.h"
 #include "log.h"
+#include "name.h"
 #include "plan.h"
 #include "status.h"
 #include "sync.h"
@@ -110,6 +111,19 @@ status_load(const struct conf *c, struct state *st, struct plan *plan)
 	}
 	plan_build(st->pairs, st->n, plan);
 	return 0;
+}
+
+const struct plan_entry *
+status_find(const struct plan *plan, const char *arg)
+{
+	char norm[NAME_MAX_LEN + 1];
+	const struct plan_entry *e = NULL;
+
+	if (name_from_user(arg, norm) == NULL)
+		e = plan_find(plan, norm);
+	if (e == NULL)
+		log_err("%s: not a name snisync serves", log_esc(arg));
+	return e;
 }
 
 int

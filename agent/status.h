@@ -22,4 +22,12 @@ int	status_run(const struct conf *c, int json);
  */
 int	status_load(const struct conf *c, struct state *st, struct plan *plan);
 
+/*
+ * status_find(plan, arg): the plan entry of a name typed by the user (any
+ * case, a trailing dot allowed), or NULL with "ARG: not a name snisync
+ * serves" logged.
+ */
+const struct plan_entry *status_find(const struct plan *plan,
+	    const char *arg);
+
 #endif

@@ -1176,21 +1176,17 @@ sync_release(const struct conf *c, char **names, size_t n)
 	log_set_quiet(0);	/* the resync below speaks as resync does */
 	o.only = xcalloc(n + 1, sizeof(char *));
 	for (i = 0; i < n; i++) {
-		char norm[NAME_MAX_LEN + 1];
-		const struct plan_entry *e;
+		const struct plan_entry *e = status_find(&plan, names[i]);
 		const char *lineage;
 
-		if (name_from_user(names[i], norm) != NULL ||
-		    (e = plan_find(&plan, norm)) == NULL) {
-			log_err("%s: not a name snisync serves",
-			    log_esc(names[i]));
+		if (e == NULL) {
 			bad = 1;
 			continue;
 		}
 		lineage = st.pairs[e->pair].lineage;
 		if (state_hold_of(&st, lineage) == NULL) {
 			log_err("%s: no key change is held back for it "
-			    "(lineage %s)", norm, log_esc(lineage));
+			    "(lineage %s)", e->name, log_esc(lineage));
 			bad = 1;
 			continue;
 		}

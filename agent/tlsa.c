@@ -80,13 +80,10 @@ tlsa_run(const struct conf *c, int port, char **names, size_t n)
 				rc = EXIT_REJECTED;
 	} else
 		for (i = 0; i < n; i++) {
-			char norm[NAME_MAX_LEN + 1];
-			const struct plan_entry *e;
+			const struct plan_entry *e = status_find(&plan,
+			    names[i]);
 
-			if (name_from_user(names[i], norm) != NULL ||
-			    (e = plan_find(&plan, norm)) == NULL) {
-				log_err("%s: not a name snisync serves",
-				    log_esc(names[i]));
+			if (e == NULL) {
 				rc = EXIT_REJECTED;
 				continue;
 			}

@@ -51,17 +51,12 @@ verify_run(const struct conf *c, char **names, size_t n)
 		for (i = 0; i < plan.n; i++)
 			todo[ntodo++] = &plan.e[i];
 	for (i = 0; i < n; i++) {
-		char norm[NAME_MAX_LEN + 1];
-		const struct plan_entry *e;
+		const struct plan_entry *e = status_find(&plan, names[i]);
 
-		if (name_from_user(names[i], norm) != NULL ||
-		    (e = plan_find(&plan, norm)) == NULL) {
-			log_err("%s: not a name snisync serves",
-			    log_esc(names[i]));
+		if (e == NULL)
 			errs++;
-			continue;
-		}
-		todo[ntodo++] = e;
+		else
+			todo[ntodo++] = e;
 	}
 	for (j = 0; j < c->verify.nendpoints && ntodo > 0; j++) {
 		const struct verify_endpoint *ep = &c->verify.endpoints[j];
