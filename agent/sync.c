@@ -339,6 +339,7 @@ hold_check(struct work *w, struct pair *p)
 	const struct state_hold *oh;
 	struct state_hold h = { 0 };
 	const char *name;
+	int known;
 
 	if (op == NULL || strcmp(op->key_id, p->key_id) == 0 ||
 	    ((name = held_name(w, p)) == NULL &&
@@ -361,9 +362,9 @@ hold_check(struct work *w, struct pair *p)
 	h.lineage = xstrdup(p->lineage);
 	memcpy(h.key_id, p->key_id, sizeof(h.key_id));
 	memcpy(h.serial, p->serial, sizeof(h.serial));
-	h.since = oh != NULL && strcmp(oh->key_id, p->key_id) == 0 &&
-	    oh->since != 0 ? oh->since : (long long)w->now;
-	(h.since == (long long)w->now ? log_warn : log_debug)("lineage %s: "
+	known = oh != NULL && strcmp(oh->key_id, p->key_id) == 0;
+	h.since = known && oh->since != 0 ? oh->since : (long long)w->now;
+	(known ? log_debug : log_warn)("lineage %s: "
 	    "new key held back (dane.hold_key_change lists %s): still serving "
 	    "serial %s; publish the new TLSA 3 1 1 record, then run `snisync "
 	    "release %s`", log_esc(p->lineage), name, op->serial, name);
@@ -674,9 +675,33 @@ rejected(struct work *w, const char *lineage)
 }
 
 /* Prints (dry run) or logs each name that changes; returns the count. */
+/* Names whose lineage now serves another key, by lineage. */
+struct key_change {
+	const char	*lineage;
+	const char	*name;		/* the first */
+	size_t		 n;
+};
+
+static void
+note_key(struct key_change **kc, size_t *n, const char *lineage,
+    const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < *n; i++)
+		if (strcmp((*kc)[i].lineage, lineage) == 0) {
+			(*kc)[i].n++;
+			return;
+		}
+	*kc = xreallocarray(*kc, *n + 1, sizeof(**kc));
+	(*kc)[(*n)++] = (struct key_change){ lineage, name, 1 };
+}
+
 static size_t
 diff_names(struct work *w, int print)
 {
+	struct key_change *kc = NULL;
+	size_t nkc = 0;
 	const struct plan *a = &w->oldplan, *b = &w->plan;
 	size_t i = 0, j = 0, changes = 0;
 	char line[1024];
@@ -718,12 +743,8 @@ diff_names(struct work *w, int print)
 					    log_esc(np->lineage), op->serial,
 					    np->serial);
 				if (!print && strcmp(op->key_id, np->key_id) != 0)
-					log_warn("%s: served with a new key: DANE "
-					    "TLSA 3 1 1 records that pin the old "
-					    "key no longer match (`snisync tlsa "
-					    "%s` prints the new ones; certbot "
-					    "--reuse-key keeps a key)",
-					    b->e[j].name, b->e[j].name);
+					note_key(&kc, &nkc, np->lineage,
+					    b->e[j].name);
 			}
 			i++;
 			j++;
@@ -736,6 +757,17 @@ diff_names(struct work *w, int print)
 		else
 			log_info("%s", line);
 	}
+	/* One DANE notice per lineage whose key changed. */
+	for (i = 0; i < nkc; i++) {
+		if (kc[i].n > 1)
+			snprintf(line, sizeof(line), " and %zu more", kc[i].n - 1);
+		log_warn("lineage %s: served with a new key for %s%s: DANE "
+		    "TLSA 3 1 1 records that pin the old key no longer match "
+		    "(`snisync tlsa %s` prints the new ones; certbot "
+		    "--reuse-key keeps a key)", log_esc(kc[i].lineage),
+		    kc[i].name, kc[i].n > 1 ? line : "", kc[i].name);
+	}
+	free(kc);
 	return changes;
 }
 
