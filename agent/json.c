@@ -448,6 +448,13 @@ get_verify(struct conf_ctx *cx, json_t *v, struct verify_conf *vc)
 		push(cx, k, 0);
 		if (strcmp(k, "timeout_ms") == 0)
 			get_int(cx, m, 100, 60000, &vc->timeout_ms);
+		else if (strcmp(k, "after_reload") == 0) {
+			if (!json_is_boolean(m))
+				conf_error(cx, "\"%s\" must be true or false, "
+				    "not %s", path_str(cx), json_kind(m));
+			else
+				vc->after_reload = json_is_true(m);
+		}
 		else if (strcmp(k, "endpoints") != 0)
 			conf_error(cx, "unknown key \"%s\"", path_str(cx));
 		else if (!json_is_array(m))

@@ -47,6 +47,7 @@ struct verify_conf {
 	struct verify_endpoint	*endpoints;
 	size_t			 nendpoints;
 	int			 timeout_ms;
+	int			 after_reload;	/* watch verifies each reload */
 };
 
 struct conf {

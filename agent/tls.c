@@ -10,10 +10,13 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -191,8 +194,35 @@ starttls(int fd, enum tls_proto proto, char *why, size_t whysz)
 	return ok;
 }
 
+static int probe(const char *host, int port, enum tls_proto proto,
+	    const char *sni, int timeout_ms, char fp[96], char *why,
+	    size_t whysz);
+
+/*
+ * A server that closes on us must not kill the process with SIGPIPE, and
+ * the daemon must not ignore it for the commands it runs either: it is
+ * blocked around the probe and a pending one discarded.
+ */
 int
 tls_probe(const char *host, int port, enum tls_proto proto, const char *sni,
+    int timeout_ms, char fp[96], char *why, size_t whysz)
+{
+	struct timespec zero = { 0, 0 };
+	sigset_t pipe, old;
+	int rc;
+
+	sigemptyset(&pipe);
+	sigaddset(&pipe, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe, &old);
+	rc = probe(host, port, proto, sni, timeout_ms, fp, why, whysz);
+	while (sigtimedwait(&pipe, NULL, &zero) == SIGPIPE)
+		;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return rc;
+}
+
+static int
+probe(const char *host, int port, enum tls_proto proto, const char *sni,
     int timeout_ms, char fp[96], char *why, size_t whysz)
 {
 	unsigned char md[EVP_MAX_MD_SIZE];

@@ -7,10 +7,10 @@
  * the leaf presented is compared with the fingerprint of the pair
  * snisync applied for that name.
  */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 #include "name.h"
@@ -33,19 +33,84 @@ probe_name(const char *name, char *out, size_t sz)
 		snprintf(out, sz, "%s", name);
 }
 
+struct tally {
+	size_t	listening, ok, bad, errs;
+};
+
+/*
+ * Probes each endpoint with each name of todo. how: 1 prints each
+ * mismatch and error on stdout, 2 logs them as errors, 0 says nothing.
+ */
+static void
+probe_all(const struct conf *c, const struct state *st,
+    const struct plan_entry **todo, size_t ntodo, int how, struct tally *t)
+{
+	size_t i, j;
+
+	memset(t, 0, sizeof(*t));
+	for (j = 0; j < c->verify.nendpoints && ntodo > 0; j++) {
+		const struct verify_endpoint *ep = &c->verify.endpoints[j];
+		int up = 0;
+
+		for (i = 0; i < ntodo; i++) {
+			const struct pair *p = &st->pairs[todo[i]->pair];
+			char sni[NAME_MAX_LEN + 32], fp[96], why[256] = "";
+			int r;
+
+			probe_name(todo[i]->name, sni, sizeof(sni));
+			r = tls_probe(VERIFY_HOST, ep->port, ep->proto, sni,
+			    c->verify.timeout_ms, fp, why, sizeof(why));
+			if (r == 1)
+				break;	/* nothing listens: not ours */
+			up = 1;
+			if (r == -1) {
+				t->errs++;
+				if (how == 1)
+					printf("error %s on %s:%d: %s\n",
+					    todo[i]->name,
+					    tls_proto_name(ep->proto), ep->port,
+					    why);
+				else if (how == 2)
+					log_err("verify: %s on %s:%d: %s",
+					    todo[i]->name,
+					    tls_proto_name(ep->proto), ep->port,
+					    why);
+			} else if (strcmp(fp, p->fingerprint) != 0) {
+				t->bad++;
+				if (how == 1)
+					printf("MISMATCH %s on %s:%d: serves %s; "
+					    "snisync applied %s (lineage %s, "
+					    "serial %s)\n", todo[i]->name,
+					    tls_proto_name(ep->proto), ep->port,
+					    fp, p->fingerprint,
+					    log_esc(p->lineage), p->serial);
+				else if (how == 2)
+					log_err("verify: %s on %s:%d still "
+					    "presents %s, not the certificate "
+					    "applied (lineage %s, serial %s)",
+					    todo[i]->name,
+					    tls_proto_name(ep->proto), ep->port,
+					    fp, log_esc(p->lineage), p->serial);
+			} else
+				t->ok++;
+		}
+		t->listening += up;
+	}
+}
+
 int
 verify_run(const struct conf *c, char **names, size_t n)
 {
 	const struct plan_entry **todo;
-	size_t ntodo = 0, i, j, listening = 0, ok = 0, bad = 0, errs = 0;
+	size_t ntodo = 0, i, errs = 0;
 	struct state st;
 	struct plan plan;
+	struct tally t;
 	int rc;
 
 	if (status_load(c, &st, &plan) == -1)
 		return EXIT_APPLY;
 	log_set_quiet(0);
-	signal(SIGPIPE, SIG_IGN);	/* a server may close on us */
 	todo = xcalloc(plan.n + n + 1, sizeof(*todo));
 	if (n == 0)
 		for (i = 0; i < plan.n; i++)
@@ -58,42 +123,13 @@ verify_run(const struct conf *c, char **names, size_t n)
 		else
 			todo[ntodo++] = e;
 	}
-	for (j = 0; j < c->verify.nendpoints && ntodo > 0; j++) {
-		const struct verify_endpoint *ep = &c->verify.endpoints[j];
-		int up = 0;
-
-		for (i = 0; i < ntodo; i++) {
-			const struct pair *p = &st.pairs[todo[i]->pair];
-			char sni[NAME_MAX_LEN + 32], fp[96], why[256] = "";
-			int r;
-
-			probe_name(todo[i]->name, sni, sizeof(sni));
-			r = tls_probe(VERIFY_HOST, ep->port, ep->proto, sni,
-			    c->verify.timeout_ms, fp, why, sizeof(why));
-			if (r == 1)
-				break;	/* nothing listens: not ours */
-			up = 1;
-			if (r == -1) {
-				printf("error %s on %s:%d: %s\n", todo[i]->name,
-				    tls_proto_name(ep->proto), ep->port, why);
-				errs++;
-			} else if (strcmp(fp, p->fingerprint) != 0) {
-				printf("MISMATCH %s on %s:%d: serves %s; snisync "
-				    "applied %s (lineage %s, serial %s)\n",
-				    todo[i]->name, tls_proto_name(ep->proto),
-				    ep->port, fp, p->fingerprint,
-				    log_esc(p->lineage), p->serial);
-				bad++;
-			} else
-				ok++;
-		}
-		listening += up;
-	}
+	probe_all(c, &st, todo, ntodo, 1, &t);
+	t.errs += errs;
 	printf("verify: %zu names on %zu endpoints listening on %s: %zu "
 	    "served as applied, %zu mismatches, %zu errors\n", ntodo,
-	    listening, VERIFY_HOST, ok, bad, errs);
-	rc = bad || errs ? EXIT_REJECTED : EXIT_SYNCED;
-	if (listening == 0 && ntodo > 0) {
+	    t.listening, VERIFY_HOST, t.ok, t.bad, t.errs);
+	rc = t.bad || t.errs ? EXIT_REJECTED : EXIT_SYNCED;
+	if (t.listening == 0 && ntodo > 0) {
 		log_err("verify: no endpoint of verify.endpoints listens on %s",
 		    VERIFY_HOST);
 		rc = EXIT_APPLY;
@@ -102,4 +138,42 @@ verify_run(const struct conf *c, char **names, size_t n)
 	plan_free(&plan);
 	state_free(&st);
 	return rc;
+}
+
+int
+verify_lineages(const struct conf *c, char *const *lineages, size_t n,
+    int retry_ms)
+{
+	const struct plan_entry **todo;
+	size_t ntodo = 0, i;
+	struct state st;
+	struct plan plan;
+	struct tally t;
+
+	if (status_load(c, &st, &plan) == -1)
+		return -1;
+	log_set_quiet(0);
+	todo = xcalloc(plan.n + 1, sizeof(*todo));
+	for (i = 0; i < plan.n; i++)
+		if (n == 0 || strv_has(lineages, n,
+		    st.pairs[plan.e[i].pair].lineage))
+			todo[ntodo++] = &plan.e[i];
+	probe_all(c, &st, todo, ntodo, 0, &t);
+	if ((t.bad || t.errs) && retry_ms > 0) {
+		/* A server may still be finishing its reload: once more. */
+		struct timespec ts = { retry_ms / 1000,
+		    (long)(retry_ms % 1000) * 1000000 };
+
+		log_debug("verify: %zu mismatches, %zu errors; again in %d ms",
+		    t.bad, t.errs, retry_ms);
+		nanosleep(&ts, NULL);
+		probe_all(c, &st, todo, ntodo, 2, &t);
+	}
+	if (t.bad == 0 && t.errs == 0)
+		log_info("verify: %zu names on %zu endpoints: served as "
+		    "applied", ntodo, t.listening);
+	free(todo);
+	plan_free(&plan);
+	state_free(&st);
+	return (int)(t.bad + t.errs);
 }

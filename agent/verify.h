@@ -19,4 +19,14 @@
  */
 int	verify_run(const struct conf *c, char **names, size_t n);
 
+/*
+ * verify_lineages(conf, lineages, n, retry_ms): for the daemon after a
+ * reload: probes the names of those lineages (all when n is 0); when
+ * something does not match, tries once more after retry_ms and logs
+ * what still does not, one error line each. Returns how many probes
+ * failed in the end, or -1 when the state is unreadable.
+ */
+int	verify_lineages(const struct conf *c, char *const *lineages, size_t n,
+	    int retry_ms);
+
 #endif

@@ -42,6 +42,7 @@
 #include "scan.h"
 #include "sync.h"
 #include "util.h"
+#include "verify.h"
 #include "watch.h"
 
 enum wd_kind {
@@ -473,6 +474,10 @@ run_sync(struct watcher *w, int full)
 	log_debug("watch: sync (%s, %zu dirty, %zu quiet, %zu due)",
 	    full ? "full" : "partial", w->ndirty, nquiet, nloud);
 	rc = sync_resync(w->c, &o);
+	/* Renewed on disk, still the old certificate served? Ask. */
+	if (res.reloaded && w->c->verify.after_reload)
+		verify_lineages(w->c, full ? NULL : w->dirty,
+		    full ? 0 : w->ndirty, 2000);
 	malloc_trim(0);		/* idle, hand a big run's memory back */
 
 	/* Deferred failures wait; anything looked at and not deferred is

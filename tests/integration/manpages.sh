@@ -174,6 +174,8 @@ def cmd():
                 k["kind"] = "names"
             elif text.startswith("An array of endpoints"):
                 k["kind"] = "endpoints"
+            elif text.startswith("A boolean"):
+                k["kind"] = "bool"
             elif text.startswith("An object, or null"):
                 k["kind"] = "object-or-null"
             elif text.startswith("An object"):
@@ -408,6 +410,9 @@ for line in open(cases):
     elif kind == "command":
         good = [["true"], None, []]
         bad = ["true", [""], [1]]
+    elif kind == "bool":
+        good = [True, False]
+        bad = [1, "true", None]
     elif kind == "endpoints":
         good = [[], ["smtp:25", "tls:465", "imap:143", "pop3:110", "tls:65535"]]
         bad = [["smtps:465"], ["smtp:0"], ["smtp:65536"], ["smtp"], "smtp:25", [25], None]

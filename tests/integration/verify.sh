@@ -70,4 +70,42 @@ out=$("$SNISYNC" -c "$T/bad.json" verify 2>&1)
 t_eq "an unknown protocol: exit 3" "$?" 3
 t_match "an unknown protocol: where and why" "$out" '"verify\.endpoints\[0\]": protocol must be tls, smtp, imap or pop3'
 
+# --- the daemon verifies after each reload (verify.after_reload) ---------
+# A Dovecot "reload" that does nothing: the daemon must notice that the
+# renewed names are still served the old certificate.
+sed -e 's|"verify": {|"verify": {"after_reload": true, |' \
+	-e 's|^{|{"watch": {"settle_ms": 200, "settle_max_ms": 2000}, |' "$T/noreload.json" |
+	sed "s|\"dovecot\": {\\(.*\\)\"reload\": null|\"dovecot\": {\\1\"reload\": [\"/bin/true\"]|" >"$T/watch-fake.json"
+grep -q '"after_reload": true' "$T/watch-fake.json" || t_fail "daemon config with after_reload"
+"$SNISYNC" -c "$T/watch-fake.json" watch 2>"$T/watch1.log" &
+wpid=$!
+t_atexit "kill $wpid"
+for _ in $(seq 100); do grep -q 'watch: watching' "$T/watch1.log" && break; sleep 0.1; done
+sleep 0.5
+tree_leaf "$LE" "$T/ca" rsa.example.test rsa2048 rsa.example.test >/dev/null 2>&1
+for _ in $(seq 150); do grep -q 'verify: rsa\.example\.test' "$T/watch1.log" && break; sleep 0.1; done
+kill "$wpid"; wait "$wpid" 2>/dev/null
+t_match "after a reload that did not take: the daemon logs each stale name and port" \
+	"$(grep 'error: verify: ' "$T/watch1.log" | head -1)" \
+	'error: verify: rsa\.example\.test on (tls|imap|pop3):[0-9]+ still presents [0-9A-F:]{95}, not the certificate applied \(lineage rsa\.example\.test, serial [0-9A-F]+\)$'
+t_eq "... on each of the four Dovecot endpoints, after one retry" \
+	"$(grep -c 'error: verify: rsa\.example\.test on ' "$T/watch1.log")" 4
+t_nomatch "... and not for Postfix, which serves the new map" "$(cat "$T/watch1.log")" 'verify: rsa\.example\.test on smtp:'
+doveadm -c "$DC_CONF" reload >/dev/null 2>&1
+sleep 1
+# Real reloads: the daemon says all is well.
+sed -e 's|"verify": {|"verify": {"after_reload": true, |' \
+	-e 's|^{|{"watch": {"settle_ms": 200, "settle_max_ms": 2000}, |' "$T/c.json" >"$T/watch-real.json"
+"$SNISYNC" -c "$T/watch-real.json" watch 2>"$T/watch2.log" &
+wpid=$!
+t_atexit "kill $wpid"
+for _ in $(seq 100); do grep -q 'watch: watching' "$T/watch2.log" && break; sleep 0.1; done
+sleep 0.5
+tree_leaf "$LE" "$T/ca" rsa.example.test rsa2048 rsa.example.test >/dev/null 2>&1
+for _ in $(seq 150); do grep -q 'verify: 1 names' "$T/watch2.log" && break; sleep 0.1; done
+kill "$wpid"; wait "$wpid" 2>/dev/null
+t_match "after a real reload: the renewed lineage's names verified" "$(cat "$T/watch2.log")" \
+	'^snisync: verify: 1 names on 5 endpoints: served as applied$'
+t_nomatch "after a real reload: no verify error" "$(cat "$T/watch2.log")" 'error: verify'
+
 t_done
