@@ -644,6 +644,19 @@ gather(struct work *w, const struct sync_opts *o)
 				    e->file ? xstrdup(e->file) : NULL,
 				    xstrdup(e->error), e->since };
 			}
+	/* Held key changes of lineages not looked at stay held. */
+	if (o->nonly > 0)
+		for (i = 0; i < w->old.nholds; i++)
+			if (!strv_has(o->only, o->nonly,
+			    w->old.holds[i].lineage) &&
+			    !in_scan(w, w->old.holds[i].lineage)) {
+				struct state_hold h = w->old.holds[i];
+
+				h.lineage = xstrdup(h.lineage);
+				w->holds = xreallocarray(w->holds, w->nholds + 1,
+				    sizeof(*w->holds));
+				w->holds[w->nholds++] = h;
+			}
 	stamp_since(w);
 	count_errors(w);
 	plan_build(w->pairs, w->npairs, &w->plan);

@@ -68,6 +68,13 @@ t_eq "next resync: still the previous certificate in the map" \
 
 # --- other lineages are not held ------------------------------------------
 tree_leaf "$LE" "$CA" other.example.test ec256 other.example.test >/dev/null 2>&1
+S resync --lineage other.example.test >/dev/null 2>&1
+t_eq "a sync of another lineage only (the deploy hook, the daemon) keeps the hold" \
+	"$(js "[n['key_held'] is not None for n in j['names'] if n['lineage'] == 'mail.example.test']")" \
+	"[True, True]"
+err=$(S resync 2>&1 >/dev/null)
+t_nomatch "... and the next full sync does not announce it again" "$err" 'held back'
+tree_leaf "$LE" "$CA" other.example.test ec256 other.example.test >/dev/null 2>&1
 err=$(S resync 2>&1 >/dev/null)
 reload
 t_eq "a lineage not listed: its new key is served at once" \
