@@ -928,6 +928,7 @@ holds_from_json(json_t *a, struct state *st)
 		const char *l = json_string_value(json_object_get(h, "lineage"));
 		const char *k = json_string_value(json_object_get(h, "key"));
 		const char *sn = json_string_value(json_object_get(h, "serial"));
+		const char *sp = json_string_value(json_object_get(h, "spki"));
 		struct state_hold *sh;
 
 		if (l == NULL || k == NULL || !hexid_ok(k))
@@ -936,6 +937,7 @@ holds_from_json(json_t *a, struct state *st)
 		sh->lineage = xstrdup(l);
 		memcpy(sh->key_id, k, 65);
 		snprintf(sh->serial, sizeof(sh->serial), "%s", sn ? sn : "");
+		snprintf(sh->spki, sizeof(sh->spki), "%s", sp ? sp : "");
 		sh->since = json_integer_value(json_object_get(h, "since"));
 	}
 }
@@ -1172,6 +1174,8 @@ state_render(const struct state *st, size_t *len)
 		w_str(&b, st->holds[i].key_id);
 		buf_adds(&b, ",\"serial\":");
 		w_str(&b, st->holds[i].serial);
+		buf_adds(&b, ",\"spki\":");
+		w_str(&b, st->holds[i].spki);
 		buf_addf(&b, ",\"since\":%lld}", st->holds[i].since);
 	}
 	buf_addf(&b, "],\n\"reload_pending\":{\"postfix\":%s,"

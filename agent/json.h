@@ -96,6 +96,8 @@ struct state_hold {
 	char		*lineage;
 	char		 key_id[65];	/* the new key, not served yet */
 	char		 serial[80];	/* its certificate */
+	char		 spki[65];	/* SHA-256 of its public key (the
+					   TLSA 3 1 1 data to publish) */
 	long long	 since;		/* first run that held it */
 };
 

@@ -362,6 +362,8 @@ hold_check(struct work *w, struct pair *p)
 	h.lineage = xstrdup(p->lineage);
 	memcpy(h.key_id, p->key_id, sizeof(h.key_id));
 	memcpy(h.serial, p->serial, sizeof(h.serial));
+	if (cert_spki_sha256(p->chain, p->chainlen, 0, h.spki) == -1)
+		h.spki[0] = '\0';
 	known = oh != NULL && strcmp(oh->key_id, p->key_id) == 0;
 	h.since = known && oh->since != 0 ? oh->since : (long long)w->now;
 	(known ? log_debug : log_warn)("lineage %s: "

@@ -25,7 +25,7 @@
 /* Prints one name's records. 0, or -1 (logged). */
 static int
 print_name(const struct conf *c, int port, const char *name,
-    const struct pair *p)
+    const struct pair *p, const struct state_hold *h)
 {
 	char *path = xasprintf("%s/store/%s.pem", c->state_dir, p->chain_id);
 	char why[256], got[65], ee[65], ta[65];
@@ -56,6 +56,11 @@ print_name(const struct conf *c, int port, const char *name,
 	if (cert_spki_sha256(pem, len, 1, ta) == 0)
 		printf("%s_%d._tcp.%s. IN TLSA 2 1 1 %s\n",
 		    name_is_wildcard(name) ? "; " : "", port, name, ta);
+	if (h != NULL && h->spki[0] != '\0')
+		printf("; held back (dane.hold_key_change), served after "
+		    "`snisync release %s`: publish it first:\n"
+		    "; _%d._tcp.%s. IN TLSA 3 1 1 %s\n", name, port, name,
+		    h->spki);
 	rc = 0;
 out:
 	free(pem);
@@ -76,7 +81,8 @@ tlsa_run(const struct conf *c, int port, char **names, size_t n)
 	if (n == 0) {
 		for (i = 0; i < plan.n; i++)
 			if (print_name(c, port, plan.e[i].name,
-			    &st.pairs[plan.e[i].pair]) == -1)
+			    &st.pairs[plan.e[i].pair], state_hold_of(&st,
+			    st.pairs[plan.e[i].pair].lineage)) == -1)
 				rc = EXIT_REJECTED;
 	} else
 		for (i = 0; i < n; i++) {
@@ -87,8 +93,9 @@ tlsa_run(const struct conf *c, int port, char **names, size_t n)
 				rc = EXIT_REJECTED;
 				continue;
 			}
-			if (print_name(c, port, e->name,
-			    &st.pairs[e->pair]) == -1)
+			if (print_name(c, port, e->name, &st.pairs[e->pair],
+			    state_hold_of(&st, st.pairs[e->pair].lineage)) ==
+			    -1)
 				rc = EXIT_REJECTED;
 		}
 	plan_free(&plan);

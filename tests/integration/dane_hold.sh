@@ -60,6 +60,14 @@ t_eq "status --json: key_held with the new serial" \
 t_match "status table: the held key and the command" "$(S status 2>/dev/null | grep '^smtp\.example\.test ')" \
 	'new key held since .*: snisync release smtp\.example\.test$'
 t_eq "metrics: snisync_key_change_held 1" "$(metric snisync_key_change_held '{lineage="mail.example.test"}')" 1
+spki() { openssl x509 -noout -pubkey | openssl pkey -pubin -outform DER | sha256sum | cut -d' ' -f1; }
+out=$(S tlsa smtp.example.test 2>&1)
+t_eq "tlsa while held: the served key's record" \
+	"$(printf '%s\n' "$out" | sed -n 's/^_25\._tcp\.smtp\.example\.test\. IN TLSA 3 1 1 //p')" \
+	"$(timeout 10 openssl s_client -connect "127.0.0.1:$PF_PORT" -starttls smtp -servername smtp.example.test </dev/null 2>/dev/null | spki)"
+t_eq "tlsa while held: the held key's record to publish first, as a comment" \
+	"$(printf '%s\n' "$out" | sed -n 's/^; _25\._tcp\.smtp\.example\.test\. IN TLSA 3 1 1 //p')" \
+	"$(spki <"$LE/live/mail.example.test/cert.pem")"
 err=$(S resync 2>&1 >/dev/null)
 t_nomatch "next resync: held quietly (no repeated warning)" "$err" 'held back'
 t_eq "next resync: still the previous certificate in the map" \

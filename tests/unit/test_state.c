@@ -78,6 +78,17 @@ main(void)
 	st.reload_pending[0] = 1;
 	st.have_lmdb = 1;
 	st.lmdb = (struct fsio_id){ 1, 2, 3, 4, 0 };
+	{
+		static struct state_hold h;
+
+		h.lineage = "a.example.test";
+		memcpy(h.key_id, hex_b, 65);
+		snprintf(h.serial, sizeof(h.serial), "0F");
+		memcpy(h.spki, hex_a, 65);
+		h.since = 1760000000;
+		st.holds = &h;
+		st.nholds = 1;
+	}
 
 	text = state_render(&st, &len);
 	UNIT_OK(strncmp(text, "{\"format\":2,", 12) == 0, "written as format 2");
@@ -116,6 +127,11 @@ main(void)
 	UNIT_OK(back.reload_pending[0] && !back.reload_pending[1],
 	    "pending reloads");
 	UNIT_OK(back.have_lmdb && back.lmdb.mtime_ns == 4, "map identity");
+	UNIT_OK(back.nholds == 1 && strcmp(back.holds[0].lineage,
+	    "a.example.test") == 0 && strcmp(back.holds[0].key_id, hex_b) == 0 &&
+	    strcmp(back.holds[0].serial, "0F") == 0 &&
+	    strcmp(back.holds[0].spki, hex_a) == 0 &&
+	    back.holds[0].since == 1760000000, "held key change");
 	text = state_render(&back, &len);
 	{
 		size_t len0;
