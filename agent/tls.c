@@ -115,20 +115,18 @@ dial(const char *host, int port, int timeout_ms, char *why, size_t whysz)
 static int
 get_line(int fd, char *buf, size_t sz)
 {
-	size_t n = 0;
+	size_t n = 0, total = 0;
 	char ch;
 
 	for (;;) {
 		ssize_t r = read(fd, &ch, 1);
 
-		if (r != 1)
-			return -1;
+		if (r != 1 || ++total > 4096)
+			return -1;	/* closed, timed out, or no line */
 		if (ch == '\n')
 			break;
 		if (n + 1 < sz && ch != '\r')
 			buf[n++] = ch;
-		if (n >= 4096)
-			return -1;
 	}
 	buf[n] = '\0';
 	return 0;
@@ -142,14 +140,16 @@ put(int fd, const char *s)
 	return write(fd, s, len) == (ssize_t)len ? 0 : -1;
 }
 
-/* SMTP: a reply is lines "NNN-..." ending with "NNN ...". */
+/* SMTP: a reply is lines "NNN-..." ending with "NNN ..." (at most 100
+ * lines: a server that never ends its reply is given up on). */
 static int
 smtp_reply(int fd, const char *code)
 {
 	char line[512];
+	int lines = 0;
 
 	do {
-		if (get_line(fd, line, sizeof(line)) == -1 ||
+		if (++lines > 100 || get_line(fd, line, sizeof(line)) == -1 ||
 		    strncmp(line, code, 3) != 0)
 			return -1;
 	} while (line[3] == '-');

@@ -70,6 +70,39 @@ out=$("$SNISYNC" -c "$T/bad.json" verify 2>&1)
 t_eq "an unknown protocol: exit 3" "$?" 3
 t_match "an unknown protocol: where and why" "$out" '"verify\.endpoints\[0\]": protocol must be tls, smtp, imap or pop3'
 
+# --- servers that misbehave: bounded, one error line each -----------------
+junk=$(t_free_port)
+python3 - "$junk" 2>/dev/null <<'PY' &
+import socket, sys, threading
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(8)
+def serve(c, i):
+    try:
+        if i % 3 == 0:
+            while True: c.sendall(b"220-endless\r\n")     # a reply that never ends
+        elif i % 3 == 1:
+            while True: c.sendall(b"x" * 4096)             # no line at all
+        else:
+            c.recv(1)                                       # silence
+    except OSError:
+        pass
+i = 0
+while True:
+    c, _ = s.accept(); threading.Thread(target=serve, args=(c, i), daemon=True).start(); i += 1
+PY
+jpid=$!
+t_atexit "kill $jpid"
+for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$junk) 2>/dev/null && break; sleep 0.1; done
+sed "s|^{|{\"verify\": {\"endpoints\": [\"smtp:$junk\"], \"timeout_ms\": 1000},|" "$T/base.json" >"$T/junk.json"
+t0=$(date +%s)
+out=$("$SNISYNC" -c "$T/junk.json" verify mail.example.test rsa.example.test '*.example.test' 2>&1)
+rc=$?
+t1=$(date +%s)
+t_eq "a server that floods or stays silent: exit 1" "$rc" 1
+t_eq "... one error line per probe" "$(printf '%s\n' "$out" | grep -c "^error .* on smtp:$junk: smtp: no STARTTLS$")" 3
+t_check "... within the time allowed ($((t1 - t0)) s for three probes of 1 s)" test $((t1 - t0)) -le 6
+kill "$jpid" 2>/dev/null; wait "$jpid" 2>/dev/null
+
 # --- the daemon verifies after each reload (verify.after_reload) ---------
 # A Dovecot "reload" that does nothing: the daemon must notice that the
 # renewed names are still served the old certificate.
