@@ -325,6 +325,17 @@ get_int(struct conf_ctx *cx, json_t *v, int lo, int hi, int *out)
 	*out = (int)json_integer_value(v);
 }
 
+/* 1 when v is an object; else an error naming where (0). */
+static int
+want_object(struct conf_ctx *cx, json_t *v)
+{
+	if (json_is_object(v))
+		return 1;
+	conf_error(cx, "\"%s\" must be an object, not %s", path_str(cx),
+	    json_kind(v));
+	return 0;
+}
+
 static void
 get_service(struct conf_ctx *cx, json_t *v, struct svc_conf *svc,
     int is_dovecot)
@@ -376,11 +387,8 @@ get_watch(struct conf_ctx *cx, json_t *v, struct watch_conf *wc)
 	const char *k;
 	json_t *m;
 
-	if (!json_is_object(v)) {
-		conf_error(cx, "\"%s\" must be an object, not %s",
-		    path_str(cx), json_kind(v));
+	if (!want_object(cx, v))
 		return;
-	}
 	json_object_foreach(v, k, m) {
 		push(cx, k, 0);
 		if (strcmp(k, "settle_ms") == 0)
@@ -439,11 +447,8 @@ get_verify(struct conf_ctx *cx, json_t *v, struct verify_conf *vc)
 	json_t *m, *a;
 	size_t i;
 
-	if (!json_is_object(v)) {
-		conf_error(cx, "\"%s\" must be an object, not %s",
-		    path_str(cx), json_kind(v));
+	if (!want_object(cx, v))
 		return;
-	}
 	json_object_foreach(v, k, m) {
 		push(cx, k, 0);
 		if (strcmp(k, "timeout_ms") == 0)
@@ -492,11 +497,8 @@ get_dane(struct conf_ctx *cx, json_t *v, struct conf *c)
 	json_t *m, *a;
 	size_t i;
 
-	if (!json_is_object(v)) {
-		conf_error(cx, "\"%s\" must be an object, not %s",
-		    path_str(cx), json_kind(v));
+	if (!want_object(cx, v))
 		return;
-	}
 	json_object_foreach(v, k, m) {
 		push(cx, k, 0);
 		if (strcmp(k, "hold_key_change") != 0) {

@@ -120,46 +120,76 @@ postfix_value(const struct pair *p, size_t *len)
 	return v;
 }
 
+/* Opens the map at path (Postfix's flags) and begins a write
+ * transaction on its unnamed database. Returns 0 or an LMDB error; *env
+ * and *txn are set as far as it got (map_end() releases them). */
+static int
+map_begin(const char *path, size_t mapsize, MDB_env **env, MDB_txn **txn,
+    MDB_dbi *dbi)
+{
+	int rc;
+
+	*env = NULL;
+	*txn = NULL;
+	if ((rc = mdb_env_create(env)) != 0 ||
+	    (rc = mdb_env_set_mapsize(*env, mapsize)) != 0 ||
+	    (rc = mdb_env_open(*env, path, MDB_NOSUBDIR | MDB_NOLOCK,
+	    0600)) != 0 ||
+	    (rc = mdb_txn_begin(*env, NULL, 0, txn)) != 0)
+		return rc;
+	return mdb_dbi_open(*txn, NULL, 0, dbi);
+}
+
+/* key -> the pair's value (key bytes wiped from memory afterwards). */
+static int
+map_put(MDB_txn *txn, MDB_dbi dbi, const char *key, const struct pair *p,
+    unsigned flags)
+{
+	size_t vlen;
+	char *v = postfix_value(p, &vlen);
+	MDB_val k = { strlen(key) + 1, (void *)key };
+	MDB_val d = { vlen + 1, v };
+	int rc = mdb_put(txn, dbi, &k, &d, flags);
+
+	explicit_bzero(v, vlen);
+	free(v);
+	return rc;
+}
+
+/* Commits (when rc is 0) and syncs, or aborts; closes. Returns the first
+ * error, or 0. */
+static int
+map_end(MDB_env *env, MDB_txn *txn, int rc)
+{
+	if (rc == 0 && txn != NULL) {
+		rc = mdb_txn_commit(txn);
+		txn = NULL;
+		if (rc == 0)
+			rc = mdb_env_sync(env, 1);
+	}
+	if (txn != NULL)
+		mdb_txn_abort(txn);
+	if (env != NULL)
+		mdb_env_close(env);
+	return rc;
+}
+
 /* One attempt at a given map size; returns 0, MDB_MAP_FULL or -1. */
 static int
 write_once(const char *path, size_t mapsize, const struct pf_row *rows,
     size_t n, const struct pair *pairs)
 {
-	MDB_env *env = NULL;
-	MDB_txn *txn = NULL;
+	MDB_env *env;
+	MDB_txn *txn;
 	MDB_dbi dbi;
 	size_t i;
 	int rc;
 
-	if ((rc = mdb_env_create(&env)) != 0 ||
-	    (rc = mdb_env_set_mapsize(env, mapsize)) != 0 ||
-	    (rc = mdb_env_open(env, path, MDB_NOSUBDIR | MDB_NOLOCK,
-	    0600)) != 0 ||
-	    (rc = mdb_txn_begin(env, NULL, 0, &txn)) != 0 ||
-	    (rc = mdb_dbi_open(txn, NULL, 0, &dbi)) != 0)
-		goto out;
-	for (i = 0; i < n; i++) {
-		const struct pair *p = &pairs[rows[i].pair];
-		size_t vlen;
-		char *v = postfix_value(p, &vlen);
-		MDB_val k = { strlen(rows[i].key) + 1, (void *)rows[i].key };
-		MDB_val d = { vlen + 1, v };
-
-		rc = mdb_put(txn, dbi, &k, &d, MDB_NOOVERWRITE);
-		explicit_bzero(v, vlen);
-		free(v);
-		if (rc != 0)
-			goto out;
-	}
-	rc = mdb_txn_commit(txn);
-	txn = NULL;
-	if (rc == 0)
-		rc = mdb_env_sync(env, 1);
-out:
-	if (txn != NULL)
-		mdb_txn_abort(txn);
-	if (env != NULL)
-		mdb_env_close(env);
+	rc = map_begin(path, mapsize, &env, &txn, &dbi);
+	for (i = 0; rc == 0 && i < n; i++)
+		rc = map_put(txn, dbi, rows[i].key, &pairs[rows[i].pair],
+		    MDB_NOOVERWRITE);
+	rc = map_end(env, txn, rc);
 	if (rc == MDB_MAP_FULL)
 		return MDB_MAP_FULL;
 	if (rc != 0) {
@@ -222,8 +252,8 @@ int
 postfix_update_lmdb(const char *path, const struct pf_change *changes,
     size_t n, int lock_wait_ms)
 {
-	MDB_env *env = NULL;
-	MDB_txn *txn = NULL;
+	MDB_env *env;
+	MDB_txn *txn;
 	MDB_dbi dbi;
 	struct stat st;
 	size_t i;
@@ -246,46 +276,23 @@ postfix_update_lmdb(const char *path, const struct pf_change *changes,
 	 * size at least the file's plus 16 MiB (readers take any size). */
 	if (fstat(fd, &st) == -1)
 		st.st_size = 0;
-	if ((rc = mdb_env_create(&env)) != 0 ||
-	    (rc = mdb_env_set_mapsize(env, (size_t)st.st_size +
-	    POSTFIX_MAP_SIZE)) != 0 ||
-	    (rc = mdb_env_open(env, path, MDB_NOSUBDIR | MDB_NOLOCK,
-	    0600)) != 0 ||
-	    (rc = mdb_txn_begin(env, NULL, 0, &txn)) != 0 ||
-	    (rc = mdb_dbi_open(txn, NULL, 0, &dbi)) != 0)
-		goto out;
-	for (i = 0; i < n; i++) {
+	rc = map_begin(path, (size_t)st.st_size + POSTFIX_MAP_SIZE, &env, &txn,
+	    &dbi);
+	for (i = 0; rc == 0 && i < n; i++) {
 		char key[NAME_MAX_LEN + 1];
-		MDB_val k;
 
 		name_postfix_key(changes[i].name, key);
-		k.mv_size = strlen(key) + 1;
-		k.mv_data = key;
-		if (changes[i].pair == NULL) {
+		if (changes[i].pair != NULL)
+			rc = map_put(txn, dbi, key, changes[i].pair, 0);
+		else {
+			MDB_val k = { strlen(key) + 1, key };
+
 			rc = mdb_del(txn, dbi, &k, NULL);
 			if (rc == MDB_NOTFOUND)
 				rc = 0;
-		} else {
-			size_t vlen;
-			char *v = postfix_value(changes[i].pair, &vlen);
-			MDB_val d = { vlen + 1, v };
-
-			rc = mdb_put(txn, dbi, &k, &d, 0);
-			explicit_bzero(v, vlen);
-			free(v);
 		}
-		if (rc != 0)
-			goto out;
 	}
-	rc = mdb_txn_commit(txn);
-	txn = NULL;
-	if (rc == 0)
-		rc = mdb_env_sync(env, 1);
-out:
-	if (txn != NULL)
-		mdb_txn_abort(txn);
-	if (env != NULL)
-		mdb_env_close(env);
+	rc = map_end(env, txn, rc);
 	close(fd);
 	if (rc != 0) {
 		log_debug("%s: in-place update not done (lmdb: %s); rebuilding "

@@ -26,6 +26,7 @@
 #include "plan.h"
 #include "run.h"
 #include "setup.h"
+#include "status.h"
 #include "sync.h"
 #include "util.h"
 
@@ -353,16 +354,12 @@ setup_dovecot(struct setup *s)
 int
 setup_run(const struct conf *c, const struct setup_opts *o)
 {
-	char *path = xasprintf("%s/state.json", c->state_dir);
 	struct setup s = { 0 };
 
 	s.c = c;
 	s.o = o;
-	if (state_load(path, &s.st) == 0) {
+	if (status_load(c, &s.st, &s.plan) == 0)
 		s.have_state = s.st.n > 0;
-		plan_build(s.st.pairs, s.st.n, &s.plan);
-	}
-	free(path);
 	if (!s.have_state)
 		printf("no names applied yet (run `snisync resync`): entries "
 		    "that would conflict with snisync's cannot be checked\n");

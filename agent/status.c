@@ -129,8 +129,8 @@ status_find(const struct plan *plan, const char *arg)
 int
 status_run(const struct conf *c, int json)
 {
-	char *s1 = xasprintf("%s/last-sync", c->state_dir);
-	char *s2 = xasprintf("%s/last-success", c->state_dir);
+	char *s1 = xasprintf("%s/" STAMP_LAST_SYNC, c->state_dir);
+	char *s2 = xasprintf("%s/" STAMP_LAST_SUCCESS, c->state_dir);
 	struct status_view v = { 0 };
 	struct state st;
 	struct plan plan;

@@ -7,6 +7,11 @@
 #include "json.h"
 #include "plan.h"
 
+/* Stamp files in state_dir: their mtimes are the end of the last sync
+ * and of the last sync in which everything was applied. */
+#define STAMP_LAST_SYNC		"last-sync"
+#define STAMP_LAST_SUCCESS	"last-success"
+
 /*
  * status_run(conf, json): prints the served names (table or JSON) from
  * state_dir/state.json and the stamp files; reads no certificate, writes

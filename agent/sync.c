@@ -1416,8 +1416,9 @@ run_reloads(struct work *w, struct svc_run *sv)
 static void
 finish_run(struct work *w, int success)
 {
-	char *sync_stamp = xasprintf("%s/last-sync", w->c->state_dir);
-	char *ok_stamp = xasprintf("%s/last-success", w->c->state_dir);
+	const char *dir = w->c->state_dir;
+	char *sync_stamp = xasprintf("%s/" STAMP_LAST_SYNC, dir);
+	char *ok_stamp = xasprintf("%s/" STAMP_LAST_SUCCESS, dir);
 
 	fsio_stamp(sync_stamp);
 	if (success)
