@@ -363,6 +363,8 @@ get_service(struct conf_ctx *cx, json_t *v, struct svc_conf *svc,
 			get_argv(cx, m, &svc->reload);
 		else if (is_dovecot && strcmp(k, "check") == 0)
 			get_argv(cx, m, &svc->check);
+		else if (strcmp(k, is_dovecot ? "doveconf" : "postconf") == 0)
+			get_argv(cx, m, &svc->query);
 		else if (is_dovecot && strcmp(k, "version") == 0) {
 			const char *s = json_string_value(m);
 
@@ -539,7 +541,7 @@ argv_of(const char *a, const char *b)
 	char **argv = xcalloc(3, sizeof(char *));
 
 	argv[0] = xstrdup(a);
-	argv[1] = xstrdup(b);
+	argv[1] = b != NULL ? xstrdup(b) : NULL;
 	return argv;
 }
 
@@ -554,10 +556,12 @@ conf_defaults(struct conf *c)
 	c->postfix.enabled = 1;
 	c->postfix.path = xstrdup("/etc/postfix/tls_sni");
 	c->postfix.reload = argv_of("postfix", "reload");
+	c->postfix.query = argv_of("postconf", NULL);
 	c->dovecot.enabled = 1;
 	c->dovecot.path = xstrdup("/etc/dovecot/conf.d/99-snisync.conf");
 	c->dovecot.check = argv_of("doveconf", "-xn");
 	c->dovecot.reload = argv_of("doveadm", "reload");
+	c->dovecot.query = argv_of("doveconf", NULL);
 	c->dovecot.syntax = DOVECOT_AUTO;
 	c->watch.settle_ms = 1000;
 	c->watch.settle_max_ms = 30000;
@@ -700,9 +704,11 @@ conf_free(struct conf *c)
 	free(c->state_dir);
 	free(c->postfix.path);
 	argv_free(c->postfix.reload);
+	argv_free(c->postfix.query);
 	free(c->dovecot.path);
 	argv_free(c->dovecot.reload);
 	argv_free(c->dovecot.check);
+	argv_free(c->dovecot.query);
 	free(c->metrics_file);
 	free(c->verify.endpoints);
 	for (size_t i = 0; i < c->nhold; i++)

@@ -20,6 +20,9 @@ struct svc_conf {
 	char		 *path;		/* postfix: map; dovecot: config file */
 	char		**reload;	/* NULL-terminated argv, or NULL */
 	char		**check;	/* dovecot only; NULL = no check */
+	char		**query;	/* postconf / doveconf argv prefix:
+					   which lineages the default
+					   certificates read; NULL = off */
 	enum dovecot_syntax syntax;	/* dovecot only; AUTO = ask dovecot */
 };
 

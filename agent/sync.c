@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "cert.h"
+#include "defaults.h"
 #include "dovecot.h"
 #include "fsio.h"
 #include "log.h"
@@ -64,7 +65,21 @@ struct work {
 	size_t			 ncounts;
 	struct state_hold	*holds;			/* to save */
 	size_t			 nholds;
+	char			**changed;	/* lineages whose live files
+						   differ from what was
+						   applied (new, renewed) */
+	size_t			  nchanged;
+	struct failing		*failing;	/* lineages failing now */
+	size_t			  nfailing;
 	const struct sync_opts	*o;
+};
+
+/* A lineage that failed in this run, reported or not. */
+struct failing {
+	char	*lineage;
+	char	*why;
+	int	 transient;	/* a certbot swap in progress explains it */
+	int	 deferred;	/* not reported yet (snisync watch) */
 };
 
 static const char *
@@ -206,9 +221,15 @@ reject(struct work *w, const char *lineage, const char *file,
 	const struct sync_opts *o = w->o;
 	struct sync_result *r = o->result;
 
+	w->failing = xreallocarray(w->failing, w->nfailing + 1,
+	    sizeof(*w->failing));
+	w->failing[w->nfailing++] = (struct failing){ xstrdup(lineage),
+	    file != NULL ? xasprintf("%s: %s", file, why) : xstrdup(why),
+	    transient, 0 };
 	if (!strv_has(o->loud, o->nloud, lineage) &&
 	    (strv_has(o->quiet, o->nquiet, lineage) ||
 	    (o->daemon && transient))) {
+		w->failing[w->nfailing - 1].deferred = 1;
 		if (r != NULL) {
 			r->deferred = xreallocarray(r->deferred,
 			    r->ndeferred + 1, sizeof(char *));
@@ -331,8 +352,9 @@ held_name(const struct work *w, const struct pair *p)
  * lineage serves, for a listed name, waits for `snisync release`; the
  * lineage keeps serving its previous pair (p becomes a copy of it) while
  * that pair stays valid for another day and its store files are there.
+ * Returns 1 when the change was held already by an earlier run, else 0.
  */
-static void
+static int
 hold_check(struct work *w, struct pair *p)
 {
 	const struct pair *op = old_pair(w, p->lineage);
@@ -344,11 +366,11 @@ hold_check(struct work *w, struct pair *p)
 	if (op == NULL || strcmp(op->key_id, p->key_id) == 0 ||
 	    ((name = held_name(w, p)) == NULL &&
 	    (name = held_name(w, op)) == NULL))
-		return;
+		return 0;
 	if (strv_has(w->o->release, w->o->nrelease, p->lineage)) {
 		log_info("lineage %s: key change released: serving serial %s "
 		    "with its new key", log_esc(p->lineage), p->serial);
-		return;
+		return 0;
 	}
 	if (op->not_after - (long long)w->now < 86400 ||
 	    !store_has(w, op->key_id) || !store_has(w, op->chain_id)) {
@@ -356,7 +378,7 @@ hold_check(struct work *w, struct pair *p)
 		    "release: the previous certificate %s", log_esc(p->lineage),
 		    name, op->not_after - (long long)w->now < 86400 ?
 		    "expires within a day" : "is no longer in the store");
-		return;
+		return 0;
 	}
 	oh = state_hold_of(&w->old, p->lineage);
 	h.lineage = xstrdup(p->lineage);
@@ -375,12 +397,15 @@ hold_check(struct work *w, struct pair *p)
 	pair_free(p);
 	copy_pair_meta(p, op);
 	p->last_good = 0;
+	return known;
 }
 
 static void
 validate_one(struct work *w, struct lineage *l, struct vjob *j)
 {
+	const struct pair *op;
 	struct pair *p;
+	int differs;
 
 	if (l->error != NULL) {
 		reject(w, l->name, l->err_file, l->error, l->transient);
@@ -424,7 +449,13 @@ validate_one(struct work *w, struct lineage *l, struct vjob *j)
 	p->src_chain = xstrdup(l->chain.path);
 	p->src_key_id = l->key.id;
 	p->src_chain_id = l->chain.id;
-	hold_check(w, p);
+	op = old_pair(w, p->lineage);
+	differs = op == NULL || !pair_same_files(op, p);
+	if (hold_check(w, p) == 0 && differs) {
+		w->changed = xreallocarray(w->changed, w->nchanged + 1,
+		    sizeof(char *));
+		w->changed[w->nchanged++] = xstrdup(l->name);
+	}
 }
 
 static int
@@ -1142,6 +1173,14 @@ work_free(struct work *w)
 	for (i = 0; i < w->ncounts; i++)
 		free(w->counts[i].lineage);
 	free(w->counts);
+	for (i = 0; i < w->nchanged; i++)
+		free(w->changed[i]);
+	free(w->changed);
+	for (i = 0; i < w->nfailing; i++) {
+		free(w->failing[i].lineage);
+		free(w->failing[i].why);
+	}
+	free(w->failing);
 	state_free(&w->old);
 	free(w->store);
 	free(w->state_path);
@@ -1318,6 +1357,11 @@ struct svc_run {
 	int			 reload;	/* a reload is due (written now or
 						   failed before) */
 	int			 failed;
+	int			 for_default;	/* a reload is due because the
+						   default certificate's lineage
+						   changed */
+	int			 hold;		/* ... but that lineage is
+						   mid-renewal: not now */
 	const char		*status;
 };
 
@@ -1329,7 +1373,8 @@ save_intent(struct work *w, const struct svc_run *sv)
 	int i, rc, more = 0;
 
 	for (i = 0; i < SVC__MAX; i++)
-		if (sv[i].change && !w->old.reload_pending[i]) {
+		if ((sv[i].change || sv[i].for_default) &&
+		    !w->old.reload_pending[i]) {
 			w->old.reload_pending[i] = 1;
 			more = 1;
 		}
@@ -1359,6 +1404,61 @@ recheck_dovecot(struct work *w)
 	return -1;
 }
 
+/*
+ * Default certificates that a service reads straight from live/ (asked
+ * only when some lineage changed or fails in this run): a service whose
+ * default uses a lineage that changed is reloaded even when none of its
+ * SNI entries changed; one whose default uses a failing lineage is warned
+ * about, and while that lineage is mid-renewal its reload waits (the
+ * service would read the new key beside the old certificate).
+ */
+static void
+defaults_check(struct work *w, struct svc_run *sv)
+{
+	struct defaults d;
+	size_t j, k;
+	int i, rc;
+
+	if (w->nchanged == 0 && w->nfailing == 0)
+		return;
+	for (i = 0; i < SVC__MAX; i++) {
+		if (!sv[i].on || sv[i].conf->query == NULL)
+			continue;
+		rc = i == SVC_POSTFIX ? defaults_postfix(sv[i].conf->query,
+		    w->c->command_timeout, w->c->letsencrypt_dir, &d) :
+		    defaults_dovecot(sv[i].conf->query, w->c->command_timeout,
+		    w->syntax, w->c->letsencrypt_dir, &d);
+		if (rc == -1)
+			continue;
+		for (j = 0; j < d.n; j++) {
+			const struct default_use *u = &d.v[j];
+			const struct failing *f = NULL;
+
+			for (k = 0; k < w->nfailing && f == NULL; k++)
+				if (strcmp(w->failing[k].lineage,
+				    u->lineage) == 0)
+					f = &w->failing[k];
+			if (f != NULL) {
+				sv[i].hold |= f->transient;
+				(f->deferred ? log_info : log_warn)("%s: %s reads lineage %s from live/, "
+				    "which is %s: %s%s", sv[i].name, u->param,
+				    log_esc(u->lineage), f->transient ?
+				    "mid-renewal or half-swapped" : "invalid",
+				    f->why, f->transient ? "; reload held "
+				    "back until it is whole" : "; the service "
+				    "serves it as it is at its next restart");
+			} else if (strv_has(w->changed, w->nchanged,
+			    u->lineage) && !sv[i].for_default) {
+				sv[i].for_default = sv[i].reload = 1;
+				log_info("%s: %s reads lineage %s, which "
+				    "changed: reload due", sv[i].name,
+				    u->param, log_esc(u->lineage));
+			}
+		}
+		defaults_free(&d);
+	}
+}
+
 static int
 take_lock(const struct conf *c)
 {
@@ -1382,6 +1482,13 @@ run_reloads(struct work *w, struct svc_run *sv)
 	for (i = 0; i < SVC__MAX; i++) {
 		if (!sv[i].reload)
 			continue;
+		if (sv[i].hold) {
+			sv[i].status = sv[i].written ? "updated, reload held "
+			    "back: its default certificate is mid-renewal" :
+			    "reload held back: its default certificate is "
+			    "mid-renewal";
+			continue;
+		}
 		if (i == SVC_DOVECOT && !sv[i].written &&
 		    recheck_dovecot(w) == -1) {
 			sv[i].status = "pending reload held back: config "
@@ -1403,7 +1510,8 @@ run_reloads(struct work *w, struct svc_run *sv)
 		}
 		if (sv[i].conf->reload != NULL)
 			sv[i].status = sv[i].written ? "updated, reloaded" :
-			    "reloaded (was pending)";
+			    sv[i].for_default ? "reloaded (default certificate "
+			    "renewed)" : "reloaded (was pending)";
 	}
 }
 
@@ -1445,8 +1553,8 @@ int
 sync_resync(const struct conf *c, const struct sync_opts *o)
 {
 	struct svc_run sv[SVC__MAX] = {
-		{ "postfix", &c->postfix, 0, 0, 0, 0, 0, "off" },
-		{ "dovecot", &c->dovecot, 0, 0, 0, 0, 0, "off" },
+		{ "postfix", &c->postfix, 0, 0, 0, 0, 0, 0, 0, "off" },
+		{ "dovecot", &c->dovecot, 0, 0, 0, 0, 0, 0, 0, "off" },
 	};
 	struct work w;
 	char *pf_src = NULL, *dc_text = NULL, *lmdb;
@@ -1505,6 +1613,7 @@ sync_resync(const struct conf *c, const struct sync_opts *o)
 			sv[i].status = "unchanged";
 			sv[i].reload = w.old.reload_pending[i];
 		}
+	defaults_check(&w, sv);
 	changes = diff_names(&w, o->dry_run);
 	if (o->dry_run) {
 		if (sv[SVC_POSTFIX].change)
@@ -1513,7 +1622,10 @@ sync_resync(const struct conf *c, const struct sync_opts *o)
 		if (sv[SVC_DOVECOT].change)
 			printf("dovecot: would rewrite %s\n", c->dovecot.path);
 		for (i = 0; i < SVC__MAX; i++)
-			if (sv[i].reload && !sv[i].change)
+			if (sv[i].for_default && !sv[i].change)
+				printf("%s: would reload: its default "
+				    "certificate changed\n", sv[i].name);
+			else if (sv[i].reload && !sv[i].change)
 				printf("%s: would retry a failed reload\n",
 				    sv[i].name);
 		if (changes == 0 && !sv[0].change && !sv[1].change &&
@@ -1582,7 +1694,8 @@ sync_resync(const struct conf *c, const struct sync_opts *o)
 		failed |= sv[i].failed;
 	if (changes == 0 && !sv[0].written && !sv[1].written &&
 	    !sv[0].failed && !sv[1].failed && !w.old.reload_pending[0] &&
-	    !w.old.reload_pending[1])
+	    !w.old.reload_pending[1] && !sv[0].for_default &&
+	    !sv[1].for_default)
 		(o->daemon ? log_debug : log_info)("nothing changed: %zu "
 		    "lineages, %zu names, %zu rejected; nothing written, "
 		    "nothing reloaded", w.sc.n, w.plan.n, w.nrejected);
@@ -1599,11 +1712,17 @@ report:
 		o->result->changed = sv[0].written || sv[1].written;
 		int due = (sv[0].reload || sv[1].reload) && !o->dry_run;
 
-		o->result->reload_failed = due && !o->hold_reloads;
+		/* A reload that waits for a default certificate's lineage
+		 * did not fail: that lineage's retry runs it. */
+		o->result->reload_failed = !o->dry_run && !o->hold_reloads &&
+		    ((sv[0].reload && !sv[0].hold) ||
+		    (sv[1].reload && !sv[1].hold));
 		o->result->reload_held = due && o->hold_reloads;
 		o->result->reloaded = !o->hold_reloads && !o->dry_run &&
 		    ((sv[0].written && !sv[0].reload) ||
 		    (sv[1].written && !sv[1].reload) ||
+		    (sv[0].for_default && !sv[0].reload) ||
+		    (sv[1].for_default && !sv[1].reload) ||
 		    (w.old.reload_pending[0] && !sv[0].reload) ||
 		    (w.old.reload_pending[1] && !sv[1].reload));
 		o->result->nlineages = w.sc.n;
