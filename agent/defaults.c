@@ -32,9 +32,16 @@ static const char *const dc23_params[] = {
 	"ssl_cert", "ssl_key", "ssl_alt_cert", "ssl_alt_key", NULL
 };
 
+/* 2.4 keeps ssl_server_cert_file as cert_file in an ssl_server block:
+ * `doveconf ssl_server/cert_file` prints "ssl_server {", "  cert_file =
+ * PATH", "}" (nothing for an empty value). */
+static const char *const dc24_query[] = {
+	"ssl_server/cert_file", "ssl_server/key_file",
+	"ssl_server/alt_cert_file", "ssl_server/alt_key_file", NULL
+};
+
 static const char *const dc24_params[] = {
-	"ssl_server_cert_file", "ssl_server_key_file",
-	"ssl_server_alt_cert_file", "ssl_server_alt_key_file", NULL
+	"cert_file", "key_file", "alt_cert_file", "alt_key_file", NULL
 };
 
 char *
@@ -113,6 +120,8 @@ defaults_parse(const char *text, const char *const *names, int bare,
 	for (line = copy; line != NULL && *line != '\0'; line = next, i++) {
 		if ((next = strchr(line, '\n')) != NULL)
 			*next++ = '\0';
+		if (!bare)
+			line += strspn(line, " \t");
 		if (bare) {
 			if (names[i] == NULL)
 				break;
@@ -147,11 +156,15 @@ query(char *const *prefix, const char *const *extra, int timeout)
 	for (i = 0; i < m; i++)
 		argv[n + i] = (char *)extra[i];
 	out = xmalloc(OUT_MAX);
+	status = 0;
 	if (run_cmd(argv, timeout, out, OUT_MAX, &status) == -1 ||
 	    status != 0) {
+		/* The built-in command is a guess (a host may have no
+		 * main.cf, or Dovecot elsewhere): a failure is a debug line;
+		 * a command the configuration gives is a warning. */
 		if (status != 0)
-			log_warn("default certificates: %s: exit status %d%s%s",
-			    run_argv_str(argv), status,
+			(n == 1 ? log_debug : log_warn)("default certificates: "
+			    "%s: exit status %d%s%s", run_argv_str(argv), status,
 			    run_last_stderr()[0] ? ": " : "",
 			    run_last_stderr());
 		free(out);
@@ -187,15 +200,21 @@ int
 defaults_dovecot(char *const *prefix, int timeout, enum dovecot_syntax syntax,
     const char *le_dir, struct defaults *d)
 {
-	const char *const *names = syntax == DOVECOT_24 ? dc24_params :
-	    dc23_params;
-	char *out;
+	int v24 = syntax == DOVECOT_24;
+	char *out, *name;
+	size_t i;
 
 	memset(d, 0, sizeof(*d));
-	if ((out = query(prefix, names, timeout)) == NULL)
+	if ((out = query(prefix, v24 ? dc24_query : dc23_params,
+	    timeout)) == NULL)
 		return -1;
-	defaults_parse(out, names, 0, le_dir, d);
+	defaults_parse(out, v24 ? dc24_params : dc23_params, 0, le_dir, d);
 	free(out);
+	for (i = 0; v24 && i < d->n; i++) {
+		name = xasprintf("ssl_server_%s", d->v[i].param);
+		free(d->v[i].param);
+		d->v[i].param = name;
+	}
 	return 0;
 }
 

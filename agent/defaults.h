@@ -28,7 +28,8 @@ struct defaults {
  * argv prefix, e.g. {"postconf", "-c", DIR}) with -xh for the main.cf
  * settings and -Px for master.cf's -o overrides. defaults_dovecot(query,
  * timeout, syntax, le_dir, &d): doveconf with the global ssl_cert,
- * ssl_key and alt pair (2.4: ssl_server_*_file). Each file under
+ * ssl_key and alt pair (2.4: ssl_server/cert_file and so on, reported
+ * as ssl_server_cert_file). Each file under
  * le_dir/live/<lineage>/ becomes one use (duplicates dropped). Return 0,
  * or -1 when the command could not be run (logged; d left empty).
  */
@@ -40,7 +41,8 @@ int	defaults_dovecot(char *const *query, int timeout,
 /*
  * defaults_parse(text, names, bare, le_dir, &d): the parsing half, pure.
  * bare: line i is the value of names[i] (postconf -h); else lines are
- * "NAME = VALUE" (postconf -P, doveconf), kept when the part of NAME
+ * "NAME = VALUE" (postconf -P, doveconf; leading blanks skipped, as in
+ * doveconf 2.4's nested blocks), kept when the part of NAME
  * after its last '/' is one of names (NULL-terminated). Values are lists
  * of paths separated by commas or white space; Dovecot's "<" is dropped.
  */

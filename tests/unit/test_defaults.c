@@ -47,8 +47,7 @@ main(void)
 	    "smtpd_tls_cert_file", "smtpd_tls_key_file", NULL };
 	static const char *const dc[] = { "ssl_cert", "ssl_key",
 	    "ssl_alt_cert", "ssl_alt_key", NULL };
-	static const char *const dc24[] = { "ssl_server_cert_file",
-	    "ssl_server_key_file", NULL };
+	static const char *const dc24[] = { "cert_file", "key_file", NULL };
 	const char *le = "/etc/letsencrypt";
 	struct defaults d;
 	size_t i;
@@ -109,13 +108,15 @@ main(void)
 	defaults_free(&d);
 
 	memset(&d, 0, sizeof(d));
-	defaults_parse("ssl_server_cert_file = /etc/letsencrypt/live/n/"
-	    "fullchain.pem\nssl_server_key_file = /etc/letsencrypt/live/n/"
-	    "privkey.pem\nssl_cert = </etc/letsencrypt/live/old/x.pem\n",
+	defaults_parse("ssl_server {\n"
+	    "  cert_file = /etc/letsencrypt/live/n/fullchain.pem\n}\n"
+	    "ssl_server {\n"
+	    "  key_file = /etc/letsencrypt/live/n/privkey.pem\n}\n"
+	    "ssl_cert = </etc/letsencrypt/live/old/x.pem\n",
 	    dc24, 0, le, &d);
-	check("doveconf 2.4: plain paths; 2.3 names not asked for ignored", &d,
-	    (const char *const[]){ "ssl_server_cert_file=n",
-	    "ssl_server_key_file=n", NULL });
+	check("doveconf 2.4: nested blocks, plain paths; names not asked for "
+	    "ignored", &d, (const char *const[]){ "cert_file=n",
+	    "key_file=n", NULL });
 	defaults_free(&d);
 
 	memset(&d, 0, sizeof(d));
