@@ -535,6 +535,85 @@ get_dane(struct conf_ctx *cx, json_t *v, struct conf *c)
 	}
 }
 
+/* "sources": [{"type": T, "dir": D, "name": N}...]; names unique. */
+static void
+get_sources(struct conf_ctx *cx, json_t *v, struct conf *c)
+{
+	size_t i, j;
+	json_t *e, *m;
+	const char *k;
+	int t;
+
+	if (!json_is_array(v)) {
+		conf_error(cx, "\"%s\" must be an array of objects, not %s",
+		    path_str(cx), json_kind(v));
+		return;
+	}
+	c->sources = xcalloc(json_array_size(v) + 1, sizeof(*c->sources));
+	json_array_foreach(v, i, e) {
+		struct source *s = &c->sources[c->nsources];
+
+		push(cx, NULL, (int)i);
+		if (!want_object(cx, e)) {
+			pop(cx);
+			continue;
+		}
+		s->type = SOURCE__MAX;
+		json_object_foreach(e, k, m) {
+			push(cx, k, 0);
+			if (strcmp(k, "type") == 0) {
+				for (t = 0; t < SOURCE__MAX; t++)
+					if (json_is_string(m) && strcmp(
+					    json_string_value(m),
+					    source_type_name(t)) == 0)
+						s->type = t;
+				if (s->type == SOURCE__MAX)
+					conf_error(cx, "\"%s\" must be "
+					    "\"dehydrated\", \"lego\", "
+					    "\"acme.sh\" or \"kubernetes\"",
+					    path_str(cx));
+			} else if (strcmp(k, "dir") == 0)
+				get_path(cx, m, &s->dir);
+			else if (strcmp(k, "name") == 0) {
+				const char *n = json_string_value(m);
+
+				if (n == NULL || n[0] == '\0' ||
+				    strlen(n) > 64 || n[strspn(n,
+				    "abcdefghijklmnopqrstuvwxyz0123456789._-")]
+				    != '\0')
+					conf_error(cx, "\"%s\" must be 1 to 64 "
+					    "of a-z 0-9 . _ -", path_str(cx));
+				else {
+					free(s->name);
+					s->name = xstrdup(n);
+				}
+			} else
+				conf_error(cx, "unknown key \"%s\"",
+				    path_str(cx));
+			pop(cx);
+		}
+		if (s->type == SOURCE__MAX || s->dir == NULL) {
+			if (s->type == SOURCE__MAX || s->dir == NULL)
+				conf_error(cx, "\"%s\" needs \"type\" and "
+				    "\"dir\"", path_str(cx));
+			free(s->name);
+			free(s->dir);
+			memset(s, 0, sizeof(*s));
+			pop(cx);
+			continue;
+		}
+		if (s->name == NULL)
+			s->name = xstrdup(source_type_name(s->type));
+		for (j = 0; j < c->nsources; j++)
+			if (strcmp(c->sources[j].name, s->name) == 0)
+				conf_error(cx, "\"%s\": another source is "
+				    "named \"%s\" (set \"name\")",
+				    path_str(cx), s->name);
+		c->nsources++;
+		pop(cx);
+	}
+}
+
 static char **
 argv_of(const char *a, const char *b)
 {
@@ -657,8 +736,14 @@ conf_load(const char *path, int required, struct conf *c)
 	}
 	json_object_foreach(root, k, m) {
 		push(&cx, k, 0);
-		if (strcmp(k, "letsencrypt_dir") == 0)
-			get_path(&cx, m, &c->letsencrypt_dir);
+		if (strcmp(k, "letsencrypt_dir") == 0) {
+			c->letsencrypt_explicit = 1;
+			free(c->letsencrypt_dir);
+			c->letsencrypt_dir = NULL;
+			if (!json_is_null(m))
+				get_path(&cx, m, &c->letsencrypt_dir);
+		} else if (strcmp(k, "sources") == 0)
+			get_sources(&cx, m, c);
 		else if (strcmp(k, "state_dir") == 0)
 			get_path(&cx, m, &c->state_dir);
 		else if (strcmp(k, "command_timeout") == 0)
@@ -685,6 +770,9 @@ conf_load(const char *path, int required, struct conf *c)
 			conf_error(&cx, "unknown key \"%s\"", path_str(&cx));
 		pop(&cx);
 	}
+	if (c->letsencrypt_dir == NULL && c->nsources == 0)
+		conf_error(&cx, "\"letsencrypt_dir\" is null and there are no "
+		    "\"sources\": nothing to sync");
 out:
 	json_decref(root);
 	free(text);
@@ -701,6 +789,11 @@ conf_free(struct conf *c)
 	if (c == NULL)
 		return;
 	free(c->letsencrypt_dir);
+	for (size_t i = 0; i < c->nsources; i++) {
+		free(c->sources[i].name);
+		free(c->sources[i].dir);
+	}
+	free(c->sources);
 	free(c->state_dir);
 	free(c->postfix.path);
 	argv_free(c->postfix.reload);

@@ -10,6 +10,7 @@
 #include "dovecot.h"
 #include "fsio.h"
 #include "plan.h"
+#include "scan.h"
 #include "tls.h"
 
 #define CONF_DEFAULT_PATH	"/etc/snisync/snisync.json"
@@ -54,7 +55,10 @@ struct verify_conf {
 };
 
 struct conf {
-	char		*letsencrypt_dir;
+	char		*letsencrypt_dir;	/* certbot's; NULL: none */
+	int		 letsencrypt_explicit;	/* set in the file */
+	struct source	*sources;		/* the other sources */
+	size_t		 nsources;
 	char		*state_dir;
 	int		 command_timeout;	/* seconds, reload and check */
 	int		 lock_timeout;		/* seconds */

@@ -186,6 +186,12 @@ lineage_arg(char *arg, const struct conf *c)
 		return arg;
 	if (c == NULL)
 		return slash + 1;
+	if (c->letsencrypt_dir == NULL) {
+		log_err("--lineage %s: no certbot tree is configured "
+		    "(letsencrypt_dir is null); give a lineage name",
+		    log_esc(arg));
+		return NULL;
+	}
 	*slash = '\0';
 	live = xasprintf("%s/live", c->letsencrypt_dir);
 	if (realpath(arg[0] ? arg : "/", got) == NULL ||

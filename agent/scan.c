@@ -49,10 +49,12 @@ static long
 file_version(const char *path, const char *kind)
 {
 	const char *base = strrchr(path, '/');
-	size_t k = strlen(kind);
+	size_t k = kind != NULL ? strlen(kind) : 0;
 	char *end;
 	long v;
 
+	if (kind == NULL)
+		return -1;
 	base = base ? base + 1 : path;
 	if (strncmp(base, kind, k) != 0 || base[k] < '0' || base[k] > '9')
 		return -1;
@@ -114,18 +116,18 @@ resolve_fast(const struct lineage *l, const struct scan_ctx *cx,
 /* Resolves one live link inside root and checks what it points at,
  * without reading it. */
 static int
-resolve_one(struct lineage *l, const struct scan_ctx *cx, const char *file,
-    const char *kind, struct scan_file *sf)
+resolve_one(struct lineage *l, const struct scan_ctx *cx, const char *rel,
+    const char *file, const char *kind, struct scan_file *sf)
 {
 	const char *root = cx->root;
 	char real[PATH_MAX];
 	size_t rl = strlen(root);
-	char *link = xasprintf("%s/%s", l->dir, file);
+	char *link = xasprintf("%s/%s", l->dir, rel);
 	struct stat st;
 	int rc = -1;
 
 	l->err_file = file;
-	if (resolve_fast(l, cx, file, real, &st))
+	if (resolve_fast(l, cx, rel, real, &st))
 		goto regular;
 	if (realpath(link, real) == NULL) {
 		if (errno == ENOENT) {
@@ -202,8 +204,9 @@ scan_one(struct lineage *l, const struct scan_ctx *cx, const struct stat *st,
 		l->error = xstrdup("not a directory");
 		return;
 	}
-	if (resolve_one(l, cx, "privkey.pem", "privkey", &l->key) == -1 ||
-	    resolve_one(l, cx, "fullchain.pem", "fullchain", &l->chain) == -1)
+	if (resolve_one(l, cx, "privkey.pem", "privkey.pem", "privkey",
+	    &l->key) == -1 || resolve_one(l, cx, "fullchain.pem",
+	    "fullchain.pem", "fullchain", &l->chain) == -1)
 		return;
 	if (l->key.version != -1 && l->chain.version != -1 &&
 	    l->key.version != l->chain.version) {
@@ -305,6 +308,312 @@ scan_tree(const char *le_dir, char *const *only, size_t nonly,
 	return 0;
 }
 
+/* ---- other ACME clients' layouts ---- */
+
+static const char *const type_names[SOURCE__MAX] = {
+	"dehydrated", "lego", "acme.sh", "kubernetes"
+};
+
+const char *
+source_type_name(enum source_type t)
+{
+	return t < SOURCE__MAX ? type_names[t] : "?";
+}
+
+const struct source *
+source_of(const struct source *src, size_t n, const char *lineage)
+{
+	const char *colon = strchr(lineage, ':');
+	size_t i;
+
+	if (colon == NULL)
+		return NULL;
+	for (i = 0; i < n; i++)
+		if (strlen(src[i].name) == (size_t)(colon - lineage) &&
+		    strncmp(src[i].name, lineage, (size_t)(colon - lineage)) == 0)
+			return &src[i];
+	return NULL;
+}
+
+static struct lineage *
+add_lineage(struct scan *sc, size_t *cap)
+{
+	if (sc->n == *cap) {
+		*cap = *cap ? *cap * 2 : 16;
+		sc->v = xreallocarray(sc->v, *cap, sizeof(*sc->v));
+	}
+	memset(&sc->v[sc->n], 0, sizeof(*sc->v));
+	return &sc->v[sc->n++];
+}
+
+static int
+wanted(const char *id, char *const *only, size_t nonly)
+{
+	size_t j;
+
+	if (nonly == 0)
+		return 1;
+	for (j = 0; j < nonly; j++)
+		if (strcmp(only[j], id) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * One entry of a source: dir/keyrel and dir/chainrel (links resolved
+ * inside the source's root), reported as key_file and chain_file. Every
+ * failure is transient: these writers replace files one at a time.
+ */
+static void
+scan_pair(struct lineage *l, const struct scan_ctx *cx, const char *keyrel,
+    const char *chainrel, scan_cached_fn *cached, void *arg)
+{
+	const char *bad;
+
+	l->swap_prone = 1;
+	if ((bad = scan_lineage_name_ok(strchr(l->name, ':') + 1)) != NULL)
+		l->error = xstrdup(bad);
+	else if (resolve_one(l, cx, keyrel, l->key_file, NULL, &l->key) == 0 &&
+	    resolve_one(l, cx, chainrel, l->chain_file, NULL, &l->chain) == 0) {
+		if (cached != NULL && cached(arg, l))
+			l->cached = 1;
+		else if (read_one(l, l->key_file, &l->key) == 0)
+			read_one(l, l->chain_file, &l->chain);
+	}
+	if (l->error != NULL) {
+		l->transient = 1;
+		file_free(&l->key);
+		file_free(&l->chain);
+	}
+}
+
+static int
+is_dir_at(const char *dir, const char *name)
+{
+	char *p = xasprintf("%s/%s", dir, name);
+	struct stat st;
+	int rc = lstat(p, &st) == 0 && S_ISDIR(st.st_mode);
+
+	free(p);
+	return rc;
+}
+
+static int
+exists_at(const char *dir, const char *name)
+{
+	char *p = xasprintf("%s/%s", dir, name);
+	struct stat st;
+	int rc = lstat(p, &st) == 0;
+
+	free(p);
+	return rc;
+}
+
+static size_t
+ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), k = strlen(suffix);
+
+	return n > k && strcmp(s + n - k, suffix) == 0 ? n - k : 0;
+}
+
+/* A Kubernetes secret volume at dir (entry name): the kubelet swaps
+ * ..data atomically; both files are read through the one directory it
+ * names, so a swap between the two reads cannot mix them. */
+static void
+scan_kube_volume(struct lineage *l, const struct scan_ctx *cx,
+    const char *dir, scan_cached_fn *cached, void *arg)
+{
+	char *link = xasprintf("%s/..data", dir), target[NAME_MAX + 1];
+	char *keyrel, *chainrel;
+	ssize_t n = readlink(link, target, sizeof(target) - 1);
+
+	free(link);
+	if (n > 2 && (size_t)n < sizeof(target) - 1) {
+		target[n] = '\0';
+		if (strncmp(target, "..", 2) != 0 || strchr(target, '/') != NULL)
+			n = 0;
+	}
+	if (n > 2) {
+		keyrel = xasprintf("%s/tls.key", target);
+		chainrel = xasprintf("%s/tls.crt", target);
+	} else {
+		keyrel = xstrdup("tls.key");
+		chainrel = xstrdup("tls.crt");
+	}
+	scan_pair(l, cx, keyrel, chainrel, cached, arg);
+	free(keyrel);
+	free(chainrel);
+}
+
+/* One source: its entries appended to sc. -1 when its directory cannot
+ * be listed (logged). */
+static int
+scan_source(const struct source *src, char *const *only, size_t nonly,
+    scan_cached_fn *cached, void *arg, struct scan *sc, size_t *cap)
+{
+	char root[PATH_MAX], *list_dir, **names = NULL;
+	size_t n = 0, i, k;
+	struct scan_ctx cx = { root, -1, -1 };
+	int rc = -1;
+
+	if (realpath(src->dir, root) == NULL) {
+		log_err("source %s: %s: %s", src->name, log_esc(src->dir),
+		    strerror(errno));
+		return -1;
+	}
+	list_dir = src->type == SOURCE_LEGO ?
+	    xasprintf("%s/certificates", root) : xstrdup(root);
+	if (src->type == SOURCE_KUBERNETES && exists_at(root, "tls.crt")) {
+		/* The directory is one volume. */
+		const char *base = strrchr(root, '/');
+		char *id = xasprintf("%s:%s", src->name, base[1] ? base + 1 :
+		    "root");
+		struct lineage *l;
+
+		if (wanted(id, only, nonly)) {
+			l = add_lineage(sc, cap);
+			l->name = id;
+			l->dir = xstrdup(root);
+			l->key_file = xstrdup("tls.key");
+			l->chain_file = xstrdup("tls.crt");
+			scan_kube_volume(l, &cx, root, cached, arg);
+		} else
+			free(id);
+		rc = 0;
+		goto out;
+	}
+	if (fsio_list(list_dir, &names, &n) == -1) {
+		if (errno == ENOENT && src->type == SOURCE_LEGO) {
+			rc = 0;		/* nothing issued yet */
+			goto out;
+		}
+		log_err("source %s: %s: %s", src->name, log_esc(list_dir),
+		    strerror(errno));
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		const char *e = names[i];
+		char *entry = NULL, *id;
+		struct lineage *l;
+
+		if (e[0] == '.')
+			continue;
+		switch (src->type) {
+		case SOURCE_LEGO:
+			if ((k = ends_with(e, ".crt")) == 0 ||
+			    ends_with(e, ".issuer.crt") != 0)
+				continue;
+			entry = xstrndup(e, k);
+			break;
+		case SOURCE_ACMESH:
+			/* <domain>/ or <domain>_ecc/, holding <domain>.conf */
+			k = ends_with(e, "_ecc");
+			entry = k ? xstrndup(e, k) : xstrdup(e);
+			{
+				char *sub = xasprintf("%s/%s", list_dir, e);
+				char *conf = xasprintf("%s.conf", entry);
+				int ok = is_dir_at(list_dir, e) &&
+				    exists_at(sub, conf);
+
+				free(sub);
+				free(conf);
+				if (!ok) {
+					free(entry);
+					continue;
+				}
+			}
+			free(entry);
+			entry = xstrdup(e);
+			break;
+		default:	/* dehydrated, kubernetes: directories */
+			if (!is_dir_at(list_dir, e))
+				continue;
+			if (src->type == SOURCE_KUBERNETES) {
+				char *sub = xasprintf("%s/%s", list_dir, e);
+				int ok = exists_at(sub, "tls.crt");
+
+				free(sub);
+				if (!ok)
+					continue;
+			}
+			entry = xstrdup(e);
+			break;
+		}
+		id = xasprintf("%s:%s", src->name, entry);
+		if (!wanted(id, only, nonly)) {
+			free(id);
+			free(entry);
+			continue;
+		}
+		l = add_lineage(sc, cap);
+		l->name = id;
+		if (src->type == SOURCE_LEGO) {
+			l->dir = xstrdup(list_dir);
+			l->key_file = xasprintf("%s.key", entry);
+			l->chain_file = xasprintf("%s.crt", entry);
+			scan_pair(l, &cx, l->key_file, l->chain_file, cached,
+			    arg);
+		} else if (src->type == SOURCE_ACMESH) {
+			size_t d = ends_with(entry, "_ecc");
+			char *dom = d ? xstrndup(entry, d) : xstrdup(entry);
+
+			l->dir = xasprintf("%s/%s", list_dir, entry);
+			l->key_file = xasprintf("%s.key", dom);
+			l->chain_file = xstrdup("fullchain.cer");
+			free(dom);
+			scan_pair(l, &cx, l->key_file, l->chain_file, cached,
+			    arg);
+		} else if (src->type == SOURCE_KUBERNETES) {
+			l->dir = xasprintf("%s/%s", list_dir, entry);
+			l->key_file = xstrdup("tls.key");
+			l->chain_file = xstrdup("tls.crt");
+			scan_kube_volume(l, &cx, l->dir, cached, arg);
+		} else {
+			l->dir = xasprintf("%s/%s", list_dir, entry);
+			l->key_file = xstrdup("privkey.pem");
+			l->chain_file = xstrdup("fullchain.pem");
+			scan_pair(l, &cx, l->key_file, l->chain_file, cached,
+			    arg);
+		}
+		free(entry);
+	}
+	rc = 0;
+out:
+	fsio_list_free(names, n);
+	free(list_dir);
+	return rc;
+}
+
+static int
+cmp_lineage_name(const void *a, const void *b)
+{
+	return strcmp(((const struct lineage *)a)->name,
+	    ((const struct lineage *)b)->name);
+}
+
+int
+scan_all(const char *le_dir, const struct source *src, size_t nsrc,
+    char *const *only, size_t nonly, scan_cached_fn *cached, void *arg,
+    struct scan *sc)
+{
+	size_t i, cap;
+	int rc = 0;
+
+	memset(sc, 0, sizeof(*sc));
+	if (le_dir != NULL && scan_tree(le_dir, only, nonly, cached, arg,
+	    sc) == -1)
+		return -1;
+	cap = sc->n;
+	for (i = 0; i < nsrc; i++)
+		if (scan_source(&src[i], only, nonly, cached, arg, sc,
+		    &cap) == -1)
+			rc = -1;
+	if (nsrc > 0 && sc->n > 1)
+		qsort(sc->v, sc->n, sizeof(*sc->v), cmp_lineage_name);
+	return rc;
+}
+
 void
 scan_free(struct scan *sc)
 {
@@ -315,6 +624,8 @@ scan_free(struct scan *sc)
 	for (i = 0; i < sc->n; i++) {
 		free(sc->v[i].name);
 		free(sc->v[i].dir);
+		free(sc->v[i].key_file);
+		free(sc->v[i].chain_file);
 		free(sc->v[i].error);
 		file_free(&sc->v[i].key);
 		file_free(&sc->v[i].chain);

@@ -11,6 +11,32 @@
 
 #define SCAN_MAX_FILE	(1024 * 1024)
 
+/* Where certificates come from besides certbot's letsencrypt_dir. */
+enum source_type {
+	SOURCE_DEHYDRATED,	/* dir/<name>/{privkey,fullchain}.pem, links
+				   to privkey-<ts>.pem, fullchain-<ts>.pem */
+	SOURCE_LEGO,		/* dir/certificates/<name>.{key,crt} */
+	SOURCE_ACMESH,		/* dir/<name>[_ecc]/<name>.key, fullchain.cer */
+	SOURCE_KUBERNETES,	/* a secret volume: tls.key, tls.crt through
+				   ..data, or a directory of such volumes */
+	SOURCE__MAX
+};
+
+struct source {
+	enum source_type type;
+	char		*name;		/* lineage prefix, "lego" in
+					   "lego:mail.example.com" */
+	char		*dir;
+};
+
+/* source_type_name(t): "dehydrated", "lego", "acme.sh", "kubernetes". */
+const char *source_type_name(enum source_type t);
+
+/* source_of(sources, n, lineage): the source a lineage id names (the part
+ * before ':'), or NULL for certbot's lineages. */
+const struct source *source_of(const struct source *src, size_t n,
+	    const char *lineage);
+
 /* One file of a lineage, read through its resolved path. */
 struct scan_file {
 	char		*path;		/* resolved (realpath) target */
@@ -21,8 +47,12 @@ struct scan_file {
 };
 
 struct lineage {
-	char		*name;		/* directory name under live/ */
-	char		*dir;		/* letsencrypt_dir/live/name */
+	char		*name;		/* directory name under live/, or
+					   "<source>:<entry>" */
+	char		*dir;		/* letsencrypt_dir/live/name, or the
+					   entry's directory */
+	char		*key_file, *chain_file;	/* as named in errors:
+					   "privkey.pem", "tls.key", ... */
 	struct scan_file key, chain;	/* privkey.pem, fullchain.pem */
 	const char	*err_file;	/* file the error is about, or NULL */
 	char		*error;		/* NULL when both files were read */
@@ -31,6 +61,10 @@ struct lineage {
 					   versions differ) */
 	int		 cached;	/* resolved and identical to what the
 					   caller already has: not read */
+	int		 swap_prone;	/* its writer replaces files one by
+					   one, in place or by link: any
+					   failure may be a write in
+					   progress */
 };
 
 struct scan {
@@ -55,6 +89,16 @@ typedef int scan_cached_fn(void *arg, const struct lineage *l);
  */
 int	scan_tree(const char *le_dir, char *const *only, size_t nonly,
 	    scan_cached_fn *cached, void *arg, struct scan *sc);
+
+/*
+ * scan_all(le_dir, src, nsrc, only, nonly, cached, arg, &scan): certbot's
+ * tree (le_dir NULL: none) and every other source, lineages sorted by
+ * name. -1 (logged) when a source's directory cannot be listed: then
+ * nothing may be removed.
+ */
+int	scan_all(const char *le_dir, const struct source *src, size_t nsrc,
+	    char *const *only, size_t nonly, scan_cached_fn *cached, void *arg,
+	    struct scan *sc);
 void	scan_free(struct scan *sc);
 
 /* scan_lineage_name_ok(name): NULL, or why a directory name is refused. */

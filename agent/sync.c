@@ -419,13 +419,16 @@ validate_one(struct work *w, struct lineage *l, struct vjob *j)
 		return;
 	}
 	if (j->rc == -1) {
-		reject(w, l->name, file_name(j->f), j->why, 0);
+		reject(w, l->name, l->key_file == NULL ? file_name(j->f) :
+		    j->f == CERT_FILE_KEY ? l->key_file : l->chain_file, j->why,
+		    l->swap_prone);
 		return;
 	}
 	if (l->key.id.mode & 0004)
-		log_warn("lineage %s: privkey.pem: %s is readable by everyone "
+		log_warn("lineage %s: %s: %s is readable by everyone "
 		    "(mode %04o); serving it anyway, but fix its mode",
-		    log_esc(l->name), log_esc(l->key.path), l->key.id.mode);
+		    log_esc(l->name), l->key_file ? l->key_file :
+		    "privkey.pem", log_esc(l->key.path), l->key.id.mode);
 	p = add_pair(w);
 	p->lineage = xstrdup(l->name);
 	memcpy(p->key_id, j->key_id, sizeof(p->key_id));
@@ -610,6 +613,20 @@ count_errors(struct work *w)
 
 /* scan + validate + plan. Returns 0, or -1 when the tree cannot be read
  * (then nothing may change). */
+/* certbot's tree, or NULL: none configured, or the built-in default
+ * missing on a host that uses other sources. */
+static const char *
+certbot_dir(const struct conf *c)
+{
+	struct stat st;
+
+	if (c->letsencrypt_dir != NULL && !c->letsencrypt_explicit &&
+	    c->nsources > 0 && stat(c->letsencrypt_dir, &st) == -1 &&
+	    errno == ENOENT)
+		return NULL;
+	return c->letsencrypt_dir;
+}
+
 static int
 gather(struct work *w, const struct sync_opts *o)
 {
@@ -620,8 +637,8 @@ gather(struct work *w, const struct sync_opts *o)
 		qsort(w->old.pairs, w->old.n, sizeof(*w->old.pairs),
 		    cmp_pair_lineage);
 
-	if (scan_tree(w->c->letsencrypt_dir, o->only, o->nonly, cached, w,
-	    &w->sc) == -1)
+	if (scan_all(certbot_dir(w->c), w->c->sources, w->c->nsources,
+	    o->only, o->nonly, cached, w, &w->sc) == -1)
 		return -1;
 	jobs = xcalloc(w->sc.n + 1, sizeof(*jobs));
 	for (i = 0; i < w->sc.n; i++)
@@ -661,8 +678,14 @@ gather(struct work *w, const struct sync_opts *o)
 			copy_pair_meta(p, op);
 			continue;
 		}
-		log_info("lineage %s: gone from %s/live; removing its names",
-		    log_esc(op->lineage), log_esc(w->c->letsencrypt_dir));
+		if (strchr(op->lineage, ':') != NULL)
+			log_info("lineage %s: gone from its source; removing "
+			    "its names", log_esc(op->lineage));
+		else
+			log_info("lineage %s: gone from %s/live; removing its "
+			    "names", log_esc(op->lineage),
+			    log_esc(w->c->letsencrypt_dir ?
+			    w->c->letsencrypt_dir : "letsencrypt_dir"));
 	}
 	if (o->nonly > 0)
 		for (i = 0; i < w->old.nerrs; i++)
@@ -1419,7 +1442,8 @@ defaults_check(struct work *w, struct svc_run *sv)
 	size_t j, k;
 	int i, rc;
 
-	if (w->nchanged == 0 && w->nfailing == 0)
+	if ((w->nchanged == 0 && w->nfailing == 0) ||
+	    w->c->letsencrypt_dir == NULL)
 		return;
 	for (i = 0; i < SVC__MAX; i++) {
 		if (!sv[i].on || sv[i].conf->query == NULL)

@@ -49,13 +49,16 @@ enum wd_kind {
 	WD_ROOT,
 	WD_LIVE,
 	WD_LINEAGE,
+	WD_SRC,		/* a source's directory (lego: also certificates/) */
+	WD_ENTRY,	/* one entry's directory in a source */
 	WD__MAX
 };
 
 struct wd_ent {
 	int		 wd;
 	enum wd_kind	 kind;
-	char		*name;		/* lineage name for WD_LINEAGE */
+	char		*name;		/* lineage name for WD_LINEAGE and
+					   WD_ENTRY; source name for WD_SRC */
 };
 
 struct pending {
@@ -162,6 +165,9 @@ wd_add(struct watcher *w, const char *path, enum wd_kind kind,
 {
 	uint32_t mask = kind == WD_ROOT ? ROOT_MASK : kind == WD_LIVE ?
 	    LIVE_MASK : LINEAGE_MASK;
+
+	if (kind == WD_SRC)
+		mask = LINEAGE_MASK;
 	struct wd_ent *e;
 	int wd;
 
@@ -204,6 +210,44 @@ watch_lineage(struct watcher *w, const char *name)
 	free(path);
 }
 
+/*
+ * Another client's directory: the source itself (entries appearing or
+ * going; a Kubernetes volume's ..data swap; lego's files) and each entry
+ * directory (dehydrated's links, acme.sh's files, a volume among
+ * several). lego writes every file in dir/certificates.
+ */
+static void
+watch_source(struct watcher *w, const struct source *src)
+{
+	char *cert = NULL, **names = NULL, *sub, *id;
+	size_t n = 0, i;
+	struct stat st;
+
+	wd_add(w, src->dir, WD_SRC, src->name);
+	if (src->type == SOURCE_LEGO) {
+		cert = xasprintf("%s/certificates", src->dir);
+		wd_add(w, cert, WD_SRC, src->name);
+		free(cert);
+		return;
+	}
+	sub = xasprintf("%s/tls.crt", src->dir);
+	i = src->type == SOURCE_KUBERNETES && lstat(sub, &st) == 0;
+	free(sub);
+	if (i || fsio_list(src->dir, &names, &n) == -1)
+		return;
+	for (i = 0; i < n; i++) {
+		if (names[i][0] == '.')
+			continue;
+		sub = xasprintf("%s/%s", src->dir, names[i]);
+		id = xasprintf("%s:%s", src->name, names[i]);
+		if (lstat(sub, &st) == 0 && S_ISDIR(st.st_mode))
+			wd_add(w, sub, WD_ENTRY, id);
+		free(id);
+		free(sub);
+	}
+	fsio_list_free(names, n);
+}
+
 /* (Re)creates every watch: the root, live/ and each lineage. Adding
  * watches first and scanning afterwards (the pipeline run that follows)
  * means no change can slip between the two. */
@@ -215,14 +259,18 @@ watch_all(struct watcher *w)
 	size_t n = 0, i;
 
 	wd_clear(w);
-	wd_add(w, w->c->letsencrypt_dir, WD_ROOT, NULL);
-	wd_add(w, live, WD_LIVE, NULL);
-	if (fsio_list(live, &names, &n) == 0)
-		for (i = 0; i < n; i++)
-			if (names[i][0] != '.')
-				watch_lineage(w, names[i]);
-	fsio_list_free(names, n);
+	if (w->c->letsencrypt_dir != NULL) {
+		wd_add(w, w->c->letsencrypt_dir, WD_ROOT, NULL);
+		wd_add(w, live, WD_LIVE, NULL);
+		if (fsio_list(live, &names, &n) == 0)
+			for (i = 0; i < n; i++)
+				if (names[i][0] != '.')
+					watch_lineage(w, names[i]);
+		fsio_list_free(names, n);
+	}
 	free(live);
+	for (i = 0; i < w->c->nsources; i++)
+		watch_source(w, &w->c->sources[i]);
 }
 
 /* ---- dirty set ---- */
@@ -268,6 +316,63 @@ lineage_file(const char *name)
 	return strcmp(name, "privkey.pem") == 0 ||
 	    strcmp(name, "fullchain.pem") == 0 ||
 	    strcmp(name, "cert.pem") == 0 || strcmp(name, "chain.pem") == 0;
+}
+
+/*
+ * An event in a source's directory. lego: "<entry>.crt", ".key",
+ * ".issuer.crt", ".json" in certificates/ mark that entry. A directory
+ * that is one Kubernetes volume: anything (the kubelet's ..data rename)
+ * marks it. Otherwise an entry directory appearing or going, or the
+ * source's own directory moving, re-creates the watches and resyncs all.
+ */
+static void
+source_event(struct watcher *w, const struct wd_ent *e,
+    const struct inotify_event *ev, const char *name)
+{
+	static const char *const lego_ext[] = { ".issuer.crt", ".crt",
+	    ".key", ".json", ".pem", NULL };
+	const struct source *src = NULL;
+	size_t i, n = strlen(name), k;
+	char *id;
+
+	for (i = 0; i < w->c->nsources; i++)
+		if (strcmp(w->c->sources[i].name, e->name) == 0)
+			src = &w->c->sources[i];
+	if (src == NULL)
+		return;
+	if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF) ||
+	    (src->type != SOURCE_LEGO && (ev->mask & IN_ISDIR) &&
+	    name[0] != '.')) {
+		watch_all(w);
+		mark_full(w);
+		return;
+	}
+	if (src->type == SOURCE_LEGO) {
+		if (strcmp(name, "certificates") == 0) {
+			watch_all(w);
+			mark_full(w);
+			return;
+		}
+		for (i = 0; lego_ext[i] != NULL; i++) {
+			k = strlen(lego_ext[i]);
+			if (n > k && strcmp(name + n - k, lego_ext[i]) == 0) {
+				id = xasprintf("%s:%.*s", src->name,
+				    (int)(n - k), name);
+				mark(w, id);
+				free(id);
+				return;
+			}
+		}
+		return;
+	}
+	if (src->type == SOURCE_KUBERNETES) {
+		const char *base = strrchr(src->dir, '/');
+
+		id = xasprintf("%s:%s", src->name, base != NULL && base[1] ?
+		    base + 1 : "root");
+		mark(w, id);
+		free(id);
+	}
 }
 
 static void
@@ -324,6 +429,12 @@ handle_event(struct watcher *w, const struct inotify_event *ev)
 		    lineage_file(name))
 			mark(w, e->name);
 		break;
+	case WD_SRC:
+		source_event(w, e, ev, name);
+		break;
+	case WD_ENTRY:
+		mark(w, e->name);
+		break;
 	default:
 		break;
 	}
@@ -358,9 +469,13 @@ read_events(struct watcher *w)
 static int
 certbot_running(struct watcher *w)
 {
-	char *path = xasprintf("%s/.certbot.lock", w->c->letsencrypt_dir);
+	char *path;
 	struct flock fl;
 	int fd, held = 0;
+
+	if (w->c->letsencrypt_dir == NULL)
+		return 0;
+	path = xasprintf("%s/.certbot.lock", w->c->letsencrypt_dir);
 
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	free(path);
@@ -553,8 +668,7 @@ reconfigure(struct watcher *w)
 		    "previous one", log_esc(w->conf_path));
 		free(nc);
 	} else {
-		int moved = strcmp(nc->letsencrypt_dir,
-		    w->c->letsencrypt_dir) != 0;
+		int moved = 1;	/* sources may have changed: rewatch */
 
 		conf_free(w->c);
 		free(w->c);
@@ -665,7 +779,9 @@ watch_run(const char *conf_path, int explicit_conf, struct conf *c)
 	w.c = xcalloc(1, sizeof(*w.c));
 	*w.c = *c;
 	memset(c, 0, sizeof(*c));
-	if (stat(w.c->letsencrypt_dir, &st) == -1 || !S_ISDIR(st.st_mode)) {
+	if (w.c->letsencrypt_dir != NULL && (stat(w.c->letsencrypt_dir,
+	    &st) == -1 || !S_ISDIR(st.st_mode)) && (w.c->letsencrypt_explicit ||
+	    w.c->nsources == 0)) {
 		log_err("watch: %s: not a directory",
 		    log_esc(w.c->letsencrypt_dir));
 		conf_free(w.c);
@@ -683,8 +799,13 @@ watch_run(const char *conf_path, int explicit_conf, struct conf *c)
 		log_fatal("watch: %s", strerror(errno));
 	watchdog_init(&w);
 	watch_all(&w);
-	log_info("watch: watching %s (settle %d ms)",
-	    log_esc(w.c->letsencrypt_dir), w.c->watch.settle_ms);
+	for (size_t i = 0; i < w.c->nsources; i++)
+		log_info("watch: source %s: %s %s", w.c->sources[i].name,
+		    source_type_name(w.c->sources[i].type),
+		    log_esc(w.c->sources[i].dir));
+	log_info("watch: watching %s (settle %d ms)", w.c->letsencrypt_dir ?
+	    log_esc(w.c->letsencrypt_dir) : "no certbot tree",
+	    w.c->watch.settle_ms);
 	run_sync(&w, 1);
 	notify("READY=1");
 	while (!w.stop) {
