@@ -174,6 +174,8 @@ def cmd():
                 k["kind"] = "names"
             elif text.startswith("An array of endpoints"):
                 k["kind"] = "endpoints"
+            elif text.startswith("An array of sources"):
+                k["kind"] = "sources"
             elif text.startswith("A boolean"):
                 k["kind"] = "bool"
             elif text.startswith("An object, or null"):
@@ -332,7 +334,10 @@ done
 
 # ---- configuration keys: snisync.json.5 against the binary ----
 mkdir -p "$T/le/live" "$T/cf"
-keys=$(md keys "$P5")
+keys_all=$(md keys "$P5")
+# The keys of each object in "sources" are documented under it; they are
+# no object keys of the file (not in the defaults, not tried alone).
+keys=$(grep -v '^sources\.' <<<"$keys_all")
 t_match "snisync.json.5 documents keys" "$(echo $keys)" 'letsencrypt_dir'
 md defaults "$P5" >"$T/defaults.json"
 python3 - "$T/defaults.json" >"$T/defaults.keys" <<'PY'
@@ -364,7 +369,7 @@ src=$(grep -ohE 'strcmp\(k, "[a-z_0-9]+"\)' "$T_TOP/agent/json.c" |
 	sed 's/.*"\(.*\)".*/\1/' | sort -u)
 t_check "json.c: found the accepted keys ($(echo $src | wc -w))" \
 	test "$(echo $src | wc -w)" -ge 10
-leaves=$(sed 's/.*\.//' <<<"$keys" | sort -u)
+leaves=$(sed 's/.*\.//' <<<"$keys_all" | sort -u)
 for k in $src; do
 	t_check "key \"$k\" accepted by json.c is documented in snisync.json.5" \
 		grep -qxF "$k" <<<"$leaves"
@@ -397,6 +402,8 @@ def conf(key, value):
 for line in open(cases):
     k = json.loads(line)
     key, kind = k["key"], k["kind"]
+    if key.startswith("sources."):
+        continue
     if kind == "int":
         good = [k["lo"], k["hi"]]
         bad = [k["lo"] - 1, k["hi"] + 1, str(k["lo"])]
@@ -413,6 +420,16 @@ for line in open(cases):
     elif kind == "bool":
         good = [True, False]
         bad = [1, "true", None]
+    elif kind == "sources":
+        good = [[], [{"type": t, "dir": "/tmp/snisync-doc-test/" + t}
+                     for t in ("dehydrated", "lego", "acme.sh", "kubernetes")],
+                [{"type": "lego", "dir": "/a", "name": "lego-2.x_y"},
+                 {"type": "lego", "dir": "/b"}]]
+        bad = [[{"type": "certbot", "dir": "/a"}], [{"type": "lego"}],
+               [{"dir": "/a"}], [{"type": "lego", "dir": "rel"}],
+               [{"type": "lego", "dir": "/a", "name": "Lego"}],
+               [{"type": "lego", "dir": "/a"}, {"type": "lego", "dir": "/b"}],
+               [{"type": "lego", "dir": "/a", "x": 1}], [1], {}, None]
     elif kind == "endpoints":
         good = [[], ["smtp:25", "tls:465", "imap:143", "pop3:110", "tls:65535"]]
         bad = [["smtps:465"], ["smtp:0"], ["smtp:65536"], ["smtp"], "smtp:25", [25], None]
