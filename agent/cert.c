@@ -202,6 +202,31 @@ pem_scan(const unsigned char *buf, size_t len, const char *const *allowed,
 	return blocks ? blocks : -1;
 }
 
+size_t
+cert_key_strip_params(unsigned char *buf, size_t len)
+{
+	static const char begin[] = "-----BEGIN EC PARAMETERS-----";
+	static const char end[] = "-----END EC PARAMETERS-----";
+	const unsigned char *e;
+	size_t skip = 0, cut;
+
+	while (skip < len && (buf[skip] == ' ' || buf[skip] == '\t' ||
+	    buf[skip] == '\r' || buf[skip] == '\n'))
+		skip++;
+	if (len - skip < sizeof(begin) - 1 ||
+	    memcmp(buf + skip, begin, sizeof(begin) - 1) != 0 ||
+	    (e = find_line(buf + skip, buf + len, end)) == NULL)
+		return len;
+	cut = (size_t)(e - buf) + sizeof(end) - 1;
+	while (cut < len && (buf[cut] == '\r' || buf[cut] == '\n'))
+		cut++;
+	if (cut >= len)
+		return len;	/* parameters alone: let validation say so */
+	memmove(buf, buf + cut, len - cut);
+	explicit_bzero(buf + len - cut, cut);
+	return len - cut;
+}
+
 static int
 no_password(char *buf, int size, int rwflag, void *u)
 {

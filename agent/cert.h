@@ -69,6 +69,14 @@ int	cert_validate_ctx(struct cert_ctx *ctx, const unsigned char *key,
 	    time_t now, struct cert_info *info, enum cert_file *file,
 	    char *why, size_t whysz);
 
+/*
+ * cert_key_strip_params(buf, len): a key file that opens with an "EC
+ * PARAMETERS" block before its key (what `openssl ecparam -genkey` and so
+ * dehydrated write) loses that block, in place (the freed tail wiped).
+ * Returns the new length; any other file is left as it is.
+ */
+size_t	cert_key_strip_params(unsigned char *buf, size_t len);
+
 /* cert_sha256_hex(buf, len, out): lowercase hex SHA-256, out[65]. */
 void	cert_sha256_hex(const void *buf, size_t len, char out[65]);
 

@@ -298,6 +298,7 @@ vworker(void *arg)
 		struct vjob *j = &vp->jobs[i];
 		struct lineage *l = j->l;
 
+		l->key.len = cert_key_strip_params(l->key.data, l->key.len);
 		j->rc = cert_validate_ctx(cx, l->key.data, l->key.len,
 		    l->chain.data, l->chain.len, vp->now, &j->info, &j->f,
 		    j->why, sizeof(j->why));

@@ -1,12 +1,12 @@
 #!/bin/sh
 # packaging/deps.sh [build|test|fuzz|deb] - installs the Debian packages snisync
 # needs to build (and to run its tests against real Postfix, Dovecot,
-# certbot and pebble), when they are missing. As root it runs apt-get; as
+# certbot, dehydrated, lego and pebble), when they are missing. As root it runs apt-get; as
 # anyone else it prints the exact apt-get line and fails.
 set -eu
 BUILD_PKGS="make gcc pkg-config libc6-dev libssl-dev liblmdb-dev libjansson-dev"
 TEST_PKGS="openssl python3 postfix postfix-lmdb lmdb-utils dovecot-core \
-dovecot-imapd dovecot-pop3d certbot pebble curl debootstrap systemd valgrind strace \
+dovecot-imapd dovecot-pop3d certbot pebble dehydrated lego curl debootstrap systemd valgrind strace \
 mandoc debhelper dpkg-dev fakeroot lintian prometheus"
 
 # libFuzzer: clang only recommends its runtime, so name it.
