@@ -34,6 +34,8 @@ sed -i -e "s|\"letsencrypt_dir\": \"[^\"]*\"|\"letsencrypt_dir\": null|" \
 	-e "s|^{|{\"sources\": [{\"type\": \"dehydrated\", \"dir\": \"$T/dh/certs\"}, \
 {\"type\": \"lego\", \"dir\": \"$T/lego\"}], |" "$T/conf.json"
 
+t_match "dehydrated's ECDSA key file opens with EC PARAMETERS" \
+	"$(head -n 1 "$T/dh/certs/dh.example.test/privkey.pem")" 'BEGIN EC PARAMETERS'
 dh_fp() { certs_fp "$T/dh/certs/$1/cert.pem"; }
 lg_fp() { certs_fp "$T/lego/certificates/lego.example.test.crt"; }
 out=$("$SNISYNC" -c "$T/conf.json" resync 2>&1)

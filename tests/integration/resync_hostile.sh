@@ -72,7 +72,7 @@ tree_leaf "$LE" "$CA" empty.example.test ec256 empty.example.test
 WANT[empty.example.test]='privkey.pem: empty file'
 
 tree_leaf "$LE" "$CA" params.example.test ec256 params.example.test
-{ openssl ecparam -name prime256v1; cat "$LE/archive/params.example.test/privkey1.pem"; } \
+{ cat "$LE/archive/params.example.test/privkey1.pem"; openssl ecparam -name prime256v1; } \
 	>"$W/p.key" && cat "$W/p.key" >"$LE/archive/params.example.test/privkey1.pem"
 WANT[params.example.test]='privkey.pem: PEM block "EC PARAMETERS" not accepted here'
 
