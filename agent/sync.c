@@ -1316,10 +1316,13 @@ sync_release(const struct conf *c, char **names, size_t n)
 	return rc == EXIT_SYNCED && bad ? EXIT_REJECTED : rc;
 }
 
+static void	dcache_drop(void);
+
 void
 sync_forget(void)
 {
 	mem_drop();
+	dcache_drop();
 }
 
 static int
@@ -1436,12 +1439,57 @@ recheck_dovecot(struct work *w)
  * about, and while that lineage is mid-renewal its reload waits (the
  * service would read the new key beside the old certificate).
  */
+/* The daemon asks again only in its full runs (start, SIGHUP, the
+ * periodic resync); partial runs, often retries during a swap, reuse the
+ * answer (a failed query counts as "no uses"). */
+static struct {
+	int		 valid[2];
+	struct defaults	 d[2];
+} dcache;
+
+static void
+dcache_drop(void)
+{
+	defaults_free(&dcache.d[0]);
+	defaults_free(&dcache.d[1]);
+	dcache.valid[0] = dcache.valid[1] = 0;
+}
+
+/* Service i's default certificate uses, in *d (owned by the cache in the
+ * daemon, else by the caller: *owned). */
+static const struct defaults *
+defaults_get(struct work *w, const struct svc_run *sv, int i,
+    struct defaults *d, int *owned)
+{
+	int rc;
+
+	*owned = 0;
+	if (w->o->daemon && w->o->nonly > 0 && dcache.valid[i])
+		return &dcache.d[i];
+	rc = i == SVC_POSTFIX ? defaults_postfix(sv[i].conf->query,
+	    w->c->command_timeout, w->c->letsencrypt_dir, d) :
+	    defaults_dovecot(sv[i].conf->query, w->c->command_timeout,
+	    w->syntax, w->c->letsencrypt_dir, d);
+	if (rc == -1)
+		defaults_free(d);
+	if (!w->o->daemon) {
+		*owned = 1;
+		return d;
+	}
+	defaults_free(&dcache.d[i]);
+	dcache.d[i] = *d;
+	dcache.valid[i] = 1;
+	memset(d, 0, sizeof(*d));
+	return &dcache.d[i];
+}
+
 static void
 defaults_check(struct work *w, struct svc_run *sv)
 {
+	const struct defaults *dp;
 	struct defaults d;
 	size_t j, k;
-	int i, rc;
+	int i, owned;
 
 	if ((w->nchanged == 0 && w->nfailing == 0) ||
 	    w->c->letsencrypt_dir == NULL)
@@ -1449,14 +1497,10 @@ defaults_check(struct work *w, struct svc_run *sv)
 	for (i = 0; i < SVC__MAX; i++) {
 		if (!sv[i].on || sv[i].conf->query == NULL)
 			continue;
-		rc = i == SVC_POSTFIX ? defaults_postfix(sv[i].conf->query,
-		    w->c->command_timeout, w->c->letsencrypt_dir, &d) :
-		    defaults_dovecot(sv[i].conf->query, w->c->command_timeout,
-		    w->syntax, w->c->letsencrypt_dir, &d);
-		if (rc == -1)
-			continue;
-		for (j = 0; j < d.n; j++) {
-			const struct default_use *u = &d.v[j];
+		memset(&d, 0, sizeof(d));
+		dp = defaults_get(w, sv, i, &d, &owned);
+		for (j = 0; j < dp->n; j++) {
+			const struct default_use *u = &dp->v[j];
 			const struct failing *f = NULL;
 
 			for (k = 0; k < w->nfailing && f == NULL; k++)
@@ -1480,7 +1524,8 @@ defaults_check(struct work *w, struct svc_run *sv)
 				    u->param, log_esc(u->lineage));
 			}
 		}
-		defaults_free(&d);
+		if (owned)
+			defaults_free(&d);
 	}
 }
 

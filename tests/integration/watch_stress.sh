@@ -601,7 +601,7 @@ t_check "the daemon saw half-swapped lineages ($nnr quiet failures)" \
 # is expected (and counted); nothing else may be said.
 nkey=$(grep -c 'warning: lineage .*: served with a new key for .*: DANE TLSA 3 1 1' "$T/daemon.err")
 t_check "key changes that were applied were announced ($nkey)" test "$nkey" -ge 1
-err=$(grep -E '(error|warning|fatal): ' "$T/daemon.err" | grep -v 'warning: lineage .*: served with a new key for .*: DANE TLSA 3 1 1')
+err=$(grep -E '^snisync: (error|warning|fatal): ' "$T/daemon.err" | grep -v 'warning: lineage .*: served with a new key for .*: DANE TLSA 3 1 1')
 t_eq "no error or warning logged for the transient states" "$err" ""
 [ -z "$err" ] || printf '%s\n' "$err" | head -5 | sed 's/^/# /'
 t_check "the daemon is still running" kill -0 "$D"
