@@ -41,9 +41,8 @@ struct pair {
 struct plan_entry {
 	char		*name;		/* "mail.example.com", "*.example.com" */
 	size_t		 pair;		/* index into the pairs array */
-	size_t		 alt;		/* the second algorithm's pair (RSA
-					   beside an ECDSA pair), or
-					   PLAN_NO_ALT */
+	size_t		 alt;		/* the RSA pair beside an ECDSA
+					   pair, or PLAN_NO_ALT */
 };
 
 /*
@@ -101,8 +100,8 @@ const struct plan_entry *plan_find(const struct plan *plan, const char *name);
 size_t	plan_entry_pairs(const struct plan_entry *e, size_t out[2]);
 
 /* plan_entry_serves(e, pairs, lineage): 1 when a pair of lineage serves e. */
-int	plan_entry_serves(const struct plan_entry *e, const struct pair *pairs,
-	    const char *lineage);
+int	plan_entry_serves(const struct plan_entry *e,
+	    const struct pair *pairs, const char *lineage);
 
 /* pair_free(p): frees (and wipes the key bytes of) one pair's members. */
 void	pair_free(struct pair *p);

@@ -14,8 +14,9 @@
 /*
  * postfix_source(plan, pairs, store_dir, &len): the map's source text, one
  * line "KEY KEYFILE CHAINFILE [ALTKEYFILE ALTCHAINFILE]" per name in map
- * order, the same lines an admin would feed to `postmap -F`. KEY is the name, or ".example.com"
- * for "*.example.com". Pure; returns malloc'd text.
+ * order, the same lines an admin would feed to `postmap -F`. KEY is the
+ * name, or ".example.com" for "*.example.com". Pure; returns malloc'd
+ * text.
  */
 char	*postfix_source(const struct plan *plan, const struct pair *pairs,
 	    const char *store_dir, size_t *len);

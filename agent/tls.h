@@ -24,9 +24,10 @@ int	tls_proto_parse(const char *s, enum tls_proto *p);
 
 /* Signature algorithm lists (OpenSSL syntax) for tls_probe(): a client
  * that takes only an RSA, or only an ECDSA, certificate. */
-#define TLS_SIGALGS_RSA		"rsa_pss_rsae_sha256:rsa_pss_rsae_sha384:" \
-				"rsa_pss_rsae_sha512:rsa_pkcs1_sha256:" \
-				"rsa_pkcs1_sha384:rsa_pkcs1_sha512"
+#define TLS_SIGALGS_RSA		"rsa_pss_rsae_sha256:" \
+				"rsa_pss_rsae_sha384:rsa_pss_rsae_sha512:" \
+				"rsa_pkcs1_sha256:rsa_pkcs1_sha384:" \
+				"rsa_pkcs1_sha512"
 #define TLS_SIGALGS_ECDSA	"ecdsa_secp256r1_sha256:" \
 				"ecdsa_secp384r1_sha384:ecdsa_secp521r1_sha512"
 
