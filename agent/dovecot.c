@@ -6,6 +6,9 @@
  * of its line or block. 2.3 syntax reads files with "<path"; 2.4 takes
  * plain paths in ssl_server_*_file (a "<" there would be read as file
  * contents). One name per block in both versions (2.4.1 refuses several).
+ * A dual-algorithm name's RSA pair goes in the alt settings; every other
+ * block sets them empty, so the global alt certificate is never
+ * inherited.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,22 +20,29 @@
 
 static void
 block(struct buf *b, const char *name, const struct pair *p,
-    const char *store, enum dovecot_syntax syn)
+    const struct pair *alt, const char *store, enum dovecot_syntax syn)
 {
-	if (syn == DOVECOT_23)
-		buf_addf(b, "local_name %s {\n"
-		    "  ssl_cert = <%s/%s.pem\n"
-		    "  ssl_key = <%s/%s.pem\n"
-		    "  ssl_alt_cert =\n"
-		    "  ssl_alt_key =\n"
-		    "}\n", name, store, p->chain_id, store, p->key_id);
+	int v23 = syn == DOVECOT_23;
+
+	buf_addf(b, "local_name %s {\n"
+	    "  %s = %s%s/%s.pem\n"
+	    "  %s = %s%s/%s.pem\n", name,
+	    v23 ? "ssl_cert" : "ssl_server_cert_file", v23 ? "<" : "", store,
+	    p->chain_id,
+	    v23 ? "ssl_key" : "ssl_server_key_file", v23 ? "<" : "", store,
+	    p->key_id);
+	if (alt != NULL)
+		buf_addf(b, "  %s = %s%s/%s.pem\n"
+		    "  %s = %s%s/%s.pem\n",
+		    v23 ? "ssl_alt_cert" : "ssl_server_alt_cert_file",
+		    v23 ? "<" : "", store, alt->chain_id,
+		    v23 ? "ssl_alt_key" : "ssl_server_alt_key_file",
+		    v23 ? "<" : "", store, alt->key_id);
 	else
-		buf_addf(b, "local_name %s {\n"
-		    "  ssl_server_cert_file = %s/%s.pem\n"
-		    "  ssl_server_key_file = %s/%s.pem\n"
-		    "  ssl_server_alt_cert_file =\n"
-		    "  ssl_server_alt_key_file =\n"
-		    "}\n", name, store, p->chain_id, store, p->key_id);
+		buf_addf(b, "  %s =\n  %s =\n",
+		    v23 ? "ssl_alt_cert" : "ssl_server_alt_cert_file",
+		    v23 ? "ssl_alt_key" : "ssl_server_alt_key_file");
+	buf_adds(b, "}\n");
 }
 
 char *
@@ -57,8 +67,9 @@ dovecot_render(const struct plan *plan, const struct pair *pairs,
 
 			if (name_is_wildcard(name) != want_wild)
 				continue;
-			block(&b, name, &pairs[plan->e[i].pair], store_dir,
-			    syn);
+			block(&b, name, &pairs[plan->e[i].pair],
+			    plan->e[i].alt == PLAN_NO_ALT ? NULL :
+			    &pairs[plan->e[i].alt], store_dir, syn);
 		}
 	}
 	*len = b.len;

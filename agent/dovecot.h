@@ -18,8 +18,9 @@ enum dovecot_syntax {
 /*
  * dovecot_render(plan, pairs, store_dir, syntax, &len): the text of
  * snisync's Dovecot include: one local_name block per name, pointing at
- * store files, with explicit empty alt cert/key lines so no global alt
- * certificate is inherited. A wildcard block can overlap an exact name's
+ * store files; the alt cert/key lines name the entry's alt pair (RSA
+ * beside ECDSA), or are explicitly empty so no global alt certificate is
+ * inherited. A wildcard block can overlap an exact name's
  * block; blocks are ordered so the exact name wins in either version
  * (2.3 takes the first match: exact names first; 2.4 the last: wildcards
  * first). Returns malloc'd text; syntax must be DOVECOT_23 or DOVECOT_24.

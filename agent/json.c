@@ -1386,6 +1386,37 @@ floor_days(long long secs)
 	return secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
 }
 
+/* What status --json says of one pair serving a name (also the "alt"
+ * member of a dual-algorithm name). */
+static json_t *
+served_json(const struct status_view *v, const struct pair *p)
+{
+	const struct state *st = v->st;
+	const struct state_error *e = p->last_good ?
+	    state_error_of(st, p->lineage) : NULL;
+	const struct state_hold *h;
+	json_t *o = json_object();
+
+	json_object_set_new(o, "lineage", jstr(log_esc(p->lineage)));
+	json_object_set_new(o, "key_type", jstr(p->key_desc));
+	json_object_set_new(o, "not_after", jtime(p->not_after));
+	json_object_set_new(o, "expires_in_days",
+	    json_integer(floor_days(p->not_after - v->now)));
+	json_object_set_new(o, "served_since", jtime(p->since));
+	json_object_set_new(o, "key_since", jtime(p->key_since));
+	json_object_set_new(o, "last_error", e == NULL ? json_null() :
+	    jstr(e->error));
+	if ((h = state_hold_of(st, p->lineage)) != NULL) {
+		json_t *ho = json_object();
+
+		json_object_set_new(ho, "serial", jstr(h->serial));
+		json_object_set_new(ho, "since", jtime(h->since));
+		json_object_set_new(o, "key_held", ho);
+	} else
+		json_object_set_new(o, "key_held", json_null());
+	return o;
+}
+
 char *
 status_json(const struct status_view *v)
 {
@@ -1401,30 +1432,12 @@ status_json(const struct status_view *v)
 	json_object_set_new(root, "last_sync", jtime(v->last_sync));
 	json_object_set_new(root, "last_success", jtime(v->last_success));
 	for (i = 0; i < v->plan->n; i++) {
-		const struct pair *p = &st->pairs[v->plan->e[i].pair];
-		const struct state_error *e = p->last_good ?
-		    state_error_of(st, p->lineage) : NULL;
-		const struct state_hold *h;
-		json_t *o = json_object();
+		const struct plan_entry *pe = &v->plan->e[i];
+		json_t *o = served_json(v, &st->pairs[pe->pair]);
 
-		json_object_set_new(o, "name", jstr(v->plan->e[i].name));
-		json_object_set_new(o, "lineage", jstr(log_esc(p->lineage)));
-		json_object_set_new(o, "key_type", jstr(p->key_desc));
-		json_object_set_new(o, "not_after", jtime(p->not_after));
-		json_object_set_new(o, "expires_in_days",
-		    json_integer(floor_days(p->not_after - v->now)));
-		json_object_set_new(o, "served_since", jtime(p->since));
-		json_object_set_new(o, "key_since", jtime(p->key_since));
-		json_object_set_new(o, "last_error", e == NULL ? json_null() :
-		    jstr(e->error));
-		if ((h = state_hold_of(st, p->lineage)) != NULL) {
-			json_t *ho = json_object();
-
-			json_object_set_new(ho, "serial", jstr(h->serial));
-			json_object_set_new(ho, "since", jtime(h->since));
-			json_object_set_new(o, "key_held", ho);
-		} else
-			json_object_set_new(o, "key_held", json_null());
+		json_object_set_new(o, "name", jstr(pe->name));
+		json_object_set_new(o, "alt", pe->alt == PLAN_NO_ALT ?
+		    json_null() : served_json(v, &st->pairs[pe->alt]));
 		json_array_append_new(names, o);
 	}
 	json_object_set_new(root, "names", names);

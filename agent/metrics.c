@@ -50,6 +50,41 @@ name_sample(struct buf *b, const char *metric, const char *name,
 	buf_addf(b, "\"} %lld\n", v);
 }
 
+enum name_metric { NAME_EXPIRY, NAME_SINCE, NAME_KEY_SINCE, NAME_INFO };
+
+/* One sample per name and pair serving it (two for a dual-algorithm
+ * name: its lineages differ). */
+static void
+name_samples(struct buf *b, const struct state *st, const struct plan *plan,
+    enum name_metric m)
+{
+	static const char *const metric[] = {
+	    "snisync_certificate_expiry_timestamp_seconds",
+	    "snisync_certificate_served_since_timestamp_seconds",
+	    "snisync_key_served_since_timestamp_seconds",
+	    "snisync_certificate_info" };
+	size_t i, ix[2], n, k;
+
+	for (i = 0; i < plan->n; i++)
+		for (n = plan_entry_pairs(&plan->e[i], ix), k = 0; k < n; k++) {
+			const struct pair *p = &st->pairs[ix[k]];
+
+			if (m == NAME_INFO) {
+				buf_addf(b, "%s{name=\"", metric[m]);
+				add_label(b, plan->e[i].name);
+				buf_adds(b, "\",lineage=\"");
+				add_label(b, p->lineage);
+				buf_adds(b, "\",key_type=\"");
+				add_label(b, p->key_desc);
+				buf_adds(b, "\"} 1\n");
+				continue;
+			}
+			name_sample(b, metric[m], plan->e[i].name, p->lineage,
+			    m == NAME_EXPIRY ? p->not_after : m == NAME_SINCE ?
+			    p->since : p->key_since);
+		}
+}
+
 static void
 lineage_sample(struct buf *b, const char *metric, const char *lineage,
     long long v)
@@ -77,27 +112,20 @@ metrics_render(const struct state *st, const struct plan *plan,
 
 	family(&b, "snisync_certificate_expiry_timestamp_seconds", "gauge",
 	    "notAfter of the certificate served for a name (Unix time).");
-	for (i = 0; i < plan->n; i++)
-		name_sample(&b, "snisync_certificate_expiry_timestamp_seconds",
-		    plan->e[i].name, st->pairs[plan->e[i].pair].lineage,
-		    st->pairs[plan->e[i].pair].not_after);
+	name_samples(&b, st, plan, NAME_EXPIRY);
 	family(&b, "snisync_certificate_served_since_timestamp_seconds",
 	    "gauge", "When the certificate served for a name was first "
 	    "applied (Unix time).");
-	for (i = 0; i < plan->n; i++)
-		name_sample(&b,
-		    "snisync_certificate_served_since_timestamp_seconds",
-		    plan->e[i].name, st->pairs[plan->e[i].pair].lineage,
-		    st->pairs[plan->e[i].pair].since);
-
+	name_samples(&b, st, plan, NAME_SINCE);
 	family(&b, "snisync_key_served_since_timestamp_seconds", "gauge",
 	    "Since when a name's lineage serves its current key (Unix time); "
 	    "a recent value after a renewal means DANE TLSA 3 1 1 records "
 	    "must follow.");
-	for (i = 0; i < plan->n; i++)
-		name_sample(&b, "snisync_key_served_since_timestamp_seconds",
-		    plan->e[i].name, st->pairs[plan->e[i].pair].lineage,
-		    st->pairs[plan->e[i].pair].key_since);
+	name_samples(&b, st, plan, NAME_KEY_SINCE);
+	family(&b, "snisync_certificate_info", "gauge",
+	    "1 for each certificate served for a name, with its key type (a "
+	    "dual-algorithm name has an ECDSA and an RSA one).");
+	name_samples(&b, st, plan, NAME_INFO);
 
 	/* One sample per failing lineage, sorted, each once. */
 	failing = xcalloc(st->nerrs + 1, sizeof(*failing));

@@ -35,12 +35,36 @@ struct pair {
 	struct fsio_id	  src_key_id, src_chain_id;
 };
 
+/* No alt pair (plan_entry.alt). */
+#define PLAN_NO_ALT	((size_t)-1)
+
 struct plan_entry {
 	char		*name;		/* "mail.example.com", "*.example.com" */
 	size_t		 pair;		/* index into the pairs array */
+	size_t		 alt;		/* the RSA pair beside an ECDSA
+					   pair, or PLAN_NO_ALT */
 };
 
-/* A name claimed by several lineages, and who lost it. */
+/*
+ * Key algorithm classes: a name can be served by one pair of each of
+ * ECDSA and RSA at once (dual algorithm); pairs of one class, and pairs
+ * of any other key type, compete for a name.
+ */
+enum pair_alg {
+	PAIR_ALG_ECDSA,
+	PAIR_ALG_RSA,
+	PAIR_ALG_OTHER,		/* Ed25519, or unknown */
+	PAIR_ALG__MAX
+};
+
+/* pair_alg(p): the class of p's key, from its key_desc ("RSA 2048"). */
+enum pair_alg pair_alg(const struct pair *p);
+
+/* pair_alg_name(a): "ECDSA", "RSA", "other". */
+const char *pair_alg_name(enum pair_alg a);
+
+/* A name claimed by several lineages, and who lost it (winner: the pair
+ * of its class that serves it). */
 struct plan_conflict {
 	char		*name;
 	size_t		 winner, loser;
@@ -54,16 +78,30 @@ struct plan {
 };
 
 /*
- * plan_build(pairs, n, &plan): every name of every pair maps to exactly
- * one pair: the one with the latest notBefore; on a tie a fresh pair
- * beats a last-good one, then the smaller lineage name wins. Every losing
- * claim is listed in plan.c. Always succeeds.
+ * plan_build(pairs, n, &plan): every name of every pair maps to one
+ * pair, or to an ECDSA pair (entry.pair) and an RSA pair (entry.alt)
+ * when lineages of both classes claim it. Within a class, the pair with
+ * the latest notBefore wins; on a tie a fresh pair beats a last-good one,
+ * then the smaller lineage name wins. When ECDSA and RSA do not both
+ * claim a name, the class winners (one of them and an Ed25519 pair)
+ * compete by the same rule. Every losing claim is listed in plan.c.
+ * Always succeeds.
  */
 void	plan_build(const struct pair *pairs, size_t n, struct plan *plan);
 void	plan_free(struct plan *plan);
 
 /* plan_find(plan, name): the entry for name, or NULL. */
 const struct plan_entry *plan_find(const struct plan *plan, const char *name);
+
+/*
+ * plan_entry_pairs(e, out): the pairs serving e, primary first: 1 or 2
+ * indexes into out[2].
+ */
+size_t	plan_entry_pairs(const struct plan_entry *e, size_t out[2]);
+
+/* plan_entry_serves(e, pairs, lineage): 1 when a pair of lineage serves e. */
+int	plan_entry_serves(const struct plan_entry *e,
+	    const struct pair *pairs, const char *lineage);
 
 /* pair_free(p): frees (and wipes the key bytes of) one pair's members. */
 void	pair_free(struct pair *p);

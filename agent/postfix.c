@@ -4,7 +4,9 @@
  *
  * The bytes match what `postmap -F lmdb:MAP` writes for the same source
  * lines (FACTS.md): key = lowercase name + NUL; value = base64 of the key
- * file, "\n", the full chain file, + NUL. A full map is written into a
+ * file, "\n", the full chain file (for a dual-algorithm name then "\n",
+ * the alt key file, "\n", its full chain: one group per algorithm),
+ * + NUL. A full map is written into a
  * fresh temp file and renamed by the caller, so no reader ever sees a
  * partial map and no fcntl lock is needed. A few changed entries (one
  * renewal among thousands) are written in place instead, in one
@@ -29,7 +31,7 @@
 
 struct pf_row {
 	char		 key[NAME_MAX_LEN + 1];
-	size_t		 pair;
+	size_t		 pair, alt;
 };
 
 static int
@@ -49,6 +51,7 @@ rows_get(const struct plan *plan)
 	for (i = 0; i < plan->n; i++) {
 		name_postfix_key(plan->e[i].name, rows[i].key);
 		rows[i].pair = plan->e[i].pair;
+		rows[i].alt = plan->e[i].alt;
 	}
 	qsort(rows, plan->n, sizeof(*rows), cmp_row);
 	return rows;
@@ -66,8 +69,13 @@ postfix_source(const struct plan *plan, const struct pair *pairs,
 	for (i = 0; i < plan->n; i++) {
 		const struct pair *p = &pairs[rows[i].pair];
 
-		buf_addf(&b, "%s %s/%s.pem %s/%s.pem\n", rows[i].key,
+		buf_addf(&b, "%s %s/%s.pem %s/%s.pem", rows[i].key,
 		    store_dir, p->key_id, store_dir, p->chain_id);
+		if (rows[i].alt != PLAN_NO_ALT)
+			buf_addf(&b, " %s/%s.pem %s/%s.pem", store_dir,
+			    pairs[rows[i].alt].key_id, store_dir,
+			    pairs[rows[i].alt].chain_id);
+		buf_adds(&b, "\n");
 	}
 	free(rows);
 	*len = b.len;
@@ -107,7 +115,7 @@ postfix_base64(const unsigned char *in, size_t len, size_t *outlen)
 }
 
 char *
-postfix_value(const struct pair *p, size_t *len)
+postfix_value(const struct pair *p, const struct pair *alt, size_t *len)
 {
 	struct buf b = { 0 };
 	char *v;
@@ -115,6 +123,12 @@ postfix_value(const struct pair *p, size_t *len)
 	buf_add(&b, p->key, p->keylen);
 	buf_add(&b, "\n", 1);
 	buf_add(&b, p->chain, p->chainlen);
+	if (alt != NULL) {
+		buf_add(&b, "\n", 1);
+		buf_add(&b, alt->key, alt->keylen);
+		buf_add(&b, "\n", 1);
+		buf_add(&b, alt->chain, alt->chainlen);
+	}
 	v = postfix_base64((unsigned char *)b.p, b.len, len);
 	buf_wipe(&b);
 	return v;
@@ -140,13 +154,14 @@ map_begin(const char *path, size_t mapsize, MDB_env **env, MDB_txn **txn,
 	return mdb_dbi_open(*txn, NULL, 0, dbi);
 }
 
-/* key -> the pair's value (key bytes wiped from memory afterwards). */
+/* key -> the value of the pair and alt pair (alt may be NULL; key bytes
+ * wiped from memory afterwards). */
 static int
 map_put(MDB_txn *txn, MDB_dbi dbi, const char *key, const struct pair *p,
-    unsigned flags)
+    const struct pair *alt, unsigned flags)
 {
 	size_t vlen;
-	char *v = postfix_value(p, &vlen);
+	char *v = postfix_value(p, alt, &vlen);
 	MDB_val k = { strlen(key) + 1, (void *)key };
 	MDB_val d = { vlen + 1, v };
 	int rc = mdb_put(txn, dbi, &k, &d, flags);
@@ -188,6 +203,7 @@ write_once(const char *path, size_t mapsize, const struct pf_row *rows,
 	rc = map_begin(path, mapsize, &env, &txn, &dbi);
 	for (i = 0; rc == 0 && i < n; i++)
 		rc = map_put(txn, dbi, rows[i].key, &pairs[rows[i].pair],
+		    rows[i].alt == PLAN_NO_ALT ? NULL : &pairs[rows[i].alt],
 		    MDB_NOOVERWRITE);
 	rc = map_end(env, txn, rc);
 	if (rc == MDB_MAP_FULL)
@@ -207,13 +223,17 @@ postfix_write_lmdb(const char *path, const struct plan *plan,
 	size_t mapsize = POSTFIX_MAP_SIZE, i;
 	int rc;
 
-	for (i = 0; i < plan->n; i++)
-		if (pairs[plan->e[i].pair].key == NULL ||
-		    pairs[plan->e[i].pair].chain == NULL) {
-			log_err("%s: internal error: pair bytes not loaded",
-			    log_esc(path));
-			return -1;
-		}
+	for (i = 0; i < plan->n; i++) {
+		size_t ix[2], k, n = plan_entry_pairs(&plan->e[i], ix);
+
+		for (k = 0; k < n; k++)
+			if (pairs[ix[k]].key == NULL ||
+			    pairs[ix[k]].chain == NULL) {
+				log_err("%s: internal error: pair bytes not "
+				    "loaded", log_esc(path));
+				return -1;
+			}
+	}
 	rows = rows_get(plan);
 	for (;;) {
 		rc = write_once(path, mapsize, rows, plan->n, pairs);
@@ -283,7 +303,8 @@ postfix_update_lmdb(const char *path, const struct pf_change *changes,
 
 		name_postfix_key(changes[i].name, key);
 		if (changes[i].pair != NULL)
-			rc = map_put(txn, dbi, key, changes[i].pair, 0);
+			rc = map_put(txn, dbi, key, changes[i].pair,
+			    changes[i].alt, 0);
 		else {
 			MDB_val k = { strlen(key) + 1, key };
 

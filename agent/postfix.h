@@ -13,9 +13,10 @@
 
 /*
  * postfix_source(plan, pairs, store_dir, &len): the map's source text, one
- * line "KEY KEYFILE CHAINFILE" per name in map order, the same lines an
- * admin would feed to `postmap -F`. KEY is the name, or ".example.com"
- * for "*.example.com". Pure; returns malloc'd text.
+ * line "KEY KEYFILE CHAINFILE [ALTKEYFILE ALTCHAINFILE]" per name in map
+ * order, the same lines an admin would feed to `postmap -F`. KEY is the
+ * name, or ".example.com" for "*.example.com". Pure; returns malloc'd
+ * text.
  */
 char	*postfix_source(const struct plan *plan, const struct pair *pairs,
 	    const char *store_dir, size_t *len);
@@ -24,8 +25,8 @@ char	*postfix_source(const struct plan *plan, const struct pair *pairs,
  * postfix_write_lmdb(path, plan, pairs): writes the map into the empty
  * file at path (a temp file the caller renames): unnamed main DB,
  * MDB_NOSUBDIR|MDB_NOLOCK, 16 MiB map size doubled on MDB_MAP_FULL; key =
- * map key + NUL, value = base64(key bytes "\n" chain bytes) + NUL, in
- * map order. Every pair used must have its bytes loaded. Returns 0 or -1
+ * map key + NUL, value = postfix_value() + NUL, in map order. Every pair
+ * used (alt pairs too) must have its bytes loaded. Returns 0 or -1
  * (logged).
  */
 int	postfix_write_lmdb(const char *path, const struct plan *plan,
@@ -35,6 +36,8 @@ int	postfix_write_lmdb(const char *path, const struct plan *plan,
 struct pf_change {
 	const char		*name;	/* plan name ("*.example.com" too) */
 	const struct pair	*pair;	/* bytes loaded */
+	const struct pair	*alt;	/* second group, bytes loaded; or
+					   NULL */
 };
 
 /*
@@ -53,7 +56,10 @@ int	postfix_update_lmdb(const char *path, const struct pf_change *changes,
  * line breaks, NUL-terminated. Pure. */
 char	*postfix_base64(const unsigned char *in, size_t len, size_t *outlen);
 
-/* postfix_value(pair, &len): base64(key "\n" chain), NUL-terminated. */
-char	*postfix_value(const struct pair *p, size_t *len);
+/* postfix_value(pair, alt, &len): base64(key "\n" chain), or with an alt
+ * pair base64(key "\n" chain "\n" altkey "\n" altchain): one group per
+ * algorithm, as postmap -F joins the files of a line. NUL-terminated. */
+char	*postfix_value(const struct pair *p, const struct pair *alt,
+	    size_t *len);
 
 #endif

@@ -26,13 +26,44 @@ when(long long t)
 	return t == 0 ? "never" : fmt_utc(t);
 }
 
+/* One row: a name and one pair serving it. */
+static void
+print_row(const struct status_view *v, const char *name,
+    const struct pair *p)
+{
+	const struct state *st = v->st;
+	const struct state_error *e = p->last_good ?
+	    state_error_of(st, p->lineage) : NULL;
+	long long left = p->not_after - v->now;
+	char exp[32], since[32] = "-", ksince[32] = "-", held[400];
+	const struct state_hold *h;
+	const char *note = "-";
+
+	if (left < 0)
+		snprintf(exp, sizeof(exp), "expired");
+	else
+		snprintf(exp, sizeof(exp), "%lldd", left / 86400);
+	if (p->since != 0)
+		snprintf(since, sizeof(since), "%.16s UTC", fmt_utc(p->since));
+	if (p->key_since != 0)
+		snprintf(ksince, sizeof(ksince), "%.10s",
+		    fmt_utc(p->key_since));
+	if (e == NULL && (h = state_hold_of(st, p->lineage)) != NULL) {
+		snprintf(held, sizeof(held), "new key held since %.10s: "
+		    "snisync release %s", fmt_utc(h->since), name);
+		note = held;
+	}
+	printf("%-32s %-24s %-12s %-8s %-20s %-10s %s\n", name,
+	    log_esc(p->lineage), p->key_desc[0] ? p->key_desc : "-", exp,
+	    since, ksince, e != NULL ? e->error : note);
+}
+
 static void
 print_table(const struct status_view *v)
 {
 	const struct state *st = v->st;
 	static const char *const svc[2] = { "postfix", "dovecot" };
-	size_t i;
-	int k;
+	size_t i, ix[2], n, k;
 
 	printf("last sync: %s; last success: %s\n", when(v->last_sync),
 	    when(v->last_success));
@@ -40,44 +71,19 @@ print_table(const struct status_view *v)
 		printf("%-32s %-24s %-12s %-8s %-20s %-10s %s\n", "NAME",
 		    "LINEAGE", "KEY", "EXPIRES", "SERVED SINCE", "KEY SINCE",
 		    "LAST ERROR");
-	for (i = 0; i < v->plan->n; i++) {
-		const struct pair *p = &st->pairs[v->plan->e[i].pair];
-		const struct state_error *e = p->last_good ?
-		    state_error_of(st, p->lineage) : NULL;
-		long long left = p->not_after - v->now;
-		char exp[32], since[32] = "-", ksince[32] = "-", held[400];
-		const struct state_hold *h;
-		const char *note = "-";
-
-		if (left < 0)
-			snprintf(exp, sizeof(exp), "expired");
-		else
-			snprintf(exp, sizeof(exp), "%lldd", left / 86400);
-		if (p->since != 0)
-			snprintf(since, sizeof(since), "%.16s UTC",
-			    fmt_utc(p->since));
-		if (p->key_since != 0)
-			snprintf(ksince, sizeof(ksince), "%.10s",
-			    fmt_utc(p->key_since));
-		if (e == NULL && (h = state_hold_of(st, p->lineage)) != NULL) {
-			snprintf(held, sizeof(held), "new key held since %.10s: "
-			    "snisync release %s", fmt_utc(h->since),
-			    v->plan->e[i].name);
-			note = held;
-		}
-		printf("%-32s %-24s %-12s %-8s %-20s %-10s %s\n",
-		    v->plan->e[i].name, log_esc(p->lineage),
-		    p->key_desc[0] ? p->key_desc : "-", exp, since, ksince,
-		    e != NULL ? e->error : note);
-	}
+	/* A dual-algorithm name has a second row for its RSA pair. */
+	for (i = 0; i < v->plan->n; i++)
+		for (n = plan_entry_pairs(&v->plan->e[i], ix), k = 0; k < n;
+		    k++)
+			print_row(v, v->plan->e[i].name, &st->pairs[ix[k]]);
 	for (i = 0; i < st->nerrs; i++) {
 		const struct state_error *e = &st->errs[i];
 		int serves = 0;
 		size_t j;
 
 		for (j = 0; j < v->plan->n && !serves; j++)
-			serves = strcmp(st->pairs[v->plan->e[j].pair].lineage,
-			    e->lineage) == 0;
+			serves = plan_entry_serves(&v->plan->e[j], st->pairs,
+			    e->lineage);
 		if (serves)
 			continue;
 		printf("lineage %s: serves nothing: %s%s%s (since %s)\n",
@@ -161,10 +167,14 @@ status_run(const struct conf *c, int json)
 		print_table(&v);
 	if (st.nerrs > 0)
 		rc = EXIT_REJECTED;
-	for (i = 0; i < plan.n; i++)
-		if (st.pairs[plan.e[i].pair].not_after - v.now <
-		    (long long)c->watch.expiry_warn_days * 86400)
-			rc = EXIT_REJECTED;
+	for (i = 0; i < plan.n; i++) {
+		size_t ix[2], k, n = plan_entry_pairs(&plan.e[i], ix);
+
+		for (k = 0; k < n; k++)
+			if (st.pairs[ix[k]].not_after - v.now <
+			    (long long)c->watch.expiry_warn_days * 86400)
+				rc = EXIT_REJECTED;
+	}
 	plan_free(&plan);
 	state_free(&st);
 	free(s1);

@@ -744,7 +744,6 @@ rejected(struct work *w, const char *lineage)
 	return 0;
 }
 
-/* Prints (dry run) or logs each name that changes; returns the count. */
 /* Names whose lineage now serves another key, by lineage. */
 struct key_change {
 	const char	*lineage;
@@ -767,78 +766,139 @@ note_key(struct key_change **kc, size_t *n, const char *lineage,
 	(*kc)[(*n)++] = (struct key_change){ lineage, name, 1 };
 }
 
+/* 1 when the old and the new entry serve the same files (alt too). */
+static int
+entry_same_files(const struct work *w, const struct plan_entry *oe,
+    const struct plan_entry *e)
+{
+	if ((oe->alt == PLAN_NO_ALT) != (e->alt == PLAN_NO_ALT) ||
+	    !pair_same_files(&w->old.pairs[oe->pair], &w->pairs[e->pair]))
+		return 0;
+	return e->alt == PLAN_NO_ALT ||
+	    pair_same_files(&w->old.pairs[oe->alt], &w->pairs[e->alt]);
+}
+
+/* What diff_names() is collecting. */
+struct diff {
+	int			 print;
+	size_t			 changes;
+	struct key_change	*kc;
+	size_t			 nkc;
+};
+
+/*
+ * One pair of a name that changes: op the old one (NULL: added), np the
+ * new one (NULL: removed). Prints (dry run) or logs the line.
+ */
+static void
+diff_pair(struct work *w, struct diff *d, const char *name,
+    const struct pair *op, const struct pair *np)
+{
+	char line[1024];
+
+	if (op == NULL && np == NULL)
+		return;
+	if (op == NULL)
+		snprintf(line, sizeof(line), "+ %s: lineage %s "
+		    "(serial %s, %s, expires %s)", name, log_esc(np->lineage),
+		    np->serial, np->key_desc, fmt_utc(np->not_after));
+	else if (np == NULL)
+		snprintf(line, sizeof(line), "- %s: lineage %s %s", name,
+		    log_esc(op->lineage), rejected(w, op->lineage) ?
+		    "rejected, last good pair expired or unavailable" :
+		    in_scan(w, op->lineage) ? "no longer names it" :
+		    "deleted");
+	else if (pair_same_files(op, np))
+		return;
+	else {
+		if (strcmp(op->lineage, np->lineage) != 0)
+			snprintf(line, sizeof(line), "~ %s: moves from lineage "
+			    "%s to lineage %s (serial %s)", name,
+			    log_esc(op->lineage), log_esc(np->lineage),
+			    np->serial);
+		else
+			snprintf(line, sizeof(line), "~ %s: lineage %s renewed "
+			    "(serial %s -> %s)", name, log_esc(np->lineage),
+			    op->serial, np->serial);
+		if (!d->print && strcmp(op->key_id, np->key_id) != 0)
+			note_key(&d->kc, &d->nkc, np->lineage, name);
+	}
+	d->changes++;
+	if (d->print)
+		printf("%s\n", line);
+	else
+		log_info("%s", line);
+}
+
+/*
+ * One name: a name served by one pair before and after compares those
+ * two (a renewal that changes the key type is "renewed"); when either
+ * side serves two (ECDSA and RSA), pairs are compared by key algorithm.
+ */
+static void
+diff_entry(struct work *w, struct diff *d, const char *name,
+    const struct plan_entry *oe, const struct plan_entry *e)
+{
+	const struct pair *o[2] = { NULL, NULL }, *n[2] = { NULL, NULL };
+	size_t ix[2], no = 0, nn = 0, k;
+	int a;
+
+	if (oe != NULL)
+		for (no = plan_entry_pairs(oe, ix), k = 0; k < no; k++)
+			o[k] = &w->old.pairs[ix[k]];
+	if (e != NULL)
+		for (nn = plan_entry_pairs(e, ix), k = 0; k < nn; k++)
+			n[k] = &w->pairs[ix[k]];
+	if (no < 2 && nn < 2) {
+		diff_pair(w, d, name, o[0], n[0]);
+		return;
+	}
+	for (a = 0; a < PAIR_ALG__MAX; a++) {
+		const struct pair *op = NULL, *np = NULL;
+
+		for (k = 0; k < 2; k++) {
+			if (o[k] != NULL && (int)pair_alg(o[k]) == a)
+				op = o[k];
+			if (n[k] != NULL && (int)pair_alg(n[k]) == a)
+				np = n[k];
+		}
+		diff_pair(w, d, name, op, np);
+	}
+}
+
+/* Prints (dry run) or logs each name that changes; returns how many
+ * pairs of names change. */
 static size_t
 diff_names(struct work *w, int print)
 {
-	struct key_change *kc = NULL;
-	size_t nkc = 0;
+	struct diff d = { print, 0, NULL, 0 };
 	const struct plan *a = &w->oldplan, *b = &w->plan;
-	size_t i = 0, j = 0, changes = 0;
-	char line[1024];
+	size_t i = 0, j = 0;
+	char line[64];
 
 	while (i < a->n || j < b->n) {
 		int c = i >= a->n ? 1 : j >= b->n ? -1 :
 		    strcmp(a->e[i].name, b->e[j].name);
-		const struct pair *op = c <= 0 ? &w->old.pairs[a->e[i].pair] :
-		    NULL;
-		const struct pair *np = c >= 0 ? &w->pairs[b->e[j].pair] : NULL;
 
-		line[0] = '\0';
-		if (c < 0) {
-			snprintf(line, sizeof(line), "- %s: lineage %s %s",
-			    a->e[i].name, log_esc(op->lineage),
-			    rejected(w, op->lineage) ? "rejected, last good "
-			    "pair expired or unavailable" :
-			    in_scan(w, op->lineage) ? "no longer names it" :
-			    "deleted");
-			i++;
-		} else if (c > 0) {
-			snprintf(line, sizeof(line), "+ %s: lineage %s "
-			    "(serial %s, %s, expires %s)", b->e[j].name,
-			    log_esc(np->lineage), np->serial, np->key_desc,
-			    fmt_utc(np->not_after));
-			j++;
-		} else {
-			if (!pair_same_files(op, np)) {
-				if (strcmp(op->lineage, np->lineage) != 0)
-					snprintf(line, sizeof(line), "~ %s: "
-					    "moves from lineage %s to lineage "
-					    "%s (serial %s)", b->e[j].name,
-					    log_esc(op->lineage),
-					    log_esc(np->lineage), np->serial);
-				else
-					snprintf(line, sizeof(line), "~ %s: "
-					    "lineage %s renewed (serial %s -> "
-					    "%s)", b->e[j].name,
-					    log_esc(np->lineage), op->serial,
-					    np->serial);
-				if (!print && strcmp(op->key_id, np->key_id) != 0)
-					note_key(&kc, &nkc, np->lineage,
-					    b->e[j].name);
-			}
-			i++;
-			j++;
-		}
-		if (line[0] == '\0')
-			continue;
-		changes++;
-		if (print)
-			printf("%s\n", line);
-		else
-			log_info("%s", line);
+		diff_entry(w, &d, c <= 0 ? a->e[i].name : b->e[j].name,
+		    c <= 0 ? &a->e[i] : NULL, c >= 0 ? &b->e[j] : NULL);
+		i += c <= 0;
+		j += c >= 0;
 	}
 	/* One DANE notice per lineage whose key changed. */
-	for (i = 0; i < nkc; i++) {
-		if (kc[i].n > 1)
-			snprintf(line, sizeof(line), " and %zu more", kc[i].n - 1);
+	for (i = 0; i < d.nkc; i++) {
+		const struct key_change *k = &d.kc[i];
+
+		if (k->n > 1)
+			snprintf(line, sizeof(line), " and %zu more", k->n - 1);
 		log_warn("lineage %s: served with a new key for %s%s: DANE "
 		    "TLSA 3 1 1 records that pin the old key no longer match "
 		    "(`snisync tlsa %s` prints the new ones; certbot "
-		    "--reuse-key keeps a key)", log_esc(kc[i].lineage),
-		    kc[i].name, kc[i].n > 1 ? line : "", kc[i].name);
+		    "--reuse-key keeps a key)", log_esc(k->lineage),
+		    k->name, k->n > 1 ? line : "", k->name);
 	}
-	free(kc);
-	return changes;
+	free(d.kc);
+	return d.changes;
 }
 
 /* ---- outputs ---- */
@@ -998,18 +1058,21 @@ update_postfix(struct work *w, const char *lmdb)
 	for (i = 0; i < w->plan.n; i++) {
 		const struct plan_entry *e = &w->plan.e[i];
 		const struct plan_entry *oe = plan_find(&w->oldplan, e->name);
-		struct pair *p = &w->pairs[e->pair];
+		struct pair *p = &w->pairs[e->pair], *alt = NULL;
 
-		if (oe != NULL && pair_same_files(&w->old.pairs[oe->pair], p))
+		if (oe != NULL && entry_same_files(w, oe, e))
 			continue;
-		if (load_bytes(w, p) == -1)
+		if (e->alt != PLAN_NO_ALT)
+			alt = &w->pairs[e->alt];
+		if (load_bytes(w, p) == -1 ||
+		    (alt != NULL && load_bytes(w, alt) == -1))
 			goto out;
-		ch[n++] = (struct pf_change){ e->name, p };
+		ch[n++] = (struct pf_change){ e->name, p, alt };
 	}
 	for (i = 0; i < w->oldplan.n; i++)
 		if (plan_find(&w->plan, w->oldplan.e[i].name) == NULL)
 			ch[n++] = (struct pf_change){ w->oldplan.e[i].name,
-			    NULL };
+			    NULL, NULL };
 	if (n * 2 > w->plan.n)
 		goto out;	/* most of it: a new file is as cheap */
 	rc = postfix_update_lmdb(lmdb, ch, n, 2000);
@@ -1032,9 +1095,13 @@ write_postfix(struct work *w, const char *src, size_t srclen,
 
 	if (update_postfix(w, lmdb) == 0)
 		goto written;
-	for (i = 0; i < w->plan.n; i++)
-		if (load_bytes(w, &w->pairs[w->plan.e[i].pair]) == -1)
-			goto out;
+	for (i = 0; i < w->plan.n; i++) {
+		size_t ix[2], k, n = plan_entry_pairs(&w->plan.e[i], ix);
+
+		for (k = 0; k < n; k++)
+			if (load_bytes(w, &w->pairs[ix[k]]) == -1)
+				goto out;
+	}
 	if (fsio_temp_open(lmdb, tmp, sizeof(tmp)) == -1)
 		goto out;
 	if (postfix_write_lmdb(tmp, &w->plan, w->pairs) == -1) {
@@ -1278,13 +1345,13 @@ sync_release(const struct conf *c, char **names, size_t n)
 	struct sync_opts o = { 0 };
 	struct state st;
 	struct plan plan;
-	int rc = EXIT_SYNCED, bad = 0;
-	size_t i;
+	int rc = EXIT_SYNCED, bad = 0, held;
+	size_t i, ix[2], nix, k;
 
 	if (status_load(c, &st, &plan) == -1)
 		return EXIT_APPLY;
 	log_set_quiet(0);	/* the resync below speaks as resync does */
-	o.only = xcalloc(n + 1, sizeof(char *));
+	o.only = xcalloc(2 * n + 1, sizeof(char *));
 	for (i = 0; i < n; i++) {
 		const struct plan_entry *e = status_find(&plan, names[i]);
 		const char *lineage;
@@ -1293,15 +1360,22 @@ sync_release(const struct conf *c, char **names, size_t n)
 			bad = 1;
 			continue;
 		}
-		lineage = st.pairs[e->pair].lineage;
-		if (state_hold_of(&st, lineage) == NULL) {
-			log_err("%s: no key change is held back for it "
-			    "(lineage %s)", e->name, log_esc(lineage));
-			bad = 1;
-			continue;
+		/* A dual-algorithm name: the lineage(s) with a hold. */
+		nix = plan_entry_pairs(e, ix);
+		for (k = 0, held = 0; k < nix; k++) {
+			lineage = st.pairs[ix[k]].lineage;
+			if (state_hold_of(&st, lineage) == NULL)
+				continue;
+			held = 1;
+			if (!strv_has(o.only, o.nonly, lineage))
+				o.only[o.nonly++] = xstrdup(lineage);
 		}
-		if (!strv_has(o.only, o.nonly, lineage))
-			o.only[o.nonly++] = xstrdup(lineage);
+		if (!held) {
+			log_err("%s: no key change is held back for it "
+			    "(lineage %s)", e->name,
+			    log_esc(st.pairs[e->pair].lineage));
+			bad = 1;
+		}
 	}
 	if (o.nonly > 0) {
 		o.release = o.only;
@@ -1857,7 +1931,7 @@ sync_check(const struct conf *c, int json)
 			}
 		r->served = xcalloc(w.plan.n + 1, sizeof(char *));
 		for (j = 0; j < w.plan.n; j++)
-			if (strcmp(w.pairs[w.plan.e[j].pair].lineage, ln) == 0)
+			if (plan_entry_serves(&w.plan.e[j], w.pairs, ln))
 				r->served[r->nserved++] = w.plan.e[j].name;
 	}
 	if (json) {

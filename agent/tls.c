@@ -195,8 +195,8 @@ starttls(int fd, enum tls_proto proto, char *why, size_t whysz)
 }
 
 static int probe(const char *host, int port, enum tls_proto proto,
-	    const char *sni, int timeout_ms, char fp[96], char *why,
-	    size_t whysz);
+	    const char *sni, const char *sigalgs, int timeout_ms, char fp[96],
+	    char *why, size_t whysz);
 
 /*
  * A server that closes on us must not kill the process with SIGPIPE, and
@@ -205,7 +205,7 @@ static int probe(const char *host, int port, enum tls_proto proto,
  */
 int
 tls_probe(const char *host, int port, enum tls_proto proto, const char *sni,
-    int timeout_ms, char fp[96], char *why, size_t whysz)
+    const char *sigalgs, int timeout_ms, char fp[96], char *why, size_t whysz)
 {
 	struct timespec zero = { 0, 0 };
 	sigset_t pipe, old;
@@ -214,7 +214,8 @@ tls_probe(const char *host, int port, enum tls_proto proto, const char *sni,
 	sigemptyset(&pipe);
 	sigaddset(&pipe, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &pipe, &old);
-	rc = probe(host, port, proto, sni, timeout_ms, fp, why, whysz);
+	rc = probe(host, port, proto, sni, sigalgs, timeout_ms, fp, why,
+	    whysz);
 	while (sigtimedwait(&pipe, NULL, &zero) == SIGPIPE)
 		;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -223,7 +224,7 @@ tls_probe(const char *host, int port, enum tls_proto proto, const char *sni,
 
 static int
 probe(const char *host, int port, enum tls_proto proto, const char *sni,
-    int timeout_ms, char fp[96], char *why, size_t whysz)
+    const char *sigalgs, int timeout_ms, char fp[96], char *why, size_t whysz)
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0, i;
@@ -241,7 +242,8 @@ probe(const char *host, int port, enum tls_proto proto, const char *sni,
 		goto out;
 	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL ||
 	    (ssl = SSL_new(ctx)) == NULL || SSL_set_fd(ssl, fd) != 1 ||
-	    SSL_set_tlsext_host_name(ssl, sni) != 1) {
+	    SSL_set_tlsext_host_name(ssl, sni) != 1 ||
+	    (sigalgs != NULL && SSL_set1_sigalgs_list(ssl, sigalgs) != 1)) {
 		snprintf(why, whysz, "TLS setup failed");
 		goto out;
 	}

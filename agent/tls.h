@@ -22,16 +22,27 @@ const char *tls_proto_name(enum tls_proto p);
 /* tls_proto_parse(s, &p): 0, or -1 for an unknown name. */
 int	tls_proto_parse(const char *s, enum tls_proto *p);
 
+/* Signature algorithm lists (OpenSSL syntax) for tls_probe(): a client
+ * that takes only an RSA, or only an ECDSA, certificate. */
+#define TLS_SIGALGS_RSA		"rsa_pss_rsae_sha256:" \
+				"rsa_pss_rsae_sha384:rsa_pss_rsae_sha512:" \
+				"rsa_pkcs1_sha256:rsa_pkcs1_sha384:" \
+				"rsa_pkcs1_sha512"
+#define TLS_SIGALGS_ECDSA	"ecdsa_secp256r1_sha256:" \
+				"ecdsa_secp384r1_sha384:ecdsa_secp521r1_sha512"
+
 /*
- * tls_probe(host, port, proto, sni, timeout_ms, fp, why): connects to
- * host:port (numeric address), speaks proto up to the TLS handshake with
- * sni as server name, and writes the SHA-256 fingerprint of the leaf the
- * server presents to fp ("AB:CD:...", 96 bytes) . Never sends anything
- * beyond the handshake. Returns 0, 1 when nothing listens there
- * (connection refused), or -1 with the reason in why.
+ * tls_probe(host, port, proto, sni, sigalgs, timeout_ms, fp, why):
+ * connects to host:port (numeric address), speaks proto up to the TLS
+ * handshake with sni as server name, offering only the signature
+ * algorithms of sigalgs (NULL: OpenSSL's default list), and writes the
+ * SHA-256 fingerprint of the leaf the server presents to fp
+ * ("AB:CD:...", 96 bytes). Never sends anything beyond the handshake.
+ * Returns 0, 1 when nothing listens there (connection refused), or -1
+ * with the reason in why.
  */
 int	tls_probe(const char *host, int port, enum tls_proto proto,
-	    const char *sni, int timeout_ms, char fp[96], char *why,
-	    size_t whysz);
+	    const char *sni, const char *sigalgs, int timeout_ms, char fp[96],
+	    char *why, size_t whysz);
 
 #endif

@@ -5,7 +5,9 @@
  * validated copies in the store (each checked against its name), not from
  * live/, so they match what Postfix and Dovecot were given. A wildcard
  * name is printed as a comment: a TLSA record is looked up under the
- * exact host name.
+ * exact host name. A dual-algorithm name (an ECDSA and an RSA pair) gets
+ * the records of both keys (the 2 1 1 record once when both share an
+ * issuing key).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,10 +24,11 @@
 #include "tlsa.h"
 #include "util.h"
 
-/* Prints one name's records. 0, or -1 (logged). */
+/* Prints the records of one pair serving name; ta: the 2 1 1 data printed
+ * for the name so far ("" none), updated. 0, or -1 (logged). */
 static int
-print_name(const struct conf *c, int port, const char *name,
-    const struct pair *p, const struct state_hold *h)
+print_pair(const struct conf *c, int port, const char *name,
+    const struct pair *p, const struct state_hold *h, char ta_seen[65])
 {
 	char *path = xasprintf("%s/store/%s.pem", c->state_dir, p->chain_id);
 	char why[256], got[65], ee[65], ta[65];
@@ -48,14 +51,17 @@ print_name(const struct conf *c, int port, const char *name,
 		log_err("%s: %s: no certificate", name, log_esc(path));
 		goto out;
 	}
-	if (name_is_wildcard(name))
+	if (name_is_wildcard(name) && ta_seen[0] == '\0')
 		printf("; %s: a wildcard has no TLSA owner name; publish the "
 		    "records below under each host it serves\n", name);
 	printf("%s_%d._tcp.%s. IN TLSA 3 1 1 %s\n",
 	    name_is_wildcard(name) ? "; " : "", port, name, ee);
-	if (cert_spki_sha256(pem, len, 1, ta) == 0)
+	if (cert_spki_sha256(pem, len, 1, ta) == 0 &&
+	    strcmp(ta, ta_seen) != 0) {
 		printf("%s_%d._tcp.%s. IN TLSA 2 1 1 %s\n",
 		    name_is_wildcard(name) ? "; " : "", port, name, ta);
+		memcpy(ta_seen, ta, 65);
+	}
 	if (h != NULL && h->spki[0] != '\0')
 		printf("; held back (dane.hold_key_change), served after "
 		    "`snisync release %s`: publish it first:\n"
@@ -65,6 +71,22 @@ print_name(const struct conf *c, int port, const char *name,
 out:
 	free(pem);
 	free(path);
+	return rc;
+}
+
+/* Prints one name's records, for each pair serving it. 0, or -1. */
+static int
+print_name(const struct conf *c, int port, const struct plan_entry *e,
+    const struct state *st)
+{
+	char ta_seen[65] = "";
+	size_t ix[2], n = plan_entry_pairs(e, ix), k;
+	int rc = 0;
+
+	for (k = 0; k < n; k++)
+		if (print_pair(c, port, e->name, &st->pairs[ix[k]],
+		    state_hold_of(st, st->pairs[ix[k]].lineage), ta_seen) == -1)
+			rc = -1;
 	return rc;
 }
 
@@ -80,9 +102,7 @@ tlsa_run(const struct conf *c, int port, char **names, size_t n)
 		return EXIT_APPLY;
 	if (n == 0) {
 		for (i = 0; i < plan.n; i++)
-			if (print_name(c, port, plan.e[i].name,
-			    &st.pairs[plan.e[i].pair], state_hold_of(&st,
-			    st.pairs[plan.e[i].pair].lineage)) == -1)
+			if (print_name(c, port, &plan.e[i], &st) == -1)
 				rc = EXIT_REJECTED;
 	} else
 		for (i = 0; i < n; i++) {
@@ -93,9 +113,7 @@ tlsa_run(const struct conf *c, int port, char **names, size_t n)
 				rc = EXIT_REJECTED;
 				continue;
 			}
-			if (print_name(c, port, e->name, &st.pairs[e->pair],
-			    state_hold_of(&st, st.pairs[e->pair].lineage)) ==
-			    -1)
+			if (print_name(c, port, e, &st) == -1)
 				rc = EXIT_REJECTED;
 		}
 	plan_free(&plan);

@@ -5,7 +5,9 @@
  * 127.0.0.1) that accepts a connection is probed with each served name
  * as SNI (a wildcard with a made-up host under it), and the SHA-256 of
  * the leaf presented is compared with the fingerprint of the pair
- * snisync applied for that name.
+ * snisync applied for that name. A dual-algorithm name is probed twice,
+ * by an RSA-only and by an ECDSA-only client, each compared with the
+ * matching pair.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +40,58 @@ struct tally {
 };
 
 /*
+ * One probe of one name: pair p is expected. A dual-algorithm name is
+ * probed once per pair, by a client that offers only that pair's
+ * signature algorithms (label " (RSA client)"); any other name once, by
+ * a client that offers OpenSSL's defaults.
+ */
+static int
+probe_one(const struct conf *c, const struct verify_endpoint *ep,
+    const char *name, const struct pair *p, int dual, int how,
+    struct tally *t)
+{
+	char sni[NAME_MAX_LEN + 32], fp[96], why[256] = "", label[32] = "";
+	const char *sigalgs = NULL;
+	int r;
+
+	if (dual) {
+		int rsa = pair_alg(p) == PAIR_ALG_RSA;
+
+		sigalgs = rsa ? TLS_SIGALGS_RSA : TLS_SIGALGS_ECDSA;
+		snprintf(label, sizeof(label), " (%s client)",
+		    rsa ? "RSA" : "ECDSA");
+	}
+	probe_name(name, sni, sizeof(sni));
+	r = tls_probe(VERIFY_HOST, ep->port, ep->proto, sni, sigalgs,
+	    c->verify.timeout_ms, fp, why, sizeof(why));
+	if (r == 1)
+		return 1;	/* nothing listens: not ours */
+	if (r == -1) {
+		t->errs++;
+		if (how == 1)
+			printf("error %s on %s:%d%s: %s\n", name,
+			    tls_proto_name(ep->proto), ep->port, label, why);
+		else if (how == 2)
+			log_err("verify: %s on %s:%d%s: %s", name,
+			    tls_proto_name(ep->proto), ep->port, label, why);
+	} else if (strcmp(fp, p->fingerprint) != 0) {
+		t->bad++;
+		if (how == 1)
+			printf("MISMATCH %s on %s:%d%s: serves %s; snisync "
+			    "applied %s (lineage %s, serial %s)\n", name,
+			    tls_proto_name(ep->proto), ep->port, label, fp,
+			    p->fingerprint, log_esc(p->lineage), p->serial);
+		else if (how == 2)
+			log_err("verify: %s on %s:%d%s still presents %s, not "
+			    "the certificate applied (lineage %s, serial %s)",
+			    name, tls_proto_name(ep->proto), ep->port, label,
+			    fp, log_esc(p->lineage), p->serial);
+	} else
+		t->ok++;
+	return 0;
+}
+
+/*
  * Probes each endpoint with each name of todo. how: 1 prints each
  * mismatch and error on stdout, 2 logs them as errors, 0 says nothing.
  */
@@ -45,55 +99,20 @@ static void
 probe_all(const struct conf *c, const struct state *st,
     const struct plan_entry **todo, size_t ntodo, int how, struct tally *t)
 {
-	size_t i, j;
+	size_t i, j, ix[2], n, k;
 
 	memset(t, 0, sizeof(*t));
 	for (j = 0; j < c->verify.nendpoints && ntodo > 0; j++) {
 		const struct verify_endpoint *ep = &c->verify.endpoints[j];
-		int up = 0;
+		int up = 0, closed = 0;
 
-		for (i = 0; i < ntodo; i++) {
-			const struct pair *p = &st->pairs[todo[i]->pair];
-			char sni[NAME_MAX_LEN + 32], fp[96], why[256] = "";
-			int r;
-
-			probe_name(todo[i]->name, sni, sizeof(sni));
-			r = tls_probe(VERIFY_HOST, ep->port, ep->proto, sni,
-			    c->verify.timeout_ms, fp, why, sizeof(why));
-			if (r == 1)
-				break;	/* nothing listens: not ours */
-			up = 1;
-			if (r == -1) {
-				t->errs++;
-				if (how == 1)
-					printf("error %s on %s:%d: %s\n",
-					    todo[i]->name,
-					    tls_proto_name(ep->proto), ep->port,
-					    why);
-				else if (how == 2)
-					log_err("verify: %s on %s:%d: %s",
-					    todo[i]->name,
-					    tls_proto_name(ep->proto), ep->port,
-					    why);
-			} else if (strcmp(fp, p->fingerprint) != 0) {
-				t->bad++;
-				if (how == 1)
-					printf("MISMATCH %s on %s:%d: serves %s; "
-					    "snisync applied %s (lineage %s, "
-					    "serial %s)\n", todo[i]->name,
-					    tls_proto_name(ep->proto), ep->port,
-					    fp, p->fingerprint,
-					    log_esc(p->lineage), p->serial);
-				else if (how == 2)
-					log_err("verify: %s on %s:%d still "
-					    "presents %s, not the certificate "
-					    "applied (lineage %s, serial %s)",
-					    todo[i]->name,
-					    tls_proto_name(ep->proto), ep->port,
-					    fp, log_esc(p->lineage), p->serial);
-			} else
-				t->ok++;
-		}
+		for (i = 0; i < ntodo && !closed; i++)
+			for (n = plan_entry_pairs(todo[i], ix), k = 0;
+			    k < n && !closed; k++) {
+				closed = probe_one(c, ep, todo[i]->name,
+				    &st->pairs[ix[k]], n == 2, how, t);
+				up |= !closed;
+			}
 		t->listening += up;
 	}
 }
@@ -154,10 +173,15 @@ verify_lineages(const struct conf *c, char *const *lineages, size_t n,
 		return -1;
 	log_set_quiet(0);
 	todo = xcalloc(plan.n + 1, sizeof(*todo));
-	for (i = 0; i < plan.n; i++)
-		if (n == 0 || strv_has(lineages, n,
-		    st.pairs[plan.e[i].pair].lineage))
+	for (i = 0; i < plan.n; i++) {
+		size_t ix[2], np = plan_entry_pairs(&plan.e[i], ix), k;
+		int want = n == 0;
+
+		for (k = 0; k < np; k++)
+			want |= strv_has(lineages, n, st.pairs[ix[k]].lineage);
+		if (want)
 			todo[ntodo++] = &plan.e[i];
+	}
 	probe_all(c, &st, todo, ntodo, 0, &t);
 	if ((t.bad || t.errs) && retry_ms > 0) {
 		/* A server may still be finishing its reload: once more. */

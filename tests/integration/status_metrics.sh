@@ -98,7 +98,7 @@ t_eq "services: one reload each, none failed, none pending" \
 	"[('dovecot', 1, 0, False, True), ('postfix', 1, 0, False, True)]"
 t_eq "JSON keys are the documented schema" \
 	"$(js "(sorted(j), sorted(j['names'][0]), sorted(j['errors'][0]), sorted(j['services']['postfix']))")" \
-	"(['errors', 'generated_at', 'last_success', 'last_sync', 'names', 'schema', 'services'], ['expires_in_days', 'key_held', 'key_since', 'key_type', 'last_error', 'lineage', 'name', 'not_after', 'served_since'], ['error', 'file', 'lineage', 'since'], ['enabled', 'last_reload', 'reload_failures', 'reload_pending', 'reloads'])"
+	"(['errors', 'generated_at', 'last_success', 'last_sync', 'names', 'schema', 'services'], ['alt', 'expires_in_days', 'key_held', 'key_since', 'key_type', 'last_error', 'lineage', 'name', 'not_after', 'served_since'], ['error', 'file', 'lineage', 'since'], ['enabled', 'last_reload', 'reload_failures', 'reload_pending', 'reloads'])"
 
 # --- the metrics file -----------------------------------------------------
 if command -v promtool >/dev/null; then

@@ -15,6 +15,77 @@ b64(const char *in, const char *want)
 	free(got);
 }
 
+/* An RSA lineage beside pairs[0] for mail.example.com: both groups. */
+static void
+dual(struct pair *pairs)
+{
+	char *n3[] = { "mail.example.com" };
+	struct pair d[3] = { pairs[0], pairs[1] };
+	struct plan pl;
+	char *text;
+	size_t len;
+
+	strcpy(d[0].key_desc, "ECDSA P-256");
+	memset(&d[2], 0, sizeof(d[2]));
+	d[2].lineage = "example.com-rsa";
+	d[2].names = n3;
+	d[2].nnames = 1;
+	strcpy(d[2].key_desc, "RSA 2048");
+	strcpy(d[2].key_id, "k3");
+	strcpy(d[2].chain_id, "c3");
+	d[2].key = (unsigned char *)"RKEY\n";
+	d[2].keylen = 5;
+	d[2].chain = (unsigned char *)"RCHAIN\n";
+	d[2].chainlen = 7;
+	plan_build(d, 3, &pl);
+
+	text = postfix_value(&d[0], &d[2], &len);
+	/* base64("KEY\n\nCHAIN\n\nRKEY\n\nRCHAIN\n") */
+	UNIT_STREQ(text, "S0VZCgpDSEFJTgoKUktFWQoKUkNIQUlOCg==",
+	    "dual value = base64(key \"\\n\" chain \"\\n\" altkey "
+	    "\"\\n\" altchain)");
+	free(text);
+
+	text = postfix_source(&pl, d, "/s", &len);
+	UNIT_STREQ(text,
+	    ".example.com /s/k1.pem /s/c1.pem\n"
+	    "mail.example.com /s/k1.pem /s/c1.pem /s/k3.pem /s/c3.pem\n"
+	    "www.example.com /s/k2.pem /s/c2.pem\n",
+	    "postfix source: a dual name's line names both pairs' files");
+	free(text);
+
+	text = dovecot_render(&pl, d, "/s", DOVECOT_23, &len);
+	UNIT_OK(strstr(text, "local_name mail.example.com {\n"
+	    "  ssl_cert = </s/c1.pem\n"
+	    "  ssl_key = </s/k1.pem\n"
+	    "  ssl_alt_cert = </s/c3.pem\n"
+	    "  ssl_alt_key = </s/k3.pem\n"
+	    "}\n") != NULL, "2.3 dual block: the RSA pair as the alt pair");
+	UNIT_OK(strstr(text, "local_name *.example.com {\n"
+	    "  ssl_cert = </s/c1.pem\n"
+	    "  ssl_key = </s/k1.pem\n"
+	    "  ssl_alt_cert =\n"
+	    "  ssl_alt_key =\n"
+	    "}\n") != NULL, "2.3: other blocks keep empty alt lines");
+	free(text);
+
+	text = dovecot_render(&pl, d, "/s", DOVECOT_24, &len);
+	UNIT_OK(strstr(text, "local_name mail.example.com {\n"
+	    "  ssl_server_cert_file = /s/c1.pem\n"
+	    "  ssl_server_key_file = /s/k1.pem\n"
+	    "  ssl_server_alt_cert_file = /s/c3.pem\n"
+	    "  ssl_server_alt_key_file = /s/k3.pem\n"
+	    "}\n") != NULL, "2.4 dual block: alt files, plain paths");
+	UNIT_OK(strstr(text, "local_name www.example.com {\n"
+	    "  ssl_server_cert_file = /s/c2.pem\n"
+	    "  ssl_server_key_file = /s/k2.pem\n"
+	    "  ssl_server_alt_cert_file =\n"
+	    "  ssl_server_alt_key_file =\n"
+	    "}\n") != NULL, "2.4: other blocks keep empty alt lines");
+	free(text);
+	plan_free(&pl);
+}
+
 int
 main(void)
 {
@@ -49,7 +120,7 @@ main(void)
 	strcpy(pairs[1].chain_id, "c2");
 	plan_build(pairs, 2, &pl);
 
-	text = postfix_value(&pairs[0], &len);
+	text = postfix_value(&pairs[0], NULL, &len);
 	UNIT_STREQ(text, "S0VZCgpDSEFJTgo=",
 	    "value = base64(key \"\\n\" chain), no separator after the last");
 	free(text);
@@ -87,6 +158,10 @@ main(void)
 	    "2.4: wildcards before exact names (last match wins)");
 	UNIT_OK(strstr(text, "<") == NULL, "2.4: no < in file settings");
 	free(text);
+
+	plan_free(&pl);
+	dual(pairs);
+	plan_build(pairs, 2, &pl);
 
 	UNIT_INTEQ(dovecot_parse_version("2.3.19.1 (9b53102964)"), DOVECOT_23,
 	    "version 2.3");
