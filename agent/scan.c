@@ -465,10 +465,11 @@ scan_source(const struct source *src, char *const *only, size_t nonly,
 	list_dir = src->type == SOURCE_LEGO ?
 	    xasprintf("%s/certificates", root) : xstrdup(root);
 	if (src->type == SOURCE_KUBERNETES && exists_at(root, "tls.crt")) {
-		/* The directory is one volume. */
-		const char *base = strrchr(root, '/');
-		char *id = xasprintf("%s:%s", src->name, base[1] ? base + 1 :
-		    "root");
+		/* The directory is one volume, named as configured (watch
+		 * names it so too), not as it resolves. */
+		const char *base = strrchr(src->dir, '/');
+		char *id = xasprintf("%s:%s", src->name, base != NULL &&
+		    base[1] ? base + 1 : "root");
 		struct lineage *l;
 
 		if (wanted(id, only, nonly)) {
@@ -539,6 +540,22 @@ scan_source(const struct source *src, char *const *only, size_t nonly,
 			}
 			entry = xstrdup(e);
 			break;
+		}
+		/* Not issued yet (dehydrated makes the directory first and
+		 * its links last; acme.sh writes its key and conf before the
+		 * order, and keeps them when the order fails): no lineage. */
+		if (src->type == SOURCE_DEHYDRATED ||
+		    src->type == SOURCE_ACMESH) {
+			char *sub = xasprintf("%s/%s", list_dir, e);
+			int issued = exists_at(sub, src->type ==
+			    SOURCE_DEHYDRATED ? "fullchain.pem" :
+			    "fullchain.cer");
+
+			free(sub);
+			if (!issued) {
+				free(entry);
+				continue;
+			}
 		}
 		id = xasprintf("%s:%s", src->name, entry);
 		if (!wanted(id, only, nonly)) {

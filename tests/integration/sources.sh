@@ -61,6 +61,11 @@ kubelet() {
 acme_sh "$T/acme" rsa.example.test rsa2048
 acme_sh "$T/acme" ecc.example.test ec256
 mkdir -p "$T/acme/ca/some.server" "$T/acme/deploy"	# acme.sh's own dirs
+# An order in progress (or failed): acme.sh wrote the key and conf only.
+mkdir -p "$T/acme/pending.example.test_ecc"
+printf "Le_Domain='pending.example.test'\n" >"$T/acme/pending.example.test_ecc/pending.example.test.conf"
+certs_leaf "$CA" "$T/pending" ec256 pending.example.test >/dev/null 2>&1
+cat "$T/pending.key" >"$T/acme/pending.example.test_ecc/pending.example.test.key"
 kubelet "$T/kube/mx-tls" kube.example.test
 kubelet "$T/vol" vol.example.test
 
@@ -91,6 +96,8 @@ for id in certbot.example.test acme.sh:rsa.example.test acme.sh:ecc.example.test
 	t_match "status names lineage $id" "$st" "(^|[[:space:]])$id([[:space:]]|$)"
 done
 t_nomatch "acme.sh's own directories are no lineages" "$st" 'acme.sh:(ca|deploy)'
+t_nomatch "an acme.sh order not finished is no lineage (and no error)" "$st$out" 'pending\.example'
+
 
 # --- a volume update (the kubelet's swap) and an acme.sh renewal: resync
 kubelet "$T/kube/mx-tls" kube.example.test
