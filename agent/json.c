@@ -593,9 +593,8 @@ get_sources(struct conf_ctx *cx, json_t *v, struct conf *c)
 			pop(cx);
 		}
 		if (s->type == SOURCE__MAX || s->dir == NULL) {
-			if (s->type == SOURCE__MAX || s->dir == NULL)
-				conf_error(cx, "\"%s\" needs \"type\" and "
-				    "\"dir\"", path_str(cx));
+			conf_error(cx, "\"%s\" needs \"type\" and \"dir\"",
+			    path_str(cx));
 			free(s->name);
 			free(s->dir);
 			memset(s, 0, sizeof(*s));

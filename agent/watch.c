@@ -222,6 +222,7 @@ watch_source(struct watcher *w, const struct source *src)
 	char *cert = NULL, **names = NULL, *sub, *id;
 	size_t n = 0, i;
 	struct stat st;
+	int one_volume;
 
 	wd_add(w, src->dir, WD_SRC, src->name);
 	if (src->type == SOURCE_LEGO) {
@@ -231,9 +232,9 @@ watch_source(struct watcher *w, const struct source *src)
 		return;
 	}
 	sub = xasprintf("%s/tls.crt", src->dir);
-	i = src->type == SOURCE_KUBERNETES && lstat(sub, &st) == 0;
+	one_volume = src->type == SOURCE_KUBERNETES && lstat(sub, &st) == 0;
 	free(sub);
-	if (i || fsio_list(src->dir, &names, &n) == -1)
+	if (one_volume || fsio_list(src->dir, &names, &n) == -1)
 		return;
 	for (i = 0; i < n; i++) {
 		if (names[i][0] == '.')
