@@ -1557,6 +1557,25 @@ defaults_get(struct work *w, const struct svc_run *sv, int i,
 	return &dcache.d[i];
 }
 
+/* The settings of dp that read the lineage of dp->v[j], as "a" or "a (and
+ * b, c)": Postfix's cert and key files, and tlsproxy's copies of smtpd's,
+ * name one lineage several times; it is reported once. */
+static char *
+default_params(const struct defaults *dp, size_t j)
+{
+	struct buf b = { 0 };
+	size_t k, more = 0;
+
+	buf_adds(&b, dp->v[j].param);
+	for (k = j + 1; k < dp->n; k++)
+		if (strcmp(dp->v[k].lineage, dp->v[j].lineage) == 0)
+			buf_addf(&b, "%s%s", more++ ? ", " : " (and ",
+			    dp->v[k].param);
+	if (more)
+		buf_adds(&b, ")");
+	return b.p;
+}
+
 static void
 defaults_check(struct work *w, struct svc_run *sv)
 {
@@ -1576,26 +1595,37 @@ defaults_check(struct work *w, struct svc_run *sv)
 		for (j = 0; j < dp->n; j++) {
 			const struct default_use *u = &dp->v[j];
 			const struct failing *f = NULL;
+			char *params;
 
+			for (k = 0; k < j; k++)
+				if (strcmp(dp->v[k].lineage, u->lineage) == 0)
+					break;
+			if (k < j)
+				continue;	/* reported with its first */
 			for (k = 0; k < w->nfailing && f == NULL; k++)
 				if (strcmp(w->failing[k].lineage,
 				    u->lineage) == 0)
 					f = &w->failing[k];
 			if (f != NULL) {
 				sv[i].hold |= f->transient;
-				(f->deferred ? log_info : log_warn)("%s: %s reads lineage %s from live/, "
-				    "which is %s: %s%s", sv[i].name, u->param,
+				params = default_params(dp, j);
+				(f->deferred ? log_info : log_warn)("%s: %s "
+				    "reads lineage %s from live/, which is %s: "
+				    "%s%s", sv[i].name, params,
 				    log_esc(u->lineage), f->transient ?
 				    "mid-renewal or half-swapped" : "invalid",
 				    f->why, f->transient ? "; reload held "
 				    "back until it is whole" : "; the service "
 				    "serves it as it is at its next restart");
+				free(params);
 			} else if (strv_has(w->changed, w->nchanged,
 			    u->lineage) && !sv[i].for_default) {
 				sv[i].for_default = sv[i].reload = 1;
+				params = default_params(dp, j);
 				log_info("%s: %s reads lineage %s, which "
-				    "changed: reload due", sv[i].name,
-				    u->param, log_esc(u->lineage));
+				    "changed: reload due", sv[i].name, params,
+				    log_esc(u->lineage));
+				free(params);
 			}
 		}
 		if (owned)

@@ -116,9 +116,9 @@ t_eq "mx renewed: exit 0" "$?" 0
 t_eq "the SNI map source did not change" "$(sha256sum <"$T/pf/tls_sni")" "$src_before"
 t_eq "the Dovecot include did not change" "$(sha256sum <"$DC_CONFD/99-snisync.conf")" "$dc_before"
 t_match "postfix: says why it reloads" "$out" \
-	'postfix: smtpd_tls_chain_files reads lineage mx, which changed: reload due'
+	'postfix: smtpd_tls_chain_files \(and tlsproxy_tls_chain_files\) reads lineage mx, which changed: reload due'
 t_match "dovecot: says why it reloads" "$out" \
-	'dovecot: ssl_cert reads lineage mx, which changed: reload due'
+	'dovecot: ssl_cert \(and ssl_key\) reads lineage mx, which changed: reload due'
 t_match "summary: reloaded for the default certificate" "$out" \
 	'postfix: reloaded \(default certificate renewed\); dovecot: reloaded \(default certificate renewed\)'
 t_eq "postfix reloaded once" "$(pfr)" "$((p0 + 1))"
@@ -153,9 +153,11 @@ CERT_START=$(_certs_date '-20 hours') half_swap "$T/next"
 tree_leaf "$LE" "$CA" other ec256 other.example.test >/dev/null 2>&1
 out=$("$SNISYNC" -c "$T/on.json" resync 2>&1)
 t_match "half-swapped: postfix warning names the setting and the lineage" "$out" \
-	'postfix: smtpd_tls_chain_files reads lineage mx from live/, which is mid-renewal or half-swapped: .*reload held back until it is whole'
-t_match "half-swapped: dovecot warning" "$out" \
-	'dovecot: ssl_(cert|key) reads lineage mx from live/, which is mid-renewal or half-swapped'
+	'postfix: smtpd_tls_chain_files \(and tlsproxy_tls_chain_files\) reads lineage mx from live/, which is mid-renewal or half-swapped: .*reload held back until it is whole'
+t_match "half-swapped: dovecot warning names both settings" "$out" \
+	'dovecot: ssl_cert \(and ssl_key\) reads lineage mx from live/, which is mid-renewal or half-swapped'
+t_eq "half-swapped: one warning per service for the lineage" \
+	"$(printf '%s\n' "$out" | grep -c 'reads lineage mx from live/')" 2
 t_match "half-swapped: the summary says the reloads wait" "$out" \
 	'postfix: updated, reload held back: its default certificate is mid-renewal; dovecot: updated, reload held back'
 t_eq "half-swapped: postfix not reloaded" "$(pfr)" "$p2"
