@@ -184,6 +184,55 @@ read_one(struct lineage *l, const char *file, struct scan_file *sf)
 	return -1;
 }
 
+static size_t
+count_certs(const unsigned char *p, size_t len)
+{
+	static const char tag[] = "-----BEGIN CERTIFICATE-----";
+	const unsigned char *end = p + len, *hit;
+	size_t n = 0;
+
+	while ((hit = memmem(p, (size_t)(end - p), tag, sizeof(tag) - 1)) !=
+	    NULL) {
+		n++;
+		p = hit + sizeof(tag) - 1;
+	}
+	return n;
+}
+
+/*
+ * certbot's fullchain.pem is cert.pem + chain.pem. One holding only the
+ * leaf while chain.pem of the same version holds issuers is still being
+ * written (a new lineage's links exist before its files are complete):
+ * served now, clients that lack the intermediate would fail. Looked at
+ * only when fullchain.pem has a single certificate, so a normal lineage
+ * costs nothing more.
+ */
+static void
+chain_whole(struct lineage *l, const struct scan_ctx *cx)
+{
+	struct lineage t = { .name = l->name, .dir = l->dir };
+	struct scan_file sf = { 0 };
+	unsigned char *data = NULL;
+	size_t len = 0;
+	struct fsio_id id;
+	char why[256];
+
+	if (count_certs(l->chain.data, l->chain.len) != 1)
+		return;
+	if (resolve_one(&t, cx, "chain.pem", "chain.pem", "chain", &sf) == 0 &&
+	    sf.version == l->chain.version &&
+	    fsio_read(sf.path, SCAN_MAX_FILE, &data, &len, &id, why,
+	    sizeof(why)) == 0 && count_certs(data, len) > 0) {
+		l->err_file = "fullchain.pem";
+		l->transient = 1;
+		l->error = xstrdup("holds only the leaf certificate but "
+		    "chain.pem holds its issuers (still being written?)");
+	}
+	free(t.error);
+	free(sf.path);
+	free(data);
+}
+
 /* st: lstat of l->dir, or NULL when it failed with errno lerr. */
 static void
 scan_one(struct lineage *l, const struct scan_ctx *cx, const struct stat *st,
@@ -223,7 +272,8 @@ scan_one(struct lineage *l, const struct scan_ctx *cx, const struct stat *st,
 	}
 	if (read_one(l, "privkey.pem", &l->key) == -1)
 		return;
-	read_one(l, "fullchain.pem", &l->chain);
+	if (read_one(l, "fullchain.pem", &l->chain) == 0)
+		chain_whole(l, cx);
 }
 
 static void

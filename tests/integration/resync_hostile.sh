@@ -47,6 +47,12 @@ ln -sfn ../../archive/midswap.example.test/fullchain1.pem \
 	"$LE/live/midswap.example.test/fullchain.pem"
 WANT[midswap.example.test]='privkey.pem: privkey.pem is version 2 but fullchain.pem is version 1'
 
+# A new lineage caught while its fullchain.pem is written (the leaf is
+# there, its issuers not yet): not served without its chain.
+tree_leaf "$LE" "$CA" leafonly.example.test ec256 leafonly.example.test
+cp "$LE/archive/leafonly.example.test/cert1.pem" "$LE/archive/leafonly.example.test/fullchain1.pem"
+WANT[leafonly.example.test]='fullchain.pem: holds only the leaf certificate but chain.pem holds its issuers \(still being written\?\)'
+
 tree_leaf "$LE" "$CA" encrypted.example.test ec256 encrypted.example.test
 openssl pkey -in "$LE/archive/encrypted.example.test/privkey1.pem" \
 	-aes256 -passout pass:secret -out "$W/enc.key" &&
@@ -158,4 +164,20 @@ mkdir -p "$T/other/live/upper.example.test"
 t_eq "--lineage of another certbot tree: exit 2" "$?" 2
 t_check "--lineage of another certbot tree: says why" \
 	grep -q "error: --lineage $T/other/live/upper.example.test: not a lineage under $LE/live" "$T/other.err"
+
+# --- the leaf-only fullchain.pem, finished and by design --------------------
+# Its issuers appended (the write completed): served with them.
+cat "$LE/archive/leafonly.example.test/chain1.pem" >>"$LE/archive/leafonly.example.test/fullchain1.pem"
+"$SNISYNC" -c "$T/conf.json" resync --lineage leafonly.example.test 2>"$T/leaf.err"
+t_eq "fullchain.pem completed: exit 0" "$?" 0
+t_eq "fullchain.pem completed: served with its issuer" \
+	"$(q leafonly.example.test | grep -c 'BEGIN CERTIFICATE')" 2
+# A leaf with no issuers at all (chain.pem empty): nothing is missing.
+tree_leaf "$LE" "$CA" nochain.example.test ec256 nochain.example.test
+cp "$LE/archive/nochain.example.test/cert1.pem" "$LE/archive/nochain.example.test/fullchain1.pem"
+: >"$LE/archive/nochain.example.test/chain1.pem"
+"$SNISYNC" -c "$T/conf.json" resync --lineage nochain.example.test 2>"$T/nochain.err"
+t_eq "leaf-only fullchain.pem with an empty chain.pem: exit 0" "$?" 0
+t_eq "leaf-only fullchain.pem with an empty chain.pem: served" \
+	"$(q nochain.example.test | grep -c 'BEGIN CERTIFICATE')" 1
 t_done

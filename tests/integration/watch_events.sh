@@ -97,6 +97,26 @@ ln -sfn ../../archive/d.example.test/fullchain3.pem "$LE/live/d.example.test/ful
 { cat "$w/d3.key"; echo; cat "$w/d3.crt" "$w/d3.chain"; echo; } >"$w/expect"
 t_check "SIGHUP mid-swap: the completed swap is applied" wait_for 5 new_applied
 
+# A new lineage met while its fullchain.pem holds the leaf but not yet
+# its issuers waits quietly; it is applied whole once the write ends.
+certs_leaf "$T/ca" "$w/g" ec256 g.example.test
+mkdir -p "$LE/live/g.example.test" "$LE/archive/g.example.test"
+for k in cert chain fullchain privkey; do
+	ln -s "../../archive/g.example.test/${k}1.pem" "$LE/live/g.example.test/$k.pem"
+done
+cp "$w/g.crt" "$LE/archive/g.example.test/cert1.pem"
+cp "$w/g.key" "$LE/archive/g.example.test/privkey1.pem"
+cp "$w/g.chain" "$LE/archive/g.example.test/chain1.pem"
+cp "$w/g.crt" "$LE/archive/g.example.test/fullchain1.pem"
+t_check "leaf-only fullchain.pem: the daemon looked and waits quietly" \
+	wait_for 5 grep -q 'debug: lineage g.example.test: not ready yet: fullchain.pem: holds only the leaf certificate' "$T/watch.log"
+t_check "leaf-only fullchain.pem: not served without its chain" sh -c "! postmap -c '$T/pfc' -F -q g.example.test 'lmdb:$MAP' >/dev/null 2>&1"
+cat "$w/g.chain" >>"$LE/archive/g.example.test/fullchain1.pem"
+g_whole() { [ "$(q g.example.test | grep -c 'BEGIN CERTIFICATE')" = 2 ]; }
+t_check "fullchain.pem completed: served with its issuer" wait_for 5 g_whole
+t_eq "the unfinished fullchain.pem was never reported" \
+	"$(grep -c 'error: lineage g.example.test' "$T/watch.log")" 0
+
 # A failing reload is retried with backoff until it works.
 touch "$T/pf.fail"
 n0=$(calls)
