@@ -42,7 +42,7 @@ UNIT_SRCS  = $(wildcard tests/unit/test_*.c)
 UNIT_BINS  = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all deps deps-build check check-unit check-integration check-dovecot24 \
-        check-san check-valgrind fuzz deps-fuzz deps-deb bench demo install uninstall clean units unit FORCE \
+        check-san check-valgrind check-fresh fuzz deps-fuzz deps-deb bench demo install uninstall clean units unit FORCE \
         deb
 
 all: snisync
@@ -109,6 +109,14 @@ check-dovecot24: deps all
 
 demo: deps all
 	bash tests/demo.sh
+
+# The README's first command on a fresh Debian 12 root (debootstrap,
+# cached in build/bookworm/; each run from the pristine root): a clean
+# clone of HEAD runs `make demo` once. Needs root and the mirror.
+check-fresh:
+	@sh packaging/deps.sh build
+	@command -v debootstrap >/dev/null || sh packaging/deps.sh test
+	sh tests/run tests/fresh/run
 
 UNITS = build/units/snisync.service build/units/snisync-resync.service \
         units/snisync-resync.timer

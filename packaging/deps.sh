@@ -1,8 +1,11 @@
 #!/bin/sh
-# packaging/deps.sh [build|test|fuzz|deb] - installs the Debian packages snisync
-# needs to build (and to run its tests against real Postfix, Dovecot,
-# certbot, dehydrated, lego and pebble), when they are missing. As root it runs apt-get; as
-# anyone else it prints the exact apt-get line and fails.
+# packaging/deps.sh [--list] [build|test|fuzz|deb] - installs the Debian
+# packages snisync needs to build (and to run its tests against real
+# Postfix, Dovecot, certbot, dehydrated, lego and pebble), when they are
+# missing. As root it runs apt-get; as anyone else it prints the exact
+# apt-get line and fails. --list prints the set's packages and installs
+# nothing. Exit status: 0 when everything is installed, apt-get's when it
+# fails.
 set -eu
 BUILD_PKGS="make gcc pkg-config libc6-dev libssl-dev liblmdb-dev libjansson-dev"
 TEST_PKGS="openssl python3 postfix postfix-lmdb lmdb-utils dovecot-core \
@@ -14,10 +17,22 @@ FUZZ_PKGS="clang libclang-rt-dev openssl"
 # make deb
 DEB_PKGS="debhelper dpkg-dev fakeroot"
 
-want=$BUILD_PKGS
-[ "${1:-build}" = test ] && want="$BUILD_PKGS $TEST_PKGS"
-[ "${1:-build}" = fuzz ] && want="$BUILD_PKGS $FUZZ_PKGS"
-[ "${1:-build}" = deb ] && want="$BUILD_PKGS $DEB_PKGS"
+list=0
+if [ "${1:-}" = --list ]; then
+	list=1
+	shift
+fi
+case ${1:-build} in
+build) want=$BUILD_PKGS ;;
+test) want="$BUILD_PKGS $TEST_PKGS" ;;
+fuzz) want="$BUILD_PKGS $FUZZ_PKGS" ;;
+deb) want="$BUILD_PKGS $DEB_PKGS" ;;
+*) echo "usage: deps.sh [--list] [build|test|fuzz|deb]" >&2; exit 2 ;;
+esac
+if [ "$list" = 1 ]; then
+	printf '%s\n' $want | sort -u
+	exit 0
+fi
 missing=""
 for p in $want; do
 	s=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
@@ -41,7 +56,16 @@ if [ ! -e "$policy" ]; then
 	chmod 0755 "$policy"
 	made_policy=1
 fi
-cleanup() { [ "$made_policy" = 1 ] && rm -f "$policy"; }
+# The trap keeps the script's own exit status: a test that fails inside it
+# (no policy-rc.d of ours to remove) must not turn a good install into a
+# failure, nor a failed one into a success.
+cleanup() {
+	rc=$?
+	if [ "$made_policy" = 1 ]; then
+		rm -f "$policy"
+	fi
+	exit "$rc"
+}
 trap cleanup EXIT
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q

@@ -1,6 +1,9 @@
 #!/bin/bash
 # tests/dovecot24/chroot.sh - a cached Debian 13 (trixie) chroot with the
-# real Dovecot 2.4 and Postfix 3.10, for tests/dovecot24/run.
+# real Dovecot 2.4 and Postfix 3.10, for tests/dovecot24/run. The suite,
+# its directory, the packages and the files a complete root must hold can
+# be set by a script that sources it (D24_SUITE, D24_DIR, D24_PKGS,
+# D24_FILES): tests/fresh/run keeps a bookworm minbase root with it.
 #
 # Run it:     bash tests/dovecot24/chroot.sh [build|mirror|clean]
 #   build     (default) make the chroot unless a complete one is cached,
@@ -26,10 +29,12 @@
 # debootstrap cannot leave /proc or /sys mounted under the chroot.
 
 D24_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-D24_DIR=${D24_DIR:-$D24_TOP/build/trixie}
+D24_SUITE=${D24_SUITE:-trixie}
+D24_DIR=${D24_DIR:-$D24_TOP/build/$D24_SUITE}
 D24_ROOT=$D24_DIR/root
-D24_SUITE=trixie
-D24_PKGS=dovecot-core,dovecot-imapd,dovecot-pop3d,openssl,postfix,postfix-lmdb,lmdb-utils
+D24_PKGS=${D24_PKGS-dovecot-core,dovecot-imapd,dovecot-pop3d,openssl,postfix,postfix-lmdb,lmdb-utils}
+# Files (globs, relative to the root) a complete chroot holds.
+D24_FILES=${D24_FILES-usr/sbin/dovecot usr/sbin/postmap usr/lib/postfix/*lmdb*}
 D24_BUILD_TIMEOUT=${D24_BUILD_TIMEOUT:-1200}	# seconds for debootstrap
 D24_ERR=''	# reason of the last failure (one line)
 # D24_APT_DIR: where apt's sources live (default /etc/apt; for testing).
@@ -131,22 +136,24 @@ _d24_find_mirror() {
 	return 1
 }
 
-# d24_mounts: mount points at or under the chroot, deepest first.
+# d24_mounts [ROOT]: mount points at or under ROOT (default the chroot),
+# deepest first.
 d24_mounts() {
-	awk -v r="$D24_ROOT" '$5 == r || index($5, r "/") == 1 { print $5 }' \
+	awk -v r="${1:-$D24_ROOT}" '$5 == r || index($5, r "/") == 1 { print $5 }' \
 		/proc/self/mountinfo | awk '{ print length($0), $0 }' |
 		sort -rn | cut -d' ' -f2-
 }
 
-# d24_umount_all: unmounts everything under the chroot (lazily if busy).
+# d24_umount_all [ROOT]: unmounts everything at or under ROOT (default the
+# chroot), lazily if busy.
 d24_umount_all() {
-	local m rc=0
+	local m r=${1:-$D24_ROOT}
 	while read -r m; do
 		[ -n "$m" ] || continue
-		umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || rc=1
-	done < <(d24_mounts)
-	[ -z "$(d24_mounts)" ] && return 0
-	D24_ERR="still mounted under $D24_ROOT: $(d24_mounts | tr '\n' ' ')"
+		umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
+	done < <(d24_mounts "$r")
+	[ -z "$(d24_mounts "$r")" ] && return 0
+	D24_ERR="still mounted under $r: $(d24_mounts "$r" | tr '\n' ' ')"
 	return 1
 }
 
@@ -187,20 +194,30 @@ d24_in() {
 		/usr/sbin/chroot "$D24_ROOT" "$@"
 }
 
-# d24_procs: pids of processes whose root directory is the chroot.
+# d24_procs [ROOT]: pids of processes whose root directory is ROOT
+# (default the chroot).
 d24_procs() {
-	local p r
+	local p r want=${1:-$D24_ROOT}
 	for p in /proc/[0-9]*; do
 		r=$(readlink "$p/root" 2>/dev/null) || continue
-		[ "$r" = "$D24_ROOT" ] && echo "${p#/proc/}"
+		[ "$r" = "$want" ] && echo "${p#/proc/}"
 	done
+}
+
+# _d24_missing_file: prints the first of D24_FILES the root lacks.
+_d24_missing_file() {
+	local f
+	for f in $D24_FILES; do
+		compgen -G "$D24_ROOT/$f" >/dev/null || { echo "$f"; return 0; }
+	done
+	return 1
 }
 
 # d24_complete: the cached chroot is complete and for the current package list.
 d24_complete() {
 	[ -f "$D24_DIR/complete" ] &&
 		grep -qx "packages=$D24_PKGS" "$D24_DIR/complete" &&
-		[ -x "$D24_ROOT/usr/sbin/dovecot" ] && [ -x "$D24_ROOT/usr/sbin/postmap" ]
+		! _d24_missing_file >/dev/null
 }
 
 # _d24_remove_root: deletes a half-made chroot (never across mounts).
@@ -222,7 +239,7 @@ _d24_reason() {
 # _d24_build: the build itself (caller holds the lock). Runs debootstrap
 # in a private mount namespace.
 _d24_build() {
-	local mirror log=$D24_DIR/build.log t0 rc pids dv pv
+	local mirror log=$D24_DIR/build.log t0 rc pids dv pv miss
 	t0=$(date +%s)
 	if ! command -v debootstrap >/dev/null 2>&1; then
 		echo "# installing debootstrap with apt-get" >&2
@@ -251,7 +268,7 @@ _d24_build() {
 	echo "# debootstrap $D24_SUITE from $mirror into $D24_ROOT (about 1 min)" >&2
 	DEBCONF_DB_OVERRIDE='File{/var/lib/snisync-preseed/debconf.dat}' \
 	timeout -k 10 "$D24_BUILD_TIMEOUT" unshare --mount --propagation private \
-		debootstrap --variant=minbase --include="$D24_PKGS" \
+		debootstrap --variant=minbase ${D24_PKGS:+--include="$D24_PKGS"} \
 		"$D24_SUITE" "$D24_ROOT" "$mirror" >"$log" 2>&1
 	rc=$?
 	# Anything debootstrap's package scripts left running in the chroot
@@ -274,22 +291,21 @@ _d24_build() {
 		return 1
 	fi
 	rm -rf "$D24_ROOT/var/lib/snisync-preseed"
-	dv=$(d24_in dovecot --version 2>&1)
-	pv=$(d24_in postconf -d -h mail_version 2>&1)
-	case $dv in 2.4*) ;; *) D24_ERR="chroot dovecot --version says '$dv', want 2.4.x"; return 1 ;; esac
-	[ -f "$D24_ROOT/usr/lib/postfix/postfix-lmdb.so" ] ||
-		ls "$D24_ROOT"/usr/lib/postfix/*lmdb* >/dev/null 2>&1 || {
-		D24_ERR="postfix-lmdb missing in the chroot"; return 1; }
+	miss=$(_d24_missing_file) && { D24_ERR="$miss missing in the chroot"; return 1; }
+	# Versions for the stamp (tests/dovecot24/run asserts them).
+	dv='' pv=''
+	[ -x "$D24_ROOT/usr/sbin/dovecot" ] && dv=$(d24_in dovecot --version 2>&1)
+	[ -x "$D24_ROOT/usr/sbin/postconf" ] && pv=$(d24_in postconf -d -h mail_version 2>&1)
 	# The stamp goes last: its presence means "complete".
 	{
 		echo "packages=$D24_PKGS"
 		echo "mirror=$mirror"
-		echo "dovecot=$dv"
-		echo "postfix=$pv"
+		[ -z "$dv" ] || echo "dovecot=$dv"
+		[ -z "$pv" ] || echo "postfix=$pv"
 		echo "built=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 		echo "seconds=$(($(date +%s) - t0))"
 	} >"$D24_DIR/complete.tmp" && mv -f "$D24_DIR/complete.tmp" "$D24_DIR/complete"
-	echo "# chroot ready in $(($(date +%s) - t0)) s: dovecot $dv, postfix $pv" >&2
+	echo "# $D24_SUITE chroot ready in $(($(date +%s) - t0)) s${dv:+: dovecot $dv, postfix $pv}" >&2
 }
 
 # d24_ensure: a complete chroot exists afterwards (built if needed), or
