@@ -30,6 +30,8 @@ SANFLAGS  =
 BUILD     = build/rel
 endif
 
+# Read when this make starts: a target that installs the packages first
+# (deps) builds in a new make, which sees them.
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 ALL_CFLAGS  = -std=c11 -pthread -D_GNU_SOURCE -DSNISYNC_VERSION='"$(VERSION)"' \
@@ -51,6 +53,8 @@ snisync: $(BUILD)/snisync
 	cp $(BUILD)/snisync $@.tmp && mv -f $@.tmp $@
 
 $(BUILD)/snisync: $(BUILD)/agent/main.o $(AGENT_OBJS)
+	@[ -n "$(PKG_LIBS)" ] || { echo "snisync: pkg-config finds no $(PKGS):" \
+	    "run make deps-build (as root), or install their -dev packages" >&2; exit 1; }
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
 
 $(BUILD)/agent/%.o: agent/%.c agent/*.h
@@ -80,7 +84,8 @@ check-san: deps
 
 # Hosting-scale benchmarks (bench/run.py): 10,000 lineages by default,
 # BENCH_ARGS="--lineages 1000" for a shorter run. Figures, not pass/fail.
-bench: deps all
+bench: deps
+	$(MAKE) all
 	/usr/bin/python3 bench/run.py $(BENCH_ARGS)
 
 deps-fuzz:
@@ -104,18 +109,18 @@ check-valgrind: deps
 	    SNISYNC=$(CURDIR)/tests/lib/valgrind-snisync \
 	    SKIP="crash watch_stress deb" sh tests/run
 
-check-dovecot24: deps all
+check-dovecot24: deps
+	$(MAKE) all
 	sh tests/run tests/dovecot24/run
 
-demo: deps all
+demo: deps
+	$(MAKE) all
 	bash tests/demo.sh
 
 # The README's first command on a fresh Debian 12 root (debootstrap,
 # cached in build/bookworm/; each run from the pristine root): a clean
 # clone of HEAD runs `make demo` once. Needs root and the mirror.
-check-fresh:
-	@sh packaging/deps.sh build
-	@command -v debootstrap >/dev/null || sh packaging/deps.sh test
+check-fresh: deps
 	sh tests/run tests/fresh/run
 
 UNITS = build/units/snisync.service build/units/snisync-resync.service \
