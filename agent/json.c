@@ -1430,6 +1430,8 @@ status_json(const struct status_view *v)
 	json_object_set_new(root, "generated_at", jtime(v->now));
 	json_object_set_new(root, "last_sync", jtime(v->last_sync));
 	json_object_set_new(root, "last_success", jtime(v->last_success));
+	json_object_set_new(root, "last_applied", jtime(v->last_applied));
+	json_object_set_new(root, "rejected_since", jtime(v->rejected_since));
 	for (i = 0; i < v->plan->n; i++) {
 		const struct plan_entry *pe = &v->plan->e[i];
 		json_t *o = served_json(v, &st->pairs[pe->pair]);

@@ -162,7 +162,9 @@ char	*report_json(const struct report_row *rows, size_t n, long long now);
 struct status_view {
 	const struct state	*st;
 	const struct plan	*plan;		/* built from st->pairs */
-	long long		 now, last_sync, last_success; /* 0: never */
+	long long		 now, last_sync, last_applied, last_success;
+					/* 0: never */
+	long long		 rejected_since; /* oldest error, 0: none */
 	int			 enabled[2];	/* postfix, dovecot */
 };
 

@@ -2,7 +2,8 @@
  * status.c - `snisync status`: the applied state as a table or JSON.
  *
  * Everything comes from what the last sync saved (state.json: pairs,
- * errors, reload counts; the last-sync and last-success stamp files), so
+ * errors, reload counts; the last-sync, last-applied and last-success
+ * stamp files), so
  * it is as current as the daemon or the last resync left it, and cheap.
  * Error texts were made printable when they were recorded (untrusted
  * parts escaped by the code that wrote them): printed as they are.
@@ -65,8 +66,15 @@ print_table(const struct status_view *v)
 	static const char *const svc[2] = { "postfix", "dovecot" };
 	size_t i, ix[2], n, k;
 
-	printf("last sync: %s; last success: %s\n", when(v->last_sync),
-	    when(v->last_success));
+	printf("last sync: %s; every valid lineage applied: %s\n",
+	    when(v->last_sync), when(v->last_applied));
+	if (st->nerrs > 0)
+		printf("rejected: %zu lineage%s, since %s; last sync with "
+		    "nothing rejected: %s\n", st->nerrs, st->nerrs == 1 ? "" :
+		    "s", when(v->rejected_since), when(v->last_success));
+	else
+		printf("nothing rejected; last success: %s\n",
+		    when(v->last_success));
 	if (v->plan->n > 0)
 		printf("%-32s %-24s %-12s %-8s %-20s %-10s %s\n", "NAME",
 		    "LINEAGE", "KEY", "EXPIRES", "SERVED SINCE", "KEY SINCE",
@@ -137,6 +145,7 @@ status_run(const struct conf *c, int json)
 {
 	char *s1 = xasprintf("%s/" STAMP_LAST_SYNC, c->state_dir);
 	char *s2 = xasprintf("%s/" STAMP_LAST_SUCCESS, c->state_dir);
+	char *s3 = xasprintf("%s/" STAMP_LAST_APPLIED, c->state_dir);
 	struct status_view v = { 0 };
 	struct state st;
 	struct plan plan;
@@ -146,6 +155,7 @@ status_run(const struct conf *c, int json)
 	if (status_load(c, &st, &plan) == -1) {
 		free(s1);
 		free(s2);
+		free(s3);
 		return EXIT_APPLY;
 	}
 	v.st = &st;
@@ -153,6 +163,11 @@ status_run(const struct conf *c, int json)
 	v.now = (long long)time(NULL);
 	v.last_sync = fsio_stamp_time(s1);
 	v.last_success = fsio_stamp_time(s2);
+	v.last_applied = fsio_stamp_time(s3);
+	for (i = 0; i < st.nerrs; i++)
+		if (v.rejected_since == 0 || (st.errs[i].since != 0 &&
+		    st.errs[i].since < v.rejected_since))
+			v.rejected_since = st.errs[i].since;
 	v.enabled[0] = c->postfix.enabled;
 	v.enabled[1] = c->dovecot.enabled;
 	if (json) {
@@ -179,5 +194,6 @@ status_run(const struct conf *c, int json)
 	state_free(&st);
 	free(s1);
 	free(s2);
+	free(s3);
 	return rc;
 }

@@ -7,9 +7,12 @@
 #include "json.h"
 #include "plan.h"
 
-/* Stamp files in state_dir: their mtimes are the end of the last sync
- * and of the last sync in which everything was applied. */
+/* Stamp files in state_dir: their mtimes are the end of the last sync,
+ * of the last sync in which every valid lineage was applied (outputs
+ * written, checked and reloaded; rejected lineages aside) and of the last
+ * one in which, besides, nothing was rejected. */
 #define STAMP_LAST_SYNC		"last-sync"
+#define STAMP_LAST_APPLIED	"last-applied"
 #define STAMP_LAST_SUCCESS	"last-success"
 
 /*

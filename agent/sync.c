@@ -1691,19 +1691,23 @@ run_reloads(struct work *w, struct svc_run *sv)
 
 /*
  * The end of a run that got as far as comparing: the stamp files
- * (last-sync always, last-success when everything was applied: their
- * mtimes are the times `status` and the metrics report; no byte is
+ * (last-sync always; last-applied when every valid lineage was applied,
+ * rc 0 or 1; last-success when, besides, nothing was rejected, rc 0:
+ * their mtimes are the times `status` and the metrics report; no byte is
  * written when nothing changed) and the metrics file when configured.
  */
 static void
-finish_run(struct work *w, int success)
+finish_run(struct work *w, int rc)
 {
 	const char *dir = w->c->state_dir;
 	char *sync_stamp = xasprintf("%s/" STAMP_LAST_SYNC, dir);
+	char *applied_stamp = xasprintf("%s/" STAMP_LAST_APPLIED, dir);
 	char *ok_stamp = xasprintf("%s/" STAMP_LAST_SUCCESS, dir);
 
 	fsio_stamp(sync_stamp);
-	if (success)
+	if (rc == EXIT_SYNCED || rc == EXIT_REJECTED)
+		fsio_stamp(applied_stamp);
+	if (rc == EXIT_SYNCED)
 		fsio_stamp(ok_stamp);
 	if (w->c->metrics_file != NULL) {
 		struct state st;
@@ -1720,6 +1724,7 @@ finish_run(struct work *w, int success)
 		free(text);
 	}
 	free(sync_stamp);
+	free(applied_stamp);
 	free(ok_stamp);
 }
 
@@ -1904,7 +1909,7 @@ report:
 		o->result->nrejected = w.nrejected;
 	}
 	if (!o->dry_run)
-		finish_run(&w, rc == EXIT_SYNCED);
+		finish_run(&w, rc);
 	if (o->daemon && !o->dry_run)
 		state_remember(&w);
 out:

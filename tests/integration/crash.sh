@@ -210,7 +210,8 @@ TEMP = [('pf', r'tls_sni\.lmdb\.tmp\.', 'lmdb'), ('pf', r'tls_sni\.tmp\.', 'map'
         ('state', r'state\.json\.tmp\.', 'state'),
         ('state/store', r'[0-9a-f]{64}\.pem\.tmp\.', 'store')]
 KNOWN = {'pf': {'tls_sni', 'tls_sni.lmdb'}, 'dc': {'99-snisync.conf'},
-         'state': {'state.json', 'lock', 'store', 'last-sync', 'last-success'},
+         'state': {'state.json', 'lock', 'store', 'last-sync', 'last-applied',
+                   'last-success'},
          'state/store': set()}
 
 def cmd_check(out, old_state, ref_old, ref_new, mode):

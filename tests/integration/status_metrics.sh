@@ -55,7 +55,7 @@ t_eq "resync of the standard tree: exit 1 (rejected lineages)" "$?" 1
 t1=$(date +%s)
 S status >"$T/status.txt" 2>&1
 t_eq "status with failing lineages: exit 1" "$?" 1
-t_match "status table has its header" "$(head -2 "$T/status.txt")" \
+t_match "status table has its header" "$(head -3 "$T/status.txt")" \
 	'NAME +LINEAGE +KEY +EXPIRES +SERVED SINCE +KEY SINCE +LAST ERROR'
 bad=0
 for name in "${!TREE_EXPECT[@]}"; do
@@ -93,12 +93,21 @@ t_match "a failing lineage that serves nothing is listed under the table" \
 	"$(cat "$T/status.txt")" '^lineage mismatch\.example\.test: serves nothing: fullchain\.pem: private key does not match'
 t_eq "last_sync set, last_success null (a lineage was rejected)" \
 	"$(js '(j["last_sync"] is not None, j["last_success"])')" "(True, None)"
+iso() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
+t_eq "last_applied: every valid lineage was applied at the last sync (the stamp time)" \
+	"$(js 'j["last_applied"]')" "$(iso "$(stat -c %Y "$T/state/last-applied")")"
+t_eq "rejected_since: the oldest error's since" \
+	"$(js 'j["rejected_since"] == min(e["since"] for e in j["errors"])')" "True"
+t_match "table: when every valid lineage was last applied, not 'never'" \
+	"$(head -n 1 "$T/status.txt")" '^last sync: .*; every valid lineage applied: [0-9]{4}-'
+t_match "table: since when lineages are rejected, and that no sync was clean" \
+	"$(sed -n 2p "$T/status.txt")" "^rejected: ${#TREE_REJECT[@]} lineages, since [0-9]{4}-.*; last sync with nothing rejected: never\$"
 t_eq "services: one reload each, none failed, none pending" \
 	"$(js "[(k, v['reloads'], v['reload_failures'], v['reload_pending'], v['enabled']) for k, v in sorted(j['services'].items())]")" \
 	"[('dovecot', 1, 0, False, True), ('postfix', 1, 0, False, True)]"
 t_eq "JSON keys are the documented schema" \
 	"$(js "(sorted(j), sorted(j['names'][0]), sorted(j['errors'][0]), sorted(j['services']['postfix']))")" \
-	"(['errors', 'generated_at', 'last_success', 'last_sync', 'names', 'schema', 'services'], ['alt', 'expires_in_days', 'key_held', 'key_since', 'key_type', 'last_error', 'lineage', 'name', 'not_after', 'served_since'], ['error', 'file', 'lineage', 'since'], ['enabled', 'last_reload', 'reload_failures', 'reload_pending', 'reloads'])"
+	"(['errors', 'generated_at', 'last_applied', 'last_success', 'last_sync', 'names', 'rejected_since', 'schema', 'services'], ['alt', 'expires_in_days', 'key_held', 'key_since', 'key_type', 'last_error', 'lineage', 'name', 'not_after', 'served_since'], ['error', 'file', 'lineage', 'since'], ['enabled', 'last_reload', 'reload_failures', 'reload_pending', 'reloads'])"
 
 # --- the metrics file -----------------------------------------------------
 if command -v promtool >/dev/null; then
@@ -200,6 +209,10 @@ S status >/dev/null 2>&1
 t_eq "clean tree: status exit 0" "$?" 0
 t_eq "last_success set; no errors left" \
 	"$(js '(j["last_success"] is not None, j["errors"])')" "(True, [])"
+t_eq "clean tree: rejected_since null, last_applied is last_success" \
+	"$(js '(j["rejected_since"], j["last_applied"] == j["last_success"])')" "(None, True)"
+t_match "clean tree: the table says nothing is rejected" \
+	"$(S status 2>/dev/null | sed -n 2p)" '^nothing rejected; last success: [0-9]{4}-'
 t_eq "metrics: last success is the stamp time" \
 	"$(metric snisync_last_success_timestamp_seconds '')" "$(stat -c %Y "$T/state/last-success")"
 t_eq "metrics: counters of deleted lineages dropped" \
