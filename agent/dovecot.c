@@ -5,8 +5,13 @@
  * checked by the config loader, so nothing in the output can break out
  * of its line or block. 2.3 syntax reads files with "<path"; 2.4 takes
  * plain paths in ssl_server_*_file (a "<" there would be read as file
- * contents). One name per block in both versions (2.4.1 refuses several).
- * A dual-algorithm name's RSA pair goes in the alt settings; every other
+ * contents). Dovecot's cost is per block (its config process holds each
+ * block's settings), so 2.3 gets one block per set of names served by
+ * the same pair(s), the names quoted and space-separated; 2.4.1 refuses
+ * several names in a block: one name per block there. Exact names and
+ * wildcards never share a block, so the exact blocks can come first in
+ * 2.3 (first match wins) and last in 2.4 (last match wins). A
+ * dual-algorithm name's RSA pair goes in the alt settings; every other
  * block sets them empty, so the global alt certificate is never
  * inherited.
  */
@@ -18,15 +23,28 @@
 #include "name.h"
 #include "util.h"
 
+/* One block for entries ix[0..n) (same pair and alt pair). */
 static void
-block(struct buf *b, const char *name, const struct pair *p,
-    const struct pair *alt, const char *store, enum dovecot_syntax syn)
+block(struct buf *b, const struct plan *plan, const size_t *ix, size_t n,
+    const struct pair *pairs, const char *store, enum dovecot_syntax syn)
 {
+	const struct plan_entry *e = &plan->e[ix[0]];
+	const struct pair *p = &pairs[e->pair];
+	const struct pair *alt = e->alt == PLAN_NO_ALT ? NULL : &pairs[e->alt];
 	int v23 = syn == DOVECOT_23;
+	size_t i;
 
-	buf_addf(b, "local_name %s {\n"
-	    "  %s = %s%s/%s.pem\n"
-	    "  %s = %s%s/%s.pem\n", name,
+	if (n == 1)
+		buf_addf(b, "local_name %s {\n", e->name);
+	else {
+		buf_adds(b, "local_name \"");
+		for (i = 0; i < n; i++)
+			buf_addf(b, "%s%s", i > 0 ? " " : "",
+			    plan->e[ix[i]].name);
+		buf_adds(b, "\" {\n");
+	}
+	buf_addf(b, "  %s = %s%s/%s.pem\n"
+	    "  %s = %s%s/%s.pem\n",
 	    v23 ? "ssl_cert" : "ssl_server_cert_file", v23 ? "<" : "", store,
 	    p->chain_id,
 	    v23 ? "ssl_key" : "ssl_server_key_file", v23 ? "<" : "", store,
@@ -45,13 +63,71 @@ block(struct buf *b, const char *name, const struct pair *p,
 	buf_adds(b, "}\n");
 }
 
+/* Sorts entry indexes by (pair, alt, name order): a block's names are
+ * adjacent. */
+static const struct plan *sort_plan;
+
+static int
+cmp_by_pair(const void *a, const void *b)
+{
+	const struct plan_entry *x = &sort_plan->e[*(const size_t *)a];
+	const struct plan_entry *y = &sort_plan->e[*(const size_t *)b];
+
+	if (x->pair != y->pair)
+		return x->pair < y->pair ? -1 : 1;
+	if (x->alt != y->alt)
+		return x->alt < y->alt ? -1 : 1;
+	return x < y ? -1 : x > y;
+}
+
+/* Names of one kind (wildcards or exact) in entry order; for 2.3 sorted
+ * so that names served by the same pairs are adjacent. Returns n. */
+static size_t
+select_names(const struct plan *plan, int want_wild, int pack, size_t *ix)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < plan->n; i++)
+		if (name_is_wildcard(plan->e[i].name) == want_wild)
+			ix[n++] = i;
+	if (pack && n > 1) {
+		sort_plan = plan;
+		qsort(ix, n, sizeof(*ix), cmp_by_pair);
+		sort_plan = NULL;
+	}
+	return n;
+}
+
+static int
+same_pairs(const struct plan *plan, size_t a, size_t b)
+{
+	return plan->e[a].pair == plan->e[b].pair &&
+	    plan->e[a].alt == plan->e[b].alt;
+}
+
+/* A block: ix[start..start+n), ordered by its first name, so the text
+ * depends on the names and files only, not on the pairs' order. */
+struct group {
+	size_t	start, n, first;
+};
+
+static int
+cmp_group(const void *a, const void *b)
+{
+	const struct group *x = a, *y = b;
+
+	return x->first < y->first ? -1 : x->first > y->first;
+}
+
 char *
 dovecot_render(const struct plan *plan, const struct pair *pairs,
     const char *store_dir, enum dovecot_syntax syn, size_t *len)
 {
 	struct buf b = { 0 };
-	size_t i;
-	int pass;
+	size_t *ix = xcalloc(plan->n + 1, sizeof(*ix));
+	struct group *g = xcalloc(plan->n + 1, sizeof(*g));
+	size_t i, j, n, ng;
+	int pass, pack = syn == DOVECOT_23;
 
 	buf_addf(&b, "# Written by snisync for Dovecot %s. Do not edit: "
 	    "every sync replaces this file.\n# Exact names come %s "
@@ -62,18 +138,39 @@ dovecot_render(const struct plan *plan, const struct pair *pairs,
 	for (pass = 0; pass < 2; pass++) {
 		int want_wild = (syn == DOVECOT_23) ? pass == 1 : pass == 0;
 
-		for (i = 0; i < plan->n; i++) {
-			const char *name = plan->e[i].name;
-
-			if (name_is_wildcard(name) != want_wild)
-				continue;
-			block(&b, name, &pairs[plan->e[i].pair],
-			    plan->e[i].alt == PLAN_NO_ALT ? NULL :
-			    &pairs[plan->e[i].alt], store_dir, syn);
+		n = select_names(plan, want_wild, pack, ix);
+		for (ng = 0, i = 0; i < n; i = j, ng++) {
+			for (j = i + 1; pack && j < n &&
+			    same_pairs(plan, ix[i], ix[j]); j++)
+				;
+			g[ng].start = i;
+			g[ng].n = j - i;
+			g[ng].first = ix[i];
 		}
+		if (pack)
+			qsort(g, ng, sizeof(*g), cmp_group);
+		for (i = 0; i < ng; i++)
+			block(&b, plan, ix + g[i].start, g[i].n, pairs,
+			    store_dir, syn);
 	}
+	free(g);
+	free(ix);
 	*len = b.len;
 	return b.p;
+}
+
+size_t
+dovecot_blocks(const char *text, size_t len)
+{
+	static const char tag[] = "\nlocal_name ";
+	size_t n = 0, k = sizeof(tag) - 1;
+	const char *p = text, *end = text + len, *q;
+
+	while ((q = memmem(p, (size_t)(end - p), tag, k)) != NULL) {
+		n++;
+		p = q + k;
+	}
+	return n;
 }
 
 enum dovecot_syntax

@@ -161,22 +161,32 @@ def cmd_expect(le, names, store, out):
 
 def cmd_dovecot(dcf, want):
     """The include serves each name its store files, exact names before
-    wildcards (2.3: the first match wins), and holds nothing else."""
+    wildcards (2.3: the first match wins), one block per pair's exact
+    names and one per its wildcards (2.3 packing), and holds nothing
+    else."""
     want = {n: tuple(v) for n, v in json.load(open(want)).items()}
     text = open(dcf).read()
-    blocks = re.findall(r'^local_name (\S+) \{\n  ssl_cert = <(\S+)\n'
+    blocks = re.findall(r'^local_name (\S+|"[^"]+") \{\n  ssl_cert = <(\S+)\n'
                         r'  ssl_key = <(\S+)\n  ssl_alt_cert =\n'
                         r'  ssl_alt_key =\n\}\n', text, re.M)
-    got = {n: (c, k) for n, c, k in blocks}
+    got = {}
+    kinds = []
+    for ns, c, k in blocks:
+        names = ns.strip('"').split(' ')
+        wild = {n.startswith('*.') for n in names}
+        kinds.append((len(wild) == 1 and True in wild, (c, k)))
+        for n in names:
+            got[n] = (c, k)
     bad = []
     if got != want:
-        bad.append(f'{len(set(got.items()) ^ set(want.items()))} blocks '
+        bad.append(f'{len(set(got.items()) ^ set(want.items()))} names '
                    'differ from the tree')
     if text.count('local_name ') != len(blocks):
         bad.append('unexpected text in the include')
-    wild = [n.startswith('*.') for n, _, _ in blocks]
-    if wild != sorted(wild):
+    if [w for w, _ in kinds] != sorted(w for w, _ in kinds):
         bad.append('an exact name comes after a wildcard')
+    if len(set(kinds)) != len(kinds):
+        bad.append('names of one pair in several blocks')
     print('\n'.join(bad))
 
 def pair_ids(p):

@@ -90,6 +90,15 @@ got=$(doveconf -c "$T/dc/dovecot.conf" -f "lname=other.example.test" -h ssl_cert
 want="<$T/state/store/$(sha256sum <"$LE/live/example.test/fullchain.pem" | cut -c1-64).pem"
 t_eq "dovecot: a name only the wildcard covers gets the wildcard's chain" "$got" "$want"
 t_check "dovecot blocks set empty alt cert lines" grep -q '^  ssl_alt_cert =$' "$DCF"
+# 2.3 packs a lineage's exact names in one block, its wildcard in another:
+# mail (3 names), ec (2), example.test (wildcard + exact: 2 blocks), www
+# (web; www itself goes to www-0001), www-0001, ed.
+t_eq "dovecot 2.3: one block per lineage's exact names, one per wildcard" \
+	"$(grep -c '^local_name ' "$DCF")" 7
+t_check "dovecot 2.3: the three names of mail.example.test in one quoted block" \
+	grep -qx 'local_name "imap.example.test mail.example.test smtp.example.test" {' "$DCF"
+t_eq "doveconf -n shows the same blocks" \
+	"$(doveconf -n -c "$T/dc/dovecot.conf" 2>/dev/null | grep -c '^local_name ')" 7
 t_nomatch "dovecot config never points into live/" "$(cat "$DCF")" "$LE"
 t_eq "postfix reloaded once" "$(reloads "$T/pf.reloads")" 1
 t_eq "dovecot reloaded once" "$(reloads "$T/dc.reloads")" 1

@@ -197,21 +197,23 @@ for k, v in mapv.items():
 text = rd(dcf).decode()
 rest = text
 dcv = {}
-for m in re.finditer(r'local_name\s+"?([^"\s{]+)"?\s*\{([^}]*)\}\n?', text):
+for m in re.finditer(r'local_name\s+("[^"]+"|[^"\s{]+)\s*\{([^}]*)\}\n?', text):
     rest = rest.replace(m.group(0), "", 1)
     body = m.group(2)
     c = re.search(r'^\s*(?:ssl_cert\s*=\s*<|ssl_server_cert_file\s*=\s*)(\S+)\s*$', body, re.M)
     k = re.search(r'^\s*(?:ssl_key\s*=\s*<|ssl_server_key_file\s*=\s*)(\S+)\s*$', body, re.M)
-    name = m.group(1)
+    names = m.group(1).strip('"').split(" ")
     if not c or not k:
-        bad.append("dovecot %s: no cert or key" % name)
+        bad.append("dovecot %s: no cert or key" % names[0])
         continue
     try:
-        dcv[name] = rd(k.group(1)) + b"\n" + rd(c.group(1))
+        v = rd(k.group(1)) + b"\n" + rd(c.group(1))
     except OSError as e:
-        bad.append("dovecot %s: %s" % (name, e))
+        bad.append("dovecot %s: %s" % (names[0], e))
         continue
-    serve("dovecot", name, check("dovecot %s" % name, dcv[name]))
+    for name in names:
+        dcv[name] = v
+        serve("dovecot", name, check("dovecot %s" % name, v))
 if any(l.strip() and not l.startswith("#") for l in rest.splitlines()):
     bad.append("dovecot file holds more than local_name blocks")
 if set(dcv) != set(lin_of):

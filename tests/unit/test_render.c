@@ -86,6 +86,72 @@ dual(struct pair *pairs)
 	plan_free(&pl);
 }
 
+/*
+ * Packing: 2.3 writes one block per set of names with the same pair(s),
+ * exact names and wildcards apart; 2.4 one block per name.
+ */
+static void
+packed(void)
+{
+	char *na[] = { "*.a.test", "a.test", "imap.a.test", "mail.a.test" };
+	char *nb[] = { "mail.b.test", "x.a.test" };
+	struct pair p[2];
+	struct plan pl;
+	char *text;
+	size_t len;
+
+	memset(p, 0, sizeof(p));
+	p[0].lineage = "a.test";
+	p[0].names = na;
+	p[0].nnames = 4;
+	strcpy(p[0].key_id, "ka");
+	strcpy(p[0].chain_id, "ca");
+	p[1].lineage = "b.test";
+	p[1].names = nb;
+	p[1].nnames = 2;
+	strcpy(p[1].key_id, "kb");
+	strcpy(p[1].chain_id, "cb");
+	plan_build(p, 2, &pl);
+
+	text = dovecot_render(&pl, p, "/s", DOVECOT_23, &len);
+	UNIT_STREQ(strchr(strchr(text, '\n') + 1, '\n') + 1,
+	    "local_name \"a.test imap.a.test mail.a.test\" {\n"
+	    "  ssl_cert = </s/ca.pem\n  ssl_key = </s/ka.pem\n"
+	    "  ssl_alt_cert =\n  ssl_alt_key =\n}\n"
+	    "local_name \"mail.b.test x.a.test\" {\n"
+	    "  ssl_cert = </s/cb.pem\n  ssl_key = </s/kb.pem\n"
+	    "  ssl_alt_cert =\n  ssl_alt_key =\n}\n"
+	    "local_name *.a.test {\n"
+	    "  ssl_cert = </s/ca.pem\n  ssl_key = </s/ka.pem\n"
+	    "  ssl_alt_cert =\n  ssl_alt_key =\n}\n",
+	    "2.3: one quoted block per pair's exact names, then the wildcard "
+	    "(x.a.test before *.a.test)");
+	UNIT_INTEQ(dovecot_blocks(text, len), 3, "2.3: 3 blocks for 6 names");
+	{
+		struct pair r[2] = { p[1], p[0] };
+		struct plan rp;
+		char *again;
+		size_t rlen;
+
+		plan_build(r, 2, &rp);
+		again = dovecot_render(&rp, r, "/s", DOVECOT_23, &rlen);
+		UNIT_STREQ(again, text, "2.3: the text does not depend on the "
+		    "order of the pairs");
+		free(again);
+		plan_free(&rp);
+	}
+	free(text);
+
+	text = dovecot_render(&pl, p, "/s", DOVECOT_24, &len);
+	UNIT_INTEQ(dovecot_blocks(text, len), 6, "2.4: one block per name");
+	UNIT_OK(strchr(text, '"') == NULL, "2.4: no quoted name lists");
+	UNIT_OK(strstr(text, "local_name *.a.test {") <
+	    strstr(text, "local_name x.a.test {"),
+	    "2.4: the wildcard before the exact name it covers");
+	free(text);
+	plan_free(&pl);
+}
+
 int
 main(void)
 {
@@ -160,6 +226,7 @@ main(void)
 	free(text);
 
 	plan_free(&pl);
+	packed();
 	dual(pairs);
 	plan_build(pairs, 2, &pl);
 
