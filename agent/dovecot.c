@@ -15,6 +15,7 @@
  * block sets them empty, so the global alt certificate is never
  * inherited.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,6 +172,34 @@ dovecot_blocks(const char *text, size_t len)
 		p = q + k;
 	}
 	return n;
+}
+
+long long
+dovecot_parse_size(const char *text)
+{
+	unsigned long long v;
+	char *end;
+	int shift = 0;
+
+	if (text == NULL || *text < '0' || *text > '9')
+		return 0;
+	errno = 0;
+	v = strtoull(text, &end, 10);
+	if (errno != 0)
+		return 0;
+	while (*end == ' ')
+		end++;
+	switch (*end) {
+	case 'k': case 'K': shift = 10; break;
+	case 'm': case 'M': shift = 20; break;
+	case 'g': case 'G': shift = 30; break;
+	case 't': case 'T': shift = 40; break;
+	case 'B': case '\0': case '\n': break;
+	default: return 0;
+	}
+	if (v == 0 || v > (1ULL << 62) >> shift)
+		return 0;
+	return (long long)(v << shift);
 }
 
 enum dovecot_syntax

@@ -35,6 +35,11 @@ char	*dovecot_render(const struct plan *plan, const struct pair *pairs,
  * dovecot_render() writes it. */
 size_t	dovecot_blocks(const char *text, size_t len);
 
+/* dovecot_parse_size(text): bytes of a Dovecot size setting as doveconf
+ * -h prints it ("256 M", "1G", "18446744073709551615 B"); 0 for none
+ * (0, unlimited, the "use the default" maximum, unparsable). */
+long long dovecot_parse_size(const char *text);
+
 /* dovecot_parse_version(text): syntax for "2.3.19.1 (..)", "2.4.1-4 (..)";
  * DOVECOT_AUTO when unknown (before 2.3 or unparsable). */
 enum dovecot_syntax dovecot_parse_version(const char *text);

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -48,7 +49,7 @@ run_argv_str(char *const argv[])
 }
 
 static void
-child(char *const argv[], int outfd, int errfd)
+child(char *const argv[], int outfd, int errfd, long long mem_limit)
 {
 	static char *const envp[] = { "PATH=" RUN_PATH, "LANG=C", NULL };
 	sigset_t none;
@@ -66,6 +67,18 @@ child(char *const argv[], int outfd, int errfd)
 	dup2(outfd != -1 ? outfd : null, 1);
 	dup2(errfd, 2);
 	signal(SIGPIPE, SIG_DFL);
+	if (mem_limit > 0) {
+		/* As Dovecot limits a service (vsz_limit): address space
+		 * and data segment. */
+		struct rlimit rl = { (rlim_t)mem_limit, (rlim_t)mem_limit };
+
+		if (setrlimit(RLIMIT_AS, &rl) == -1 ||
+		    setrlimit(RLIMIT_DATA, &rl) == -1) {
+			dprintf(2, "exec %s: setrlimit: %s\n", argv[0],
+			    strerror(errno));
+			_exit(127);
+		}
+	}
 	if (strchr(argv[0], '/') != NULL)
 		execve(argv[0], argv, envp);
 	else
@@ -94,6 +107,14 @@ int
 run_cmd(char *const argv[], int timeout_s, char *out, size_t outsz,
     int *status)
 {
+	return run_cmd_mem(argv, timeout_s, out, outsz, status, 0, NULL);
+}
+
+int
+run_cmd_mem(char *const argv[], int timeout_s, char *out, size_t outsz,
+    int *status, long long mem_limit, long long *peak_kb)
+{
+	struct rusage ru;
 	int op[2] = { -1, -1 }, ep[2] = { -1, -1 };
 	char err[4096];
 	size_t errlen = 0, outlen = 0;
@@ -113,7 +134,7 @@ run_cmd(char *const argv[], int timeout_s, char *out, size_t outsz,
 		goto fail;
 	}
 	if (pid == 0)
-		child(argv, op[1], ep[1]);
+		child(argv, op[1], ep[1], mem_limit);
 	setpgid(pid, pid);
 	if (op[1] != -1)
 		close(op[1]);
@@ -176,7 +197,8 @@ run_cmd(char *const argv[], int timeout_s, char *out, size_t outsz,
 	}
 	if (!timed_out) {
 		/* Output closed; give the process the rest of the time. */
-		while (waitpid(pid, &wst, WNOHANG) == 0) {
+		memset(&ru, 0, sizeof(ru));
+		while (wait4(pid, &wst, WNOHANG, &ru) == 0) {
 			if (mono_ms() >= deadline) {
 				timed_out = 1;
 				break;
@@ -202,6 +224,8 @@ run_cmd(char *const argv[], int timeout_s, char *out, size_t outsz,
 	if (op[0] != -1)
 		close(op[0]);
 	*status = WIFEXITED(wst) ? WEXITSTATUS(wst) : 128 + WTERMSIG(wst);
+	if (peak_kb != NULL)
+		*peak_kb = ru.ru_maxrss;
 	if (*status == 127 && strncmp(last_stderr, "exec ", 5) == 0) {
 		log_err("%s: %s", run_argv_str(argv), last_stderr);
 		return -1;

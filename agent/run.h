@@ -20,6 +20,16 @@
 int	run_cmd(char *const argv[], int timeout_s, char *out, size_t outsz,
 	    int *status);
 
+/*
+ * run_cmd_mem(argv, timeout_s, out, outsz, &status, mem_limit, &peak_kb):
+ * run_cmd() with the child's address space and data segment limited to
+ * mem_limit bytes (0: no limit), as Dovecot limits a service's
+ * vsz_limit, and its peak resident size in KB in *peak_kb (when not
+ * NULL and the command ran to an exit).
+ */
+int	run_cmd_mem(char *const argv[], int timeout_s, char *out, size_t outsz,
+	    int *status, long long mem_limit, long long *peak_kb);
+
 /* The first line of the last command's stderr (escaped, capped). */
 const char *run_last_stderr(void);
 

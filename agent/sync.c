@@ -1124,8 +1124,86 @@ out:
 	return rc;
 }
 
-/* Writes the Dovecot file and checks it; restores the old one when the
- * check fails. Returns 0 applied, -1 failed (old file in place). */
+/*
+ * The memory Dovecot's config service may use: service config {
+ * vsz_limit }, else default_vsz_limit, asked with dovecot.doveconf.
+ * Bytes; 0 when unlimited or it cannot be asked (debug line).
+ */
+static long long
+dovecot_vsz_limit(struct work *w)
+{
+	static const char *const q[2] = { "service/config/vsz_limit",
+	    "default_vsz_limit" };
+	char *const *prefix = w->c->dovecot.query;
+	char *argv[32], out[256];
+	long long v = 0;
+	size_t n = 0, i;
+	int status;
+
+	if (prefix == NULL)
+		return 0;
+	while (prefix[n] != NULL && n < 29) {
+		argv[n] = prefix[n];
+		n++;
+	}
+	argv[n] = "-h";
+	argv[n + 2] = NULL;
+	for (i = 0; i < 2 && v == 0; i++) {
+		argv[n + 1] = (char *)q[i];
+		if (run_cmd(argv, w->c->command_timeout, out, sizeof(out),
+		    &status) == 0 && status == 0)
+			v = dovecot_parse_size(out);
+		else
+			log_debug("dovecot: %s: exit status %d",
+			    run_argv_str(argv), status);
+	}
+	return v;
+}
+
+/* Of the config service's limit, what the check may use: the rest is
+ * headroom for the config process, which needs a little more than
+ * doveconf for the same configuration. */
+#define DOVECOT_USABLE_PCT	90
+
+/* "512M", "1G", ...: a limit with room for need_mb and growth. */
+static void
+vsz_advice(long long need_mb, char *buf, size_t sz)
+{
+	long long mb = 512;
+
+	while (mb < need_mb * 3 / 2)
+		mb *= 2;
+	if (mb >= 1024)
+		snprintf(buf, sz, "%lldG", mb / 1024);
+	else
+		snprintf(buf, sz, "%lldM", mb);
+}
+
+/*
+ * The check passed without a limit but failed under the config service's:
+ * the new configuration does not fit. One line with the numbers.
+ */
+static void
+report_no_fit(struct work *w, const char *text, size_t len,
+    const unsigned char *old, size_t oldlen, long long limit, long long peak)
+{
+	long long need_mb = (peak / 1024) * 100 / DOVECOT_USABLE_PCT + 1;
+	char adv[32];
+
+	vsz_advice(need_mb, adv, sizeof(adv));
+	log_err("dovecot: the new configuration needs about %lld MB but "
+	    "service config is limited to %lld MB (%zu blocks, %zu names): "
+	    "kept the previous one (%zu blocks); raise it with: "
+	    "service config { vsz_limit = %s }", need_mb, limit >> 20,
+	    dovecot_blocks(text, len), w->plan.n,
+	    old != NULL ? dovecot_blocks((const char *)old, oldlen) : 0, adv);
+}
+
+/* Writes the Dovecot file and checks it, under the memory limit of
+ * Dovecot's config service (a configuration that passes doveconf but
+ * not that limit takes every login down); restores the old one when the
+ * check fails. Returns 0 applied, -1 rejected, -2 does not fit (old file
+ * in place). */
 static int
 write_dovecot(struct work *w, const char *text, size_t len)
 {
@@ -1134,6 +1212,7 @@ write_dovecot(struct work *w, const char *text, size_t len)
 	size_t oldlen = 0;
 	char why[256];
 	int had_old, status, rc = -1;
+	long long limit, peak = 0;
 	struct stat st;
 
 	had_old = fsio_read(path, SCAN_MAX_FILE * 64, &old, &oldlen, NULL,
@@ -1148,17 +1227,27 @@ write_dovecot(struct work *w, const char *text, size_t len)
 		rc = 0;
 		goto out;
 	}
-	if (run_cmd(w->c->dovecot.check, w->c->command_timeout, NULL, 0,
-	    &status) == 0 && status == 0) {
-		log_debug("dovecot: %s accepts the new config",
-		    run_argv_str(w->c->dovecot.check));
+	limit = dovecot_vsz_limit(w);
+	if (run_cmd_mem(w->c->dovecot.check, w->c->command_timeout, NULL, 0,
+	    &status, limit / 100 * DOVECOT_USABLE_PCT, &peak) == 0 &&
+	    status == 0) {
+		log_debug("dovecot: %s accepts the new config (peak %lld KB, "
+		    "config service limit %lld MB)",
+		    run_argv_str(w->c->dovecot.check), peak, limit >> 20);
 		rc = 0;
 		goto out;
 	}
-	log_err("dovecot: %s rejected the new config (exit status %d%s%s); "
-	    "previous config restored, dovecot not reloaded",
-	    run_argv_str(w->c->dovecot.check), status,
-	    run_last_stderr()[0] ? ": " : "", run_last_stderr());
+	if (limit > 0 && run_cmd_mem(w->c->dovecot.check,
+	    w->c->command_timeout, NULL, 0, &status, 0, &peak) == 0 &&
+	    status == 0) {
+		report_no_fit(w, text, len, had_old ? old : NULL, oldlen, limit,
+		    peak);
+		rc = -2;
+	} else
+		log_err("dovecot: %s rejected the new config (exit status "
+		    "%d%s%s); previous config restored, dovecot not reloaded",
+		    run_argv_str(w->c->dovecot.check), status,
+		    run_last_stderr()[0] ? ": " : "", run_last_stderr());
 	if (had_old)
 		fsio_replace(path, old, oldlen, 0644);
 	else
@@ -1837,9 +1926,10 @@ sync_resync(const struct conf *c, const struct sync_opts *o)
 		}
 	}
 	if (sv[SVC_DOVECOT].change) {
-		if (write_dovecot(&w, dc_text, dc_len) == -1) {
-			sv[SVC_DOVECOT].status = "rejected by its check, "
-			    "previous config kept";
+		if ((i = write_dovecot(&w, dc_text, dc_len)) < 0) {
+			sv[SVC_DOVECOT].status = i == -2 ? "too big for "
+			    "service config's vsz_limit, previous config kept" :
+			    "rejected by its check, previous config kept";
 			sv[SVC_DOVECOT].failed = dc_rolled_back = 1;
 		} else {
 			sv[SVC_DOVECOT].written = sv[SVC_DOVECOT].reload = 1;

@@ -230,6 +230,12 @@ main(void)
 	dual(pairs);
 	plan_build(pairs, 2, &pl);
 
+	UNIT_INTEQ(dovecot_parse_size("256 M"), 256LL << 20, "size 256 M");
+	UNIT_INTEQ(dovecot_parse_size("1G\n"), 1LL << 30, "size 1G");
+	UNIT_INTEQ(dovecot_parse_size("18446744073709551615 B"), 0,
+	    "size: the 'default' maximum is no limit of its own");
+	UNIT_INTEQ(dovecot_parse_size("0"), 0, "size 0: unlimited");
+	UNIT_INTEQ(dovecot_parse_size("12 X"), 0, "size: unknown unit");
 	UNIT_INTEQ(dovecot_parse_version("2.3.19.1 (9b53102964)"), DOVECOT_23,
 	    "version 2.3");
 	UNIT_INTEQ(dovecot_parse_version("2.4.1-4 (7d8c0e5759)"), DOVECOT_24,
