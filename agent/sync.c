@@ -1126,16 +1126,20 @@ out:
 
 /*
  * The memory Dovecot's config service may use: service config {
- * vsz_limit }, else default_vsz_limit, asked with dovecot.doveconf.
- * Bytes; 0 when unlimited or it cannot be asked (debug line).
+ * vsz_limit }, else default_vsz_limit, asked with dovecot.doveconf
+ * (`-h service/config/vsz_limit` prints the value, empty in 2.4 when
+ * unset; 2.4 refuses -h for default_vsz_limit, so that one is asked as
+ * "NAME = VALUE"). Bytes; 0 when unlimited or it cannot be asked (debug
+ * line).
  */
 static long long
 dovecot_vsz_limit(struct work *w)
 {
-	static const char *const q[2] = { "service/config/vsz_limit",
-	    "default_vsz_limit" };
+	static const char *const q[2][2] = {
+		{ "-h", "service/config/vsz_limit" },
+		{ "default_vsz_limit", NULL } };
 	char *const *prefix = w->c->dovecot.query;
-	char *argv[32], out[256];
+	char *argv[32], out[256], *val;
 	long long v = 0;
 	size_t n = 0, i;
 	int status;
@@ -1146,14 +1150,15 @@ dovecot_vsz_limit(struct work *w)
 		argv[n] = prefix[n];
 		n++;
 	}
-	argv[n] = "-h";
-	argv[n + 2] = NULL;
 	for (i = 0; i < 2 && v == 0; i++) {
-		argv[n + 1] = (char *)q[i];
+		argv[n] = (char *)q[i][0];
+		argv[n + 1] = (char *)q[i][1];
+		argv[n + 2] = NULL;
 		if (run_cmd(argv, w->c->command_timeout, out, sizeof(out),
-		    &status) == 0 && status == 0)
-			v = dovecot_parse_size(out);
-		else
+		    &status) == 0 && status == 0) {
+			val = strstr(out, "= ");
+			v = dovecot_parse_size(val != NULL ? val + 2 : out);
+		} else
 			log_debug("dovecot: %s: exit status %d",
 			    run_argv_str(argv), status);
 	}
