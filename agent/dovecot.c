@@ -7,7 +7,8 @@
  * plain paths in ssl_server_*_file (a "<" there would be read as file
  * contents). Dovecot's cost is per block (its config process holds each
  * block's settings), so 2.3 gets one block per set of names served by
- * the same pair(s), the names quoted and space-separated; 2.4.1 refuses
+ * the same files (pair and alt pair), the names quoted and
+ * space-separated; 2.4.1 refuses
  * several names in a block: one name per block there. Exact names and
  * wildcards never share a block, so the exact blocks can come first in
  * 2.3 (first match wins) and last in 2.4 (last match wins). A
@@ -64,46 +65,61 @@ block(struct buf *b, const struct plan *plan, const size_t *ix, size_t n,
 	buf_adds(b, "}\n");
 }
 
-/* Sorts entry indexes by (pair, alt, name order): a block's names are
- * adjacent. */
-static const struct plan *sort_plan;
+/* Entries are served by the same files: same pair files and same alt
+ * pair files (or none). Compared by store ids, so two lineages holding
+ * one certificate share a block too. */
+struct files_ctx {
+	const struct plan	*plan;
+	const struct pair	*pairs;
+};
 
 static int
-cmp_by_pair(const void *a, const void *b)
+cmp_files(const struct files_ctx *c, size_t a, size_t b)
 {
-	const struct plan_entry *x = &sort_plan->e[*(const size_t *)a];
-	const struct plan_entry *y = &sort_plan->e[*(const size_t *)b];
+	const struct plan_entry *x = &c->plan->e[a], *y = &c->plan->e[b];
+	const struct pair *px = &c->pairs[x->pair], *py = &c->pairs[y->pair];
+	int r;
 
-	if (x->pair != y->pair)
-		return x->pair < y->pair ? -1 : 1;
-	if (x->alt != y->alt)
-		return x->alt < y->alt ? -1 : 1;
+	if ((r = strcmp(px->chain_id, py->chain_id)) != 0 ||
+	    (r = strcmp(px->key_id, py->key_id)) != 0)
+		return r;
+	if ((x->alt == PLAN_NO_ALT) != (y->alt == PLAN_NO_ALT))
+		return x->alt == PLAN_NO_ALT ? -1 : 1;
+	if (x->alt == PLAN_NO_ALT)
+		return 0;
+	px = &c->pairs[x->alt];
+	py = &c->pairs[y->alt];
+	if ((r = strcmp(px->chain_id, py->chain_id)) != 0)
+		return r;
+	return strcmp(px->key_id, py->key_id);
+}
+
+/* Sorts entry indexes by (files, name order): a block's names are
+ * adjacent. */
+static int
+cmp_by_files(const void *a, const void *b, void *arg)
+{
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+	int r = cmp_files(arg, x, y);
+
+	if (r != 0)
+		return r;
 	return x < y ? -1 : x > y;
 }
 
 /* Names of one kind (wildcards or exact) in entry order; for 2.3 sorted
- * so that names served by the same pairs are adjacent. Returns n. */
+ * so that names served by the same files are adjacent. Returns n. */
 static size_t
-select_names(const struct plan *plan, int want_wild, int pack, size_t *ix)
+select_names(const struct files_ctx *c, int want_wild, int pack, size_t *ix)
 {
 	size_t i, n = 0;
 
-	for (i = 0; i < plan->n; i++)
-		if (name_is_wildcard(plan->e[i].name) == want_wild)
+	for (i = 0; i < c->plan->n; i++)
+		if (name_is_wildcard(c->plan->e[i].name) == want_wild)
 			ix[n++] = i;
-	if (pack && n > 1) {
-		sort_plan = plan;
-		qsort(ix, n, sizeof(*ix), cmp_by_pair);
-		sort_plan = NULL;
-	}
+	if (pack && n > 1)
+		qsort_r(ix, n, sizeof(*ix), cmp_by_files, (void *)c);
 	return n;
-}
-
-static int
-same_pairs(const struct plan *plan, size_t a, size_t b)
-{
-	return plan->e[a].pair == plan->e[b].pair &&
-	    plan->e[a].alt == plan->e[b].alt;
 }
 
 /* A block: ix[start..start+n), ordered by its first name, so the text
@@ -127,6 +143,7 @@ dovecot_render(const struct plan *plan, const struct pair *pairs,
 	struct buf b = { 0 };
 	size_t *ix = xcalloc(plan->n + 1, sizeof(*ix));
 	struct group *g = xcalloc(plan->n + 1, sizeof(*g));
+	struct files_ctx fc = { plan, pairs };
 	size_t i, j, n, ng;
 	int pass, pack = syn == DOVECOT_23;
 
@@ -139,10 +156,10 @@ dovecot_render(const struct plan *plan, const struct pair *pairs,
 	for (pass = 0; pass < 2; pass++) {
 		int want_wild = (syn == DOVECOT_23) ? pass == 1 : pass == 0;
 
-		n = select_names(plan, want_wild, pack, ix);
+		n = select_names(&fc, want_wild, pack, ix);
 		for (ng = 0, i = 0; i < n; i = j, ng++) {
 			for (j = i + 1; pack && j < n &&
-			    same_pairs(plan, ix[i], ix[j]); j++)
+			    cmp_files(&fc, ix[i], ix[j]) == 0; j++)
 				;
 			g[ng].start = i;
 			g[ng].n = j - i;

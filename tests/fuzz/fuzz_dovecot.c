@@ -9,19 +9,22 @@
  * are claimed, normalised, as cert.c hands them over (sorted, unique).
  *
  * The plan is rendered for Dovecot 2.3 and 2.4 and read back by a small
- * parser written here: '#' comment lines, then per name a block
- *	local_name NAME {
+ * parser written here: '#' comment lines, then blocks
+ *	local_name NAME {	(2.3 also: local_name "NAME NAME ..." {)
  *	  <cert setting> = PATH	(2.3: "ssl_cert = <PATH")
  *	  <key setting> = PATH
  *	  <alt cert setting> =
  *	  <alt key setting> =
  *	}
  * NAME and PATH must be single plain tokens (nothing Dovecot would read
- * as quoting, a variable, a block or a comment). The blocks must give
- * back exactly the plan: each name once, store/CHAIN_ID.pem and
- * store/KEY_ID.pem of the pair that won it, and an order in which the
- * exact name wins (2.3, first match: no exact name after a wildcard;
- * 2.4, last match: no wildcard after an exact name). Any mismatch traps.
+ * as quoting, a variable, a block or a comment); only 2.3 may quote a
+ * list of names, separated by one space, all exact or all wildcards. The
+ * blocks must give back exactly the plan: each name once,
+ * store/CHAIN_ID.pem and store/KEY_ID.pem of the pair that won it, and
+ * an order in which the exact name wins (2.3, first match: no exact name
+ * after a wildcard; 2.4, last match: no wildcard after an exact name);
+ * 2.3 packs: no two blocks of the same kind name the same files. Any
+ * mismatch traps.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -43,7 +46,7 @@ static const char *const stores[] = {
 #define NSTORES	(sizeof(stores) / sizeof(stores[0]))
 
 struct block {
-	const char	*name, *cert, *key;
+	const char	*name, *cert, *key;	/* name: the list of names */
 	size_t		 namelen, certlen, keylen;
 	int		 seen;		/* settings found, one bit each */
 };
@@ -93,32 +96,61 @@ word_is(const char *p, size_t n, const char *w)
 	return strlen(w) == n && memcmp(p, w, n) == 0;
 }
 
-/* "local_name NAME {": fills b->name, or traps. */
+/* One name of a block's list: a name as name.h defines it, nothing
+ * more. */
 static void
-parse_open(const char *l, size_t n, struct block *b)
+check_name(const char *p, size_t n)
 {
 	char norm[NAME_MAX_LEN + 1], name[NAME_MAX_LEN + 1];
-	size_t i = 0, start;
+
+	FUZZ_CHECK(n >= 1 && n <= NAME_MAX_LEN);
+	memcpy(name, p, n);
+	name[n] = '\0';
+	FUZZ_CHECK(name_normalize(name, n, norm) == NULL);
+	FUZZ_CHECK(strcmp(norm, name) == 0);
+}
+
+/* "local_name NAME {" or (2.3) "local_name "NAME NAME" {": fills
+ * b->name with the names, or traps. */
+static void
+parse_open(const char *l, size_t n, enum dovecot_syntax syn,
+    struct block *b)
+{
+	size_t i = 0, start, j, k;
+	int quoted;
 
 	FUZZ_CHECK(n > 10 && memcmp(l, "local_name", 10) == 0);
 	i = 10;
 	FUZZ_CHECK(is_space(l[i]));
 	while (i < n && is_space(l[i]))
 		i++;
-	start = i;
-	while (i < n && !is_space(l[i]))
+	quoted = i < n && l[i] == '"';
+	FUZZ_CHECK(!quoted || syn == DOVECOT_23);
+	if (quoted) {
+		start = ++i;
+		while (i < n && l[i] != '"')
+			i++;
+		FUZZ_CHECK(i < n);
+		b->name = l + start;
+		b->namelen = i - start;
 		i++;
-	b->name = l + start;
-	b->namelen = i - start;
+	} else {
+		start = i;
+		while (i < n && !is_space(l[i]))
+			i++;
+		b->name = l + start;
+		b->namelen = i - start;
+	}
 	while (i < n && is_space(l[i]))
 		i++;
 	FUZZ_CHECK(i + 1 == n && l[i] == '{');
-	/* The token is a name as name.h defines it, nothing more. */
-	FUZZ_CHECK(b->namelen >= 1 && b->namelen <= NAME_MAX_LEN);
-	memcpy(name, b->name, b->namelen);
-	name[b->namelen] = '\0';
-	FUZZ_CHECK(name_normalize(name, b->namelen, norm) == NULL);
-	FUZZ_CHECK(strcmp(norm, name) == 0);
+	/* A quoted list holds at least two names, one space apart. */
+	for (j = 0, k = 0; j <= b->namelen; j++)
+		if (j == b->namelen || b->name[j] == ' ') {
+			check_name(b->name + k, j - k);
+			k = j + 1;
+		}
+	FUZZ_CHECK(!quoted || memchr(b->name, ' ', b->namelen) != NULL);
 }
 
 /* One "key = value" line inside a block. */
@@ -192,7 +224,7 @@ parse(const char *text, size_t len, enum dovecot_syntax syn,
 				continue;
 			FUZZ_CHECK(nb < max);
 			memset(&blocks[nb], 0, sizeof(blocks[nb]));
-			parse_open(l, n, &blocks[nb]);
+			parse_open(l, n, syn, &blocks[nb]);
 			inside = 1;
 		} else if (n == 1 && l[0] == '}') {
 			FUZZ_CHECK(blocks[nb].seen == 0xf);
@@ -205,6 +237,13 @@ parse(const char *text, size_t len, enum dovecot_syntax syn,
 	}
 	FUZZ_CHECK(!inside);
 	return nb;
+}
+
+/* A block's kind: its first name is a wildcard (all are: checked). */
+static int
+name_is_wildcard_list(const struct block *b)
+{
+	return b->namelen >= 2 && b->name[0] == '*' && b->name[1] == '.';
 }
 
 static int
@@ -224,7 +263,7 @@ check_render(const struct plan *pl, const struct pair *pairs,
 	struct block *b;
 	char *text, name[NAME_MAX_LEN + 1];
 	unsigned char *seen;
-	size_t len = 0, nb, i;
+	size_t len = 0, nb, i, names = 0;
 	int wild_seen = 0, exact_seen = 0;
 
 	text = dovecot_render(pl, pairs, store, syn, &len);
@@ -233,29 +272,49 @@ check_render(const struct plan *pl, const struct pair *pairs,
 	seen = calloc(pl->n + 1, 1);
 	FUZZ_CHECK(b != NULL && seen != NULL);
 	nb = parse(text, len, syn, b, pl->n);
-	FUZZ_CHECK(nb == pl->n);
 	for (i = 0; i < nb; i++) {
 		const struct plan_entry *e;
-		const struct pair *p;
-		int wild;
+		const struct pair *p = NULL;
+		size_t j, k;
+		int wild = -1, w;
 
-		memcpy(name, b[i].name, b[i].namelen);
-		name[b[i].namelen] = '\0';
-		e = plan_find(pl, name);
-		FUZZ_CHECK(e != NULL);
-		FUZZ_CHECK(!seen[e - pl->e]);	/* each name once */
-		seen[e - pl->e] = 1;
-		p = &pairs[e->pair];
-		FUZZ_CHECK(same(b[i].cert, b[i].certlen, store, p->chain_id));
-		FUZZ_CHECK(same(b[i].key, b[i].keylen, store, p->key_id));
-		wild = name_is_wildcard(name);
+		for (j = 0, k = 0; j <= b[i].namelen; j++) {
+			if (j < b[i].namelen && b[i].name[j] != ' ')
+				continue;
+			memcpy(name, b[i].name + k, j - k);
+			name[j - k] = '\0';
+			k = j + 1;
+			e = plan_find(pl, name);
+			FUZZ_CHECK(e != NULL);
+			FUZZ_CHECK(!seen[e - pl->e]);	/* each name once */
+			seen[e - pl->e] = 1;
+			names++;
+			p = &pairs[e->pair];
+			FUZZ_CHECK(same(b[i].cert, b[i].certlen, store,
+			    p->chain_id));
+			FUZZ_CHECK(same(b[i].key, b[i].keylen, store,
+			    p->key_id));
+			/* A block is all wildcards or all exact names. */
+			w = name_is_wildcard(name);
+			FUZZ_CHECK(wild == -1 || wild == w);
+			wild = w;
+		}
 		if (syn == DOVECOT_23)
 			FUZZ_CHECK(wild || !wild_seen);
 		else
 			FUZZ_CHECK(!wild || !exact_seen);
 		wild_seen |= wild;
 		exact_seen |= !wild;
+		/* 2.3 packs: an earlier block of this kind never names the
+		 * same files. */
+		for (j = 0; syn == DOVECOT_23 && j < i; j++)
+			FUZZ_CHECK(b[j].certlen != b[i].certlen ||
+			    b[j].keylen != b[i].keylen ||
+			    memcmp(b[j].cert, b[i].cert, b[i].certlen) != 0 ||
+			    memcmp(b[j].key, b[i].key, b[i].keylen) != 0 ||
+			    name_is_wildcard_list(&b[j]) != wild);
 	}
+	FUZZ_CHECK(names == pl->n);
 	free(seen);
 	free(b);
 	free(text);
