@@ -1126,22 +1126,20 @@ out:
 
 /*
  * The memory Dovecot's config service may use: service config {
- * vsz_limit }, else default_vsz_limit, asked with dovecot.doveconf
- * (`-h service/config/vsz_limit` prints the value, empty in 2.4 when
- * unset; 2.4 refuses -h for default_vsz_limit, so that one is asked as
- * "NAME = VALUE"). Bytes; 0 when unlimited or it cannot be asked (debug
- * line).
+ * vsz_limit }, else default_vsz_limit, asked with dovecot.doveconf in
+ * one run (each run parses the whole configuration): 2.3 prints
+ * "default_vsz_limit = 256 M" and "service/config/vsz_limit = 64 M"
+ * (its maximum when unset), 2.4 the latter as "  vsz_limit = 64M" in a
+ * service block, or nothing. Bytes; 0 when unlimited or it cannot be
+ * asked (debug line).
  */
 static long long
 dovecot_vsz_limit(struct work *w)
 {
-	static const char *const q[2][2] = {
-		{ "-h", "service/config/vsz_limit" },
-		{ "default_vsz_limit", NULL } };
 	char *const *prefix = w->c->dovecot.query;
-	char *argv[32], out[256], *val;
-	long long v = 0;
-	size_t n = 0, i;
+	char *argv[32], out[1024], *line, *save = NULL, *eq;
+	long long def = 0, svc = 0;
+	size_t n = 0;
 	int status;
 
 	if (prefix == NULL)
@@ -1150,19 +1148,25 @@ dovecot_vsz_limit(struct work *w)
 		argv[n] = prefix[n];
 		n++;
 	}
-	for (i = 0; i < 2 && v == 0; i++) {
-		argv[n] = (char *)q[i][0];
-		argv[n + 1] = (char *)q[i][1];
-		argv[n + 2] = NULL;
-		if (run_cmd(argv, w->c->command_timeout, out, sizeof(out),
-		    &status) == 0 && status == 0) {
-			val = strstr(out, "= ");
-			v = dovecot_parse_size(val != NULL ? val + 2 : out);
-		} else
-			log_debug("dovecot: %s: exit status %d",
-			    run_argv_str(argv), status);
+	argv[n] = "default_vsz_limit";
+	argv[n + 1] = "service/config/vsz_limit";
+	argv[n + 2] = NULL;
+	if (run_cmd(argv, w->c->command_timeout, out, sizeof(out),
+	    &status) == -1 || status != 0) {
+		log_debug("dovecot: %s: exit status %d", run_argv_str(argv),
+		    status);
+		return 0;
 	}
-	return v;
+	for (line = strtok_r(out, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save)) {
+		if ((eq = strstr(line, " = ")) == NULL)
+			continue;
+		if (strncmp(line, "default_vsz_limit =", 19) == 0)
+			def = dovecot_parse_size(eq + 3);
+		else if (strstr(line, "vsz_limit =") != NULL)
+			svc = dovecot_parse_size(eq + 3);
+	}
+	return svc > 0 ? svc : def;
 }
 
 /* Of the config service's limit, what the check may use: the rest is
