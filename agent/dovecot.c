@@ -8,10 +8,10 @@
  * contents). Dovecot's cost is per block (its config process holds each
  * block's settings), so 2.3 gets one block per set of names served by
  * the same files (pair and alt pair), the names quoted and
- * space-separated; 2.4.1 refuses
- * several names in a block: one name per block there. Exact names and
- * wildcards never share a block, so the exact blocks can come first in
- * 2.3 (first match wins) and last in 2.4 (last match wins). A
+ * space-separated; 2.4.1 refuses several names in a block: one name per
+ * block there. Exact names and wildcards never share a block, so the
+ * exact blocks can come first in 2.3 (first match wins) and last in 2.4
+ * (last match wins). A
  * dual-algorithm name's RSA pair goes in the alt settings; every other
  * block sets them empty, so the global alt certificate is never
  * inherited.
@@ -25,7 +25,7 @@
 #include "name.h"
 #include "util.h"
 
-/* One block for entries ix[0..n) (same pair and alt pair). */
+/* One block for entries ix[0..n), all served by the same files. */
 static void
 block(struct buf *b, const struct plan *plan, const size_t *ix, size_t n,
     const struct pair *pairs, const char *store, enum dovecot_syntax syn)
