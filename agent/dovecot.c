@@ -232,3 +232,110 @@ dovecot_parse_version(const char *text)
 		return DOVECOT_24;
 	return DOVECOT_AUTO;
 }
+
+/* A name of a local_name line, as a slice of the text. */
+struct slice {
+	const char	*p;
+	size_t		 n;
+};
+
+static int
+cmp_slice(const void *a, const void *b)
+{
+	const struct slice *x = a, *y = b;
+	int r = memcmp(x->p, y->p, x->n < y->n ? x->n : y->n);
+
+	if (r != 0)
+		return r;
+	return x->n < y->n ? -1 : x->n > y->n;
+}
+
+size_t
+dovecot_lacking(const char *text, size_t len, const struct plan *plan)
+{
+	static const char tag[] = "\nlocal_name ";
+	const size_t k = sizeof(tag) - 1;
+	const char *p = text, *end = text + len, *q, *eol;
+	struct slice *v = NULL, key;
+	size_t nv = 0, cap = 0, i, lacking = 0;
+
+	while (text != NULL &&
+	    (q = memmem(p, (size_t)(end - p), tag, k)) != NULL) {
+		q += k;
+		if ((eol = memchr(q, '\n', (size_t)(end - q))) == NULL)
+			eol = end;
+		/* "a b c" { or a { : names end at '"', ' ' or '{'. */
+		while (q < eol && *q != '{') {
+			const char *s;
+
+			while (q < eol && (*q == ' ' || *q == '"'))
+				q++;
+			for (s = q; q < eol && *q != ' ' && *q != '"' &&
+			    *q != '{'; q++)
+				;
+			if (q > s) {
+				if (nv == cap) {
+					cap = cap ? cap * 2 : 64;
+					v = xreallocarray(v, cap, sizeof(*v));
+				}
+				v[nv++] = (struct slice){ s, (size_t)(q - s) };
+			}
+		}
+		p = eol;
+	}
+	if (nv > 1)
+		qsort(v, nv, sizeof(*v), cmp_slice);
+	for (i = 0; i < plan->n; i++) {
+		key.p = plan->e[i].name;
+		key.n = strlen(key.p);
+		if (nv == 0 || bsearch(&key, v, nv, sizeof(*v),
+		    cmp_slice) == NULL)
+			lacking++;
+	}
+	free(v);
+	return lacking;
+}
+
+char **
+dovecot_refs(const char *text, size_t len, const char *store, size_t *n)
+{
+	size_t sl = strlen(store), cap = 0;
+	const char *p = text, *end = text + len, *q;
+	char **v = NULL;
+
+	*n = 0;
+	while (text != NULL && sl > 0 &&
+	    (q = memmem(p, (size_t)(end - p), store, sl)) != NULL) {
+		q += sl;
+		p = q;
+		if ((size_t)(end - q) < 69 || *q != '/' ||
+		    memcmp(q + 65, ".pem", 4) != 0)
+			continue;
+		if (*n + 1 >= cap) {
+			cap = cap ? cap * 2 : 64;
+			v = xreallocarray(v, cap, sizeof(*v));
+		}
+		v[(*n)++] = xstrndup(q + 1, 64);
+		p = q + 69;
+	}
+	return v;
+}
+
+long long
+dovecot_need(long long peak)
+{
+	return peak / DOVECOT_USABLE_PCT * 100;
+}
+
+void
+dovecot_vsz_advice(long long need, char *buf, size_t sz)
+{
+	long long mb = 512, need_mb = need >> 20;
+
+	while (mb < need_mb * 3 / 2)
+		mb *= 2;
+	if (mb >= 1024)
+		snprintf(buf, sz, "%lldG", mb / 1024);
+	else
+		snprintf(buf, sz, "%lldM", mb);
+}

@@ -35,6 +35,30 @@ char	*dovecot_render(const struct plan *plan, const struct pair *pairs,
  * dovecot_render() writes it. */
 size_t	dovecot_blocks(const char *text, size_t len);
 
+/* dovecot_lacking(text, len, plan): how many of plan's names no
+ * local_name line of text (an include as dovecot_render() writes it)
+ * names. text may be NULL (every name lacks). */
+size_t	dovecot_lacking(const char *text, size_t len, const struct plan *plan);
+
+/* dovecot_refs(text, len, store, &n): the store ids (64 hex digits) of
+ * the files text names under store; a malloc'd array of n malloc'd
+ * strings, or NULL when n is 0. */
+char	**dovecot_refs(const char *text, size_t len, const char *store,
+	    size_t *n);
+
+/* Of the config service's limit, what the check of a new include may
+ * use: the rest is headroom for the config process, which needs a
+ * little more than doveconf for the same configuration. */
+#define DOVECOT_USABLE_PCT	90
+
+/* dovecot_need(peak): the limit, in bytes, that a configuration whose
+ * check peaked at peak bytes needs (peak over DOVECOT_USABLE_PCT). */
+long long dovecot_need(long long peak);
+
+/* dovecot_vsz_advice(need, buf, sz): a vsz_limit value ("512M", "1G",
+ * ...) with room for need bytes and half as much growth. */
+void	dovecot_vsz_advice(long long need, char *buf, size_t sz);
+
 /* dovecot_parse_size(text): bytes of a Dovecot size setting as doveconf
  * -h prints it ("256 M", "1G", "18446744073709551615 B"); 0 for none
  * (0, unlimited, the "use the default" maximum, unparsable). */

@@ -1070,6 +1070,44 @@ svc_from_json(json_t *o, struct state *st)
 	}
 }
 
+static const char *const hold_names[DOVECOT_HOLD__MAX] = { "none",
+    "does not fit", "no handshake" };
+
+const char *
+dovecot_hold_name(enum dovecot_hold h)
+{
+	return h < DOVECOT_HOLD__MAX ? hold_names[h] : "?";
+}
+
+static long long
+jint(json_t *o, const char *k)
+{
+	json_int_t v = json_integer_value(json_object_get(o, k));
+
+	return v < 0 ? 0 : (long long)v;
+}
+
+static void
+dovecot_from_json(json_t *o, struct dovecot_state *d)
+{
+	const char *h = json_string_value(json_object_get(o, "held"));
+	int i;
+
+	d->blocks = (size_t)jint(o, "blocks");
+	d->need = jint(o, "need");
+	d->limit = jint(o, "limit");
+	d->measured = jint(o, "measured");
+	for (i = 1; h != NULL && i < DOVECOT_HOLD__MAX; i++)
+		if (strcmp(h, hold_names[i]) == 0)
+			d->held = (enum dovecot_hold)i;
+	if (d->held == DOVECOT_HOLD_NONE)
+		return;
+	d->held_since = jint(o, "held_since");
+	d->held_limit = jint(o, "held_limit");
+	d->held_blocks = (size_t)jint(o, "held_blocks");
+	d->lacking = (size_t)jint(o, "lacking");
+}
+
 int
 state_load(const char *path, struct state *st)
 {
@@ -1126,6 +1164,7 @@ state_load(const char *path, struct state *st)
 	lm = json_object_get(root, "reload_pending");
 	st->reload_pending[0] = json_is_true(json_object_get(lm, "postfix"));
 	st->reload_pending[1] = json_is_true(json_object_get(lm, "dovecot"));
+	dovecot_from_json(json_object_get(root, "dovecot"), &st->dovecot);
 	lm = json_object_get(root, "postfix_lmdb");
 	if (json_is_object(lm)) {
 		st->have_lmdb = 1;
@@ -1281,6 +1320,16 @@ state_render(const struct state *st, size_t *len)
 	buf_addf(&b, "],\n\"reload_pending\":{\"postfix\":%s,"
 	    "\"dovecot\":%s}", st->reload_pending[0] ? "true" : "false",
 	    st->reload_pending[1] ? "true" : "false");
+	buf_addf(&b, ",\n\"dovecot\":{\"blocks\":%zu,\"need\":%lld,"
+	    "\"limit\":%lld,\"measured\":%lld,\"held\":\"%s\"",
+	    st->dovecot.blocks, st->dovecot.need, st->dovecot.limit,
+	    st->dovecot.measured, dovecot_hold_name(st->dovecot.held));
+	if (st->dovecot.held != DOVECOT_HOLD_NONE)
+		buf_addf(&b, ",\"held_since\":%lld,\"held_limit\":%lld,"
+		    "\"held_blocks\":%zu,\"lacking\":%zu",
+		    st->dovecot.held_since, st->dovecot.held_limit,
+		    st->dovecot.held_blocks, st->dovecot.lacking);
+	buf_adds(&b, "}");
 	if (st->have_lmdb)
 		buf_addf(&b, ",\n\"postfix_lmdb\":{\"dev\":%lld,\"ino\":%lld,"
 		    "\"size\":%lld,\"mtime_ns\":%lld}", (long long)st->lmdb.dev,
@@ -1416,6 +1465,35 @@ served_json(const struct status_view *v, const struct pair *p)
 	return o;
 }
 
+/* Dovecot's capacity and hold, in its service object. */
+static void
+dovecot_json(json_t *o, const struct dovecot_state *d)
+{
+	json_t *h;
+
+	json_object_set_new(o, "blocks", d->measured ?
+	    json_integer((json_int_t)d->blocks) : json_null());
+	json_object_set_new(o, "memory_need", d->need ?
+	    json_integer(d->need) : json_null());
+	json_object_set_new(o, "memory_limit", d->measured && d->limit ?
+	    json_integer(d->limit) : json_null());
+	json_object_set_new(o, "capacity_measured", jtime(d->measured));
+	if (d->held == DOVECOT_HOLD_NONE) {
+		json_object_set_new(o, "held_back", json_null());
+		return;
+	}
+	h = json_object();
+	json_object_set_new(h, "reason", jstr(dovecot_hold_name(d->held)));
+	json_object_set_new(h, "since", jtime(d->held_since));
+	json_object_set_new(h, "names_lacking",
+	    json_integer((json_int_t)d->lacking));
+	json_object_set_new(h, "blocks_in_service",
+	    json_integer((json_int_t)d->held_blocks));
+	json_object_set_new(h, "memory_limit", d->held_limit ?
+	    json_integer(d->held_limit) : json_null());
+	json_object_set_new(o, "held_back", h);
+}
+
 char *
 status_json(const struct status_view *v)
 {
@@ -1466,6 +1544,8 @@ status_json(const struct status_view *v)
 		    jtime(st->svc[k].last_reload));
 		json_object_set_new(o, "reload_pending",
 		    json_boolean(st->reload_pending[k]));
+		if (k == 1)
+			dovecot_json(o, &st->dovecot);
 		json_object_set_new(svcs, svc_names[k], o);
 	}
 	json_object_set_new(root, "services", svcs);

@@ -114,6 +114,34 @@ struct svc_stats {
 	long long	 last_reload;	/* time of the last success, or 0 */
 };
 
+/* Why Dovecot is held back at an earlier include while Postfix has
+ * every name. */
+enum dovecot_hold {
+	DOVECOT_HOLD_NONE,
+	DOVECOT_HOLD_NO_FIT,		/* the new include does not fit the
+					   config service's memory limit */
+	DOVECOT_HOLD_NO_HANDSHAKE,	/* after its reload no handshake
+					   completed: the previous include
+					   was put back */
+	DOVECOT_HOLD__MAX
+};
+
+/* Dovecot's side: what the last check of a new include measured, and
+ * whether the include in service is an earlier one. Sizes in bytes. */
+struct dovecot_state {
+	size_t		 blocks;	/* of the include last checked */
+	long long	 need;		/* the check's peak memory, 0: not
+					   measured */
+	long long	 limit;		/* the config service's, 0: none */
+	long long	 measured;	/* when, 0: never */
+	enum dovecot_hold held;
+	long long	 held_since;
+	long long	 held_limit;	/* the limit when it was held */
+	size_t		 held_blocks;	/* of the include held back */
+	size_t		 lacking;	/* names Postfix serves and the
+					   include in service does not */
+};
+
 /* What snisync applied last time (state_dir/state.json). */
 struct state {
 	struct pair		*pairs;		/* applied pairs, no bytes */
@@ -130,7 +158,11 @@ struct state {
 	size_t			 ncounts;
 	struct state_hold	*holds;
 	size_t			 nholds;
+	struct dovecot_state	 dovecot;
 };
+
+/* dovecot_hold_name(h): "none", "does not fit", "no handshake". */
+const char *dovecot_hold_name(enum dovecot_hold h);
 
 /* state_hold_of(st, lineage): the lineage's held key change, or NULL. */
 const struct state_hold *state_hold_of(const struct state *st,

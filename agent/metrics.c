@@ -170,6 +170,29 @@ metrics_render(const struct state *st, const struct plan *plan,
 	for (k = 0; k < 2; k++)
 		buf_addf(&b, "snisync_reload_failures_total{service=\"%s\"} "
 		    "%lld\n", svc[k], st->svc[k].failures);
+	family(&b, "snisync_dovecot_held_back_since_timestamp_seconds",
+	    "gauge", "Since when Dovecot keeps an earlier include because the "
+	    "new one does not fit its config service's memory or took its "
+	    "handshakes down (Unix time; 0: not held back).");
+	buf_addf(&b, "snisync_dovecot_held_back_since_timestamp_seconds "
+	    "%lld\n", st->dovecot.held == DOVECOT_HOLD_NONE ? 0 :
+	    st->dovecot.held_since);
+	family(&b, "snisync_dovecot_names_lacking", "gauge",
+	    "Names Postfix serves that the Dovecot include in service lacks "
+	    "while Dovecot is held back.");
+	buf_addf(&b, "snisync_dovecot_names_lacking %zu\n",
+	    st->dovecot.held == DOVECOT_HOLD_NONE ? 0 : st->dovecot.lacking);
+	family(&b, "snisync_dovecot_config_blocks", "gauge",
+	    "local_name blocks of the Dovecot include last checked.");
+	buf_addf(&b, "snisync_dovecot_config_blocks %zu\n",
+	    st->dovecot.blocks);
+	family(&b, "snisync_dovecot_config_memory_bytes", "gauge",
+	    "What the last check of a new Dovecot include needed (need) and "
+	    "what Dovecot's config service may use (limit; 0: none), "
+	    "in bytes.");
+	buf_addf(&b, "snisync_dovecot_config_memory_bytes{kind=\"need\"} "
+	    "%lld\nsnisync_dovecot_config_memory_bytes{kind=\"limit\"} "
+	    "%lld\n", st->dovecot.need, st->dovecot.limit);
 	*len = b.len;
 	return b.p;
 }

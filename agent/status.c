@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "dovecot.h"
 #include "fsio.h"
 #include "log.h"
 #include "name.h"
@@ -57,6 +58,46 @@ print_row(const struct status_view *v, const char *name,
 	printf("%-32s %-24s %-12s %-8s %-20s %-10s %s\n", name,
 	    log_esc(p->lineage), p->key_desc[0] ? p->key_desc : "-", exp,
 	    since, ksince, e != NULL ? e->error : note);
+}
+
+/* Dovecot's capacity, and whether it is held back. */
+void
+status_print_dovecot(const struct dovecot_state *d, size_t names)
+{
+	char adv[32];
+	long long pct;
+
+	if (d->held != DOVECOT_HOLD_NONE) {
+		dovecot_vsz_advice(d->need, adv, sizeof(adv));
+		printf("dovecot: HELD BACK since %s (%s): the config in service "
+		    "lacks %zu of %zu names (%zu blocks in service); raise "
+		    "service config { vsz_limit = %s }, then reload snisync\n",
+		    when(d->held_since), dovecot_hold_name(d->held),
+		    d->lacking, names, d->held_blocks, adv);
+	}
+	if (d->measured == 0)
+		return;
+	if (d->need == 0) {
+		printf("dovecot: capacity: %zu blocks; memory not measured (no "
+		    "check command)\n", d->blocks);
+		return;
+	}
+	if (d->limit == 0) {
+		printf("dovecot: capacity: %zu blocks need about %lld MB; the "
+		    "config service has no memory limit\n", d->blocks,
+		    (d->need >> 20) + 1);
+		return;
+	}
+	pct = d->need * 100 / d->limit;
+	printf("dovecot: capacity: %zu blocks need about %lld MB of service "
+	    "config's %lld MB (%lld %%)", d->blocks, (d->need >> 20) + 1,
+	    d->limit >> 20, pct);
+	if (pct >= DOVECOT_ADVISE_PCT) {
+		dovecot_vsz_advice(d->need, adv, sizeof(adv));
+		printf("; above %d %%: raise it with service config { "
+		    "vsz_limit = %s }", DOVECOT_ADVISE_PCT, adv);
+	}
+	printf("\n");
 }
 
 static void
@@ -107,6 +148,8 @@ print_table(const struct status_view *v)
 		    svc[k], st->svc[k].reloads, st->svc[k].failures,
 		    when(st->svc[k].last_reload), st->reload_pending[k] ?
 		    "; a reload is pending" : "");
+		if (k == 1)
+			status_print_dovecot(&st->dovecot, v->plan->n);
 	}
 }
 
@@ -180,7 +223,7 @@ status_run(const struct conf *c, int json)
 		    "`snisync resync`\n", c->state_dir);
 	else
 		print_table(&v);
-	if (st.nerrs > 0)
+	if (st.nerrs > 0 || st.dovecot.held != DOVECOT_HOLD_NONE)
 		rc = EXIT_REJECTED;
 	for (i = 0; i < plan.n; i++) {
 		size_t ix[2], k, n = plan_entry_pairs(&plan.e[i], ix);

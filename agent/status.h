@@ -18,7 +18,8 @@
 /*
  * status_run(conf, json): prints the served names (table or JSON) from
  * state_dir/state.json and the stamp files; reads no certificate, writes
- * nothing, takes no lock. Returns 0, 1 (a lineage fails or a name expires
+ * nothing, takes no lock. Returns 0, 1 (a lineage fails, Dovecot is held
+ * back at an earlier include, or a name expires
  * within watch.expiry_warn_days) or 4 (state unreadable).
  */
 int	status_run(const struct conf *c, int json);
@@ -37,5 +38,17 @@ int	status_load(const struct conf *c, struct state *st, struct plan *plan);
  */
 const struct plan_entry *status_find(const struct plan *plan,
 	    const char *arg);
+
+/* Above this share of the config service's limit, status and setup say
+ * what to raise it to. */
+#define DOVECOT_ADVISE_PCT	80
+
+/*
+ * status_print_dovecot(d, names): Dovecot's lines of `snisync status`
+ * (and setup): held back since when and how many of the names it lacks;
+ * the blocks of the include last checked, the memory they need and the
+ * limit, and what to raise above DOVECOT_ADVISE_PCT of it.
+ */
+void	status_print_dovecot(const struct dovecot_state *d, size_t names);
 
 #endif

@@ -9,6 +9,7 @@
  * nothing reloaded, and it says so. Returns an enum sync_exit.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <limits.h>
@@ -33,6 +34,7 @@
 #include "status.h"
 #include "sync.h"
 #include "util.h"
+#include "verify.h"
 
 struct work {
 	const struct conf	*c;
@@ -71,6 +73,16 @@ struct work {
 	size_t			  nchanged;
 	struct failing		*failing;	/* lineages failing now */
 	size_t			  nfailing;
+	struct dovecot_state	 dc;		/* to save */
+	unsigned char		*dc_old;	/* the include this run
+						   found (put back when the
+						   new one fails) */
+	size_t			  dc_oldlen;
+	int			  dc_had_old;
+	long long		  dc_check_ms;	/* the check's wall time */
+	int			  dc_asked;	/* dc_limit, dc_log known */
+	long long		  dc_limit;	/* config service, bytes */
+	char			  dc_log[PATH_MAX]; /* Dovecot's log_path */
 	const struct sync_opts	*o;
 };
 
@@ -1127,30 +1139,35 @@ out:
 /*
  * The memory Dovecot's config service may use: service config {
  * vsz_limit }, else default_vsz_limit, asked with dovecot.doveconf in
- * one run (each run parses the whole configuration): 2.3 prints
+ * one run (each run parses the whole configuration), with log_path (for
+ * what Dovecot said when a reload goes wrong): 2.3 prints
  * "default_vsz_limit = 256 M" and "service/config/vsz_limit = 64 M"
  * (its maximum when unset), 2.4 the latter as "  vsz_limit = 64M" in a
- * service block, or nothing. Bytes; 0 when unlimited or it cannot be
- * asked (debug line).
+ * service block, or nothing. Asked once per run. Bytes; 0 when
+ * unlimited or it cannot be asked (debug line).
  */
 static long long
 dovecot_vsz_limit(struct work *w)
 {
 	char *const *prefix = w->c->dovecot.query;
-	char *argv[32], out[1024], *line, *save = NULL, *eq;
+	char *argv[32], out[2048], *line, *save = NULL, *eq;
 	long long def = 0, svc = 0;
 	size_t n = 0;
 	int status;
 
+	if (w->dc_asked)
+		return w->dc_limit;
+	w->dc_asked = 1;
 	if (prefix == NULL)
 		return 0;
-	while (prefix[n] != NULL && n < 29) {
+	while (prefix[n] != NULL && n < 28) {
 		argv[n] = prefix[n];
 		n++;
 	}
 	argv[n] = "default_vsz_limit";
 	argv[n + 1] = "service/config/vsz_limit";
-	argv[n + 2] = NULL;
+	argv[n + 2] = "log_path";
+	argv[n + 3] = NULL;
 	if (run_cmd(argv, w->c->command_timeout, out, sizeof(out),
 	    &status) == -1 || status != 0) {
 		log_debug("dovecot: %s: exit status %d", run_argv_str(argv),
@@ -1163,29 +1180,13 @@ dovecot_vsz_limit(struct work *w)
 			continue;
 		if (strncmp(line, "default_vsz_limit =", 19) == 0)
 			def = dovecot_parse_size(eq + 3);
+		else if (strncmp(line, "log_path =", 10) == 0)
+			snprintf(w->dc_log, sizeof(w->dc_log), "%s", eq + 3);
 		else if (strstr(line, "vsz_limit =") != NULL)
 			svc = dovecot_parse_size(eq + 3);
 	}
-	return svc > 0 ? svc : def;
-}
-
-/* Of the config service's limit, what the check may use: the rest is
- * headroom for the config process, which needs a little more than
- * doveconf for the same configuration. */
-#define DOVECOT_USABLE_PCT	90
-
-/* "512M", "1G", ...: a limit with room for need_mb and growth. */
-static void
-vsz_advice(long long need_mb, char *buf, size_t sz)
-{
-	long long mb = 512;
-
-	while (mb < need_mb * 3 / 2)
-		mb *= 2;
-	if (mb >= 1024)
-		snprintf(buf, sz, "%lldG", mb / 1024);
-	else
-		snprintf(buf, sz, "%lldM", mb);
+	w->dc_limit = svc > 0 ? svc : def;
+	return w->dc_limit;
 }
 
 /*
@@ -1193,77 +1194,123 @@ vsz_advice(long long need_mb, char *buf, size_t sz)
  * the new configuration does not fit. One line with the numbers.
  */
 static void
-report_no_fit(struct work *w, const char *text, size_t len,
-    const unsigned char *old, size_t oldlen, long long limit, long long peak)
+report_no_fit(struct work *w, const char *text, size_t len, long long limit,
+    long long need)
 {
-	long long need_mb = (peak / 1024) * 100 / DOVECOT_USABLE_PCT + 1;
 	char adv[32];
 
-	vsz_advice(need_mb, adv, sizeof(adv));
+	dovecot_vsz_advice(need, adv, sizeof(adv));
 	log_err("dovecot: the new configuration needs about %lld MB but "
 	    "service config is limited to %lld MB (%zu blocks, %zu names): "
 	    "kept the previous one (%zu blocks); raise it with: "
-	    "service config { vsz_limit = %s }", need_mb, limit >> 20,
-	    dovecot_blocks(text, len), w->plan.n,
-	    old != NULL ? dovecot_blocks((const char *)old, oldlen) : 0, adv);
+	    "service config { vsz_limit = %s }", (need >> 20) + 1,
+	    limit >> 20, dovecot_blocks(text, len), w->plan.n,
+	    w->dc_had_old ? dovecot_blocks((const char *)w->dc_old,
+	    w->dc_oldlen) : 0, adv);
+}
+
+/* Dovecot is held back at the include it has (reason h); a hold that
+ * goes on keeps its start. */
+static void
+dovecot_hold(struct work *w, enum dovecot_hold h)
+{
+	if (w->dc.held == DOVECOT_HOLD_NONE)
+		w->dc.held_since = (long long)w->now;
+	w->dc.held = h;
+	w->dc.held_limit = dovecot_vsz_limit(w);
+	w->dc.held_blocks = w->dc_had_old ? dovecot_blocks(
+	    (const char *)w->dc_old, w->dc_oldlen) : 0;
+	w->dc.lacking = dovecot_lacking(w->dc_had_old ?
+	    (const char *)w->dc_old : NULL, w->dc_oldlen, &w->plan);
+}
+
+static void
+dovecot_unhold(struct work *w)
+{
+	w->dc.held = DOVECOT_HOLD_NONE;
+	w->dc.held_since = w->dc.held_limit = 0;
+	w->dc.held_blocks = w->dc.lacking = 0;
+}
+
+/* Reads the include in service into w->dc_old. 0, or -1 when it exists
+ * but cannot be read (logged). */
+static int
+read_dovecot(struct work *w)
+{
+	const char *path = w->c->dovecot.path;
+	char why[256];
+	struct stat st;
+
+	if (w->dc_had_old || w->dc_old != NULL)
+		return 0;
+	w->dc_had_old = fsio_read(path, SCAN_MAX_FILE * 64, &w->dc_old,
+	    &w->dc_oldlen, NULL, why, sizeof(why)) == 0;
+	if (!w->dc_had_old && lstat(path, &st) == 0) {
+		log_err("dovecot: %s: %s", log_esc(path), why);
+		return -1;
+	}
+	return 0;
+}
+
+/* Puts the include this run found back in service (or removes the new
+ * one when there was none). */
+static void
+restore_dovecot(struct work *w)
+{
+	if (w->dc_had_old)
+		fsio_replace(w->c->dovecot.path, w->dc_old, w->dc_oldlen, 0644);
+	else
+		fsio_remove(w->c->dovecot.path);
 }
 
 /* Writes the Dovecot file and checks it, under the memory limit of
  * Dovecot's config service (a configuration that passes doveconf but
  * not that limit takes every login down); restores the old one when the
- * check fails. Returns 0 applied, -1 rejected, -2 does not fit (old file
- * in place). */
+ * check fails. What the check measured goes to w->dc. Returns 0
+ * applied, -1 rejected, -2 does not fit (old file in place). */
 static int
 write_dovecot(struct work *w, const char *text, size_t len)
 {
-	const char *path = w->c->dovecot.path;
-	unsigned char *old = NULL;
-	size_t oldlen = 0;
-	char why[256];
-	int had_old, status, rc = -1;
-	long long limit, peak = 0;
-	struct stat st;
+	int status;
+	long long limit, peak = 0, t0;
 
-	had_old = fsio_read(path, SCAN_MAX_FILE * 64, &old, &oldlen, NULL,
-	    why, sizeof(why)) == 0;
-	if (!had_old && lstat(path, &st) == 0) {
-		log_err("dovecot: %s: %s", log_esc(path), why);
+	if (read_dovecot(w) == -1)
 		return -1;
-	}
-	if (fsio_replace(path, text, len, 0644) == -1)
-		goto out;
+	if (fsio_replace(w->c->dovecot.path, text, len, 0644) == -1)
+		return -1;
+	w->dc.blocks = dovecot_blocks(text, len);
+	w->dc.measured = (long long)w->now;
+	w->dc.need = 0;
 	if (w->c->dovecot.check == NULL) {
-		rc = 0;
-		goto out;
+		w->dc.limit = dovecot_vsz_limit(w);
+		return 0;
 	}
-	limit = dovecot_vsz_limit(w);
+	limit = w->dc.limit = dovecot_vsz_limit(w);
+	t0 = mono_ms();
 	if (run_cmd_mem(w->c->dovecot.check, w->c->command_timeout, NULL, 0,
 	    &status, limit / 100 * DOVECOT_USABLE_PCT, &peak) == 0 &&
 	    status == 0) {
+		w->dc_check_ms = mono_ms() - t0;
+		w->dc.need = dovecot_need(peak * 1024);
 		log_debug("dovecot: %s accepts the new config (peak %lld KB, "
 		    "config service limit %lld MB)",
 		    run_argv_str(w->c->dovecot.check), peak, limit >> 20);
-		rc = 0;
-		goto out;
+		return 0;
 	}
 	if (limit > 0 && run_cmd_mem(w->c->dovecot.check,
 	    w->c->command_timeout, NULL, 0, &status, 0, &peak) == 0 &&
 	    status == 0) {
-		report_no_fit(w, text, len, had_old ? old : NULL, oldlen, limit,
-		    peak);
-		rc = -2;
-	} else
-		log_err("dovecot: %s rejected the new config (exit status "
-		    "%d%s%s); previous config restored, dovecot not reloaded",
-		    run_argv_str(w->c->dovecot.check), status,
-		    run_last_stderr()[0] ? ": " : "", run_last_stderr());
-	if (had_old)
-		fsio_replace(path, old, oldlen, 0644);
-	else
-		fsio_remove(path);
-out:
-	free(old);
-	return rc;
+		w->dc.need = dovecot_need(peak * 1024);
+		report_no_fit(w, text, len, limit, w->dc.need);
+		restore_dovecot(w);
+		return -2;
+	}
+	log_err("dovecot: %s rejected the new config (exit status "
+	    "%d%s%s); previous config restored, dovecot not reloaded",
+	    run_argv_str(w->c->dovecot.check), status,
+	    run_last_stderr()[0] ? ": " : "", run_last_stderr());
+	restore_dovecot(w);
+	return -1;
 }
 
 static int
@@ -1272,13 +1319,17 @@ cmp_strp(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* The store ids the pairs refer to, sorted for bsearch; caller frees. */
+/* The store ids the pairs refer to, and the nx extra ones, sorted for
+ * bsearch; caller frees. */
 static const char **
 referenced_ids(const struct pair *a, size_t na, const struct pair *b,
-    size_t nb, size_t *n)
+    size_t nb, char **extra, size_t nx, size_t *n)
 {
-	const char **ids = xcalloc(2 * (na + nb) + 1, sizeof(char *));
+	const char **ids = xcalloc(2 * (na + nb) + nx + 1, sizeof(char *));
 	size_t i, k = 0;
+
+	for (i = 0; i < nx; i++)
+		ids[k++] = extra[i];
 
 	for (i = 0; i < na; i++) {
 		ids[k++] = a[i].key_id;
@@ -1296,14 +1347,19 @@ referenced_ids(const struct pair *a, size_t na, const struct pair *b,
 static void
 gc_store(struct work *w, int keep_old)
 {
-	char **names = NULL;
+	char **names = NULL, **inc = NULL;
 	const char **ids;
-	size_t n = 0, nids, i;
+	size_t n = 0, nids, i, ninc = 0;
 
 	if (fsio_list(w->store, &names, &n) == -1)
 		return;
+	/* Dovecot held back at an earlier include: the files it names stay,
+	 * however many runs ago they were applied. */
+	if (w->dc.held != DOVECOT_HOLD_NONE && w->dc_old != NULL)
+		inc = dovecot_refs((const char *)w->dc_old, w->dc_oldlen,
+		    w->store, &ninc);
 	ids = referenced_ids(w->pairs, w->npairs, w->old.pairs,
-	    keep_old ? w->old.n : 0, &nids);
+	    keep_old ? w->old.n : 0, inc, ninc, &nids);
 	for (i = 0; i < n; i++) {
 		char id[65];
 		const char *idp = id;
@@ -1324,6 +1380,9 @@ gc_store(struct work *w, int keep_old)
 		free(p);
 	}
 	free(ids);
+	for (i = 0; i < ninc; i++)
+		free(inc[i]);
+	free(inc);
 	fsio_list_free(names, n);
 }
 
@@ -1373,6 +1432,7 @@ work_free(struct work *w)
 	state_free(&w->old);
 	free(w->store);
 	free(w->state_path);
+	free(w->dc_old);
 }
 
 /* The state this run leaves, borrowing w's arrays. */
@@ -1394,6 +1454,7 @@ state_view(const struct work *w, struct state *st)
 	st->ncounts = w->ncounts;
 	st->holds = w->holds;
 	st->nholds = w->nholds;
+	st->dovecot = w->dc;
 }
 
 static int
@@ -1561,6 +1622,8 @@ struct svc_run {
 						   changed */
 	int			 hold;		/* ... but that lineage is
 						   mid-renewal: not now */
+	int			 held_back;	/* Dovecot kept at an earlier
+						   include (w->dc.held) */
 	const char		*status;
 };
 
@@ -1746,9 +1809,122 @@ take_lock(const struct conf *c)
 	return fd;
 }
 
+/* The size of Dovecot's log (log_path, when it is a file), or -1. */
+static off_t
+dovecot_log_size(struct work *w)
+{
+	struct stat st;
+
+	if (w->dc_log[0] != '/' || strncmp(w->dc_log, "/dev/", 5) == 0 ||
+	    stat(w->dc_log, &st) == -1 || !S_ISREG(st.st_mode))
+		return -1;
+	return st.st_size;
+}
+
+/* What Dovecot logged after offset from that went wrong: its last line
+ * naming vsz_limit (2.3 says which limit it hit), else "Out of memory",
+ * "Fatal:", "Error:" (of the last 64 KB), escaped; "" when there is
+ * none or no log file. */
+static void
+dovecot_logged(struct work *w, off_t from, char *out, size_t sz)
+{
+	static const char *const what[] = { "vsz_limit", "Out of memory",
+	    "Fatal:", "Error:" };
+	char text[65536], line[320];
+	off_t size = dovecot_log_size(w);
+	ssize_t len = 0;
+	size_t i, k, s, e;
+	int fd;
+
+	out[0] = '\0';
+	if (from < 0 || size <= from)
+		return;
+	if (size - from > (off_t)sizeof(text))
+		from = size - (off_t)sizeof(text);
+	if ((fd = open(w->dc_log, O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
+	    O_NONBLOCK)) == -1)
+		return;
+	len = pread(fd, text, (size_t)(size - from), from);
+	close(fd);
+	for (k = 0; k < sizeof(what) / sizeof(what[0]); k++)
+		for (e = len > 0 ? (size_t)len : 0; e > 0;
+		    e = s > 0 ? s - 1 : 0) {
+			for (s = e; s > 0 && text[s - 1] != '\n'; s--)
+				;
+			if (memmem(text + s, e - s, what[k],
+			    strlen(what[k])) == NULL)
+				continue;
+			for (i = 0; s + i < e && i + 1 < sizeof(line); i++)
+				line[i] = text[s + i];
+			line[i] = '\0';
+			snprintf(out, sz, "%s", log_esc(line));
+			return;
+		}
+}
+
+/*
+ * After a Dovecot reload: does Dovecot still complete a handshake on an
+ * endpoint where it completed one before (eps)? A configuration that
+ * passes every check can still take the config process down (its memory
+ * limit, a file it cannot open), and with it every login. Waits up to a
+ * deadline that grows with the check's time (a big configuration takes
+ * as long to parse after the reload); when no handshake completes, puts
+ * the previous include back (when this run wrote a new one), reloads
+ * again and asks again. Returns 0 confirmed (or nothing to ask), -1 not.
+ */
+static int
+confirm_dovecot(struct work *w, struct svc_run *sv, const char *sni,
+    const size_t *eps, size_t neps, off_t log_from)
+{
+	long long deadline = w->dc_check_ms > 0 ? 10000 + 3 * w->dc_check_ms :
+	    (long long)w->c->command_timeout * 1000;
+	char why[300], why2[300], logged[400];
+	int tries = 0, tries2 = 0, ok2;
+	long long t0 = mono_ms();
+
+	if (neps == 0) {
+		log_debug("dovecot: no endpoint of verify.endpoints completed "
+		    "a handshake before the reload: not confirmed");
+		return 0;
+	}
+	if (verify_dovecot_confirm(w->c, sni, eps, neps, deadline, &tries,
+	    why, sizeof(why)) == 0) {
+		log_debug("dovecot: a handshake completes after the reload "
+		    "(%d probes, %lld ms)", tries, mono_ms() - t0);
+		return 0;
+	}
+	dovecot_logged(w, log_from, logged, sizeof(logged));
+	if (!sv->written) {
+		log_err("dovecot: no TLS handshake completes after its reload "
+		    "(%d probes in %lld ms; last: %s)%s%s", tries,
+		    mono_ms() - t0, why, logged[0] ? "; Dovecot logged: " : "",
+		    logged);
+		return -1;
+	}
+	/* Dovecot's master throttles the services that failed to start
+	 * (2 s, then 4, 8, 16 ...; a minute at most): give the previous
+	 * config that long on top. */
+	restore_dovecot(w);
+	ok2 = reload(w, sv->name, sv->conf->reload) == 0 &&
+	    verify_dovecot_confirm(w->c, sni, eps, neps, deadline + 60000,
+	    &tries2, why2, sizeof(why2)) == 0;
+	log_err("dovecot: no TLS handshake completes after the reload of the "
+	    "new config (%zu blocks; %d probes in %lld ms; last: %s): put the "
+	    "previous one back (%zu blocks) and reloaded: %s%s%s",
+	    w->dc.blocks, tries, deadline, why, w->dc_had_old ?
+	    dovecot_blocks((const char *)w->dc_old, w->dc_oldlen) : 0,
+	    ok2 ? "handshakes complete again" : "still no handshake",
+	    logged[0] ? "; Dovecot logged: " : "", logged);
+	dovecot_hold(w, DOVECOT_HOLD_NO_HANDSHAKE);
+	return -1;
+}
+
 static void
 run_reloads(struct work *w, struct svc_run *sv)
 {
+	size_t *eps = NULL, neps = 0;
+	off_t log_from = -1;
+	const char *sni;
 	int i;
 
 	for (i = 0; i < SVC__MAX; i++) {
@@ -1768,6 +1944,15 @@ run_reloads(struct work *w, struct svc_run *sv)
 			sv[i].failed = 1;
 			continue;
 		}
+		/* Where does Dovecot answer now, before its reload? */
+		sni = w->plan.n > 0 ? w->plan.e[0].name : "localhost";
+		if (i == SVC_DOVECOT && sv[i].conf->reload != NULL) {
+			eps = xcalloc(w->c->verify.nendpoints + 1,
+			    sizeof(*eps));
+			neps = verify_dovecot_endpoints(w->c, sni, eps);
+			if (neps > 0 && dovecot_vsz_limit(w) >= 0)
+				log_from = dovecot_log_size(w); /* log_path */
+		}
 		if (reload(w, sv[i].name, sv[i].conf->reload) == -1) {
 			sv[i].status = "updated, reload failed (retried on the "
 			    "next run)";
@@ -1784,7 +1969,21 @@ run_reloads(struct work *w, struct svc_run *sv)
 			sv[i].status = sv[i].written ? "updated, reloaded" :
 			    sv[i].for_default ? "reloaded (default certificate "
 			    "renewed)" : "reloaded (was pending)";
+		if (i == SVC_DOVECOT && sv[i].conf->reload != NULL &&
+		    confirm_dovecot(w, &sv[i], sni, eps, neps, log_from) == -1) {
+			if (sv[i].written) {
+				sv[i].status = "no handshake after the reload, "
+				    "previous config put back";
+				sv[i].written = 0;
+				sv[i].held_back = 1;
+			} else {
+				sv[i].status = "reloaded, but no handshake "
+				    "completes";
+				sv[i].failed = 1;
+			}
+		}
 	}
+	free(eps);
 }
 
 /*
@@ -1826,20 +2025,54 @@ finish_run(struct work *w, int rc)
 	free(ok_stamp);
 }
 
+/*
+ * Dovecot is held back at an earlier include and this run leaves it so:
+ * the daemon tries a new include again at its start, after SIGHUP
+ * (o->retry_held) and once the config service's limit changed, not on
+ * every event; `snisync resync` always tries. One line says so.
+ */
+static int
+still_held(struct work *w, const struct sync_opts *o)
+{
+	long long limit;
+
+	if (w->dc.held == DOVECOT_HOLD_NONE || !o->daemon || o->retry_held)
+		return 0;
+	if ((limit = dovecot_vsz_limit(w)) != w->dc.held_limit) {
+		log_info("dovecot: service config's limit is now %lld MB "
+		    "(was %lld MB): trying the new config", limit >> 20,
+		    w->dc.held_limit >> 20);
+		return 0;
+	}
+	if (read_dovecot(w) == -1)
+		return 0;
+	w->dc.held_blocks = w->dc_had_old ? dovecot_blocks(
+	    (const char *)w->dc_old, w->dc_oldlen) : 0;
+	w->dc.lacking = dovecot_lacking(w->dc_had_old ?
+	    (const char *)w->dc_old : NULL, w->dc_oldlen, &w->plan);
+	log_err("dovecot: held back since %s (%s): the config in service "
+	    "lacks %zu of %zu names; tried again after SIGHUP or a change of "
+	    "service config's vsz_limit", fmt_utc(w->dc.held_since),
+	    dovecot_hold_name(w->dc.held), w->dc.lacking, w->plan.n);
+	return 1;
+}
+
 int
 sync_resync(const struct conf *c, const struct sync_opts *o)
 {
 	struct svc_run sv[SVC__MAX] = {
-		{ "postfix", &c->postfix, 0, 0, 0, 0, 0, 0, 0, "off" },
-		{ "dovecot", &c->dovecot, 0, 0, 0, 0, 0, 0, 0, "off" },
+		{ "postfix", &c->postfix, 0, 0, 0, 0, 0, 0, 0, 0, "off" },
+		{ "dovecot", &c->dovecot, 0, 0, 0, 0, 0, 0, 0, 0, "off" },
 	};
 	struct work w;
 	char *pf_src = NULL, *dc_text = NULL, *lmdb;
 	size_t pf_len = 0, dc_len = 0, changes;
 	int lockfd = -1, rc = EXIT_SYNCED, i, failed = 0, dc_rolled_back = 0;
+	int held = 0;
 	int have_lmdb;
 	struct fsio_id lmdb_id;
 	struct svc_stats svc_before[2];
+	struct dovecot_state dc_before;
 
 	work_init(&w, c, o);
 	lmdb = xasprintf("%s.lmdb", c->postfix.path);
@@ -1855,6 +2088,7 @@ sync_resync(const struct conf *c, const struct sync_opts *o)
 	}
 	w.svc[0] = w.old.svc[0];
 	w.svc[1] = w.old.svc[1];
+	w.dc = w.old.dovecot;
 	log_debug("scan: %zu lineages, %zu read and validated, %zu unchanged "
 	    "since they were applied", w.sc.n, w.nvalidated,
 	    w.sc.n - w.nvalidated);
@@ -1934,12 +2168,22 @@ sync_resync(const struct conf *c, const struct sync_opts *o)
 			sv[SVC_POSTFIX].status = "updated";
 		}
 	}
-	if (sv[SVC_DOVECOT].change) {
+	if (sv[SVC_DOVECOT].on && !sv[SVC_DOVECOT].change)
+		dovecot_unhold(&w);	/* the include has every name */
+	if (sv[SVC_DOVECOT].change && still_held(&w, o)) {
+		sv[SVC_DOVECOT].status = "held back, not retried";
+		sv[SVC_DOVECOT].held_back = dc_rolled_back = 1;
+	} else if (sv[SVC_DOVECOT].change) {
 		if ((i = write_dovecot(&w, dc_text, dc_len)) < 0) {
 			sv[SVC_DOVECOT].status = i == -2 ? "too big for "
 			    "service config's vsz_limit, previous config kept" :
 			    "rejected by its check, previous config kept";
-			sv[SVC_DOVECOT].failed = dc_rolled_back = 1;
+			if (i == -2) {
+				dovecot_hold(&w, DOVECOT_HOLD_NO_FIT);
+				sv[SVC_DOVECOT].held_back = 1;
+			} else
+				sv[SVC_DOVECOT].failed = 1;
+			dc_rolled_back = 1;
 		} else {
 			sv[SVC_DOVECOT].written = sv[SVC_DOVECOT].reload = 1;
 			sv[SVC_DOVECOT].status = "updated";
@@ -1952,6 +2196,7 @@ sync_resync(const struct conf *c, const struct sync_opts *o)
 	if (save_state(&w, &lmdb_id, have_lmdb) == -1)
 		failed = 1;
 	memcpy(svc_before, w.svc, sizeof(svc_before));
+	dc_before = w.dc;
 	if (o->hold_reloads) {
 		for (i = 0; i < SVC__MAX; i++)
 			if (sv[i].reload)
@@ -1959,9 +2204,14 @@ sync_resync(const struct conf *c, const struct sync_opts *o)
 				    "(reload_min_interval_s)";
 	} else
 		run_reloads(&w, sv);
+	if (sv[SVC_DOVECOT].held_back)
+		dc_rolled_back = 1;
+	else if (sv[SVC_DOVECOT].written && !sv[SVC_DOVECOT].reload)
+		dovecot_unhold(&w);	/* applied and reloaded */
 	if (w.reload_pending[SVC_POSTFIX] != sv[SVC_POSTFIX].reload ||
 	    w.reload_pending[SVC_DOVECOT] != sv[SVC_DOVECOT].reload ||
-	    memcmp(svc_before, w.svc, sizeof(svc_before)) != 0) {
+	    memcmp(svc_before, w.svc, sizeof(svc_before)) != 0 ||
+	    memcmp(&dc_before, &w.dc, sizeof(dc_before)) != 0) {
 		w.reload_pending[SVC_POSTFIX] = sv[SVC_POSTFIX].reload;
 		w.reload_pending[SVC_DOVECOT] = sv[SVC_DOVECOT].reload;
 		if (save_state(&w, &lmdb_id, have_lmdb) == -1)
@@ -1970,8 +2220,10 @@ sync_resync(const struct conf *c, const struct sync_opts *o)
 	gc_store(&w, dc_rolled_back);
 	for (i = 0; i < SVC__MAX; i++)
 		failed |= sv[i].failed;
+	held = sv[SVC_DOVECOT].held_back;
 	if (changes == 0 && !sv[0].written && !sv[1].written &&
-	    !sv[0].failed && !sv[1].failed && !w.old.reload_pending[0] &&
+	    !sv[0].failed && !sv[1].failed && !held &&
+	    !w.old.reload_pending[0] &&
 	    !w.old.reload_pending[1] && !sv[0].for_default &&
 	    !sv[1].for_default)
 		(o->daemon ? log_debug : log_info)("nothing changed: %zu "
@@ -1982,7 +2234,7 @@ sync_resync(const struct conf *c, const struct sync_opts *o)
 		    "postfix: %s; dovecot: %s", w.sc.n, w.plan.n, w.nrejected,
 		    sv[SVC_POSTFIX].status, sv[SVC_DOVECOT].status);
 report:
-	if (failed)
+	if (failed || held)
 		rc = EXIT_APPLY;
 	else if (w.nrejected > 0)
 		rc = EXIT_REJECTED;
@@ -2003,6 +2255,7 @@ report:
 		    (sv[1].for_default && !sv[1].reload) ||
 		    (w.old.reload_pending[0] && !sv[0].reload) ||
 		    (w.old.reload_pending[1] && !sv[1].reload));
+		o->result->dovecot_held = held && !failed;
 		o->result->nlineages = w.sc.n;
 		o->result->nnames = w.plan.n;
 		o->result->nrejected = w.nrejected;

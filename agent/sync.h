@@ -27,6 +27,9 @@ struct sync_result {
 	int	  reload_failed; /* a reload ran and failed: still due */
 	int	  reloaded;	/* a reload ran and succeeded */
 	int	  reload_held;	/* a reload is due but was held back */
+	int	  dovecot_held;	/* the only failure: Dovecot is held back
+				   at an earlier include (retried after
+				   SIGHUP, not on a timer) */
 	char	**deferred;	/* lineages whose failure was not */
 	size_t	  ndeferred;	/* reported (maybe mid-swap) */
 	size_t	  nlineages, nnames, nrejected;
@@ -53,6 +56,11 @@ struct sync_opts {
 	size_t			  nrelease;
 	int			  hold_reloads;	/* write, but leave reloads
 						   pending (rate limit) */
+	int			  retry_held;	/* the daemon tries a new
+						   Dovecot include even when
+						   Dovecot is held back and
+						   its limit did not change
+						   (start, SIGHUP) */
 	struct sync_result	 *result;	/* filled when non-NULL */
 };
 

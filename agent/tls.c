@@ -140,6 +140,15 @@ put(int fd, const char *s)
 	return write(fd, s, len) == (ssize_t)len ? 0 : -1;
 }
 
+/* Keeps the greeting line when asked to; always true. */
+static int
+copy_greeting(const char *line, char *greet, size_t greetsz)
+{
+	if (greet != NULL && greetsz > 0)
+		snprintf(greet, greetsz, "%s", line);
+	return 1;
+}
+
 /* SMTP: a reply is lines "NNN-..." ending with "NNN ..." (at most 100
  * lines: a server that never ends its reply is given up on). */
 static int
@@ -156,8 +165,11 @@ smtp_reply(int fd, const char *code)
 	return 0;
 }
 
+/* The STARTTLS dialogue of proto; the server's greeting is copied to
+ * greet (when not NULL). */
 static int
-starttls(int fd, enum tls_proto proto, char *why, size_t whysz)
+starttls(int fd, enum tls_proto proto, char *greet, size_t greetsz,
+    char *why, size_t whysz)
 {
 	char line[512];
 	int ok = -1;
@@ -174,6 +186,7 @@ starttls(int fd, enum tls_proto proto, char *why, size_t whysz)
 		break;
 	case TLS_IMAP:
 		ok = get_line(fd, line, sizeof(line)) == 0 &&
+		    copy_greeting(line, greet, greetsz) &&
 		    strncmp(line, "* OK", 4) == 0 &&
 		    put(fd, "a STARTTLS\r\n") == 0 &&
 		    get_line(fd, line, sizeof(line)) == 0 &&
@@ -181,6 +194,7 @@ starttls(int fd, enum tls_proto proto, char *why, size_t whysz)
 		break;
 	case TLS_POP3:
 		ok = get_line(fd, line, sizeof(line)) == 0 &&
+		    copy_greeting(line, greet, greetsz) &&
 		    strncmp(line, "+OK", 3) == 0 &&
 		    put(fd, "STLS\r\n") == 0 &&
 		    get_line(fd, line, sizeof(line)) == 0 &&
@@ -196,7 +210,7 @@ starttls(int fd, enum tls_proto proto, char *why, size_t whysz)
 
 static int probe(const char *host, int port, enum tls_proto proto,
 	    const char *sni, const char *sigalgs, int timeout_ms, char fp[96],
-	    char *why, size_t whysz);
+	    char *greet, size_t greetsz, char *why, size_t whysz);
 
 /*
  * A server that closes on us must not kill the process with SIGPIPE, and
@@ -207,6 +221,15 @@ int
 tls_probe(const char *host, int port, enum tls_proto proto, const char *sni,
     const char *sigalgs, int timeout_ms, char fp[96], char *why, size_t whysz)
 {
+	return tls_probe_greeting(host, port, proto, sni, sigalgs, timeout_ms,
+	    fp, NULL, 0, why, whysz);
+}
+
+int
+tls_probe_greeting(const char *host, int port, enum tls_proto proto,
+    const char *sni, const char *sigalgs, int timeout_ms, char fp[96],
+    char *greet, size_t greetsz, char *why, size_t whysz)
+{
 	struct timespec zero = { 0, 0 };
 	sigset_t pipe, old;
 	int rc;
@@ -214,17 +237,33 @@ tls_probe(const char *host, int port, enum tls_proto proto, const char *sni,
 	sigemptyset(&pipe);
 	sigaddset(&pipe, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &pipe, &old);
-	rc = probe(host, port, proto, sni, sigalgs, timeout_ms, fp, why,
-	    whysz);
+	rc = probe(host, port, proto, sni, sigalgs, timeout_ms, fp, greet,
+	    greetsz, why, whysz);
 	while (sigtimedwait(&pipe, NULL, &zero) == SIGPIPE)
 		;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return rc;
 }
 
+/* The server's first line after a handshake of TLS from the first byte
+ * (its greeting: "220 ...", "* OK ...", "+OK ..."), at most sz - 1
+ * bytes; "" when none comes within the socket's timeout. */
+static void
+tls_greeting(SSL *ssl, char *buf, size_t sz)
+{
+	size_t n = 0, total = 0;
+	char ch;
+
+	while (total++ < 4096 && SSL_read(ssl, &ch, 1) == 1 && ch != '\n')
+		if (n + 1 < sz && ch != '\r')
+			buf[n++] = ch;
+	buf[n] = '\0';
+}
+
 static int
 probe(const char *host, int port, enum tls_proto proto, const char *sni,
-    const char *sigalgs, int timeout_ms, char fp[96], char *why, size_t whysz)
+    const char *sigalgs, int timeout_ms, char fp[96], char *greet,
+    size_t greetsz, char *why, size_t whysz)
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0, i;
@@ -238,7 +277,9 @@ probe(const char *host, int port, enum tls_proto proto, const char *sni,
 		return 1;
 	if (fd < 0)
 		return -1;
-	if (starttls(fd, proto, why, whysz) == -1)
+	if (greet != NULL && greetsz > 0)
+		greet[0] = '\0';
+	if (starttls(fd, proto, greet, greetsz, why, whysz) == -1)
 		goto out;
 	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL ||
 	    (ssl = SSL_new(ctx)) == NULL || SSL_set_fd(ssl, fd) != 1 ||
@@ -263,6 +304,8 @@ probe(const char *host, int port, enum tls_proto proto, const char *sni,
 	}
 	for (i = 0; i < mdlen && i < 32; i++)
 		snprintf(fp + 3 * i, 4, i + 1 < mdlen ? "%02X:" : "%02X", md[i]);
+	if (proto == TLS_DIRECT && greet != NULL && greetsz > 0)
+		tls_greeting(ssl, greet, greetsz);
 	rc = 0;
 out:
 	X509_free(leaf);

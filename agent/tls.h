@@ -45,4 +45,14 @@ int	tls_probe(const char *host, int port, enum tls_proto proto,
 	    const char *sni, const char *sigalgs, int timeout_ms, char fp[96],
 	    char *why, size_t whysz);
 
+/*
+ * tls_probe_greeting(..., greet, greetsz, why, whysz): tls_probe() that
+ * also copies the server's greeting to greet: the first line it sends,
+ * before STARTTLS or, for TLS from the first byte, after the handshake
+ * (waited for within timeout_ms; "" when none comes).
+ */
+int	tls_probe_greeting(const char *host, int port, enum tls_proto proto,
+	    const char *sni, const char *sigalgs, int timeout_ms, char fp[96],
+	    char *greet, size_t greetsz, char *why, size_t whysz);
+
 #endif

@@ -201,3 +201,75 @@ verify_lineages(const struct conf *c, char *const *lineages, size_t n,
 	state_free(&st);
 	return (int)(t.bad + t.errs);
 }
+
+/* ---- Dovecot after its reload ---- */
+
+/* Dovecot's greeting, IMAP's or POP3's. */
+static int
+dovecot_greets(const char *g)
+{
+	return strncmp(g, "* OK", 4) == 0 || strncmp(g, "+OK", 3) == 0;
+}
+
+size_t
+verify_dovecot_endpoints(const struct conf *c, const char *sni, size_t *idx)
+{
+	char fp[96], greet[128], why[256];
+	size_t j, n = 0;
+
+	for (j = 0; j < c->verify.nendpoints; j++) {
+		const struct verify_endpoint *ep = &c->verify.endpoints[j];
+
+		if (ep->proto == TLS_SMTP)
+			continue;
+		if (tls_probe_greeting(VERIFY_HOST, ep->port, ep->proto, sni,
+		    NULL, c->verify.timeout_ms, fp, greet, sizeof(greet), why,
+		    sizeof(why)) == 0 && dovecot_greets(greet))
+			idx[n++] = j;
+	}
+	return n;
+}
+
+int
+verify_dovecot_confirm(const struct conf *c, const char *sni,
+    const size_t *idx, size_t n, long long deadline_ms, int *tries,
+    char *why, size_t whysz)
+{
+	long long end = mono_ms() + deadline_ms, left;
+	char fp[96], greet[128], r_why[256];
+	size_t k;
+	int t = 0, r;
+
+	snprintf(why, whysz, "no endpoint to probe");
+	while (n > 0) {
+		for (k = 0; k < n; k++) {
+			const struct verify_endpoint *ep =
+			    &c->verify.endpoints[idx[k]];
+
+			left = end - mono_ms();
+			if (left < 100)
+				left = 100;
+			t++;
+			r = tls_probe_greeting(VERIFY_HOST, ep->port,
+			    ep->proto, sni, NULL, left < c->verify.timeout_ms ?
+			    (int)left : c->verify.timeout_ms, fp, greet,
+			    sizeof(greet), r_why, sizeof(r_why));
+			if (r == 0 && dovecot_greets(greet)) {
+				*tries = t;
+				return 0;
+			}
+			if (r == -1 && ep->proto != TLS_DIRECT &&
+			    greet[0] == '\0')
+				snprintf(r_why, sizeof(r_why), "no greeting");
+			snprintf(why, whysz, "%s:%d: %s",
+			    tls_proto_name(ep->proto), ep->port, r == 1 ?
+			    "connection refused" : r == 0 ? "no greeting "
+			    "after the handshake" : r_why);
+		}
+		if (mono_ms() + 500 >= end || t >= VERIFY_DOVECOT_TRIES)
+			break;
+		nanosleep(&(struct timespec){ 0, 500 * 1000000L }, NULL);
+	}
+	*tries = t;
+	return -1;
+}

@@ -29,4 +29,28 @@ int	verify_run(const struct conf *c, char **names, size_t n);
 int	verify_lineages(const struct conf *c, char *const *lineages, size_t n,
 	    int retry_ms);
 
+/*
+ * verify_dovecot_endpoints(conf, sni, idx): the endpoints of
+ * verify.endpoints where Dovecot completes a handshake for sni now: the
+ * imap and pop3 ones, and the tls ones whose greeting after the
+ * handshake is IMAP's or POP3's. Their indexes go to idx (room for
+ * verify.nendpoints); returns how many.
+ */
+size_t	verify_dovecot_endpoints(const struct conf *c, const char *sni,
+	    size_t *idx);
+
+/* At most this many probes in verify_dovecot_confirm(). */
+#define VERIFY_DOVECOT_TRIES	20
+
+/*
+ * verify_dovecot_confirm(conf, sni, idx, n, deadline_ms, &tries, why):
+ * after a reload, probes those endpoints in turn, half a second between
+ * rounds, until one completes a handshake and greets (0) or deadline_ms
+ * or VERIFY_DOVECOT_TRIES probes have passed (-1, the last failure in
+ * why). tries: the probes made.
+ */
+int	verify_dovecot_confirm(const struct conf *c, const char *sni,
+	    const size_t *idx, size_t n, long long deadline_ms, int *tries,
+	    char *why, size_t whysz);
+
 #endif

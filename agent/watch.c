@@ -83,6 +83,9 @@ struct watcher {
 	long long	 next_full;
 	long long	 reload_retry_at;
 	int		 backoff_s;
+	int		 retry_held;	/* the next run tries a Dovecot
+					   include held back (start,
+					   SIGHUP) */
 	long long	 last_reload, reload_due_at;	/* rate limit */
 	long long	 certbot_since;
 	long long	 watchdog_ms, watchdog_at;
@@ -580,6 +583,8 @@ run_sync(struct watcher *w, int full)
 	o.loud = loud;
 	o.nloud = nloud;
 	o.result = &res;
+	o.retry_held = w->retry_held;
+	w->retry_held = 0;
 	o.hold_reloads = w->last_reload != 0 && now - w->last_reload <
 	    (long long)w->c->watch.reload_min_interval_s * 1000;
 	w->reload_due_at = 0;
@@ -634,7 +639,9 @@ run_sync(struct watcher *w, int full)
 		log_info("watch: reloading in %lld ms (reload_min_interval_s)",
 		    w->reload_due_at - mono_ms());
 	}
-	if (res.reload_failed || rc == EXIT_APPLY) {
+	/* Dovecot held back at an earlier include is not a step to retry
+	 * on a timer: it waits for SIGHUP or a new limit (see sync.c). */
+	if (res.reload_failed || (rc == EXIT_APPLY && !res.dovecot_held)) {
 		w->backoff_s = w->backoff_s ? w->backoff_s * 2 : 5;
 		if (w->backoff_s > 600)
 			w->backoff_s = 600;
@@ -678,6 +685,7 @@ reconfigure(struct watcher *w)
 			watch_all(w);
 		log_info("watch: configuration reloaded");
 	}
+	w->retry_held = 1;
 	run_sync(w, 1);
 	notify("READY=1");
 }
@@ -807,6 +815,7 @@ watch_run(const char *conf_path, int explicit_conf, struct conf *c)
 	log_info("watch: watching %s (settle %d ms)", w.c->letsencrypt_dir ?
 	    log_esc(w.c->letsencrypt_dir) : "no certbot tree",
 	    w.c->watch.settle_ms);
+	w.retry_held = 1;
 	run_sync(&w, 1);
 	notify("READY=1");
 	while (!w.stop) {

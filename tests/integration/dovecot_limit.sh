@@ -12,17 +12,8 @@
 t_require_root
 
 t_tmpdir T
-LE=$T/le
-mkdir -p "$T/pf" "$T/pfc"
-: >"$T/pfc/main.cf"
-/usr/bin/python3 "$T_TOP/bench/gentree.py" "$LE" 100 --names 2 2>/dev/null ||
-	{ t_fail "gentree 100 lineages"; exit 1; }
-certs_ca "$T/ca" >/dev/null
-certs_leaf "$T/ca" "$T/default" ec256 default.example.test
-cat "$T/default.crt" "$T/default.chain" >"$T/default.full"
-DC_CONF_EXTRA='service config {
-  vsz_limit = 64M
-}' dc_start "$T/dc" "$T/default.key" "$T/default.full" || { t_fail "dovecot start"; exit 1; }
+. "$T_TOP/tests/lib/dovecot-grow.sh"
+grow_setup || exit 1
 cat >"$T/c.json" <<JSON
 {"letsencrypt_dir": "$LE", "state_dir": "$T/state",
  "postfix": {"map": "$T/pf/tls_sni", "reload": null},
@@ -31,21 +22,13 @@ cat >"$T/c.json" <<JSON
              "check": ["doveconf", "-xn", "-c", "$DC_CONF"],
              "reload": ["doveadm", "-c", "$DC_CONF", "reload"]}}
 JSON
-S() { "$SNISYNC" -c "$T/c.json" "$@"; }
-# served NAME: CN of the leaf Dovecot's IMAPS serves for NAME
-served() {
-	timeout 10 openssl s_client -connect "127.0.0.1:$DC_IMAPS_PORT" \
-		-servername "$1" </dev/null 2>/dev/null |
-		openssl x509 -noout -subject -nameopt multiline 2>/dev/null |
-		sed -n 's/^ *commonName *= *//p'
-}
 old=bench-00042.example.test new=bench-00420.example.test
 
 S resync >"$T/r1.log" 2>&1
 t_eq "100 lineages fit under 64 MB: resync exits 0" "$?" 0
 t_eq "Dovecot serves an old name its certificate" "$(served "$old")" "$old"
 
-/usr/bin/python3 "$T_TOP/bench/gentree.py" "$LE" 500 --names 2 --start 100 2>/dev/null
+grow_more 500 100
 cp "$DC_CONFD/99-snisync.conf" "$T/include.before"
 S resync >"$T/r2.log" 2>&1
 t_eq "600 lineages do not fit under 64 MB: resync exits 4" "$?" 4
@@ -55,9 +38,18 @@ t_match "one line with the need, the limit, the counts and the remedy" "$line" \
 t_check "the previous include is kept byte for byte" cmp -s "$DC_CONFD/99-snisync.conf" "$T/include.before"
 t_eq "Dovecot still serves the old name" "$(served "$old")" "$old"
 t_eq "Postfix's map has the new name" \
-	"$(postmap -c "$T/pfc" -F -q "$new" "lmdb:$T/pf/tls_sni" | openssl x509 -noout -subject -nameopt multiline 2>/dev/null | sed -n 's/^ *commonName *= *//p')" "$new"
+	"$(in_map "$new")" "$new"
 t_check "no temp file left beside the include" \
 	sh -c "! ls '$DC_CONFD' | grep -q tmp"
+out=$(S status 2>&1); rc=$?
+t_eq "status exits 1 while Dovecot is held back" "$rc" 1
+t_match "status: held back (does not fit), names lacking" "$out" \
+	'dovecot: HELD BACK since [0-9-]+ [0-9:]+ UTC \(does not fit\): the config in service lacks 1000 of 1200 names \(100 blocks in service\); raise service config \{ vsz_limit = [0-9]+[MG] \}'
+t_match "status: capacity of the new include, above 80 %, what to raise" "$out" \
+	'dovecot: capacity: 600 blocks need about [0-9]+ MB of service config.s 64 MB \([0-9]+ %\); above 80 %: raise it with service config \{ vsz_limit = [0-9]+[MG] \}'
+t_eq "status --json: held_back reason and names lacking, memory limit" \
+	"$(S status --json | python3 -c 'import json,sys; d=json.load(sys.stdin)["services"]["dovecot"]; h=d["held_back"]; print(h["reason"], h["names_lacking"], d["memory_limit"], d["blocks"], d["memory_need"] > d["memory_limit"])')" \
+	"does not fit 1000 67108864 600 True"
 
 sed -i 's/vsz_limit = 64M/vsz_limit = 1G/' "$DC_CONF"
 doveadm -c "$DC_CONF" reload
@@ -66,4 +58,8 @@ S resync >"$T/r3.log" 2>&1
 t_eq "with vsz_limit = 1G the same tree applies: resync exits 0" "$?" 0
 t_eq "Dovecot serves the new name" "$(served "$new")" "$new"
 t_eq "and still the old one" "$(served "$old")" "$old"
+out=$(S status 2>&1)
+t_nomatch "status: no longer held back" "$out" 'HELD BACK'
+t_match "status: capacity under 1 GB, no advice" "$out" \
+	'dovecot: capacity: 600 blocks need about [0-9]+ MB of service config.s 1024 MB \([0-9]+ %\)$'
 t_done

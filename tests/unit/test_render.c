@@ -4,6 +4,7 @@
 #include "dovecot.h"
 #include "postfix.h"
 #include "unit.h"
+#include "util.h"
 
 static void
 b64(const char *in, const char *want)
@@ -140,9 +141,53 @@ packed(void)
 		free(again);
 		plan_free(&rp);
 	}
+
+	UNIT_INTEQ(dovecot_lacking(text, len, &pl), 0,
+	    "2.3: an include lacks none of the names it was rendered from");
+	{
+		/* an include without b.test's block: 2 names lack */
+		char *cut = strstr(text, "local_name \"mail.b.test");
+		char *end = strstr(cut, "}\n") + 2;
+		char *held = xasprintf("%.*s%s", (int)(cut - text), text, end);
+
+		UNIT_INTEQ(dovecot_lacking(held, strlen(held), &pl), 2,
+		    "2.3: a block missing: its names lack");
+		free(held);
+	}
+	UNIT_INTEQ(dovecot_lacking(NULL, 0, &pl), 6,
+	    "no include: every name lacks");
 	free(text);
+	{
+		/* refs: the store ids an include names (64 hex digits) */
+		char id1[65], id2[65], **refs;
+		struct pair q = p[0];
+		struct plan ql;
+		size_t n, i;
+
+		memset(id1, 'a', 64);
+		memset(id2, 'b', 64);
+		id1[64] = id2[64] = '\0';
+		strcpy(q.key_id, id1);
+		strcpy(q.chain_id, id2);
+		plan_build(&q, 1, &ql);
+		text = dovecot_render(&ql, &q, "/st/store", DOVECOT_23, &len);
+		refs = dovecot_refs(text, len, "/st/store", &n);
+		UNIT_INTEQ(n, 4, "refs: chain and key of the exact block and "
+		    "of the wildcard block");
+		UNIT_OK(n == 4 && strcmp(refs[0], id2) == 0 &&
+		    strcmp(refs[1], id1) == 0, "refs: the ids, in order");
+		for (i = 0; i < n; i++)
+			free(refs[i]);
+		free(refs);
+		refs = dovecot_refs(text, len, "/other", &n);
+		UNIT_OK(n == 0 && refs == NULL, "refs: another store: none");
+		free(text);
+		plan_free(&ql);
+	}
 
 	text = dovecot_render(&pl, p, "/s", DOVECOT_24, &len);
+	UNIT_INTEQ(dovecot_lacking(text, len, &pl), 0,
+	    "2.4: an include lacks none of its names");
 	UNIT_INTEQ(dovecot_blocks(text, len), 6, "2.4: one block per name");
 	UNIT_OK(strchr(text, '"') == NULL, "2.4: no quoted name lists");
 	UNIT_OK(strstr(text, "local_name *.a.test {") <
