@@ -55,6 +55,11 @@ char	**dovecot_refs(const char *text, size_t len, const char *store,
  * check peaked at peak bytes needs (peak over DOVECOT_USABLE_PCT). */
 long long dovecot_need(long long peak);
 
+/* Dovecot 2.3 reparses its whole configuration at each reload: above
+ * about this many blocks the first handshake after one takes more than
+ * a second on 2 cores (make bench, docs/performance.md). */
+#define DOVECOT23_SLOW_BLOCKS	1000
+
 /* dovecot_vsz_advice(need, buf, sz): a vsz_limit value ("512M", "1G",
  * ...) with room for need bytes and half as much growth. */
 void	dovecot_vsz_advice(long long need, char *buf, size_t sz);

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dovecot.h"
 #include "fsio.h"
 #include "log.h"
 #include "name.h"
@@ -299,6 +300,39 @@ walk_conf(struct dc_walk *wk, const char *file, int depth)
 	free(text);
 }
 
+/*
+ * Capacity, from what the last sync measured: the blocks, the memory they
+ * need and the config service's limit (what to raise above 80 % of it,
+ * or while Dovecot is held back), and for 2.3 the block count above which
+ * the first handshake after each reload takes more than a second
+ * (DOVECOT23_SLOW_BLOCKS, measured by make bench).
+ */
+static void
+setup_dovecot_capacity(struct setup *s)
+{
+	const struct dovecot_state *d = &s->st.dovecot;
+	char *argv[] = { "dovecot", "--version", NULL }, out[256];
+	int status;
+
+	if (d->measured == 0)
+		printf("dovecot: capacity: not measured yet (run `snisync "
+		    "resync`)\n");
+	else {
+		status_print_dovecot(d, s->plan.n);
+		if (d->held != DOVECOT_HOLD_NONE || (d->limit > 0 &&
+		    d->need * 100 / d->limit >= DOVECOT_ADVISE_PCT))
+			s->todo = 1;
+	}
+	if (run_cmd(argv, s->c->command_timeout, out, sizeof(out),
+	    &status) == 0 && status == 0 &&
+	    dovecot_parse_version(out) == DOVECOT_23)
+		printf("dovecot: 2.3 parses every block again at each reload: "
+		    "above about %d blocks the first handshake after a reload "
+		    "takes more than a second (2 cores; docs/performance.md)"
+		    "%s\n", DOVECOT23_SLOW_BLOCKS, d->measured && d->blocks >
+		    DOVECOT23_SLOW_BLOCKS ? "; this include is above it" : "");
+}
+
 static void
 setup_dovecot(struct setup *s)
 {
@@ -350,6 +384,7 @@ setup_dovecot(struct setup *s)
 		free(wk.names[i]);
 	}
 	free(wk.names);
+	setup_dovecot_capacity(s);
 }
 int
 setup_run(const struct conf *c, const struct setup_opts *o)

@@ -47,6 +47,13 @@ t_match "status: held back (does not fit), names lacking" "$out" \
 	'dovecot: HELD BACK since [0-9-]+ [0-9:]+ UTC \(does not fit\): the config in service lacks 1000 of 1200 names \(100 blocks in service\); raise service config \{ vsz_limit = [0-9]+[MG] \}'
 t_match "status: capacity of the new include, above 80 %, what to raise" "$out" \
 	'dovecot: capacity: 600 blocks need about [0-9]+ MB of service config.s 64 MB \([0-9]+ %\); above 80 %: raise it with service config \{ vsz_limit = [0-9]+[MG] \}'
+out=$(S setup --postfix-dir "$T/pfc" --dovecot-config "$DC_CONF" 2>&1)
+t_match "setup: Dovecot held back, with what to raise" "$out" \
+	'dovecot: HELD BACK since .* \(does not fit\): the config in service lacks 1000 of 1200 names'
+t_match "setup: the capacity line, above 80 %" "$out" \
+	'dovecot: capacity: 600 blocks need about [0-9]+ MB of service config.s 64 MB \([0-9]+ %\); above 80 %'
+t_match "setup: 2.3's handshake guidance" "$out" \
+	'dovecot: 2\.3 parses every block again at each reload: above about [0-9]+ blocks the first handshake after a reload takes more than a second'
 t_eq "status --json: held_back reason and names lacking, memory limit" \
 	"$(S status --json | python3 -c 'import json,sys; d=json.load(sys.stdin)["services"]["dovecot"]; h=d["held_back"]; print(h["reason"], h["names_lacking"], d["memory_limit"], d["blocks"], d["memory_need"] > d["memory_limit"])')" \
 	"does not fit 1000 67108864 600 True"
