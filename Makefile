@@ -87,6 +87,7 @@ check-san: deps
 bench: deps
 	$(MAKE) all
 	/usr/bin/python3 bench/run.py $(BENCH_ARGS)
+	/usr/bin/python3 bench/dovecot.py $(BENCH_DOVECOT_ARGS)
 
 deps-fuzz:
 	@sh packaging/deps.sh fuzz
