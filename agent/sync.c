@@ -1282,7 +1282,7 @@ write_dovecot(struct work *w, const char *text, size_t len)
 	w->dc.measured = (long long)w->now;
 	w->dc.need = 0;
 	if (w->c->dovecot.check == NULL) {
-		w->dc.limit = dovecot_vsz_limit(w);
+		w->dc.limit = 0;	/* not asked: nothing to hold it to */
 		return 0;
 	}
 	limit = w->dc.limit = dovecot_vsz_limit(w);
