@@ -594,13 +594,14 @@ def d24_root():
         p = subprocess.run(["bash", "-c", '. "$1" && d24_complete && echo "$D24_ROOT"',
                             "_", CHROOT_SH], capture_output=True, text=True)
         root = p.stdout.strip()
-        return (root, "") if p.returncode == 0 and root else (None, "not built yet (--quick never builds it)")
+        return (root, "") if p.returncode == 0 and root else \
+            (None, "is not built (--quick never builds it; make check-dovecot24 does)")
     note("Dovecot 2.4: the Debian 13 chroot (tests/dovecot24/chroot.sh build)")
     p = subprocess.run(["bash", CHROOT_SH, "build"], capture_output=True, text=True)
     root = p.stdout.strip().splitlines()[-1] if p.stdout.strip() else ""
     if p.returncode != 0 or not root:
         why = p.stderr.strip().splitlines()
-        return None, why[-1] if why else "exit %d" % p.returncode
+        return None, "cannot be built (%s)" % (why[-1] if why else "exit %d" % p.returncode)
     return root, ""
 
 
@@ -682,13 +683,24 @@ def table(rows):
 
 
 def main():
-    global T
+    global T, SNISYNC
     T = tempfile.mkdtemp(prefix="snisync-bench-dovecot.")
     os.chmod(T, 0o755)      # Dovecot's unprivileged processes walk through it
     t_all = time.monotonic()
-    note("machine: %s, %d cores; snisync %s" % (
+    if "SNISYNC" not in os.environ:
+        # A copy: a rebuild of the tree's binary during the run changes nothing.
+        shutil.copy2(SNISYNC, os.path.join(T, "snisync"))
+        SNISYNC = os.path.join(T, "snisync")
+    with open(SNISYNC, "rb") as f:
+        bin_sha = hashlib.sha256(f.read()).hexdigest()[:12]
+    head = subprocess.run(["git", "-C", TOP, "rev-parse", "--short", "HEAD"],
+                          capture_output=True, text=True).stdout.strip() or "?"
+    dirty = subprocess.run(["git", "-C", TOP, "status", "--porcelain", "--", "agent"],
+                           capture_output=True, text=True).stdout.strip()
+    note("machine: %s, %d cores; %s (binary sha256 %s; tree at %s%s)" % (
         os.uname().machine, os.cpu_count(),
-        subprocess.run([SNISYNC, "--version"], capture_output=True, text=True).stdout.strip()))
+        subprocess.run([SNISYNC, "--version"], capture_output=True, text=True).stdout.strip(),
+        bin_sha, head, ", agent/ modified" if dirty else ""))
     note("%s; load average %.2f %.2f %.2f" % ((time.strftime("%Y-%m-%d %H:%M %Z"),) + os.getloadavg()))
     old = os.umask(0o077)
     subprocess.check_call(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
@@ -704,7 +716,7 @@ def main():
     if "2.4" in versions:
         root, why = d24_root()
         if root is None:
-            print("# Dovecot 2.4 skipped: the Debian 13 chroot is %s" % why, flush=True)
+            print("# Dovecot 2.4 skipped: the Debian 13 chroot %s" % why, flush=True)
         else:
             why = mount_chroot(root)
             if why:
