@@ -1209,6 +1209,17 @@ report_no_fit(struct work *w, const char *text, size_t len, long long limit,
 	    w->dc_oldlen) : 0, adv);
 }
 
+/* The blocks of the include in service (w->dc_old) and the names of
+ * the plan it lacks. */
+static void
+held_counts(struct work *w)
+{
+	w->dc.held_blocks = w->dc_had_old ? dovecot_blocks(
+	    (const char *)w->dc_old, w->dc_oldlen) : 0;
+	w->dc.lacking = dovecot_lacking(w->dc_had_old ?
+	    (const char *)w->dc_old : NULL, w->dc_oldlen, &w->plan);
+}
+
 /* Dovecot is held back at the include it has (reason h); a hold that
  * goes on keeps its start. */
 static void
@@ -1218,10 +1229,7 @@ dovecot_hold(struct work *w, enum dovecot_hold h)
 		w->dc.held_since = (long long)w->now;
 	w->dc.held = h;
 	w->dc.held_limit = dovecot_vsz_limit(w);
-	w->dc.held_blocks = w->dc_had_old ? dovecot_blocks(
-	    (const char *)w->dc_old, w->dc_oldlen) : 0;
-	w->dc.lacking = dovecot_lacking(w->dc_had_old ?
-	    (const char *)w->dc_old : NULL, w->dc_oldlen, &w->plan);
+	held_counts(w);
 }
 
 static void
@@ -2046,10 +2054,7 @@ still_held(struct work *w, const struct sync_opts *o)
 	}
 	if (read_dovecot(w) == -1)
 		return 0;
-	w->dc.held_blocks = w->dc_had_old ? dovecot_blocks(
-	    (const char *)w->dc_old, w->dc_oldlen) : 0;
-	w->dc.lacking = dovecot_lacking(w->dc_had_old ?
-	    (const char *)w->dc_old : NULL, w->dc_oldlen, &w->plan);
+	held_counts(w);
 	log_err("dovecot: held back since %s (%s): the config in service "
 	    "lacks %zu of %zu names; tried again after SIGHUP or a change of "
 	    "service config's vsz_limit", fmt_utc(w->dc.held_since),
