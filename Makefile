@@ -1,7 +1,7 @@
 # snisync - certificate/SNI map sync agent for Let's Encrypt renewals.
 # Plain make; pkg-config finds OpenSSL 3, jansson and liblmdb.
 
-VERSION   = 0.1.0
+VERSION   = 0.2.0
 PREFIX   ?= /usr/local
 SBINDIR  ?= $(PREFIX)/sbin
 MANDIR   ?= $(PREFIX)/share/man

@@ -1,8 +1,9 @@
 /*
  * dovecot.c - local_name rendering (pure: struct -> bytes).
  *
- * Only names that passed name_normalize() get here, and store paths are
- * checked by the config loader, so nothing in the output can break out
+ * Only names that passed name_normalize() get here, served file names
+ * are made of [A-Za-z0-9._~-] (store.h) and state_dir is checked by the
+ * config loader, so nothing in the output can break out
  * of its line or block. 2.3 syntax reads files with "<path"; 2.4 takes
  * plain paths in ssl_server_*_file (a "<" there would be read as file
  * contents). Dovecot's cost is per block (its config process holds each
@@ -17,23 +18,26 @@
  * inherited.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dovecot.h"
 #include "name.h"
+#include "store.h"
 #include "util.h"
 
 /* One block for entries ix[0..n), all served by the same files. */
 static void
 block(struct buf *b, const struct plan *plan, const size_t *ix, size_t n,
-    const struct pair *pairs, const char *store, enum dovecot_syntax syn)
+    const struct pair *pairs, const char *dir, enum dovecot_syntax syn)
 {
 	const struct plan_entry *e = &plan->e[ix[0]];
 	const struct pair *p = &pairs[e->pair];
 	const struct pair *alt = e->alt == PLAN_NO_ALT ? NULL : &pairs[e->alt];
 	int v23 = syn == DOVECOT_23;
+	char f[STORE_NAME_MAX];
 	size_t i;
 
 	if (n == 1)
@@ -45,29 +49,29 @@ block(struct buf *b, const struct plan *plan, const size_t *ix, size_t n,
 			    plan->e[ix[i]].name);
 		buf_adds(b, "\" {\n");
 	}
-	buf_addf(b, "  %s = %s%s/%s.pem\n"
-	    "  %s = %s%s/%s.pem\n",
-	    v23 ? "ssl_cert" : "ssl_server_cert_file", v23 ? "<" : "", store,
-	    p->chain_id,
-	    v23 ? "ssl_key" : "ssl_server_key_file", v23 ? "<" : "", store,
-	    p->key_id);
-	if (alt != NULL)
-		buf_addf(b, "  %s = %s%s/%s.pem\n"
-		    "  %s = %s%s/%s.pem\n",
+	/* One file holds the key and the full chain: both settings name it
+	 * (FACTS.md). */
+	store_file_name(p->lineage, f);
+	buf_addf(b, "  %s = %s%s/%s\n  %s = %s%s/%s\n",
+	    v23 ? "ssl_cert" : "ssl_server_cert_file", v23 ? "<" : "", dir, f,
+	    v23 ? "ssl_key" : "ssl_server_key_file", v23 ? "<" : "", dir, f);
+	if (alt != NULL) {
+		store_file_name(alt->lineage, f);
+		buf_addf(b, "  %s = %s%s/%s\n  %s = %s%s/%s\n",
 		    v23 ? "ssl_alt_cert" : "ssl_server_alt_cert_file",
-		    v23 ? "<" : "", store, alt->chain_id,
+		    v23 ? "<" : "", dir, f,
 		    v23 ? "ssl_alt_key" : "ssl_server_alt_key_file",
-		    v23 ? "<" : "", store, alt->key_id);
-	else
+		    v23 ? "<" : "", dir, f);
+	} else
 		buf_addf(b, "  %s =\n  %s =\n",
 		    v23 ? "ssl_alt_cert" : "ssl_server_alt_cert_file",
 		    v23 ? "ssl_alt_key" : "ssl_server_alt_key_file");
 	buf_adds(b, "}\n");
 }
 
-/* Entries are served by the same files: same pair files and same alt
- * pair files (or none). Compared by store ids, so two lineages holding
- * one certificate share a block too. */
+/* Entries are served by the same files: the same lineage's file and the
+ * same alt lineage's file (or none). By lineage, not by content: the
+ * include stays the same when a lineage renews. */
 struct files_ctx {
 	const struct plan	*plan;
 	const struct pair	*pairs;
@@ -77,21 +81,16 @@ static int
 cmp_files(const struct files_ctx *c, size_t a, size_t b)
 {
 	const struct plan_entry *x = &c->plan->e[a], *y = &c->plan->e[b];
-	const struct pair *px = &c->pairs[x->pair], *py = &c->pairs[y->pair];
 	int r;
 
-	if ((r = strcmp(px->chain_id, py->chain_id)) != 0 ||
-	    (r = strcmp(px->key_id, py->key_id)) != 0)
+	if ((r = strcmp(c->pairs[x->pair].lineage,
+	    c->pairs[y->pair].lineage)) != 0)
 		return r;
 	if ((x->alt == PLAN_NO_ALT) != (y->alt == PLAN_NO_ALT))
 		return x->alt == PLAN_NO_ALT ? -1 : 1;
 	if (x->alt == PLAN_NO_ALT)
 		return 0;
-	px = &c->pairs[x->alt];
-	py = &c->pairs[y->alt];
-	if ((r = strcmp(px->chain_id, py->chain_id)) != 0)
-		return r;
-	return strcmp(px->key_id, py->key_id);
+	return strcmp(c->pairs[x->alt].lineage, c->pairs[y->alt].lineage);
 }
 
 /* Sorts entry indexes by (files, name order): a block's names are
@@ -138,7 +137,7 @@ cmp_group(const void *a, const void *b)
 
 char *
 dovecot_render(const struct plan *plan, const struct pair *pairs,
-    const char *store_dir, enum dovecot_syntax syn, size_t *len)
+    const char *served_dir, enum dovecot_syntax syn, size_t *len)
 {
 	struct buf b = { 0 };
 	size_t *ix = xcalloc(plan->n + 1, sizeof(*ix));
@@ -169,7 +168,7 @@ dovecot_render(const struct plan *plan, const struct pair *pairs,
 			qsort(g, ng, sizeof(*g), cmp_group);
 		for (i = 0; i < ng; i++)
 			block(&b, plan, ix + g[i].start, g[i].n, pairs,
-			    store_dir, syn);
+			    served_dir, syn);
 	}
 	free(g);
 	free(ix);
@@ -297,26 +296,32 @@ dovecot_lacking(const char *text, size_t len, const struct plan *plan)
 }
 
 char **
-dovecot_refs(const char *text, size_t len, const char *store, size_t *n)
+dovecot_refs(const char *text, size_t len, const char *dir, size_t *n)
 {
-	size_t sl = strlen(store), cap = 0;
+	size_t sl = strlen(dir), cap = 0, k;
 	const char *p = text, *end = text + len, *q;
 	char **v = NULL;
 
 	*n = 0;
 	while (text != NULL && sl > 0 &&
-	    (q = memmem(p, (size_t)(end - p), store, sl)) != NULL) {
+	    (q = memmem(p, (size_t)(end - p), dir, sl)) != NULL) {
 		q += sl;
 		p = q;
-		if ((size_t)(end - q) < 69 || *q != '/' ||
-		    memcmp(q + 65, ".pem", 4) != 0)
+		if (q >= end || *q != '/' || (q > text + sl &&
+		    q[-(ptrdiff_t)sl - 1] != '<' && q[-(ptrdiff_t)sl - 1] != ' '))
+			continue;
+		for (k = 1; q + k < end && q[k] != '\n' && q[k] != ' ' &&
+		    q[k] != '/'; k++)
+			;
+		if (k < 6 || (q + k < end && q[k] == '/') ||
+		    memcmp(q + k - 4, ".pem", 4) != 0)
 			continue;
 		if (*n + 1 >= cap) {
 			cap = cap ? cap * 2 : 64;
 			v = xreallocarray(v, cap, sizeof(*v));
 		}
-		v[(*n)++] = xstrndup(q + 1, 64);
-		p = q + 69;
+		v[(*n)++] = xstrndup(q + 1, k - 1);
+		p = q + k;
 	}
 	return v;
 }

@@ -16,8 +16,11 @@ enum dovecot_syntax {
 };
 
 /*
- * dovecot_render(plan, pairs, store_dir, syntax, &len): the text of
- * snisync's Dovecot include: local_name blocks pointing at store files;
+ * dovecot_render(plan, pairs, served_dir, syntax, &len): the text of
+ * snisync's Dovecot include: local_name blocks pointing at the served
+ * files (store.h) of the lineages serving them, one file as both cert
+ * and key, so the text depends on names and lineages only (a renewal
+ * leaves it the same);
  * 2.3: one block per set of exact names (or of wildcards) served by the
  * same pair and alt pair, names quoted and space-separated
  * (local_name "a.test b.test" {); 2.4: one block per name. The alt
@@ -29,7 +32,7 @@ enum dovecot_syntax {
  * syntax must be DOVECOT_23 or DOVECOT_24.
  */
 char	*dovecot_render(const struct plan *plan, const struct pair *pairs,
-	    const char *store_dir, enum dovecot_syntax syntax, size_t *len);
+	    const char *served_dir, enum dovecot_syntax syntax, size_t *len);
 
 /* dovecot_blocks(text, len): the number of local_name blocks in text as
  * dovecot_render() writes it. */
@@ -40,10 +43,10 @@ size_t	dovecot_blocks(const char *text, size_t len);
  * names. text may be NULL (every name lacks). */
 size_t	dovecot_lacking(const char *text, size_t len, const struct plan *plan);
 
-/* dovecot_refs(text, len, store, &n): the store ids (64 hex digits) of
- * the files text names under store; a malloc'd array of n malloc'd
- * strings, or NULL when n is 0. */
-char	**dovecot_refs(const char *text, size_t len, const char *store,
+/* dovecot_refs(text, len, dir, &n): the names of the ".pem" files right
+ * under dir that text names (after "<" or " "), in text order, repeats
+ * kept; a malloc'd array of n malloc'd strings, or NULL when n is 0. */
+char	**dovecot_refs(const char *text, size_t len, const char *dir,
 	    size_t *n);
 
 /* Of the config service's limit, what the check of a new include may

@@ -318,24 +318,52 @@ fsio_replace(const char *path, const void *buf, size_t len, mode_t mode)
 }
 
 int
-fsio_write_new(const char *path, const void *buf, size_t len, mode_t mode)
+fsio_stage(const char *path, const void *buf, size_t len, mode_t mode,
+    int durable, char *tmp, size_t tmpsz)
 {
-	char tmp[PATH_MAX];
-	struct stat st;
+	int fd;
 
-	if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) &&
-	    st.st_uid == geteuid() && (st.st_mode & 07777) == mode &&
-	    (size_t)st.st_size == len)
-		return 1;
 	if (check_target(path) == -1 ||
-	    write_temp(path, buf, len, tmp, sizeof(tmp)) == -1)
+	    write_temp(path, buf, len, tmp, tmpsz) == -1)
 		return -1;
-	if (chmod(tmp, mode) == -1 || rename(tmp, path) == -1) {
+	if (chmod(tmp, mode) == -1) {
+		log_err("%s: chmod: %s", log_esc(tmp), strerror(errno));
+		fsio_temp_abort(tmp);
+		return -1;
+	}
+	if (!durable)
+		return 0;
+	fd = open(tmp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1 || fsync(fd) == -1) {
+		log_err("%s: fsync: %s", log_esc(tmp), strerror(errno));
+		if (fd != -1)
+			close(fd);
+		fsio_temp_abort(tmp);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+int
+fsio_stage_commit(const char *tmp, const char *path)
+{
+	if (check_target(path) == -1 || rename(tmp, path) == -1) {
 		log_err("%s: rename: %s", log_esc(path), strerror(errno));
 		fsio_temp_abort(tmp);
 		return -1;
 	}
 	return 0;
+}
+
+int
+fsio_sync_dir(const char *dir)
+{
+	char sub[PATH_MAX];
+
+	/* fsync_dir() syncs the directory holding its argument */
+	snprintf(sub, sizeof(sub), "%s/.", dir);
+	return fsync_dir(sub);
 }
 
 int

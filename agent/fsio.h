@@ -56,16 +56,22 @@ struct stat;
 void	fsio_stat_identity(const struct stat *st, struct fsio_id *id);
 
 /*
- * fsio_write_new(path, buf, len, mode): for content-addressed files (the
- * name says what the bytes are): when a regular file of ours with that
- * size and mode is there, returns 1 and touches nothing; else writes a
- * temp file (O_EXCL 0600), fchmods and renames it over path, without an
- * fsync: call fsio_sync_fs() before anything refers to it. Returns 0
- * written, 1 present, -1 error (logged).
+ * A batch of replaced files (the served files): fsio_stage(path, buf,
+ * len, mode, durable, tmp, tmpsz) writes buf into a new temp file beside
+ * path (O_EXCL 0600, then mode; fsync'd when durable) and returns 0 with
+ * its name in tmp, or -1 (logged, nothing left); fsio_stage_commit(tmp,
+ * path) renames it over path (0, or -1 logged, tmp removed). Make every
+ * staged file durable before the first commit (durable, or one
+ * fsio_sync_fs() of the directory), and the renames durable after the
+ * last (fsio_sync_dir()): a crash at any instant leaves each path whole
+ * old or whole new. Refuses what fsio_replace() refuses at path.
  * fsio_sync_fs(dir): syncfs() of dir's file system and fsync of dir.
+ * fsio_sync_dir(dir): fsync of dir. Both 0, or -1 (logged).
  */
-int	fsio_write_new(const char *path, const void *buf, size_t len,
-	    mode_t mode);
+int	fsio_stage(const char *path, const void *buf, size_t len, mode_t mode,
+	    int durable, char *tmp, size_t tmpsz);
+int	fsio_stage_commit(const char *tmp, const char *path);
+int	fsio_sync_dir(const char *dir);
 int	fsio_sync_fs(const char *dir);
 
 /* fsio_clean_temps(path): removes the temp files fsio left beside path

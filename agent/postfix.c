@@ -27,6 +27,7 @@
 #include "log.h"
 #include "name.h"
 #include "postfix.h"
+#include "store.h"
 #include "util.h"
 
 struct pf_row {
@@ -59,22 +60,21 @@ rows_get(const struct plan *plan)
 
 char *
 postfix_source(const struct plan *plan, const struct pair *pairs,
-    const char *store_dir, size_t *len)
+    const char *served_dir, size_t *len)
 {
 	struct pf_row *rows = rows_get(plan);
 	struct buf b = { 0 };
+	char f[STORE_NAME_MAX];
 	size_t i;
 
 	buf_adds(&b, "");
 	for (i = 0; i < plan->n; i++) {
-		const struct pair *p = &pairs[rows[i].pair];
-
-		buf_addf(&b, "%s %s/%s.pem %s/%s.pem", rows[i].key,
-		    store_dir, p->key_id, store_dir, p->chain_id);
-		if (rows[i].alt != PLAN_NO_ALT)
-			buf_addf(&b, " %s/%s.pem %s/%s.pem", store_dir,
-			    pairs[rows[i].alt].key_id, store_dir,
-			    pairs[rows[i].alt].chain_id);
+		store_file_name(pairs[rows[i].pair].lineage, f);
+		buf_addf(&b, "%s %s/%s", rows[i].key, served_dir, f);
+		if (rows[i].alt != PLAN_NO_ALT) {
+			store_file_name(pairs[rows[i].alt].lineage, f);
+			buf_addf(&b, " %s/%s", served_dir, f);
+		}
 		buf_adds(&b, "\n");
 	}
 	free(rows);

@@ -12,14 +12,16 @@
 #define POSTFIX_MAP_SIZE	(16UL * 1024 * 1024)
 
 /*
- * postfix_source(plan, pairs, store_dir, &len): the map's source text, one
- * line "KEY KEYFILE CHAINFILE [ALTKEYFILE ALTCHAINFILE]" per name in map
- * order, the same lines an admin would feed to `postmap -F`. KEY is the
+ * postfix_source(plan, pairs, served_dir, &len): the map's source text,
+ * one line "KEY FILE [ALTFILE]" per name in map order, each FILE a served
+ * file (store.h: key, "\n", full chain, so `postmap -F` makes the same
+ * value of it as of the key and chain files on one line), the same lines
+ * an admin would feed to `postmap -F`. KEY is the
  * name, or ".example.com" for "*.example.com". Pure; returns malloc'd
  * text.
  */
 char	*postfix_source(const struct plan *plan, const struct pair *pairs,
-	    const char *store_dir, size_t *len);
+	    const char *served_dir, size_t *len);
 
 /*
  * postfix_write_lmdb(path, plan, pairs): writes the map into the empty

@@ -32,6 +32,7 @@
 #include "run.h"
 #include "scan.h"
 #include "status.h"
+#include "store.h"
 #include "sync.h"
 #include "util.h"
 #include "verify.h"
@@ -39,7 +40,9 @@
 struct work {
 	const struct conf	*c;
 	time_t			 now;
-	char			*store;		/* state_dir/store */
+	char			*served;	/* state_dir/served */
+	char			*legacy;	/* state_dir/store (before
+						   0.2), or NULL: none */
 	char			*state_path;
 	struct state		 old;
 	struct scan		 sc;
@@ -55,9 +58,14 @@ struct work {
 						   equal), -1 failed */
 	int			 have_lmdb;	/* as saved */
 	struct fsio_id		 lmdb;
-	char			**store_names;	/* store listing, sorted */
-	size_t			  nstore;
-	int			  store_listed;
+	char			**served_names;	/* served listing, sorted */
+	size_t			  nserved;
+	int			  served_listed;
+	char			**legacy_names;	/* legacy store listing */
+	size_t			  nlegacy;
+	int			  legacy_listed;
+	size_t			 *stage;	/* pairs whose served files */
+	size_t			  nstage;	/* this run writes */
 	struct plan		 plan, oldplan;
 	int			 postfix_on, dovecot_on;
 	enum dovecot_syntax	 syntax;
@@ -124,43 +132,17 @@ copy_pair_meta(struct pair *dst, const struct pair *src)
 	dst->src_chain = src->src_chain ? xstrdup(src->src_chain) : NULL;
 }
 
-/* Reads one store file and checks it still has the content it is named
- * after. Returns 0 or -1 (logged). */
-static int
-store_read(struct work *w, const char *id, unsigned char **buf, size_t *len)
-{
-	char *path = xasprintf("%s/%s.pem", w->store, id), why[256], got[65];
-	int rc = -1;
-
-	if (fsio_read(path, SCAN_MAX_FILE, buf, len, NULL, why,
-	    sizeof(why)) == -1) {
-		log_err("%s: %s", log_esc(path), why);
-		goto out;
-	}
-	cert_sha256_hex(*buf, *len, got);
-	if (strcmp(got, id) != 0) {
-		log_err("%s: content does not match its name; not serving it",
-		    log_esc(path));
-		free_wiped(*buf, *len);
-		*buf = NULL;
-		goto out;
-	}
-	rc = 0;
-out:
-	free(path);
-	return rc;
-}
-
+/* Loads a pair's bytes from its served file (or the legacy store),
+ * checked against the ids the state records. 0, or -1 (logged). */
 static int
 load_bytes(struct work *w, struct pair *p)
 {
+	char why[PATH_MAX + 200];
+
 	if (p->key != NULL)
 		return 0;
-	if (store_read(w, p->key_id, &p->key, &p->keylen) == -1)
-		return -1;
-	if (store_read(w, p->chain_id, &p->chain, &p->chainlen) == -1) {
-		free_wiped(p->key, p->keylen);
-		p->key = NULL;
+	if (store_load(w->served, w->legacy, p, why, sizeof(why)) == -1) {
+		log_err("lineage %s: %s", log_esc(p->lineage), log_esc(why));
 		return -1;
 	}
 	return 0;
@@ -346,7 +328,7 @@ validate_all(struct vjob *jobs, size_t n, time_t now)
 }
 
 /* The sequential part: report, or turn the result into a pair. */
-static int	store_has(struct work *w, const char *id);
+static int	on_disk(struct work *w, const struct pair *p);
 
 /* The first name of a pair that dane.hold_key_change lists, or NULL. */
 static const char *
@@ -386,7 +368,7 @@ hold_check(struct work *w, struct pair *p)
 		return 0;
 	}
 	if (op->not_after - (long long)w->now < 86400 ||
-	    !store_has(w, op->key_id) || !store_has(w, op->chain_id)) {
+	    !on_disk(w, op)) {
 		log_warn("lineage %s: key change for %s applied without a "
 		    "release: the previous certificate %s", log_esc(p->lineage),
 		    name, op->not_after - (long long)w->now < 86400 ?
@@ -487,31 +469,70 @@ cmp_strp_key(const void *key, const void *elem)
 	return strcmp(key, *(char *const *)elem);
 }
 
-/* The store as it was when the scan began: one directory listing (sorted
- * by fsio_list) instead of a stat per file; a file removed since is
- * caught when it is read (load_bytes). */
 static int
-store_has(struct work *w, const char *id)
+listed(const char *dir, int *done, char ***names, size_t *n,
+    const char *name)
+{
+	if (dir == NULL)
+		return 0;
+	if (!*done) {
+		*done = 1;
+		if (fsio_list(dir, names, n) == -1) {
+			*names = NULL;
+			*n = 0;
+		}
+	}
+	return *n > 0 && bsearch(name, *names, *n, sizeof(char *),
+	    cmp_strp_key) != NULL;
+}
+
+/* Whether a lineage's served file is there. A sync of a few lineages
+ * (the daemon, the deploy hook) asks the file system for each; a
+ * larger one lists the directory once, as it was when the scan began (a
+ * file removed since is caught when it is read: load_bytes). */
+static int
+served_has(struct work *w, const char *lineage)
+{
+	char name[STORE_NAME_MAX];
+	struct stat st;
+	char *path;
+	int r;
+
+	if (w->o->nonly > 0 && w->o->nonly <= 16 && !w->served_listed) {
+		path = store_path(w->served, lineage);
+		r = lstat(path, &st) == 0 && S_ISREG(st.st_mode);
+		free(path);
+		return r;
+	}
+	store_file_name(lineage, name);
+	return listed(w->served, &w->served_listed, &w->served_names,
+	    &w->nserved, name);
+}
+
+static int
+legacy_has(struct work *w, const char *id)
 {
 	char name[80];
 
-	if (!w->store_listed) {
-		w->store_listed = 1;
-		if (fsio_list(w->store, &w->store_names, &w->nstore) == -1) {
-			w->store_names = NULL;
-			w->nstore = 0;
-		}
-	}
 	snprintf(name, sizeof(name), "%s.pem", id);
-	return w->nstore > 0 && bsearch(name, w->store_names, w->nstore,
-	    sizeof(char *), cmp_strp_key) != NULL;
+	return listed(w->legacy, &w->legacy_listed, &w->legacy_names,
+	    &w->nlegacy, name);
+}
+
+/* An applied pair's bytes are on disk: its served file, or (a host
+ * upgraded from the legacy store) both of its legacy files. */
+static int
+on_disk(struct work *w, const struct pair *p)
+{
+	return served_has(w, p->lineage) || (w->legacy != NULL &&
+	    legacy_has(w, p->key_id) && legacy_has(w, p->chain_id));
 }
 
 /*
  * scan_cached_fn: a lineage whose resolved files are the very files its
  * applied pair was validated from (certbot never rewrites an archive
  * file), still within their validity, with both store copies present,
- * need not be read or validated again.
+ * need not be read or validated again (its served file is there).
  */
 static int
 cached(void *arg, const struct lineage *l)
@@ -525,8 +546,7 @@ cached(void *arg, const struct lineage *l)
 	    same_id(&op->src_key_id, &l->key.id) &&
 	    same_id(&op->src_chain_id, &l->chain.id) &&
 	    op->not_before <= (long long)w->now &&
-	    op->not_after >= (long long)w->now &&
-	    store_has(w, op->key_id) && store_has(w, op->chain_id);
+	    op->not_after >= (long long)w->now && on_disk(w, op);
 }
 
 static int
@@ -675,20 +695,11 @@ gather(struct work *w, const struct sync_opts *o)
 		if (in_scan(w, op->lineage))
 			continue;
 		if (o->nonly > 0 && !strv_has(o->only, o->nonly, op->lineage)) {
-			/* Not asked about: it stays as it is. Its bytes are
-			 * read only if the map must be rebuilt whole. */
-			struct pair *p;
-
-			if (!store_has(w, op->key_id) ||
-			    !store_has(w, op->chain_id)) {
-				log_err("lineage %s: its store files are gone; "
-				    "its names are no longer served (a full "
-				    "resync validates it again)",
-				    log_esc(op->lineage));
-				continue;
-			}
-			p = add_pair(w);
-			copy_pair_meta(p, op);
+			/* Not asked about: it stays as it is, served from
+			 * the file it had when it was applied (only a full
+			 * resync looks at each again; a map rebuilt whole
+			 * reads it, and load_bytes names it if it is gone). */
+			copy_pair_meta(add_pair(w), op);
 			continue;
 		}
 		if (strchr(op->lineage, ':') != NULL)
@@ -1020,35 +1031,89 @@ reload(const struct work *w, const char *svc, char **argv)
 	return 0;
 }
 
-/* Writes the store files of every pair read in this run (cached and
- * last good pairs are there already), then makes them durable with one
- * sync before anything can refer to them. */
+/* Whether p's served file must be written: its lineage applied no pair
+ * or another one before, or the file is missing. Only lineages this run
+ * looked at (the others are as they were applied), except on a host
+ * that still has the legacy store. */
+static int
+needs_file(struct work *w, const struct pair *p)
+{
+	const struct pair *op;
+
+	if (!in_scan(w, p->lineage) && w->legacy == NULL)
+		return 0;	/* upgraded: every pair gets its file */
+	op = old_pair(w, p->lineage);
+	return op == NULL || !pair_same_files(op, p) ||
+	    !served_has(w, p->lineage);
+}
+
+/* The pairs whose served files this run writes, into w->stage. */
+static void
+plan_stage(struct work *w)
+{
+	size_t i;
+
+	w->stage = xcalloc(w->npairs + 1, sizeof(*w->stage));
+	for (i = 0; i < w->npairs; i++)
+		if (needs_file(w, &w->pairs[i]))
+			w->stage[w->nstage++] = i;
+}
+
+/*
+ * Replaces the served files of w->stage: every new content is written
+ * into a temp file and made durable (an fsync each for a few, one
+ * syncfs for many) before the first rename, and the renames are made
+ * durable after the last: at any instant each file holds its old pair or
+ * its new one, whole. 0, or -1 (logged; the temp files are gone, files
+ * renamed already hold validated pairs and the state still records the
+ * old ones, so the next run writes them again).
+ */
 static int
 write_store(struct work *w)
 {
-	size_t i;
-	int rc = 0, wrote = 0, r1, r2;
+	size_t k, ns = 0, n = w->nstage;
+	char (*tmp)[PATH_MAX], **paths;
+	int rc = 0, durable = n <= 8;
 
-	if (fsio_mkdirs(w->store, 0700) == -1)
+	if (n == 0)
+		return 0;
+	if (fsio_mkdirs(w->served, 0700) == -1)
 		return -1;
-	for (i = 0; i < w->npairs; i++) {
-		struct pair *p = &w->pairs[i];
-		char *kp, *cp;
+	tmp = xcalloc(n, sizeof(*tmp));
+	paths = xcalloc(n, sizeof(*paths));
+	for (k = 0; k < n && rc == 0; k++) {
+		struct pair *p = &w->pairs[w->stage[k]];
+		unsigned char *buf;
+		size_t len;
 
-		if (p->key == NULL)
-			continue;
-		kp = xasprintf("%s/%s.pem", w->store, p->key_id);
-		cp = xasprintf("%s/%s.pem", w->store, p->chain_id);
-		r1 = fsio_write_new(kp, p->key, p->keylen, 0600);
-		r2 = fsio_write_new(cp, p->chain, p->chainlen, 0600);
-		if (r1 == -1 || r2 == -1)
+		if (load_bytes(w, p) == -1) {
 			rc = -1;
-		wrote |= r1 == 0 || r2 == 0;
-		free(kp);
-		free(cp);
+			break;
+		}
+		buf = store_content(p, &len);
+		paths[k] = store_path(w->served, p->lineage);
+		if (fsio_stage(paths[k], buf, len, 0600, durable, tmp[k],
+		    sizeof(tmp[k])) == -1)
+			rc = -1;
+		else
+			ns++;
+		free_wiped(buf, len);
 	}
-	if (rc == 0 && wrote && fsio_sync_fs(w->store) == -1)
+	if (rc == 0 && !durable && fsio_sync_fs(w->served) == -1)
 		rc = -1;
+	for (k = 0; k < ns; k++)
+		if (rc == -1)
+			fsio_temp_abort(tmp[k]);
+		else if (fsio_stage_commit(tmp[k], paths[k]) == -1)
+			rc = -1;
+	if (ns > 0 && fsio_sync_dir(w->served) == -1)
+		rc = -1;
+	if (rc == 0)
+		log_debug("store: %zu served files replaced", ns);
+	for (k = 0; k < n; k++)
+		free(paths[k]);
+	free(paths);
+	free(tmp);
 	return rc;
 }
 
@@ -1327,81 +1392,133 @@ cmp_strp(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* The store ids the pairs refer to, and the nx extra ones, sorted for
- * bsearch; caller frees. */
-static const char **
-referenced_ids(const struct pair *a, size_t na, const struct pair *b,
-    size_t nb, char **extra, size_t nx, size_t *n)
+/* Whether a run may leave served files nothing names: a full resync, a
+ * run that keeps Dovecot at the previous include, a host with the legacy
+ * store, or a run whose set of lineages changed. A renewal is none of
+ * these: it lists nothing. */
+static int
+gc_due(struct work *w, int keep_old)
 {
-	const char **ids = xcalloc(2 * (na + nb) + nx + 1, sizeof(char *));
-	size_t i, k = 0;
+	size_t i;
 
-	for (i = 0; i < nx; i++)
-		ids[k++] = extra[i];
-
-	for (i = 0; i < na; i++) {
-		ids[k++] = a[i].key_id;
-		ids[k++] = a[i].chain_id;
-	}
-	for (i = 0; i < nb; i++) {
-		ids[k++] = b[i].key_id;
-		ids[k++] = b[i].chain_id;
-	}
-	qsort(ids, k, sizeof(char *), cmp_strp);
-	*n = k;
-	return ids;
+	if (w->o->nonly == 0 || keep_old || w->legacy != NULL ||
+	    w->npairs != w->old.n)
+		return 1;
+	for (i = 0; i < w->npairs; i++)
+		if (in_scan(w, w->pairs[i].lineage) &&
+		    old_pair(w, w->pairs[i].lineage) == NULL)
+			return 1;
+	return 0;
 }
 
 static void
+add_name(char ***v, size_t *n, const char *lineage)
+{
+	char name[STORE_NAME_MAX];
+
+	store_file_name(lineage, name);
+	*v = xreallocarray(*v, *n + 1, sizeof(char *));
+	(*v)[(*n)++] = xstrdup(name);
+}
+
+/* Removes the files of dir that are not in keep[0, nkeep) (sorted), and
+ * temp files a killed run left; then dir itself when it is emptied and
+ * rm_dir. */
+static void
+gc_dir(const char *dir, char **keep, size_t nkeep, int rm_dir)
+{
+	char **names = NULL;
+	size_t n = 0, i, left = 0;
+
+	if (fsio_list(dir, &names, &n) == -1)
+		return;
+	for (i = 0; i < n; i++) {
+		size_t len = strlen(names[i]);
+		char *path;
+
+		if (strstr(names[i], ".pem.tmp.") == NULL && (len < 5 ||
+		    strcmp(names[i] + len - 4, ".pem") != 0 || (nkeep > 0 &&
+		    bsearch(&names[i], keep, nkeep, sizeof(char *),
+		    cmp_strp) != NULL))) {
+			left++;
+			continue;
+		}
+		path = xasprintf("%s/%s", dir, names[i]);
+		log_debug("store: removing %s", path);
+		if (fsio_remove(path) == -1)
+			left++;
+		free(path);
+	}
+	fsio_list_free(names, n);
+	if (rm_dir && left == 0 && rmdir(dir) == 0)
+		log_info("store: %s removed: every pair is served from %s/ now",
+		    dir, STORE_SERVED);
+}
+
+/*
+ * Removes the served files nothing names any more: the lineage of no
+ * pair of this run (nor, keep_old, of the previous run's), and not named
+ * by the include on disk (Dovecot may be held back at an earlier one);
+ * on a host upgraded from the legacy store, its files once the include
+ * names none of them, then its directory.
+ */
+static void
 gc_store(struct work *w, int keep_old)
 {
-	char **names = NULL, **inc = NULL;
-	const char **ids;
-	size_t n = 0, nids, i, ninc = 0;
+	char **keep = NULL, **inc = NULL, **linc = NULL;
+	size_t nkeep = 0, ninc = 0, nlinc = 0, i;
+	unsigned char *text = NULL;
+	size_t len = 0;
+	char why[256];
 
-	if (fsio_list(w->store, &names, &n) == -1)
+	if (!gc_due(w, keep_old))
 		return;
-	/* Dovecot held back at an earlier include: the files it names stay,
-	 * however many runs ago they were applied. */
-	if (w->dc.held != DOVECOT_HOLD_NONE && w->dc_old != NULL)
-		inc = dovecot_refs((const char *)w->dc_old, w->dc_oldlen,
-		    w->store, &ninc);
-	ids = referenced_ids(w->pairs, w->npairs, w->old.pairs,
-	    keep_old ? w->old.n : 0, inc, ninc, &nids);
-	for (i = 0; i < n; i++) {
-		char id[65];
-		const char *idp = id;
-		size_t len = strlen(names[i]);
-
-		if (len == 68 && strcmp(names[i] + 64, ".pem") == 0) {
-			memcpy(id, names[i], 64);
-			id[64] = '\0';
-			if (nids > 0 && bsearch(&idp, ids, nids,
-			    sizeof(char *), cmp_strp) != NULL)
-				continue;
-		} else if (strstr(names[i], ".pem.tmp.") == NULL)
-			continue;
-		char *p = xasprintf("%s/%s", w->store, names[i]);
-
-		log_debug("store: removing %s", p);
-		fsio_remove(p);
-		free(p);
-	}
-	free(ids);
+	if (w->dovecot_on && fsio_read(w->c->dovecot.path, SCAN_MAX_FILE * 64,
+	    &text, &len, NULL, why, sizeof(why)) == -1)
+		text = NULL;
+	inc = dovecot_refs((const char *)text, len, w->served, &ninc);
+	if (w->legacy != NULL)
+		linc = dovecot_refs((const char *)text, len, w->legacy, &nlinc);
+	for (i = 0; i < w->npairs; i++)
+		add_name(&keep, &nkeep, w->pairs[i].lineage);
+	for (i = 0; keep_old && i < w->old.n; i++)
+		add_name(&keep, &nkeep, w->old.pairs[i].lineage);
+	keep = xreallocarray(keep, nkeep + ninc + 1, sizeof(char *));
 	for (i = 0; i < ninc; i++)
-		free(inc[i]);
+		keep[nkeep++] = inc[i];
+	if (nkeep > 1)
+		qsort(keep, nkeep, sizeof(char *), cmp_strp);
+	gc_dir(w->served, keep, nkeep, 0);
+	if (w->legacy != NULL) {
+		if (nlinc > 1)
+			qsort(linc, nlinc, sizeof(char *), cmp_strp);
+		gc_dir(w->legacy, linc, nlinc, 1);
+	}
+	for (i = 0; i < nkeep; i++)
+		free(keep[i]);
+	for (i = 0; i < nlinc; i++)
+		free(linc[i]);
+	free(keep);
 	free(inc);
-	fsio_list_free(names, n);
+	free(linc);
+	free(text);
 }
 
 static void
 work_init(struct work *w, const struct conf *c, const struct sync_opts *o)
 {
+	struct stat st;
+
 	memset(w, 0, sizeof(*w));
 	w->c = c;
 	w->o = o;
 	w->now = time(NULL);
-	w->store = xasprintf("%s/store", c->state_dir);
+	w->served = xasprintf("%s/" STORE_SERVED, c->state_dir);
+	w->legacy = xasprintf("%s/" STORE_LEGACY, c->state_dir);
+	if (lstat(w->legacy, &st) == -1 || !S_ISDIR(st.st_mode)) {
+		free(w->legacy);
+		w->legacy = NULL;
+	}
 	w->state_path = xasprintf("%s/state.json", c->state_dir);
 }
 
@@ -1422,7 +1539,9 @@ work_free(struct work *w)
 	plan_free(&w->plan);
 	plan_free(&w->oldplan);
 	scan_free(&w->sc);
-	fsio_list_free(w->store_names, w->nstore);
+	fsio_list_free(w->served_names, w->nserved);
+	fsio_list_free(w->legacy_names, w->nlegacy);
+	free(w->stage);
 	for (i = 0; i < w->nholds; i++)
 		free(w->holds[i].lineage);
 	free(w->holds);
@@ -1438,7 +1557,8 @@ work_free(struct work *w)
 	}
 	free(w->failing);
 	state_free(&w->old);
-	free(w->store);
+	free(w->served);
+	free(w->legacy);
 	free(w->state_path);
 	free(w->dc_old);
 }
@@ -1632,6 +1752,8 @@ struct svc_run {
 						   mid-renewal: not now */
 	int			 held_back;	/* Dovecot kept at an earlier
 						   include (w->dc.held) */
+	int			 files;		/* served files it names are
+						   replaced (Dovecot) */
 	const char		*status;
 };
 
@@ -1643,7 +1765,7 @@ save_intent(struct work *w, const struct svc_run *sv)
 	int i, rc, more = 0;
 
 	for (i = 0; i < SVC__MAX; i++)
-		if ((sv[i].change || sv[i].for_default) &&
+		if ((sv[i].change || sv[i].files || sv[i].for_default) &&
 		    !w->old.reload_pending[i]) {
 			w->old.reload_pending[i] = 1;
 			more = 1;
@@ -1945,7 +2067,7 @@ run_reloads(struct work *w, struct svc_run *sv)
 			    "mid-renewal";
 			continue;
 		}
-		if (i == SVC_DOVECOT && !sv[i].written &&
+		if (i == SVC_DOVECOT && !sv[i].written && !sv[i].files &&
 		    recheck_dovecot(w) == -1) {
 			sv[i].status = "pending reload held back: config "
 			    "check fails";
@@ -1975,6 +2097,9 @@ run_reloads(struct work *w, struct svc_run *sv)
 		}
 		if (sv[i].conf->reload != NULL)
 			sv[i].status = sv[i].written ? "updated, reloaded" :
+			    sv[i].files ? sv[i].held_back ? "held back, "
+			    "renewed files of the config in service reloaded" :
+			    "certificate files replaced, reloaded" :
 			    sv[i].for_default ? "reloaded (default certificate "
 			    "renewed)" : "reloaded (was pending)";
 		if (i == SVC_DOVECOT && sv[i].conf->reload != NULL &&
@@ -2066,8 +2191,8 @@ int
 sync_resync(const struct conf *c, const struct sync_opts *o)
 {
 	struct svc_run sv[SVC__MAX] = {
-		{ "postfix", &c->postfix, 0, 0, 0, 0, 0, 0, 0, 0, "off" },
-		{ "dovecot", &c->dovecot, 0, 0, 0, 0, 0, 0, 0, 0, "off" },
+		{ .name = "postfix", .conf = &c->postfix, .status = "off" },
+		{ .name = "dovecot", .conf = &c->dovecot, .status = "off" },
 	};
 	struct work w;
 	char *pf_src = NULL, *dc_text = NULL, *lmdb;
@@ -2109,20 +2234,25 @@ sync_resync(const struct conf *c, const struct sync_opts *o)
 	sv[SVC_DOVECOT].on = w.dovecot_on;
 	have_lmdb = w.old.have_lmdb;
 	lmdb_id = w.old.lmdb;
+	plan_stage(&w);
 	if (sv[SVC_POSTFIX].on) {
-		pf_src = postfix_source(&w.plan, w.pairs, w.store, &pf_len);
-		sv[SVC_POSTFIX].change = !file_equals(c->postfix.path, pf_src,
-		    pf_len) || !lmdb_current(&w, lmdb);
+		pf_src = postfix_source(&w.plan, w.pairs, w.served, &pf_len);
+		sv[SVC_POSTFIX].change = w.nstage > 0 ||
+		    !lmdb_current(&w, lmdb) ||
+		    !file_equals(c->postfix.path, pf_src, pf_len);
 	}
 	if (sv[SVC_DOVECOT].on && detect_syntax(&w) == -1) {
 		sv[SVC_DOVECOT].on = 0;
 		sv[SVC_DOVECOT].status = "version unknown, not written";
 		failed = 1;
 	} else if (sv[SVC_DOVECOT].on) {
-		dc_text = dovecot_render(&w.plan, w.pairs, w.store, w.syntax,
+		dc_text = dovecot_render(&w.plan, w.pairs, w.served, w.syntax,
 		    &dc_len);
 		sv[SVC_DOVECOT].change = !file_equals(c->dovecot.path, dc_text,
 		    dc_len);
+		/* The include names served files; new content is read at
+		 * Dovecot's reload, with no new include to check. */
+		sv[SVC_DOVECOT].files = w.nstage > 0;
 	}
 	for (i = 0; i < SVC__MAX; i++)
 		if (sv[i].on) {
@@ -2137,6 +2267,11 @@ sync_resync(const struct conf *c, const struct sync_opts *o)
 			    c->postfix.path, lmdb);
 		if (sv[SVC_DOVECOT].change)
 			printf("dovecot: would rewrite %s\n", c->dovecot.path);
+		else if (sv[SVC_DOVECOT].files)
+			printf("dovecot: would reload: served files replaced\n");
+		if (w.nstage > 0)
+			printf("store: would replace %zu served file%s in %s\n",
+			    w.nstage, w.nstage == 1 ? "" : "s", w.served);
 		for (i = 0; i < SVC__MAX; i++)
 			if (sv[i].for_default && !sv[i].change)
 				printf("%s: would reload: its default "
@@ -2145,13 +2280,13 @@ sync_resync(const struct conf *c, const struct sync_opts *o)
 				printf("%s: would retry a failed reload\n",
 				    sv[i].name);
 		if (changes == 0 && !sv[0].change && !sv[1].change &&
-		    !sv[0].reload && !sv[1].reload)
+		    !sv[1].files && !sv[0].reload && !sv[1].reload)
 			printf("nothing would change\n");
 		goto report;
 	}
 	if (write_store(&w) == -1) {
 		log_err("store: cannot write %s; outputs left as they were",
-		    w.store);
+		    w.served);
 		rc = EXIT_APPLY;
 		goto out;
 	}
@@ -2193,6 +2328,14 @@ sync_resync(const struct conf *c, const struct sync_opts *o)
 			sv[SVC_DOVECOT].written = sv[SVC_DOVECOT].reload = 1;
 			sv[SVC_DOVECOT].status = "updated";
 		}
+	}
+	if (sv[SVC_DOVECOT].files && !sv[SVC_DOVECOT].written &&
+	    !sv[SVC_DOVECOT].failed) {
+		/* Renewed pairs in files the include in service names:
+		 * Dovecot reads them at its reload. */
+		sv[SVC_DOVECOT].reload = 1;
+		if (!sv[SVC_DOVECOT].held_back)
+			sv[SVC_DOVECOT].status = "certificate files replaced";
 	}
 	/* Record due reloads first: a crash before they run must not lose
 	 * them (the next run sees unchanged files). */

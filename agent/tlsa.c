@@ -2,13 +2,14 @@
  * tlsa.c - `snisync tlsa`: the TLSA records (RFC 6698, 7671) that match
  * what snisync serves now: "3 1 1" pins the served key (DANE-EE), "2 1 1"
  * the key of the CA that issued it (DANE-TA). Hashes come from the
- * validated copies in the store (each checked against its name), not from
- * live/, so they match what Postfix and Dovecot were given. A wildcard
+ * served files (each checked against the ids the state records), not
+ * from live/, so they match what Postfix and Dovecot were given. A wildcard
  * name is printed as a comment: a TLSA record is looked up under the
  * exact host name. A dual-algorithm name (an ECDSA and an RSA pair) gets
  * the records of both keys (the 2 1 1 record once when both share an
  * issuing key).
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 #include "plan.h"
 #include "scan.h"
 #include "status.h"
+#include "store.h"
 #include "sync.h"
 #include "tlsa.h"
 #include "util.h"
@@ -30,25 +32,24 @@ static int
 print_pair(const struct conf *c, int port, const char *name,
     const struct pair *p, const struct state_hold *h, char ta_seen[65])
 {
-	char *path = xasprintf("%s/store/%s.pem", c->state_dir, p->chain_id);
-	char why[256], got[65], ee[65], ta[65];
-	unsigned char *pem = NULL;
+	char *served = xasprintf("%s/" STORE_SERVED, c->state_dir);
+	char *legacy = xasprintf("%s/" STORE_LEGACY, c->state_dir);
+	char why[PATH_MAX + 200], ee[65], ta[65];
+	struct pair q = *p;
+	const unsigned char *pem;
 	size_t len;
 	int rc = -1;
 
-	if (fsio_read(path, SCAN_MAX_FILE, &pem, &len, NULL, why,
-	    sizeof(why)) == -1) {
-		log_err("%s: %s: %s", name, log_esc(path), why);
+	q.key = q.chain = NULL;
+	if (store_load(served, legacy, &q, why, sizeof(why)) == -1) {
+		log_err("%s: %s", name, log_esc(why));
 		goto out;
 	}
-	cert_sha256_hex(pem, len, got);
-	if (strcmp(got, p->chain_id) != 0) {
-		log_err("%s: %s does not hold the content it is named after",
-		    name, log_esc(path));
-		goto out;
-	}
+	pem = q.chain;
+	len = q.chainlen;
 	if (cert_spki_sha256(pem, len, 0, ee) == -1) {
-		log_err("%s: %s: no certificate", name, log_esc(path));
+		log_err("%s: lineage %s: no certificate", name,
+		    log_esc(p->lineage));
 		goto out;
 	}
 	if (name_is_wildcard(name) && ta_seen[0] == '\0')
@@ -69,8 +70,11 @@ print_pair(const struct conf *c, int port, const char *name,
 		    h->spki);
 	rc = 0;
 out:
-	free(pem);
-	free(path);
+	if (q.key != NULL)
+		free_wiped(q.key, q.keylen);
+	free(q.chain);
+	free(served);
+	free(legacy);
 	return rc;
 }
 

@@ -8,7 +8,7 @@
 #      pool, new certificate; every other one also gains www.lNNN...), 20
 #      deleted as certbot deletes, 20 new
 # Each worker (CRASH_JOBS, default 2, in parallel) has its own outputs (map,
-# map source, Dovecot include, state_dir with store/ and state.json) and a
+# map source, Dovecot include, state_dir with served/ and state.json) and a
 # config per tree. A clean resync of each side gives the reference outputs,
 # checked against the trees themselves, and a snapshot of all snisync
 # keeps: hard links, so the map identity recorded in state.json stays true
@@ -18,8 +18,8 @@
 # Then, until CRASH_KILLS kills have landed in a running resync, alternating
 # A->B and B->A: restore the old side's snapshot, run `timeout -s KILL
 # DELAY snisync resync` towards the new side, DELAY random: one kill in
-# three over the whole run, the others from shortly before its first store
-# write to its end (both measured by each worker under load, and kept up
+# three over the whole run, the others from shortly before its first served
+# file write to its end (both measured by each worker under load, and kept up
 # to date from the runs that end before their kill). After each kill,
 # with the real programs:
 #   - `postmap -F -s` prints exactly the old or the new dump, entry for
@@ -27,17 +27,19 @@
 #     name; the map source is the old or the new file;
 #   - the Dovecot include is the old or the new file; `doveconf -xn` accepts
 #     it;
-#   - every store file the include, the map source or state.json names
-#     exists, every store file holds the content it is named after, and
-#     state.json is the old or the new state.
-# What each kill left is tallied (map, source, include, store files written
-# and removed, state, temp files) with its kill instants in % of a run.
+#   - every served file the include, the map source or state.json names
+#     exists, every served file holds its lineage's old or new pair whole
+#     (key, "\n", full chain), and state.json is the old or the new state.
+# What each kill left is tallied (map, source, include, served files
+# written and removed, state, temp files) with its kill instants in % of a
+# run.
 # After every CRASH_REPAIR_EVERY-th kill (default 4: 50 repairs), and after
 # a run the kill came too late for, a plain resync must have exited 0 and
-# left exactly the new side: map, source, include, store (no file more,
-# none less) and state; no *.tmp.* file in any output directory or the
-# store; and each service's last reload saw its current file (a crash must
-# not lose a reload). Every tenth repair is followed by a run that must
+# left exactly the new side: map, source, include, served files (no file
+# more, none less, each the new pair) and state; no *.tmp.* file in any
+# output directory; and each service's last reload saw its current files
+# (Dovecot: the include and the served files; a crash must not lose a
+# reload). Every tenth repair is followed by a run that must
 # change nothing.
 #
 # Then kills at chosen instants (polled every 0.5 ms): while the LMDB temp
@@ -80,10 +82,17 @@ since() {
 }
 
 # --- helper programs --------------------------------------------------------
-# rec SVC FILE LOG: the reload command; logs which file the service loaded.
+# rec SVC FILE LOG [include]: the reload command; logs which file the
+# service loaded (with "include": FILE is a Dovecot include, hashed with
+# the files it names, in name order: what Dovecot reads at its reload).
 cat >"$T/rec" <<'EOF'
 #!/bin/sh
-h=$(sha256sum <"$2") || exit 1
+if [ "$4" = include ]; then
+	h=$(grep -o ' = <[^ ]*' "$2" | cut -c5- | LC_ALL=C sort -u |
+		xargs -r cat "$2" | sha256sum) || exit 1
+else
+	h=$(sha256sum <"$2") || exit 1
+fi
 echo "$1 ${h%% *}" >>"$3"
 EOF
 # block MARK FLAG: creates MARK, then waits while FLAG exists (30 s at most).
@@ -133,34 +142,37 @@ def cmd_tree(le, chain, manifest):
             os.symlink(f'../../archive/{lin}/{k}{n}.pem', f'{ld}/.{k}.new')
             os.replace(f'{ld}/.{k}.new', f'{ld}/{k}.pem')
 
-def cmd_expect(le, names, store, out):
+def cmd_expect(le, names, served, out):
     """What the outputs must hold for tree LE, from the tree itself: the
-    `postmap -F -s` dump, the map source, the store's file names and the
-    include's blocks."""
-    entries, ids = {}, set()
+    `postmap -F -s` dump, the map source, the served files (name and
+    SHA-256 of key "\\n" full chain) and the include's blocks."""
+    entries, files = {}, {}
     for line in open(names):
         lin, *ns = line.split()
         key = rd(f'{le}/live/{lin}/privkey.pem')
         full = rd(f'{le}/live/{lin}/fullchain.pem')
-        ids.update((sha(key), sha(full)))
+        files[f'{lin}.pem'] = sha(key + b'\n' + full)
         for n in ns:
-            entries[pfkey(n)] = (n, key, full)
+            entries[pfkey(n)] = (n, key, full, lin)
     with open(out + '.dump', 'wb') as f:
         for k in sorted(entries):
             f.write(k.encode() + b'\t' + entries[k][1] + b'\n' +
                     entries[k][2] + b'\n')
     with open(out + '.src', 'w') as f:
         for k in sorted(entries):
-            _, key, full = entries[k]
-            f.write(f'{k} {store}/{sha(key)}.pem {store}/{sha(full)}.pem\n')
+            f.write(f'{k} {served}/{entries[k][3]}.pem\n')
     with open(out + '.store', 'w') as f:
-        f.write(''.join(f'{i}.pem\n' for i in sorted(ids)))
+        f.write(''.join(f'{n} {files[n]}\n' for n in sorted(files)))
     with open(out + '.want', 'w') as f:
-        json.dump({n: (f'{store}/{sha(full)}.pem', f'{store}/{sha(key)}.pem')
-                   for n, key, full in entries.values()}, f)
+        json.dump({n: (f'{served}/{lin}.pem', f'{served}/{lin}.pem')
+                   for n, key, full, lin in entries.values()}, f)
+
+def files_of(ref):
+    """name -> content hash of a side's served files (.store)."""
+    return dict(l.split() for l in open(ref + '.store'))
 
 def cmd_dovecot(dcf, want):
-    """The include serves each name its store files, exact names before
+    """The include serves each name its served file, exact names before
     wildcards (2.3: the first match wins), one block per pair's exact
     names and one per its wildcards (2.3 packing), and holds nothing
     else."""
@@ -189,9 +201,9 @@ def cmd_dovecot(dcf, want):
         bad.append('names of one pair in several blocks')
     print('\n'.join(bad))
 
-def pair_ids(p):
-    """(key id, chain id) of a state pair (format 2: array; 1: object)."""
-    return (p[1], p[2]) if isinstance(p, list) else (p['key'], p['chain'])
+def pair_lineage(p):
+    """The lineage of a state pair (format 2: array; 1: object)."""
+    return p[0] if isinstance(p, list) else p['lineage']
 
 def norm_state(b):
     """The state without what differs between equal runs: the map's
@@ -219,29 +231,31 @@ def cmd_norm(state, out):
 TEMP = [('pf', r'tls_sni\.lmdb\.tmp\.', 'lmdb'), ('pf', r'tls_sni\.tmp\.', 'map'),
         ('dc', r'99-snisync\.conf\.tmp\.', 'dovecot'),
         ('state', r'state\.json\.tmp\.', 'state'),
-        ('state/store', r'[0-9a-f]{64}\.pem\.tmp\.', 'store')]
+        ('state/served', r'.+\.pem\.tmp\.', 'served')]
 KNOWN = {'pf': {'tls_sni', 'tls_sni.lmdb'}, 'dc': {'99-snisync.conf'},
-         'state': {'state.json', 'lock', 'store', 'last-sync', 'last-applied',
-                   'last-success'},
-         'state/store': set()}
+         'state': {'state.json', 'lock', 'served', 'last-sync',
+                   'last-applied', 'last-success'},
+         'state/served': set()}
 
 def cmd_check(out, old_state, ref_old, ref_new, mode):
     """After a kill (mode kill) or a completed run (mode done): prints
     'store+=W store-=R state=S tmp=KINDS', then one line per problem: W and
-    R say whether none, some or all of the new pairs' store files exist
-    and of the old pairs' files are gone; S is old, new or bad; KINDS the
-    temp files left (or none)."""
-    bad, tmp, names = [], [], {}
-    store = f'{out}/state/store'
+    R say whether none, some or all of the changed and new lineages'
+    served files hold the new pair and of the deleted lineages' files are
+    gone; S is old, new or bad; KINDS the temp files left (or none)."""
+    bad, tmp, names, have = [], [], {}, {}
+    served = f'{out}/state/served'
+    old, new = files_of(ref_old), files_of(ref_new)
     for d in KNOWN:
         try: names[d] = os.listdir(f'{out}/{d}')
         except FileNotFoundError: names[d] = []
         for f in names[d]:
             if f in KNOWN[d]: continue
-            if d == 'state/store' and re.fullmatch(r'[0-9a-f]{64}\.pem', f):
-                if sha(rd(f'{store}/{f}')) != f[:64]:
-                    bad.append(f'store/{f} does not hold the content it is '
-                               'named after')
+            if d == 'state/served' and re.fullmatch(r'[^/]+\.pem', f):
+                have[f] = sha(rd(f'{served}/{f}'))
+                if have[f] not in (old.get(f), new.get(f)):
+                    bad.append(f'served/{f} holds neither its old nor its '
+                               'new pair whole')
                 continue
             kind = [k for dd, rx, k in TEMP if dd == d and re.match(rx, f)]
             if kind: tmp.append(kind[0]); continue
@@ -256,8 +270,7 @@ def cmd_check(out, old_state, ref_old, ref_new, mode):
         sb = rd(f'{out}/state/state.json')
         st = json.loads(sb)
         for p in st.get('pairs', []):
-            for i in pair_ids(p):
-                refd.add(('state.json', f'{store}/{i}.pem'))
+            refd.add(('state.json', f'{served}/{pair_lineage(p)}.pem'))
     except Exception as e:
         bad.append(f'state.json unreadable: {e}'); sb = None
     for who, p in sorted(refd):
@@ -272,18 +285,19 @@ def cmd_check(out, old_state, ref_old, ref_new, mode):
         else: bad.append('state.json is neither the old nor the new state')
         if mode == 'done' and any(st.get('reload_pending', {}).values()):
             bad.append(f'state.json: reload pending {st["reload_pending"]}')
-    if mode == 'done':
-        want = set(open(ref_new + '.store').read().split())
-        have = {f for f in names['state/store'] if f.endswith('.pem')}
-        if have != want:
-            bad.append(f'store: {len(have - want)} files more, '
-                       f'{len(want - have)} missing')
-    # how far the store got: new pairs' files written, old ones removed
-    old, new = (set(open(r + '.store').read().split()) for r in (ref_old, ref_new))
-    have = set(names['state/store'])
+    if mode == 'done' and have != new:
+        more = set(have) - set(new)
+        bad.append(f'served: {len(more)} files more, '
+                   f'{len(set(new) - set(have))} missing, '
+                   f'{len([f for f in new if f in have and have[f] != new[f]])}'
+                   ' not the new pair')
+    # how far the served files got: changed and new lineages' files hold
+    # the new pair, deleted lineages' files removed
+    changed = {f for f in new if old.get(f) != new[f]}
+    gone = set(old) - set(new)
     def part(n, of): return 'none' if n == 0 else 'all' if n == of else 'some'
-    wr = part(len((new - old) & have), len(new - old))
-    rm = part(len((old - new) - have), len(old - new))
+    wr = part(len([f for f in changed if have.get(f) == new[f]]), len(changed))
+    rm = part(len(gone - set(have)), len(gone))
     print(f'store+={wr} store-={rm} state={state} '
           f'tmp={",".join(sorted(set(tmp))) or "none"}')
     print('\n'.join(bad))
@@ -399,13 +413,14 @@ run_ok() { timeout -k 5 120 "$SNISYNC" -c "$1" resync >"$2" 2>&1; }
 dump() { postmap -c "$PFC" -F -s "lmdb:$MAP" >"$1" 2>"$1.err"; }
 q() { postmap -c "$PFC" -F -q "$1" "lmdb:$MAP"; }
 doveconf_ok() { doveconf -xn -c "$WD/dovecot.conf" >/dev/null 2>"$WD/doveconf.err"; }
-store_list() { ls "$ST/store" | LC_ALL=C sort; }
+store_list() { (cd "$ST/served" && sha256sum -- *.pem) | awk '{ print $2, $1 }' | LC_ALL=C sort; }
 restore() { rm -rf "$OUT" && cp -al "$WD/snap-$1" "$OUT" && : >"$REC"; }
 sums() { (cd "$WD/snap-$1" && find . -type f -exec sha256sum {} + | LC_ALL=C sort); }
 # reloads_current: each service's last reload (in $REC) saw its current file.
 reloads_current() {
 	local pf dc
-	pf=$(sha256sum <"$MAP.lmdb") dc=$(sha256sum <"$DCF")
+	pf=$(sha256sum <"$MAP.lmdb")
+	dc=$(grep -o ' = <[^ ]*' "$DCF" | cut -c5- | LC_ALL=C sort -u | xargs -r cat "$DCF" | sha256sum)
 	[ "$(grep '^postfix ' "$REC" | tail -1)" = "postfix ${pf%% *}" ] &&
 		[ "$(grep '^dovecot ' "$REC" | tail -1)" = "dovecot ${dc%% *}" ]
 }
@@ -424,10 +439,10 @@ timed_ok() {
 	DUR=$((NOW - t0))
 }
 declare -A DUR_AB DUR_BA DUR_NOOP
-# wstart T0: us from T0 (us since the epoch) to the first store file written
-# after it.
+# wstart T0: us from T0 (us since the epoch) to the first served file
+# written after it.
 wstart() {
-	find "$ST/store" -name '*.pem' -printf '%T@\n' | awk -v t0="$1" '
+	find "$ST/served" -name '*.pem' -printf '%T@\n' | awk -v t0="$1" '
 		{ t = $1 * 1000000 - t0; if (t > 0 && (m == "" || t < m)) m = t }
 		END { printf "%d\n", m }'
 }
@@ -441,7 +456,7 @@ prepare() {
 	for s in a b; do
 		tree_conf "$WD/conf-$s.json" "$T/le-$s" "$ST" "$MAP" "$DCF" \
 			postfix_reload="[\"$T/rec\", \"postfix\", \"$MAP.lmdb\", \"$REC\"]" \
-			dovecot_reload="[\"$T/rec\", \"dovecot\", \"$DCF\", \"$REC\"]"
+			dovecot_reload="[\"$T/rec\", \"dovecot\", \"$DCF\", \"$REC\", \"include\"]"
 	done
 	cat >"$WD/dovecot.conf" <<-CONF
 		ssl = yes
@@ -454,17 +469,17 @@ prepare() {
 		[ "$s" = a ] || restore a
 		timed_ok "$WD/conf-$s.json" "$WD/run-$s.log"
 		t_eq "$p resync of tree $S exits 0" "$rc" 0
-		aux expect "$T/le-$s" "$T/names-$s" "$ST/store" "$REF/$s"
+		aux expect "$T/le-$s" "$T/names-$s" "$ST/served" "$REF/$s"
 		dump "$REF/$s.got"
 		t_check "$p tree $S: postmap -F -s prints each name's key and chain, read from the tree" \
 			cmp -s "$REF/$s.got" "$REF/$s.dump"
-		t_check "$p tree $S: the map source names the store files of each name's pair" \
+		t_check "$p tree $S: the map source names the served file of each name's lineage" \
 			cmp -s "$MAP" "$REF/$s.src"
 		t_eq "$p tree $S: the include serves each name its pair, exact names first" \
 			"$(aux dovecot "$DCF" "$REF/$s.want")" ""
 		t_check "$p tree $S: doveconf -xn accepts the include" doveconf_ok
-		t_check "$p tree $S: each service reloaded with its current file" reloads_current
-		t_eq "$p tree $S: the store holds exactly the files of the tree's pairs" \
+		t_check "$p tree $S: each service reloaded with its current files" reloads_current
+		t_eq "$p tree $S: served/ holds exactly one file per lineage, its key then its full chain" \
 			"$(store_list)" "$(cat "$REF/$s.store")"
 		cp "$DCF" "$REF/$s.dc" && aux norm "$ST/state.json" "$REF/$s.norm" &&
 			cp -al "$OUT" "$WD/snap-$s" && sums "$s" >"$WD/snap-$s.sums" ||
@@ -475,7 +490,7 @@ prepare() {
 	timed_ok "$WD/conf-a.json" "$WD/run-ba.log"
 	DUR_BA[$W]=$DUR
 	dump "$WD/ba.dump"
-	t_check "$p B -> A: exit 0; map, source, include and store are A's again" \
+	t_check "$p B -> A: exit 0; map, source, include and served files are A's again" \
 		eval '[ "$rc" = 0 ] && cmp -s "$WD/ba.dump" "$REF/a.dump" &&
 		cmp -s "$MAP" "$REF/a.src" && cmp -s "$DCF" "$REF/a.dc" &&
 		[ "$(store_list)" = "$(cat "$REF/a.store")" ]'
@@ -533,7 +548,7 @@ kill_loop() {
 	now_us
 	loop_start=$NOW
 	# D, the duration of a full run in each direction, and WS, the time of
-	# its first store write (the oldest store file it wrote), measured once
+	# its first served file write (the oldest one it wrote), measured once
 	# while the other workers do the same, then kept up to date: a run that
 	# ends before its kill gives both, four kills in a row without one
 	# raise D by 5%.
@@ -703,14 +718,14 @@ t_eq "after every kill the map source was the old or the new file" "${SUM[bad_sr
 t_eq "after every kill the Dovecot include was the old or the new file" "${SUM[bad_dc]}" 0
 t_eq "after every kill doveconf -xn accepted the Dovecot configuration" \
 	"${SUM[bad_doveconf]}" 0
-t_eq "after every kill each store file named by the include, the map source or state.json existed, each store file held the content it is named after, state.json was the old or the new state" \
+t_eq "after every kill each served file named by the include, the map source or state.json existed, each served file held its lineage's old or new pair whole, state.json was the old or the new state" \
 	"${SUM[bad_files]}" 0
 want=0
 for ((w = 1; w <= JOBS; w++)); do
 	want=$((want + (KILLS + JOBS - w) / JOBS / REPAIR_EVERY))
 done
 t_eq "a repair after every ${REPAIR_EVERY}th kill of each worker" "${SUM[nrepair]}" "$want"
-t_eq "every repair, and every run the kill came too late for, exited 0 and left exactly the new map, source, include, store and state" \
+t_eq "every repair, and every run the kill came too late for, exited 0 and left exactly the new map, source, include, served files and state" \
 	"${SUM[bad_repair]}" 0
 t_eq "no temp file survived a completed run" "${SUM[bad_tmp]}" 0
 t_eq "after every completed run each service's last reload saw its current file" \
@@ -770,7 +785,7 @@ chosen() {
 	rc=$?
 	t_eq "... the next run exits 0" "$rc" 0
 	check_done a b "the next run"
-	t_eq "... and leaves exactly B's map, source, include, store and state" "$bad_repair" 0
+	t_eq "... and leaves exactly B's map, source, include, served files and state" "$bad_repair" 0
 	t_eq "... and no temp file" "$bad_tmp" 0
 	t_eq "... and each service's last reload saw its current file" "$bad_reload" 0
 	for f in "${FAILS[@]}"; do echo "#   $f"; done
@@ -781,11 +796,11 @@ for f in a b; do
 done
 tree_conf "$WD/conf-b-check.json" "$T/le-b" "$ST" "$MAP" "$DCF" \
 	postfix_reload="[\"$T/rec\", \"postfix\", \"$MAP.lmdb\", \"$REC\"]" \
-	dovecot_reload="[\"$T/rec\", \"dovecot\", \"$DCF\", \"$REC\"]" \
+	dovecot_reload="[\"$T/rec\", \"dovecot\", \"$DCF\", \"$REC\", \"include\"]" \
 	dovecot_check="[\"$T/block\", \"$T/mark\", \"$T/flag\"]"
 tree_conf "$WD/conf-b-reload.json" "$T/le-b" "$ST" "$MAP" "$DCF" \
 	postfix_reload="[\"$T/block\", \"$T/mark\", \"$T/flag\"]" \
-	dovecot_reload="[\"$T/rec\", \"dovecot\", \"$DCF\", \"$REC\"]"
+	dovecot_reload="[\"$T/rec\", \"dovecot\", \"$DCF\", \"$REC\", \"include\"]"
 
 chosen lmdb-temp "while the LMDB temp file is written" \
 	"$WD/conf-b.json" "$WD/conf-b.json" have "$MAP.lmdb.tmp.*"

@@ -11,7 +11,7 @@
 # pairs. A renewal of only the RSA lineage (synced in place in the LMDB
 # map, as the deploy hook does) changes only what RSA clients get; after
 # the RSA lineage is deleted the names are ECDSA-only again, with empty
-# alt lines in Dovecot, and its store files are gone.
+# alt lines in Dovecot, and its served file is gone.
 . "$(dirname "$0")/../lib/common.sh"
 . "$T_TOP/tests/lib/certs.sh"
 . "$T_TOP/tests/lib/tree.sh"
@@ -116,11 +116,12 @@ value_eq rsaonly.example.test "postmap -F -q rsaonly.example.test: the RSA group
 	example.test-rsa
 value_eq eco.example.test "postmap -F -q eco.example.test: the ECDSA group alone" \
 	example.test
-t_eq "the source line of a dual name names four store files" \
-	"$(awk '$1 == "mail.example.test" { print NF }' "$MAP")" 5
+t_eq "the source line of a dual name names two served files" \
+	"$(awk '$1 == "mail.example.test" { print NF }' "$MAP")" 3
 t_check "the map is byte for byte what postmap -F writes from the source" postmap_same
-# store PATH: "<" + the store copy of PATH (what a 2.3 block names).
-store() { echo "<$T/state/store/$(sha256sum <"$1" | cut -d' ' -f1).pem"; }
+# store LIVEFILE: "<" + the served file of its lineage (what a 2.3 block
+# names, as cert and as key).
+store() { echo "<$T/state/served/$(basename "$(dirname "$1")").pem"; }
 t_eq "Dovecot: mail.example.test ssl_cert is the ECDSA fullchain" \
 	"$(dc_get mail.example.test ssl_cert)" "$(store "$LE/live/example.test/fullchain.pem")"
 t_eq "Dovecot: mail.example.test ssl_alt_cert is the RSA fullchain" \
@@ -214,8 +215,8 @@ out=$(S verify 2>&1)
 t_eq "verify after the RSA renewal: exit 0 ($(printf '%s' "$out" | tail -1))" "$?" 0
 
 # --- delete the RSA lineage --------------------------------------------------
-rsa_key_store=$T/state/store/$(sha256sum <"$LE/live/example.test-rsa/privkey.pem" | cut -d' ' -f1).pem
-t_check "the RSA key is in the store" test -f "$rsa_key_store"
+rsa_key_store=$T/state/served/example.test-rsa.pem
+t_check "the RSA lineage has its served file" test -f "$rsa_key_store"
 lineage_delete "$LE" example.test-rsa
 S resync 2>"$T/err3"
 t_eq "resync after deleting the RSA lineage: exit 0" "$?" 0
@@ -228,7 +229,7 @@ t_eq "after the deletion: Dovecot's alt cert of mail.example.test is empty" \
 	"$(dc_get mail.example.test ssl_alt_cert)" ""
 t_eq "after the deletion: no alt paths left in Dovecot's include" \
 	"$(grep -c '^  ssl_alt_\(cert\|key\) = <' "$DC_CONFD/99-snisync.conf")" 0
-t_check "after the deletion: the RSA key left the store" test ! -e "$rsa_key_store"
+t_check "after the deletion: the RSA lineage's served file is removed" test ! -e "$rsa_key_store"
 sleep 0.5
 probe3 mail.example.test "$EC" "$ec_fp" "after the deletion: an ECDSA-only client gets the ECDSA leaf"
 probe3 mail.example.test "$RSA" ERROR \

@@ -128,6 +128,7 @@ t_eq "every file is created with mode 0600" \
 	"$(printf '%s\n' "$created" | grep -vc ', 0600)')" 0
 t_check "every created file is O_EXCL or the lock" sh -c "printf '%s\n' \"\$1\" |
 	grep -v O_EXCL | grep -v '/lock\"' | grep -v 'tls_sni.lmdb.tmp.' | grep -q . && exit 1 || exit 0" _ "$created"
-t_eq "key store files are 0600" "$(find "$T/sec/state/store" -type f ! -perm 0600 | wc -l)" 0
+t_check "served files were written" test -n "$(find "$T/sec/state/served" -type f -name '*.pem')"
+t_eq "served files (keys) are 0600" "$(find "$T/sec/state/served" -type f ! -perm 0600 | wc -l)" 0
 t_eq "map is 0600" "$(stat -c %a "$T/sec/tls_sni.lmdb")" 600
 t_done

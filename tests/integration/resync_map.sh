@@ -61,7 +61,9 @@ done
 t_eq "map is 0600" "$(stat -c %a "$MAP.lmdb")" 600
 t_eq "map source is 0600" "$(stat -c %a "$MAP")" 600
 t_eq "map has no -lock file" "$(ls "$T/pf" | grep -c lock)" 0
-t_eq "store files are 0600" "$(find "$T/state/store" -type f ! -perm 0600 | wc -l)" 0
+t_eq "served files are 0600" "$(find "$T/state/served" -type f ! -perm 0600 | wc -l)" 0
+t_check "served files exist" test -f "$T/state/served/mail.example.test.pem"
+t_check "no legacy store on a new host" test ! -e "$T/state/store"
 t_eq "map has one entry per expected name" \
 	"$(postmap -c "$PFC" -s "lmdb:$MAP" | wc -l)" "${#TREE_EXPECT[@]}"
 
@@ -70,7 +72,7 @@ mkdir "$T/pm" && cp "$MAP" "$T/pm/tls_sni" &&
 	postmap -c "$PFC" -F "lmdb:$T/pm/tls_sni"
 t_check "map is byte-identical to postmap -F output" cmp "$MAP.lmdb" "$T/pm/tls_sni.lmdb"
 
-# Dovecot: the file parses and names resolve to the right store files.
+# Dovecot: the file parses and names resolve to the right served files.
 cat >"$T/dc/dovecot.conf" <<CONF
 ssl = yes
 ssl_cert = <$LE/live/ec.example.test/fullchain.pem
@@ -83,12 +85,14 @@ for name in mail.example.test imap.example.test www.example.test \
 	web.example.test example.test; do
 	lin=${TREE_EXPECT[$name]}
 	got=$(doveconf -c "$T/dc/dovecot.conf" -f "lname=$name" -h ssl_cert)
-	want="<$T/state/store/$(sha256sum <"$LE/live/$lin/fullchain.pem" | cut -c1-64).pem"
-	t_eq "dovecot block for $name serves $lin's chain" "$got" "$want"
+	t_eq "dovecot block for $name serves $lin's file" "$got" "<$T/state/served/$lin.pem"
+	t_eq "dovecot block for $name: the same file as key" \
+		"$(doveconf -c "$T/dc/dovecot.conf" -f "lname=$name" -h ssl_key)" "<$T/state/served/$lin.pem"
+	t_check "served file of $lin: its key, a newline, its full chain" \
+		cmp "$T/state/served/$lin.pem" <(cat "$LE/live/$lin/privkey.pem"; echo; cat "$LE/live/$lin/fullchain.pem")
 done
 got=$(doveconf -c "$T/dc/dovecot.conf" -f "lname=other.example.test" -h ssl_cert)
-want="<$T/state/store/$(sha256sum <"$LE/live/example.test/fullchain.pem" | cut -c1-64).pem"
-t_eq "dovecot: a name only the wildcard covers gets the wildcard's chain" "$got" "$want"
+t_eq "dovecot: a name only the wildcard covers gets the wildcard's file" "$got" "<$T/state/served/example.test.pem"
 t_check "dovecot blocks set empty alt cert lines" grep -q '^  ssl_alt_cert =$' "$DCF"
 # 2.3 packs a lineage's exact names in one block, its wildcard in another:
 # mail (3 names), ec (2), example.test (wildcard + exact: 2 blocks), www
@@ -104,14 +108,14 @@ t_eq "postfix reloaded once" "$(reloads "$T/pf.reloads")" 1
 t_eq "dovecot reloaded once" "$(reloads "$T/dc.reloads")" 1
 
 # --- second resync: nothing changes ---------------------------------------
-before=$(ident "$MAP.lmdb" "$MAP" "$DCF" "$T/state/state.json" "$T/state/store"/*)
+before=$(ident "$MAP.lmdb" "$MAP" "$DCF" "$T/state/state.json" "$T/state/served"/*)
 sleep 1.1	# a rewrite would show in the mtimes
 "$SNISYNC" -c "$T/conf.json" resync >"$T/out2" 2>"$T/err2"
 t_eq "second resync still exits 1 (same rejections)" "$?" 1
 t_check "second resync says nothing changed" \
 	grep -q 'nothing changed: .* nothing written, nothing reloaded' "$T/err2"
 t_eq "second resync: inodes and mtimes unchanged" \
-	"$(ident "$MAP.lmdb" "$MAP" "$DCF" "$T/state/state.json" "$T/state/store"/*)" "$before"
+	"$(ident "$MAP.lmdb" "$MAP" "$DCF" "$T/state/state.json" "$T/state/served"/*)" "$before"
 t_eq "second resync: no postfix reload" "$(reloads "$T/pf.reloads")" 1
 t_eq "second resync: no dovecot reload" "$(reloads "$T/dc.reloads")" 1
 
@@ -141,18 +145,28 @@ t_match "dry run shows the renewal with old and new serial" "$out" \
 	'^~ pop\.example\.test: lineage ec\.example\.test renewed \(serial [0-9A-F]+ -> [0-9A-F]+\)'
 t_eq "dry run after renewal wrote nothing" \
 	"$(ident "$MAP.lmdb" "$MAP" "$DCF")" "$(echo "$before" | cut -d' ' -f1-9) "
-old_key=$(sha256sum <"$T/state/store/$(ls "$T/state/store" | head -1)" | cut -c1-64)
+inc_before=$(cat "$DCF")
+src_before=$(cat "$MAP")
+others_before=$(ident $(ls "$T"/state/served/*.pem | grep -v '/ec\.example\.test\.pem$'))
+ec_before=$(ident "$T/state/served/ec.example.test.pem")
 "$SNISYNC" -c "$T/conf.json" resync 2>/dev/null
 cmp -s <(q pop.example.test) <(tree_expected_value "$LE" ec.example.test)
 t_eq "after renewal the map holds the new pair" "$?" 0
 t_eq "after renewal: one more reload each" \
 	"$(reloads "$T/pf.reloads") $(reloads "$T/dc.reloads")" "2 2"
-n=$(ls "$T/state/store" | wc -l)
-t_eq "old store files removed once unreferenced" "$n" \
+t_eq "same-names renewal: the Dovecot include is byte-identical" "$(cat "$DCF")" "$inc_before"
+t_eq "same-names renewal: the map source is byte-identical" "$(cat "$MAP")" "$src_before"
+t_nomatch "same-names renewal: its served file was replaced" \
+	"$(ident "$T/state/served/ec.example.test.pem")" "^$ec_before\$"
+t_check "same-names renewal: the served file holds the new key and chain" \
+	cmp "$T/state/served/ec.example.test.pem" \
+	<(cat "$LE/live/ec.example.test/privkey.pem"; echo; cat "$LE/live/ec.example.test/fullchain.pem")
+t_eq "same-names renewal: no other served file touched" \
+	"$(ident $(ls "$T"/state/served/*.pem | grep -v '/ec\.example\.test\.pem$'))" "$others_before"
+t_eq "one served file per applied lineage" "$(ls "$T/state/served" | wc -l)" \
 	"$(cat "$T"/state/state.json | python3 -c '
 import json, sys
-d = json.load(sys.stdin)
-print(len({p[i] for p in d["pairs"] for i in (1, 2)}))')"
+print(len(json.load(sys.stdin)["pairs"]))')"
 
 # --- one lineage (deploy hook, daemon): the map is changed in place -------
 dumpmap() { postmap -c "$PFC" -s "lmdb:$MAP" | sort; }

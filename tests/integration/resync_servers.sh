@@ -3,7 +3,9 @@
 # IMAPS, IMAP STARTTLS, POP3S and POP3 STARTTLS; a renewal is served after
 # resync; a broken renewal keeps the last good pair in service; a deleted
 # lineage's names are dropped while everything else keeps working; a
-# Dovecot config that fails its check is rolled back and not reloaded.
+# renewal with the same names replaces one served file and reloads with
+# no new include to check; a Dovecot config that fails its check (a
+# renewal that adds a name) is rolled back and not reloaded.
 . "$(dirname "$0")/../lib/common.sh"
 . "$T_TOP/tests/lib/certs.sh"
 . "$T_TOP/tests/lib/servers.sh"
@@ -103,10 +105,23 @@ t_check "deleted lineage logged" grep -q 'lineage ed.example.test: gone from' "$
 t_check "postfix still running" postfix -c "$PF_CONF" status
 t_check "dovecot still running" test -e "/proc/$(cat "$T/dovecot/run/master.pid")"
 
+# --- a renewal with the same names needs no new include, so no check -------
+before=$(cat "$DC_CONFD/99-snisync.conf")
+tree_leaf "$LE" "$T/ca" example.test ec384 '*.example.test' example.test
+dcr=$(reloads "$T/dc.reloads")
+"$SNISYNC" -c "$T/badcheck.json" resync 2>"$T/err5"
+t_eq "same-names renewal under a failing check: applied (exit 1: rejects remain)" "$?" 1
+t_eq "same-names renewal: the include is byte-identical" \
+	"$(cat "$DC_CONFD/99-snisync.conf")" "$before"
+t_nomatch "same-names renewal: no config check ran" "$(cat "$T/err5")" 'rejected the new config'
+t_eq "same-names renewal: dovecot reloaded once" "$(reloads "$T/dc.reloads")" $((dcr + 1))
+probe_all any.example.test "$(fp_of example.test)" \
+	"same-names renewal: served everywhere from the replaced file"
+
 # --- a Dovecot check failure rolls back and does not reload ----------------
 before=$(cat "$DC_CONFD/99-snisync.conf")
 wild_fp=$(fp_of example.test)
-tree_leaf "$LE" "$T/ca" example.test ec384 '*.example.test' example.test
+tree_leaf "$LE" "$T/ca" example.test ec384 '*.example.test' example.test new.example.test
 dcr=$(reloads "$T/dc.reloads")
 "$SNISYNC" -c "$T/badcheck.json" resync 2>"$T/err5"
 t_eq "failed dovecot check: exit 4" "$?" 4
@@ -116,11 +131,11 @@ t_eq "failed dovecot check: previous dovecot file restored" \
 	"$(cat "$DC_CONFD/99-snisync.conf")" "$before"
 t_eq "failed dovecot check: dovecot not reloaded" "$(reloads "$T/dc.reloads")" "$dcr"
 probe_all_pf() { t_eq "$3" "$(probe_fp "$PF_PORT" smtp "$1")" "$2"; }
-probe_all_pf any.example.test "$(fp_of example.test)" \
-	"failed dovecot check: postfix still got the renewal"
+probe_all_pf new.example.test "$(fp_of example.test)" \
+	"failed dovecot check: postfix still got the renewal (and its new name)"
 t_eq "failed dovecot check: dovecot serves the previous wildcard leaf" \
 	"$(probe_fp "$DC_IMAPS_PORT" tls any.example.test)" "$wild_fp"
-t_check "failed dovecot check: old store files kept for the old config" \
+t_check "failed dovecot check: the config in service still parses" \
 	sh -c "doveconf -xn -c '$DC_CONF' >/dev/null"
 "$SNISYNC" -c "$T/conf.json" resync 2>"$T/err6"
 t_eq "with a passing check the next resync applies it (exit 1: rejects remain)" "$?" 1

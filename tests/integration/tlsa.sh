@@ -2,7 +2,7 @@
 # key a real smtpd serves for the name (fetched with openssl s_client),
 # the 2 1 1 record that of the issuing CA's key (computed by openssl);
 # --port sets the owner name; wildcards are printed as comments; a name
-# snisync does not serve and a damaged store file are clear errors.
+# snisync does not serve and a damaged served file are clear errors.
 . "$(dirname "$0")/../lib/common.sh"
 . "$T_TOP/tests/lib/certs.sh"
 . "$T_TOP/tests/lib/tree.sh"
@@ -64,12 +64,12 @@ t_eq "a name not served: exit 1" "$?" 1
 t_match "a name not served: says so" "$out" 'error: nope\.example\.test: not a name snisync serves'
 "$SNISYNC" -c "$T/c.json" tlsa --port 0 >/dev/null 2>&1
 t_eq "--port 0: usage error" "$?" 2
-chain=$(sed -n 's/^mail\.example\.test [^ ]* //p' "$T/pf/tls_sni")
-printf 'junk' >>"$chain"
+served=$(sed -n 's/^mail\.example\.test //p' "$T/pf/tls_sni")
+printf 'junk' >>"$served"
 out=$("$SNISYNC" -c "$T/c.json" tlsa mail.example.test 2>&1)
-t_eq "a damaged store file: exit 1" "$?" 1
-t_match "a damaged store file: named, nothing printed for it" "$out" \
-	'error: mail\.example\.test: .* does not hold the content it is named after'
-t_nomatch "a damaged store file: no record printed" "$out" 'IN TLSA'
+t_eq "a damaged served file: exit 1" "$?" 1
+t_match "a damaged served file: named, nothing printed for it" "$out" \
+	'error: mail\.example\.test: .*/served/mail\.example\.test\.pem: does not hold the pair the state records'
+t_nomatch "a damaged served file: no record printed" "$out" 'IN TLSA'
 
 t_done

@@ -49,22 +49,22 @@ dual(struct pair *pairs)
 
 	text = postfix_source(&pl, d, "/s", &len);
 	UNIT_STREQ(text,
-	    ".example.com /s/k1.pem /s/c1.pem\n"
-	    "mail.example.com /s/k1.pem /s/c1.pem /s/k3.pem /s/c3.pem\n"
-	    "www.example.com /s/k2.pem /s/c2.pem\n",
-	    "postfix source: a dual name's line names both pairs' files");
+	    ".example.com /s/example.com.pem\n"
+	    "mail.example.com /s/example.com.pem /s/example.com-rsa.pem\n"
+	    "www.example.com /s/www.pem\n",
+	    "postfix source: a dual name's line names both lineages' files");
 	free(text);
 
 	text = dovecot_render(&pl, d, "/s", DOVECOT_23, &len);
 	UNIT_OK(strstr(text, "local_name mail.example.com {\n"
-	    "  ssl_cert = </s/c1.pem\n"
-	    "  ssl_key = </s/k1.pem\n"
-	    "  ssl_alt_cert = </s/c3.pem\n"
-	    "  ssl_alt_key = </s/k3.pem\n"
+	    "  ssl_cert = </s/example.com.pem\n"
+	    "  ssl_key = </s/example.com.pem\n"
+	    "  ssl_alt_cert = </s/example.com-rsa.pem\n"
+	    "  ssl_alt_key = </s/example.com-rsa.pem\n"
 	    "}\n") != NULL, "2.3 dual block: the RSA pair as the alt pair");
 	UNIT_OK(strstr(text, "local_name *.example.com {\n"
-	    "  ssl_cert = </s/c1.pem\n"
-	    "  ssl_key = </s/k1.pem\n"
+	    "  ssl_cert = </s/example.com.pem\n"
+	    "  ssl_key = </s/example.com.pem\n"
 	    "  ssl_alt_cert =\n"
 	    "  ssl_alt_key =\n"
 	    "}\n") != NULL, "2.3: other blocks keep empty alt lines");
@@ -72,14 +72,14 @@ dual(struct pair *pairs)
 
 	text = dovecot_render(&pl, d, "/s", DOVECOT_24, &len);
 	UNIT_OK(strstr(text, "local_name mail.example.com {\n"
-	    "  ssl_server_cert_file = /s/c1.pem\n"
-	    "  ssl_server_key_file = /s/k1.pem\n"
-	    "  ssl_server_alt_cert_file = /s/c3.pem\n"
-	    "  ssl_server_alt_key_file = /s/k3.pem\n"
+	    "  ssl_server_cert_file = /s/example.com.pem\n"
+	    "  ssl_server_key_file = /s/example.com.pem\n"
+	    "  ssl_server_alt_cert_file = /s/example.com-rsa.pem\n"
+	    "  ssl_server_alt_key_file = /s/example.com-rsa.pem\n"
 	    "}\n") != NULL, "2.4 dual block: alt files, plain paths");
 	UNIT_OK(strstr(text, "local_name www.example.com {\n"
-	    "  ssl_server_cert_file = /s/c2.pem\n"
-	    "  ssl_server_key_file = /s/k2.pem\n"
+	    "  ssl_server_cert_file = /s/www.pem\n"
+	    "  ssl_server_key_file = /s/www.pem\n"
 	    "  ssl_server_alt_cert_file =\n"
 	    "  ssl_server_alt_key_file =\n"
 	    "}\n") != NULL, "2.4: other blocks keep empty alt lines");
@@ -117,13 +117,13 @@ packed(void)
 	text = dovecot_render(&pl, p, "/s", DOVECOT_23, &len);
 	UNIT_STREQ(strchr(strchr(text, '\n') + 1, '\n') + 1,
 	    "local_name \"a.test imap.a.test mail.a.test\" {\n"
-	    "  ssl_cert = </s/ca.pem\n  ssl_key = </s/ka.pem\n"
+	    "  ssl_cert = </s/a.test.pem\n  ssl_key = </s/a.test.pem\n"
 	    "  ssl_alt_cert =\n  ssl_alt_key =\n}\n"
 	    "local_name \"mail.b.test x.a.test\" {\n"
-	    "  ssl_cert = </s/cb.pem\n  ssl_key = </s/kb.pem\n"
+	    "  ssl_cert = </s/b.test.pem\n  ssl_key = </s/b.test.pem\n"
 	    "  ssl_alt_cert =\n  ssl_alt_key =\n}\n"
 	    "local_name *.a.test {\n"
-	    "  ssl_cert = </s/ca.pem\n  ssl_key = </s/ka.pem\n"
+	    "  ssl_cert = </s/a.test.pem\n  ssl_key = </s/a.test.pem\n"
 	    "  ssl_alt_cert =\n  ssl_alt_key =\n}\n",
 	    "2.3: one quoted block per pair's exact names, then the wildcard "
 	    "(x.a.test before *.a.test)");
@@ -158,31 +158,44 @@ packed(void)
 	    "no include: every name lacks");
 	free(text);
 	{
-		/* refs: the store ids an include names (64 hex digits) */
-		char id1[65], id2[65], **refs;
+		/* refs: the served files an include names */
+		char **refs;
 		struct pair q = p[0];
 		struct plan ql;
 		size_t n, i;
 
-		memset(id1, 'a', 64);
-		memset(id2, 'b', 64);
-		id1[64] = id2[64] = '\0';
-		strcpy(q.key_id, id1);
-		strcpy(q.chain_id, id2);
+		q.lineage = "a.test";
 		plan_build(&q, 1, &ql);
-		text = dovecot_render(&ql, &q, "/st/store", DOVECOT_23, &len);
-		refs = dovecot_refs(text, len, "/st/store", &n);
-		UNIT_INTEQ(n, 4, "refs: chain and key of the exact block and "
+		text = dovecot_render(&ql, &q, "/st/served", DOVECOT_23, &len);
+		refs = dovecot_refs(text, len, "/st/served", &n);
+		UNIT_INTEQ(n, 4, "refs: cert and key of the exact block and "
 		    "of the wildcard block");
-		UNIT_OK(n == 4 && strcmp(refs[0], id2) == 0 &&
-		    strcmp(refs[1], id1) == 0, "refs: the ids, in order");
+		UNIT_OK(n == 4 && strcmp(refs[0], "a.test.pem") == 0 &&
+		    strcmp(refs[1], "a.test.pem") == 0, "refs: file names, in "
+		    "order");
 		for (i = 0; i < n; i++)
 			free(refs[i]);
 		free(refs);
+		refs = dovecot_refs(text, len, "/st", &n);
+		UNIT_OK(n == 0 && refs == NULL, "refs: not right under that "
+		    "directory: none");
 		refs = dovecot_refs(text, len, "/other", &n);
 		UNIT_OK(n == 0 && refs == NULL, "refs: another store: none");
 		free(text);
 		plan_free(&ql);
+		{
+			const char *t24 = "  ssl_server_cert_file = /st/store/"
+			    "0123.pem\n  ssl_server_key_file = /st/store/"
+			    "4567.pem\n";
+
+			refs = dovecot_refs(t24, strlen(t24), "/st/store", &n);
+			UNIT_OK(n == 2 && strcmp(refs[0], "0123.pem") == 0 &&
+			    strcmp(refs[1], "4567.pem") == 0, "refs: 2.4 "
+			    "plain paths (the legacy store's names)");
+			for (i = 0; i < n; i++)
+				free(refs[i]);
+			free(refs);
+		}
 	}
 
 	text = dovecot_render(&pl, p, "/s", DOVECOT_24, &len);
@@ -238,16 +251,16 @@ main(void)
 
 	text = postfix_source(&pl, pairs, "/s", &len);
 	UNIT_STREQ(text,
-	    ".example.com /s/k1.pem /s/c1.pem\n"
-	    "mail.example.com /s/k1.pem /s/c1.pem\n"
-	    "www.example.com /s/k2.pem /s/c2.pem\n",
+	    ".example.com /s/example.com.pem\n"
+	    "mail.example.com /s/example.com.pem\n"
+	    "www.example.com /s/www.pem\n",
 	    "postfix source: wildcard as .parent key, sorted");
 	free(text);
 
 	text = dovecot_render(&pl, pairs, "/s", DOVECOT_23, &len);
 	want = strstr(text, "local_name mail.example.com {\n"
-	    "  ssl_cert = </s/c1.pem\n"
-	    "  ssl_key = </s/k1.pem\n"
+	    "  ssl_cert = </s/example.com.pem\n"
+	    "  ssl_key = </s/example.com.pem\n"
 	    "  ssl_alt_cert =\n"
 	    "  ssl_alt_key =\n"
 	    "}\n");
@@ -259,8 +272,8 @@ main(void)
 
 	text = dovecot_render(&pl, pairs, "/s", DOVECOT_24, &len);
 	want = strstr(text, "local_name mail.example.com {\n"
-	    "  ssl_server_cert_file = /s/c1.pem\n"
-	    "  ssl_server_key_file = /s/k1.pem\n"
+	    "  ssl_server_cert_file = /s/example.com.pem\n"
+	    "  ssl_server_key_file = /s/example.com.pem\n"
 	    "  ssl_server_alt_cert_file =\n"
 	    "  ssl_server_alt_key_file =\n"
 	    "}\n");
