@@ -236,7 +236,7 @@ t_check "check wrote no state" test ! -e "$STATE"
 /usr/sbin/snisync -c "$T/conf.json" resync >"$T/resync.out" 2>"$T/resync.err"
 t_eq "resync into $STATE: exit 1 (rejected lineages)" "$?" 1
 t_check "resync wrote $STATE/state.json" test -s "$STATE/state.json"
-t_check "resync filled the store" sh -c "ls '$STATE/store/' | grep -q '\\.pem\$'"
+t_check "resync wrote the served files" test -s "$STATE/served/mail.example.test.pem"
 t_check "resync wrote the map" test -s "$T/out/tls_sni.lmdb"
 # (without $SNISYNC, which tests/run exports: the hook would run that one)
 env -u SNISYNC RENEWED_LINEAGE="$LE/live/mail.example.test" SNISYNC_CONFIG="$T/conf.json" \
@@ -289,7 +289,7 @@ real_outputs() {
 	printf '{"letsencrypt_dir": "%s", "state_dir": "%s", "postfix": %s, "dovecot": %s}\n' \
 		"$LE" "$STATE" "$pf" "$dc" >"$T/real.json"
 	/usr/sbin/snisync -c "$T/real.json" resync >/dev/null 2>&1
-	[ "$have_pf" = 0 ] || t_check "map written at $MAP" grep -q "^mail.example.test $STATE/store/" "$MAP"
+	[ "$have_pf" = 0 ] || t_check "map written at $MAP" grep -q "^mail.example.test $STATE/served/mail.example.test.pem\$" "$MAP"
 	[ "$have_dc" = 0 ] || t_check "include written at $DCF" \
 		grep -q '^# Written by snisync for Dovecot 2.3' "$DCF"
 }
@@ -338,6 +338,84 @@ fi
 [ "$have_dc" = 0 ] || t_check "purge 2: a Dovecot include that is not snisync's is kept" \
 	grep -q '^# hand-written' "$DCF"
 rm -f "$DCF"
+
+# ---- upgrade from 0.1.0: its store becomes served files -----------------------
+# 0.1.0 kept each key and chain in state_dir/store/<sha256>.pem. Its package
+# is built from the last commit that had that store; it syncs a tree, one
+# lineage then breaks (its last good pair is only in the old store) and
+# one renews; after the upgrade to this package every applied pair is
+# still served, from served/ files, and the old store is gone.
+OLD_COMMIT=c0e4e1734be096dcba786d8e42cb77cdc6228edd
+UP=$T/up
+mkdir -p "$UP/old" "$UP/pf" "$UP/dc" && tree_pfc "$UP/pfc"
+if git -C "$T_TOP" archive "$OLD_COMMIT" 2>"$UP/archive.err" | tar -x -C "$UP/old"; then
+	make -s -C "$UP/old" deb >"$UP/build.out" 2>"$UP/build.err"
+	rc=$?
+	OLD_DEB=$UP/old/$(tail -n 1 "$UP/build.out")
+	t_eq "upgrade: the 0.1.0 package builds" "$rc" 0
+	[ "$rc" = 0 ] || tail -n 20 "$UP/build.err" | sed 's/^/# /'
+else
+	t_fail "upgrade: the history holds 0.1.0 ($OLD_COMMIT): $(head -1 "$UP/archive.err")"
+	OLD_DEB=
+fi
+if [ -f "$OLD_DEB" ]; then
+	t_eq "upgrade: it is version 0.1.0" "$(dpkg-deb -f "$OLD_DEB" Version)" 0.1.0
+	"${APT[@]}" install "$OLD_DEB" </dev/null >"$UP/install.out" 2>&1
+	t_eq "upgrade: 0.1.0 installs" "$?" 0
+	ULE=$UP/le
+	certs_leaf "$T/ca" "$UP/a" ec256 up1.example.test www.up1.example.test &&
+		lineage_add "$ULE" up1.example.test "$UP/a.key" "$UP/a.crt" "$UP/a.chain" &&
+		certs_leaf "$T/ca" "$UP/b" rsa2048 up2.example.test &&
+		lineage_add "$ULE" up2.example.test "$UP/b.key" "$UP/b.crt" "$UP/b.chain" &&
+		certs_leaf "$T/ca" "$UP/c" ec256 up3.example.test &&
+		lineage_add "$ULE" up3.example.test "$UP/c.key" "$UP/c.crt" "$UP/c.chain" ||
+		t_fail "upgrade: fixture tree"
+	printf '{"letsencrypt_dir": "%s", "state_dir": "%s", "postfix": {"map": "%s", "reload": null}, "dovecot": {"config": "%s", "version": "2.3", "check": null, "reload": null}}\n' \
+		"$ULE" "$STATE" "$UP/pf/tls_sni" "$UP/dc/sni.conf" >"$UP/conf.json"
+	/usr/sbin/snisync -c "$UP/conf.json" resync >/dev/null 2>"$UP/old.err"
+	t_eq "upgrade: 0.1.0 syncs the tree" "$?" 0
+	t_eq "upgrade: 0.1.0 filled its store (2 files per lineage)" \
+		"$(ls "$STATE/store" 2>/dev/null | grep -c '^[0-9a-f]\{64\}\.pem$')" 6
+	postmap -c "$UP/pfc" -s "lmdb:$UP/pf/tls_sni" | sort >"$UP/before.dump"
+	# up3 breaks (a key that is not its certificate's), up2 renews
+	certs_leaf "$T/ca" "$UP/d" ec256 up3.example.test &&
+		lineage_add "$ULE" up3.example.test "$UP/a.key" "$UP/d.crt" "$UP/d.chain" &&
+		certs_leaf "$T/ca" "$UP/e" rsa2048 up2.example.test &&
+		lineage_add "$ULE" up2.example.test "$UP/e.key" "$UP/e.crt" "$UP/e.chain" ||
+		t_fail "upgrade: the break and the renewal"
+	"${APT[@]}" install "$DEB" </dev/null >"$UP/upgrade.out" 2>&1
+	t_eq "upgrade: 0.1.0 -> $VER succeeds" "$?" 0
+	t_eq "upgrade: version $VER installed" "$(dpkg-query -W -f='${Version}' snisync)" "$VER"
+	/usr/sbin/snisync -c "$UP/conf.json" resync >/dev/null 2>"$UP/new.err"
+	t_eq "upgrade: the first resync exits 1 (up3 rejected)" "$?" 1
+	sed 's/^/# /' "$UP/new.err"
+	t_check "upgrade: up3's last good pair, from the old store, is still served" \
+		cmp -s <(grep '^up3\.example\.test' "$UP/before.dump") \
+		<(postmap -c "$UP/pfc" -s "lmdb:$UP/pf/tls_sni" | grep '^up3\.example\.test')
+	t_check "upgrade: up3's served file holds that pair (its old key, then its old chain)" \
+		cmp -s "$STATE/served/up3.example.test.pem" <(cat "$UP/c.key"; echo; cat "$UP/c.crt" "$UP/c.chain")
+	t_check "upgrade: up1 unchanged in the map" \
+		cmp -s <(grep 'up1\.example\.test' "$UP/before.dump") \
+		<(postmap -c "$UP/pfc" -s "lmdb:$UP/pf/tls_sni" | grep 'up1\.example\.test')
+	cmp -s <(postmap -c "$UP/pfc" -F -q up2.example.test "lmdb:$UP/pf/tls_sni") \
+		<(tree_expected_value "$ULE" up2.example.test)
+	t_eq "upgrade: up2's renewal is served" "$?" 0
+	t_eq "upgrade: one served file per lineage" "$(ls "$STATE/served")" \
+		"$(printf '%s\n' up1.example.test.pem up2.example.test.pem up3.example.test.pem)"
+	t_nomatch "upgrade: the include names no old store file" "$(cat "$UP/dc/sni.conf")" "$STATE/store"
+	t_nomatch "upgrade: the map source names no old store file" "$(cat "$UP/pf/tls_sni")" "$STATE/store"
+	mkdir -p "$UP/pm" && cp "$UP/pf/tls_sni" "$UP/pm/tls_sni" &&
+		postmap -c "$UP/pfc" -F "lmdb:$UP/pm/tls_sni"
+	t_check "upgrade: the map is byte-identical to postmap -F of its new source" \
+		cmp -s "$UP/pf/tls_sni.lmdb" "$UP/pm/tls_sni.lmdb"
+	t_check "upgrade: the old store is removed" test ! -e "$STATE/store"
+	t_match "upgrade: and it says so" "$(cat "$UP/new.err")" \
+		'store: .*/store removed: every pair is served from served/ now'
+	/usr/sbin/snisync -c "$UP/conf.json" resync >/dev/null 2>"$UP/again.err"
+	t_match "upgrade: the next resync changes nothing" "$(cat "$UP/again.err")" 'nothing changed'
+	"${APT[@]}" purge snisync </dev/null >"$UP/purge.out" 2>&1
+	t_eq "upgrade: purge succeeds" "$?" 0
+fi
 
 echo "# deb.sh took $(($(date +%s) - start)) s"
 t_done
