@@ -442,6 +442,19 @@ fsio_stamp_time(const char *path)
 }
 
 int
+fsio_rename(const char *from, const char *to)
+{
+	if (check_target(to) == -1)
+		return -1;
+	if (rename(from, to) == -1) {
+		log_err("%s: rename to %s: %s", log_esc(from), log_esc(to),
+		    strerror(errno));
+		return -1;
+	}
+	return fsync_dir(to);
+}
+
+int
 fsio_remove(const char *path)
 {
 	if (unlink(path) == -1) {

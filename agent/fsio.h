@@ -86,6 +86,10 @@ void	fsio_clean_temps(const char *path);
 int	fsio_stamp(const char *path);
 long long fsio_stamp_time(const char *path);
 
+/* fsio_rename(from, to): rename (never over a symlink or a file not
+ * ours) and fsync the directory. 0, or -1 (logged). */
+int	fsio_rename(const char *from, const char *to);
+
 /* fsio_remove(path): unlink and fsync the directory. 0, or -1 (logged). */
 int	fsio_remove(const char *path);
 

@@ -877,17 +877,6 @@ pair_to_json(const struct pair *p)
 	return o;
 }
 
-static int
-hexid_ok(const char *s)
-{
-	size_t i;
-
-	for (i = 0; i < 64; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return 0;
-	return s[64] == '\0';
-}
-
 /* What both state formats hold alike: lineage, store ids, names. */
 static int
 pair_head(struct pair *p, const char *lineage, const char *key,
@@ -897,7 +886,7 @@ pair_head(struct pair *p, const char *lineage, const char *key,
 
 	memset(p, 0, sizeof(*p));
 	if (lineage == NULL || key == NULL || chain == NULL ||
-	    !json_is_array(names) || !hexid_ok(key) || !hexid_ok(chain))
+	    !json_is_array(names) || !hex64_ok(key) || !hex64_ok(chain))
 		return -1;
 	p->lineage = xstrdup(lineage);
 	memcpy(p->key_id, key, 65);
@@ -1031,7 +1020,7 @@ holds_from_json(json_t *a, struct state *st)
 		const char *sp = json_string_value(json_object_get(h, "spki"));
 		struct state_hold *sh;
 
-		if (l == NULL || k == NULL || !hexid_ok(k))
+		if (l == NULL || k == NULL || !hex64_ok(k))
 			continue;
 		sh = &st->holds[st->nholds++];
 		sh->lineage = xstrdup(l);
@@ -1040,17 +1029,6 @@ holds_from_json(json_t *a, struct state *st)
 		snprintf(sh->spki, sizeof(sh->spki), "%s", sp ? sp : "");
 		sh->since = json_integer_value(json_object_get(h, "since"));
 	}
-}
-
-const struct state_hold *
-state_hold_of(const struct state *st, const char *lineage)
-{
-	size_t i;
-
-	for (i = 0; i < st->nholds; i++)
-		if (strcmp(st->holds[i].lineage, lineage) == 0)
-			return &st->holds[i];
-	return NULL;
 }
 
 static void
@@ -1068,15 +1046,6 @@ svc_from_json(json_t *o, struct state *st)
 		st->svc[i].last_reload = json_integer_value(json_object_get(s,
 		    "last"));
 	}
-}
-
-static const char *const hold_names[DOVECOT_HOLD__MAX] = { "none",
-    "does not fit", "no handshake" };
-
-const char *
-dovecot_hold_name(enum dovecot_hold h)
-{
-	return h < DOVECOT_HOLD__MAX ? hold_names[h] : "?";
 }
 
 static long long
@@ -1098,7 +1067,7 @@ dovecot_from_json(json_t *o, struct dovecot_state *d)
 	d->limit = jint(o, "limit");
 	d->measured = jint(o, "measured");
 	for (i = 1; h != NULL && i < DOVECOT_HOLD__MAX; i++)
-		if (strcmp(h, hold_names[i]) == 0)
+		if (strcmp(h, dovecot_hold_name((enum dovecot_hold)i)) == 0)
 			d->held = (enum dovecot_hold)i;
 	if (d->held == DOVECOT_HOLD_NONE)
 		return;
@@ -1109,7 +1078,7 @@ dovecot_from_json(json_t *o, struct dovecot_state *d)
 }
 
 int
-state_load(const char *path, struct state *st)
+state_json_load(const char *path, struct state *st)
 {
 	unsigned char *text = NULL;
 	json_error_t jerr;
@@ -1174,197 +1143,6 @@ state_load(const char *path, struct state *st)
 	return 0;
 }
 
-/*
- * The state is written by hand, not through a jansson tree: at 10,000
- * lineages building and sorting the tree cost more than everything else
- * a resync with nothing to do. Format 2: each pair is one line, an array
- * in a fixed order (parsing an array is far cheaper than an object);
- * format 1 (objects) is still read. Strings are escaped for JSON; a byte
- * outside ASCII (only possible in a refused directory's name) becomes
- * '?', as jansson's UTF-8 check made the whole string before.
- */
-static void
-w_str(struct buf *b, const char *s)
-{
-	static const char hex[] = "0123456789abcdef";
-
-	buf_add(b, "\"", 1);
-	for (s = s ? s : ""; *s != '\0'; s++) {
-		unsigned char ch = (unsigned char)*s;
-		size_t run = 0;
-
-		/* Plain characters in one go. */
-		while (s[run] >= 0x20 && s[run] < 0x7f && s[run] != '"' &&
-		    s[run] != '\\')
-			run++;
-		if (run > 0) {
-			buf_add(b, s, run);
-			s += run - 1;
-			continue;
-		}
-		if (ch == '"' || ch == '\\') {
-			char e[2] = { '\\', (char)ch };
-
-			buf_add(b, e, 2);
-		} else if (ch < 0x20 || ch == 0x7f) {
-			char e[6] = { '\\', 'u', '0', '0', hex[ch >> 4],
-			    hex[ch & 15] };
-
-			buf_add(b, e, 6);
-		} else if (ch >= 0x80)
-			buf_add(b, "?", 1);
-		else
-			buf_add(b, s, 1);
-	}
-	buf_add(b, "\"", 1);
-}
-
-/* Identities as signed 64-bit JSON integers (what jansson reads back);
- * the reader casts them back to the same unsigned bits. */
-static void
-w_id(struct buf *b, const struct fsio_id *id)
-{
-	buf_addf(b, "[%lld,%lld,%lld,%lld]", (long long)id->dev,
-	    (long long)id->ino, (long long)id->size, id->mtime_ns);
-}
-
-static void
-w_pair(struct buf *b, const struct pair *p)
-{
-	size_t i;
-
-	buf_add(b, "[", 1);
-	w_str(b, p->lineage);
-	buf_add(b, ",", 1);
-	w_str(b, p->key_id);
-	buf_add(b, ",", 1);
-	w_str(b, p->chain_id);
-	buf_add(b, ",[", 2);
-	for (i = 0; i < p->nnames; i++) {
-		if (i > 0)
-			buf_add(b, ",", 1);
-		w_str(b, p->names[i]);
-	}
-	buf_addf(b, "],%lld,%lld,", p->not_before, p->not_after);
-	w_str(b, p->key_desc);
-	buf_add(b, ",", 1);
-	w_str(b, p->serial);
-	buf_add(b, ",", 1);
-	w_str(b, p->fingerprint);
-	buf_addf(b, ",%s,%lld,", p->last_good ? "true" : "false", p->since);
-	if (p->src_key != NULL && p->src_chain != NULL) {
-		w_str(b, p->src_key);
-		buf_add(b, ",", 1);
-		w_id(b, &p->src_key_id);
-		buf_add(b, ",", 1);
-		w_str(b, p->src_chain);
-		buf_add(b, ",", 1);
-		w_id(b, &p->src_chain_id);
-	} else
-		buf_adds(b, "null,null,null,null");
-	buf_addf(b, ",%lld]", p->key_since);
-}
-
-char *
-state_render(const struct state *st, size_t *len)
-{
-	struct buf b = { 0 };
-	size_t i;
-	int k;
-
-	buf_adds(&b, "{\"format\":2,\n\"pairs\":[");
-	for (i = 0; i < st->n; i++) {
-		buf_adds(&b, i > 0 ? ",\n" : "\n");
-		w_pair(&b, &st->pairs[i]);
-	}
-	buf_adds(&b, "],\n\"errors\":[");
-	for (i = 0; i < st->nerrs; i++) {
-		const struct state_error *e = &st->errs[i];
-
-		buf_adds(&b, i > 0 ? ",\n{\"lineage\":" : "\n{\"lineage\":");
-		w_str(&b, e->lineage);
-		buf_adds(&b, ",\"file\":");
-		if (e->file != NULL)
-			w_str(&b, e->file);
-		else
-			buf_adds(&b, "null");
-		buf_adds(&b, ",\"error\":");
-		w_str(&b, e->error);
-		buf_addf(&b, ",\"since\":%lld}", e->since);
-	}
-	buf_adds(&b, "],\n\"error_counts\":{");
-	for (i = 0; i < st->ncounts; i++) {
-		if (i > 0)
-			buf_add(&b, ",", 1);
-		w_str(&b, st->counts[i].lineage);
-		buf_addf(&b, ":%lld", st->counts[i].n);
-	}
-	buf_adds(&b, "},\n\"reloads\":{");
-	for (k = 0; k < 2; k++)
-		buf_addf(&b, "%s\"%s\":{\"total\":%lld,\"failed\":%lld,"
-		    "\"last\":%lld}", k ? "," : "", svc_names[k],
-		    st->svc[k].reloads, st->svc[k].failures,
-		    st->svc[k].last_reload);
-	buf_adds(&b, "},\n\"holds\":[");
-	for (i = 0; i < st->nholds; i++) {
-		buf_adds(&b, i > 0 ? ",{\"lineage\":" : "{\"lineage\":");
-		w_str(&b, st->holds[i].lineage);
-		buf_adds(&b, ",\"key\":");
-		w_str(&b, st->holds[i].key_id);
-		buf_adds(&b, ",\"serial\":");
-		w_str(&b, st->holds[i].serial);
-		buf_adds(&b, ",\"spki\":");
-		w_str(&b, st->holds[i].spki);
-		buf_addf(&b, ",\"since\":%lld}", st->holds[i].since);
-	}
-	buf_addf(&b, "],\n\"reload_pending\":{\"postfix\":%s,"
-	    "\"dovecot\":%s}", st->reload_pending[0] ? "true" : "false",
-	    st->reload_pending[1] ? "true" : "false");
-	buf_addf(&b, ",\n\"dovecot\":{\"blocks\":%zu,\"need\":%lld,"
-	    "\"limit\":%lld,\"measured\":%lld,\"held\":\"%s\"",
-	    st->dovecot.blocks, st->dovecot.need, st->dovecot.limit,
-	    st->dovecot.measured, dovecot_hold_name(st->dovecot.held));
-	if (st->dovecot.held != DOVECOT_HOLD_NONE)
-		buf_addf(&b, ",\"held_since\":%lld,\"held_limit\":%lld,"
-		    "\"held_blocks\":%zu,\"lacking\":%zu",
-		    st->dovecot.held_since, st->dovecot.held_limit,
-		    st->dovecot.held_blocks, st->dovecot.lacking);
-	buf_adds(&b, "}");
-	if (st->have_lmdb)
-		buf_addf(&b, ",\n\"postfix_lmdb\":{\"dev\":%lld,\"ino\":%lld,"
-		    "\"size\":%lld,\"mtime_ns\":%lld}", (long long)st->lmdb.dev,
-		    (long long)st->lmdb.ino, (long long)st->lmdb.size,
-		    st->lmdb.mtime_ns);
-	buf_adds(&b, "}\n");
-	*len = b.len;
-	return b.p;
-}
-
-void
-state_free(struct state *st)
-{
-	size_t i;
-
-	if (st == NULL)
-		return;
-	for (i = 0; i < st->n; i++)
-		pair_free(&st->pairs[i]);
-	for (i = 0; i < st->nerrs; i++) {
-		free(st->errs[i].lineage);
-		free(st->errs[i].file);
-		free(st->errs[i].error);
-	}
-	for (i = 0; i < st->ncounts; i++)
-		free(st->counts[i].lineage);
-	free(st->counts);
-	for (i = 0; i < st->nholds; i++)
-		free(st->holds[i].lineage);
-	free(st->holds);
-	free(st->pairs);
-	free(st->errs);
-	memset(st, 0, sizeof(*st));
-}
-
 /* ---- check --json ---- */
 
 char *
@@ -1411,16 +1189,6 @@ report_json(const struct report_row *rows, size_t n, long long now)
 
 /* ---- status --json ---- */
 
-const struct state_error *
-state_error_of(const struct state *st, const char *lineage)
-{
-	size_t i;
-
-	for (i = 0; i < st->nerrs; i++)
-		if (strcmp(st->errs[i].lineage, lineage) == 0)
-			return &st->errs[i];
-	return NULL;
-}
 
 static json_t *
 jtime(long long t)

@@ -1,6 +1,6 @@
 /*
- * json.h - configuration, state and report (de)serialisation; json.c is
- * the only file that includes <jansson.h>.
+ * json.h - configuration, reports, and the import of a 0.1 state.json;
+ * json.c is the only file that includes <jansson.h>.
  */
 #ifndef SNISYNC_JSON_H
 #define SNISYNC_JSON_H
@@ -11,6 +11,7 @@
 #include "fsio.h"
 #include "plan.h"
 #include "scan.h"
+#include "state.h"
 #include "tls.h"
 
 #define CONF_DEFAULT_PATH	"/etc/snisync/snisync.json"
@@ -82,100 +83,11 @@ struct conf {
 int	conf_load(const char *path, int required, struct conf *c);
 void	conf_free(struct conf *c);
 
-/* A lineage that failed validation in the last run. */
-struct state_error {
-	char		*lineage;
-	char		*file;
-	char		*error;
-	long long	 since;		/* first run that saw this error */
-};
-
-/* Failures counted per lineage (each time one starts failing, or fails
- * for another reason): snisync_lineage_errors_total. */
-struct lineage_count {
-	char		*lineage;
-	long long	 n;
-};
-
-/* A key change held back (dane.hold_key_change) until `snisync release`:
- * the lineage keeps serving its previous pair. */
-struct state_hold {
-	char		*lineage;
-	char		 key_id[65];	/* the new key, not served yet */
-	char		 serial[80];	/* its certificate */
-	char		 spki[65];	/* SHA-256 of its public key (the
-					   TLSA 3 1 1 data to publish) */
-	long long	 since;		/* first run that held it */
-};
-
-/* Reloads run for one service. */
-struct svc_stats {
-	long long	 reloads, failures;
-	long long	 last_reload;	/* time of the last success, or 0 */
-};
-
-/* Why Dovecot is held back at an earlier include while Postfix has
- * every name. */
-enum dovecot_hold {
-	DOVECOT_HOLD_NONE,
-	DOVECOT_HOLD_NO_FIT,		/* the new include does not fit the
-					   config service's memory limit */
-	DOVECOT_HOLD_NO_HANDSHAKE,	/* after its reload no handshake
-					   completed: the previous include
-					   was put back */
-	DOVECOT_HOLD__MAX
-};
-
-/* Dovecot's side: what the last check of a new include measured, and
- * whether the include in service is an earlier one. Sizes in bytes. */
-struct dovecot_state {
-	size_t		 blocks;	/* of the include last checked */
-	long long	 need;		/* the check's peak memory, 0: not
-					   measured */
-	long long	 limit;		/* the config service's, 0: none */
-	long long	 measured;	/* when, 0: never */
-	enum dovecot_hold held;
-	long long	 held_since;
-	long long	 held_limit;	/* the limit when it was held */
-	size_t		 held_blocks;	/* of the include held back */
-	size_t		 lacking;	/* names Postfix serves and the
-					   include in service does not */
-};
-
-/* What snisync applied last time (state_dir/state.json). */
-struct state {
-	struct pair		*pairs;		/* applied pairs, no bytes */
-	size_t			 n;
-	struct state_error	*errs;
-	size_t			 nerrs;
-	int			 have_lmdb;
-	struct fsio_id		 lmdb;		/* the map file we wrote */
-	int			 reload_pending[2]; /* postfix, dovecot: a
-						   reload failed or did not
-						   run yet */
-	struct svc_stats	 svc[2];	/* postfix, dovecot */
-	struct lineage_count	*counts;	/* sorted by lineage */
-	size_t			 ncounts;
-	struct state_hold	*holds;
-	size_t			 nholds;
-	struct dovecot_state	 dovecot;
-};
-
-/* dovecot_hold_name(h): "none", "does not fit", "no handshake". */
-const char *dovecot_hold_name(enum dovecot_hold h);
-
-/* state_hold_of(st, lineage): the lineage's held key change, or NULL. */
-const struct state_hold *state_hold_of(const struct state *st,
-	    const char *lineage);
-
-/*
- * state_load(path, &st): 0 with st filled (empty when path is missing);
- * a corrupt file is logged and read as empty (the next sync rewrites
- * everything). -1 only when the file exists but cannot be read.
- */
-int	state_load(const char *path, struct state *st);
-char	*state_render(const struct state *st, size_t *len);
-void	state_free(struct state *st);
+/* state_json_load(path, &st): reads a state.json of snisync 0.1
+ * (formats 1 and 2) into st, for its one import into the state
+ * database (state.h). 0 with st filled (empty when path is missing or
+ * unreadable as a state: logged), -1 when it cannot be read. */
+int	state_json_load(const char *path, struct state *st);
 
 /* One lineage in `snisync check --json`. */
 struct report_row {
@@ -202,8 +114,5 @@ struct status_view {
 
 char	*status_json(const struct status_view *v);
 
-/* state_error_of(st, lineage): the lineage's recorded error, or NULL. */
-const struct state_error *state_error_of(const struct state *st,
-	    const char *lineage);
 
 #endif

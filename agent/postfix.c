@@ -1,6 +1,5 @@
 /*
- * postfix.c - Postfix SNI map rendering; the only file that includes
- * <lmdb.h>.
+ * postfix.c - Postfix SNI map rendering (LMDB through db.c).
  *
  * The bytes match what `postmap -F lmdb:MAP` writes for the same source
  * lines (FACTS.md): key = lowercase name + NUL; value = base64 of the key
@@ -22,8 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <lmdb.h>
-
+#include "db.h"
 #include "log.h"
 #include "name.h"
 #include "postfix.h"
@@ -134,85 +132,47 @@ postfix_value(const struct pair *p, const struct pair *alt, size_t *len)
 	return v;
 }
 
-/* Opens the map at path (Postfix's flags) and begins a write
- * transaction on its unnamed database. Returns 0 or an LMDB error; *env
- * and *txn are set as far as it got (map_end() releases them). */
-static int
-map_begin(const char *path, size_t mapsize, MDB_env **env, MDB_txn **txn,
-    MDB_dbi *dbi)
-{
-	int rc;
-
-	*env = NULL;
-	*txn = NULL;
-	if ((rc = mdb_env_create(env)) != 0 ||
-	    (rc = mdb_env_set_mapsize(*env, mapsize)) != 0 ||
-	    (rc = mdb_env_open(*env, path, MDB_NOSUBDIR | MDB_NOLOCK,
-	    0600)) != 0 ||
-	    (rc = mdb_txn_begin(*env, NULL, 0, txn)) != 0)
-		return rc;
-	return mdb_dbi_open(*txn, NULL, 0, dbi);
-}
-
 /* key -> the value of the pair and alt pair (alt may be NULL; key bytes
- * wiped from memory afterwards). */
+ * wiped from memory afterwards). 0, DB_FULL or -1. */
 static int
-map_put(MDB_txn *txn, MDB_dbi dbi, const char *key, const struct pair *p,
-    const struct pair *alt, unsigned flags)
+map_put(struct db *db, const char *key, const struct pair *p,
+    const struct pair *alt, int nooverwrite)
 {
 	size_t vlen;
 	char *v = postfix_value(p, alt, &vlen);
-	MDB_val k = { strlen(key) + 1, (void *)key };
-	MDB_val d = { vlen + 1, v };
-	int rc = mdb_put(txn, dbi, &k, &d, flags);
+	int rc = db_put(db, key, strlen(key) + 1, v, vlen + 1, nooverwrite);
 
 	explicit_bzero(v, vlen);
 	free(v);
 	return rc;
 }
 
-/* Commits (when rc is 0) and syncs, or aborts; closes. Returns the first
- * error, or 0. */
-static int
-map_end(MDB_env *env, MDB_txn *txn, int rc)
-{
-	if (rc == 0 && txn != NULL) {
-		rc = mdb_txn_commit(txn);
-		txn = NULL;
-		if (rc == 0)
-			rc = mdb_env_sync(env, 1);
-	}
-	if (txn != NULL)
-		mdb_txn_abort(txn);
-	if (env != NULL)
-		mdb_env_close(env);
-	return rc;
-}
-
-/* One attempt at a given map size; returns 0, MDB_MAP_FULL or -1. */
+/* One attempt at a given map size; returns 0, DB_FULL or -1. */
 static int
 write_once(const char *path, size_t mapsize, const struct pf_row *rows,
     size_t n, const struct pair *pairs)
 {
-	MDB_env *env;
-	MDB_txn *txn;
-	MDB_dbi dbi;
+	struct db *db;
+	char why[256];
 	size_t i;
-	int rc;
+	int rc = 0;
 
-	rc = map_begin(path, mapsize, &env, &txn, &dbi);
-	for (i = 0; rc == 0 && i < n; i++)
-		rc = map_put(txn, dbi, rows[i].key, &pairs[rows[i].pair],
-		    rows[i].alt == PLAN_NO_ALT ? NULL : &pairs[rows[i].alt],
-		    MDB_NOOVERWRITE);
-	rc = map_end(env, txn, rc);
-	if (rc == MDB_MAP_FULL)
-		return MDB_MAP_FULL;
-	if (rc != 0) {
-		log_err("%s: lmdb: %s", log_esc(path), mdb_strerror(rc));
+	if (db_open(path, DB_MAP, mapsize, 1, &db, why, sizeof(why)) == -1) {
+		log_err("%s: %s", log_esc(path), why);
 		return -1;
 	}
-	return 0;
+	for (i = 0; rc == 0 && i < n; i++)
+		rc = map_put(db, rows[i].key, &pairs[rows[i].pair],
+		    rows[i].alt == PLAN_NO_ALT ? NULL : &pairs[rows[i].alt], 1);
+	if (rc == -1)
+		log_err("%s: lmdb %s", log_esc(path), db_error(db));
+	if (rc != 0) {
+		db_close(db, 0);
+		return rc;
+	}
+	if ((rc = db_close(db, 1)) == -1)
+		log_err("%s: lmdb %s", log_esc(path), db_close_why());
+	return rc;
 }
 
 int
@@ -237,7 +197,7 @@ postfix_write_lmdb(const char *path, const struct plan *plan,
 	rows = rows_get(plan);
 	for (;;) {
 		rc = write_once(path, mapsize, rows, plan->n, pairs);
-		if (rc != MDB_MAP_FULL)
+		if (rc != DB_FULL)
 			break;
 		if (truncate(path, 0) == -1) {
 			log_err("%s: truncate: %s", log_esc(path),
@@ -272,12 +232,11 @@ int
 postfix_update_lmdb(const char *path, const struct pf_change *changes,
     size_t n, int lock_wait_ms)
 {
-	MDB_env *env;
-	MDB_txn *txn;
-	MDB_dbi dbi;
+	struct db *db;
 	struct stat st;
+	char why[256] = "";
 	size_t i;
-	int fd, rc;
+	int fd, rc = 0;
 
 	/* Postfix's readers lock the map file itself (fcntl, shared): take
 	 * it exclusively on our own descriptor, kept open until LMDB has
@@ -296,28 +255,32 @@ postfix_update_lmdb(const char *path, const struct pf_change *changes,
 	 * size at least the file's plus 16 MiB (readers take any size). */
 	if (fstat(fd, &st) == -1)
 		st.st_size = 0;
-	rc = map_begin(path, (size_t)st.st_size + POSTFIX_MAP_SIZE, &env, &txn,
-	    &dbi);
+	if (db_open(path, DB_MAP, (size_t)st.st_size + POSTFIX_MAP_SIZE, 1,
+	    &db, why, sizeof(why)) == -1) {
+		log_debug("%s: in-place update not done (%s); rebuilding the "
+		    "map", log_esc(path), why);
+		close(fd);
+		return 1;
+	}
 	for (i = 0; rc == 0 && i < n; i++) {
 		char key[NAME_MAX_LEN + 1];
 
 		name_postfix_key(changes[i].name, key);
 		if (changes[i].pair != NULL)
-			rc = map_put(txn, dbi, key, changes[i].pair,
-			    changes[i].alt, 0);
-		else {
-			MDB_val k = { strlen(key) + 1, key };
-
-			rc = mdb_del(txn, dbi, &k, NULL);
-			if (rc == MDB_NOTFOUND)
-				rc = 0;
-		}
+			rc = map_put(db, key, changes[i].pair, changes[i].alt,
+			    0);
+		else
+			rc = db_del(db, key, strlen(key) + 1);
 	}
-	rc = map_end(env, txn, rc);
+	if (rc != 0)
+		snprintf(why, sizeof(why), "%s", db_error(db));
+	rc = rc != 0 ? (db_close(db, 0), rc) : db_close(db, 1);
+	if (rc != 0 && why[0] == '\0')
+		snprintf(why, sizeof(why), "%s", db_close_why());
 	close(fd);
 	if (rc != 0) {
-		log_debug("%s: in-place update not done (lmdb: %s); rebuilding "
-		    "the map", log_esc(path), mdb_strerror(rc));
+		log_debug("%s: in-place update not done (lmdb %s); rebuilding "
+		    "the map", log_esc(path), why);
 		return 1;
 	}
 	return 0;

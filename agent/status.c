@@ -1,7 +1,7 @@
 /*
  * status.c - `snisync status`: the applied state as a table or JSON.
  *
- * Everything comes from what the last sync saved (state.json: pairs,
+ * Everything comes from what the last sync saved (the state: pairs,
  * errors, reload counts; the last-sync, last-applied and last-success
  * stamp files), so
  * it is as current as the daemon or the last resync left it, and cheap.
@@ -156,12 +156,10 @@ print_table(const struct status_view *v)
 int
 status_load(const struct conf *c, struct state *st, struct plan *plan)
 {
-	char *path = xasprintf("%s/state.json", c->state_dir);
 	int rc;
 
 	log_set_quiet(1);
-	rc = state_load(path, st);
-	free(path);
+	rc = state_load(c->state_dir, 0, st);
 	if (rc == -1) {
 		memset(plan, 0, sizeof(*plan));
 		return -1;

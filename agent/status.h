@@ -17,16 +17,16 @@
 
 /*
  * status_run(conf, json): prints the served names (table or JSON) from
- * state_dir/state.json and the stamp files; reads no certificate, writes
- * nothing, takes no lock. Returns 0, 1 (a lineage fails, Dovecot is held
+ * the state (state.h) and the stamp files; reads no certificate, writes
+ * nothing, takes no lock (LMDB readers never wait for the writer). Returns 0, 1 (a lineage fails, Dovecot is held
  * back at an earlier include, or a name expires
  * within watch.expiry_warn_days) or 4 (state unreadable).
  */
 int	status_run(const struct conf *c, int json);
 
 /*
- * status_load(conf, &st, &plan): the applied state (state_dir/state.json,
- * empty before the first sync) and the plan of its names, quietly (no
+ * status_load(conf, &st, &plan): the applied state (state.h, empty
+ * before the first sync) and the plan of its names, quietly (no
  * info lines). 0, or -1 when the file cannot be read (logged).
  */
 int	status_load(const struct conf *c, struct state *st, struct plan *plan);

@@ -43,7 +43,6 @@ struct work {
 	char			*served;	/* state_dir/served */
 	char			*legacy;	/* state_dir/store (before
 						   0.2), or NULL: none */
-	char			*state_path;
 	struct state		 old;
 	struct scan		 sc;
 	struct pair		*pairs;		/* candidates for the plan */
@@ -1047,16 +1046,26 @@ needs_file(struct work *w, const struct pair *p)
 	    !served_has(w, p->lineage);
 }
 
-/* The pairs whose served files this run writes, into w->stage. */
-static void
+/* The pairs whose served files this run writes, into w->stage; how many
+ * of them serve a name (the others' files are named by no output: no
+ * reload for them). */
+static size_t
 plan_stage(struct work *w)
 {
-	size_t i;
+	unsigned char *named = xcalloc(w->npairs + 1, 1);
+	size_t i, k, ix[2], nserving = 0;
 
+	for (i = 0; i < w->plan.n; i++)
+		for (k = plan_entry_pairs(&w->plan.e[i], ix); k > 0; k--)
+			named[ix[k - 1]] = 1;
 	w->stage = xcalloc(w->npairs + 1, sizeof(*w->stage));
 	for (i = 0; i < w->npairs; i++)
-		if (needs_file(w, &w->pairs[i]))
+		if (needs_file(w, &w->pairs[i])) {
 			w->stage[w->nstage++] = i;
+			nserving += named[i];
+		}
+	free(named);
+	return nserving;
 }
 
 /*
@@ -1519,7 +1528,6 @@ work_init(struct work *w, const struct conf *c, const struct sync_opts *o)
 		free(w->legacy);
 		w->legacy = NULL;
 	}
-	w->state_path = xasprintf("%s/state.json", c->state_dir);
 }
 
 static void
@@ -1559,7 +1567,6 @@ work_free(struct work *w)
 	state_free(&w->old);
 	free(w->served);
 	free(w->legacy);
-	free(w->state_path);
 	free(w->dc_old);
 }
 
@@ -1589,41 +1596,16 @@ static int
 save_state(struct work *w, const struct fsio_id *lmdb_id, int have_lmdb)
 {
 	struct state st;
-	size_t len;
-	char *text;
 	int rc;
 
 	w->have_lmdb = have_lmdb;
 	if (have_lmdb)
 		w->lmdb = *lmdb_id;
 	state_view(w, &st);
-	text = state_render(&st, &len);
-	rc = fsio_replace(w->state_path, text, len, 0600);
-	free(text);
+	st.mirror = NULL;
+	rc = state_save(w->c->state_dir, &w->old, &st);
 	w->saved = rc == -1 ? -1 : 1;
-	return rc == -1 ? -1 : 0;
-}
-
-/*
- * The daemon keeps the state it last saved in memory, with the identity
- * of state.json as written; the next run takes it from there when the
- * file is still that file (another writer renames a new one in), instead
- * of parsing megabytes of JSON for every renewal. Key bytes are wiped
- * before it is kept.
- */
-static struct {
-	int		 valid;
-	char		*path;
-	struct fsio_id	 id;
-	struct state	 st;
-} mem;
-
-static void
-mem_drop(void)
-{
-	state_free(&mem.st);
-	free(mem.path);
-	memset(&mem, 0, sizeof(mem));
+	return rc;
 }
 
 int
@@ -1682,55 +1664,7 @@ static void	dcache_drop(void);
 void
 sync_forget(void)
 {
-	mem_drop();
 	dcache_drop();
-}
-
-static int
-state_get(struct work *w)
-{
-	struct fsio_id id;
-
-	if (mem.valid && strcmp(mem.path, w->state_path) == 0 &&
-	    fsio_identity(w->state_path, &id) == 0 && id.dev == mem.id.dev &&
-	    id.ino == mem.id.ino && id.size == mem.id.size &&
-	    id.mtime_ns == mem.id.mtime_ns) {
-		w->old = mem.st;
-		memset(&mem.st, 0, sizeof(mem.st));
-		mem_drop();
-		return 0;
-	}
-	mem_drop();
-	return state_load(w->state_path, &w->old);
-}
-
-static void
-state_remember(struct work *w)
-{
-	size_t i;
-
-	mem_drop();
-	if (w->saved != 1 || fsio_identity(w->state_path, &mem.id) == -1)
-		return;
-	for (i = 0; i < w->npairs; i++) {
-		struct pair *p = &w->pairs[i];
-
-		free_wiped(p->key, p->keylen);
-		free_wiped(p->chain, p->chainlen);
-		p->key = p->chain = NULL;
-		p->keylen = p->chainlen = 0;
-	}
-	state_view(w, &mem.st);
-	mem.path = xstrdup(w->state_path);
-	mem.valid = 1;
-	w->pairs = NULL;
-	w->npairs = 0;
-	w->errs = NULL;
-	w->nerrs = 0;
-	w->counts = NULL;
-	w->ncounts = 0;
-	w->holds = NULL;
-	w->nholds = 0;
 }
 
 enum svc_id { SVC_POSTFIX, SVC_DOVECOT, SVC__MAX };
@@ -1760,9 +1694,7 @@ struct svc_run {
 static int
 save_intent(struct work *w, const struct svc_run *sv)
 {
-	size_t len;
-	char *text;
-	int i, rc, more = 0;
+	int i, more = 0;
 
 	for (i = 0; i < SVC__MAX; i++)
 		if ((sv[i].change || sv[i].files || sv[i].for_default) &&
@@ -1772,10 +1704,7 @@ save_intent(struct work *w, const struct svc_run *sv)
 		}
 	if (!more)
 		return 0;
-	text = state_render(&w->old, &len);
-	rc = fsio_replace(w->state_path, text, len, 0600);
-	free(text);
-	return rc == -1 ? -1 : 0;
+	return state_save(w->c->state_dir, &w->old, &w->old);
 }
 
 /* A Dovecot reload left pending by an earlier run: check the file first,
@@ -2061,8 +1990,9 @@ run_reloads(struct work *w, struct svc_run *sv)
 		if (!sv[i].reload)
 			continue;
 		if (sv[i].hold) {
-			sv[i].status = sv[i].written ? "updated, reload held "
-			    "back: its default certificate is mid-renewal" :
+			sv[i].status = sv[i].written || sv[i].files ?
+			    "updated, reload held back: its default "
+			    "certificate is mid-renewal" :
 			    "reload held back: its default certificate is "
 			    "mid-renewal";
 			continue;
@@ -2196,7 +2126,7 @@ sync_resync(const struct conf *c, const struct sync_opts *o)
 	};
 	struct work w;
 	char *pf_src = NULL, *dc_text = NULL, *lmdb;
-	size_t pf_len = 0, dc_len = 0, changes;
+	size_t pf_len = 0, dc_len = 0, changes, nserving;
 	int lockfd = -1, rc = EXIT_SYNCED, i, failed = 0, dc_rolled_back = 0;
 	int held = 0;
 	int have_lmdb;
@@ -2210,8 +2140,8 @@ sync_resync(const struct conf *c, const struct sync_opts *o)
 		rc = lockfd == -2 ? EXIT_LOCKED : EXIT_APPLY;
 		goto out;
 	}
-	if ((o->daemon ? state_get(&w) : state_load(w.state_path, &w.old)) ==
-	    -1 || gather(&w, o) == -1) {
+	if (state_load(c->state_dir, !o->dry_run, &w.old) == -1 ||
+	    gather(&w, o) == -1) {
 		log_err("nothing changed");
 		rc = EXIT_APPLY;
 		goto out;
@@ -2227,17 +2157,16 @@ sync_resync(const struct conf *c, const struct sync_opts *o)
 		fsio_clean_temps(c->postfix.path);
 		fsio_clean_temps(lmdb);
 		fsio_clean_temps(c->dovecot.path);
-		fsio_clean_temps(w.state_path);
 	}
 	services_on(&w);
 	sv[SVC_POSTFIX].on = w.postfix_on;
 	sv[SVC_DOVECOT].on = w.dovecot_on;
 	have_lmdb = w.old.have_lmdb;
 	lmdb_id = w.old.lmdb;
-	plan_stage(&w);
+	nserving = plan_stage(&w);
 	if (sv[SVC_POSTFIX].on) {
 		pf_src = postfix_source(&w.plan, w.pairs, w.served, &pf_len);
-		sv[SVC_POSTFIX].change = w.nstage > 0 ||
+		sv[SVC_POSTFIX].change = nserving > 0 ||
 		    !lmdb_current(&w, lmdb) ||
 		    !file_equals(c->postfix.path, pf_src, pf_len);
 	}
@@ -2252,7 +2181,7 @@ sync_resync(const struct conf *c, const struct sync_opts *o)
 		    dc_len);
 		/* The include names served files; new content is read at
 		 * Dovecot's reload, with no new include to check. */
-		sv[SVC_DOVECOT].files = w.nstage > 0;
+		sv[SVC_DOVECOT].files = nserving > 0;
 	}
 	for (i = 0; i < SVC__MAX; i++)
 		if (sv[i].on) {
@@ -2410,8 +2339,6 @@ report:
 	}
 	if (!o->dry_run)
 		finish_run(&w, rc);
-	if (o->daemon && !o->dry_run)
-		state_remember(&w);
 out:
 	if (lockfd >= 0)
 		close(lockfd);
@@ -2446,7 +2373,7 @@ sync_check(const struct conf *c, int json)
 
 	work_init(&w, c, &o);
 	log_set_quiet(1);
-	if (state_load(w.state_path, &w.old) == -1 || gather(&w, &o) == -1) {
+	if (state_load(c->state_dir, 0, &w.old) == -1 || gather(&w, &o) == -1) {
 		work_free(&w);
 		return EXIT_APPLY;
 	}

@@ -203,3 +203,14 @@ strv_has(char *const *v, size_t n, const char *s)
 			return 1;
 	return 0;
 }
+
+int
+hex64_ok(const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < 64; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return s[64] == '\0';
+}

@@ -29,6 +29,9 @@ void	buf_addf(struct buf *b, const char *fmt, ...)
 void	buf_wipe(struct buf *b);
 void	buf_free(struct buf *b);
 
+/* hex64_ok(s): s is 64 lowercase hex digits (a SHA-256), nothing more. */
+int	hex64_ok(const char *s);
+
 /* free_wiped(p, n): explicit_bzero n bytes at p, then free(p). */
 void	free_wiped(void *p, size_t n);
 

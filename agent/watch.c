@@ -522,12 +522,11 @@ static void
 warn_expiry(struct watcher *w)
 {
 	struct state st;
-	char *path = xasprintf("%s/state.json", w->c->state_dir);
 	long long now = (long long)time(NULL), limit;
 	size_t i;
 
 	limit = (long long)w->c->watch.expiry_warn_days * 86400;
-	if (state_load(path, &st) == 0) {
+	if (state_load(w->c->state_dir, 0, &st) == 0) {
 		for (i = 0; i < st.n; i++) {
 			const struct pair *p = &st.pairs[i];
 
@@ -539,7 +538,6 @@ warn_expiry(struct watcher *w)
 		}
 		state_free(&st);
 	}
-	free(path);
 }
 
 static void

@@ -223,11 +223,7 @@ conf3 = config(d3, LE, reload_log=rl, watch='{"settle_ms": 1000}')
 os.makedirs(os.path.join(d3, "pf"), exist_ok=True)
 for f in glob.glob(os.path.join(d1, "pf", "*")) + glob.glob(os.path.join(d1, "dc", "*")):
     shutil.copy2(f, os.path.join(d3, os.path.basename(os.path.dirname(f)), os.path.basename(f)))
-# the copied state names d1's paths: rewrite them so it is d3's own state
-with open(os.path.join(d3, "state", "state.json")) as f:
-    st = f.read().replace(d1 + "/", d3 + "/")
-with open(os.path.join(d3, "state", "state.json"), "w") as f:
-    f.write(st)
+# the copied include names d1's served files: d3's first run writes its own
 log = open(os.path.join(T, "watch.log"), "w")
 daemon = subprocess.Popen([SNISYNC, "-c", conf3, "watch"], stdout=log, stderr=log)
 try:

@@ -242,7 +242,7 @@ find "$LE/archive" -name 'privkey*.pem' -type f -size -100k -exec \
 	sort -u >"$W/keylines"
 t_check "key lines collected ($(wc -l <"$W/keylines"))" test -s "$W/keylines"
 t_check "no key material in any output or log" sh -c "! cat '$T/out' '$T/err' \
-	'$T/dc/sni.conf' '$MAP' '$T/state/state.json' | grep -aqF -f '$W/keylines'"
+	'$T/dc/sni.conf' '$MAP' '$T/state/state.lmdb' | grep -aqF -f '$W/keylines'"
 t_nomatch "nothing hostile reached the Dovecot file" "$(cat "$T/dc/sni.conf" "$MAP")" '\}\.example|"\.example|;x\.example| x\.example|\.\.example|\*\.\*'
 
 # --- the configuration file ---

@@ -8,12 +8,13 @@
 #      pool, new certificate; every other one also gains www.lNNN...), 20
 #      deleted as certbot deletes, 20 new
 # Each worker (CRASH_JOBS, default 2, in parallel) has its own outputs (map,
-# map source, Dovecot include, state_dir with served/ and state.json) and a
+# map source, Dovecot include, state_dir with served/ and state.lmdb) and a
 # config per tree. A clean resync of each side gives the reference outputs,
 # checked against the trees themselves, and a snapshot of all snisync
-# keeps: hard links, so the map identity recorded in state.json stays true
+# keeps: hard links, so the map identity recorded in the state stays true
 # (a restored snapshot is exactly what a finished run left), and a write in
-# place would show in the snapshot.
+# place would show in the snapshot; the state database alone is copied
+# (LMDB writes it in place, by design).
 #
 # Then, until CRASH_KILLS kills have landed in a running resync, alternating
 # A->B and B->A: restore the old side's snapshot, run `timeout -s KILL
@@ -27,9 +28,10 @@
 #     name; the map source is the old or the new file;
 #   - the Dovecot include is the old or the new file; `doveconf -xn` accepts
 #     it;
-#   - every served file the include, the map source or state.json names
+#   - every served file the include, the map source or the state names
 #     exists, every served file holds its lineage's old or new pair whole
-#     (key, "\n", full chain), and state.json is the old or the new state.
+#     (key, "\n", full chain), and the state database opens (mdb_dump)
+#     and holds the old or the new state.
 # What each kill left is tallied (map, source, include, served files
 # written and removed, state, temp files) with its kill instants in % of a
 # run.
@@ -205,39 +207,83 @@ def pair_lineage(p):
     """The lineage of a state pair (format 2: array; 1: object)."""
     return p[0] if isinstance(p, list) else p['lineage']
 
-def norm_state(b):
-    """The state without what differs between equal runs: the map's
-    identity, pending reloads, reload counts and times, since stamps
-    (served, key, error), what the Dovecot check measured (its peak
-    memory and time)."""
-    d = json.loads(b)
-    for k in ('postfix_lmdb', 'reload_pending', 'reloads', 'dovecot'):
-        d.pop(k, None)
-    pairs = []
-    for p in d.get('pairs', []):
-        if isinstance(p, list):
-            p = p[:10] + p[11:15]  # without since [10], key_since [15]
-        else:
-            p = dict(p); p.pop('since', None)
-        pairs.append(p)
-    d['pairs'] = sorted(pairs, key=lambda p: p[0] if isinstance(p, list) else p['lineage'])
-    for e in d.get('errors', []):
-        e.pop('since', None)
+def read_state(path):
+    """The state database as mdb_dump prints it, decoded (state.c's
+    records): {'pairs': [...], 'errors': [...], 'counts': {...},
+    'holds': [...], 'reload_pending': [pf, dc]}."""
+    import subprocess, struct
+    out = subprocess.run(['mdb_dump', '-n', path], capture_output=True,
+                         check=True).stdout.decode().split('\n')
+    data = out[out.index('HEADER=END') + 1:out.index('DATA=END')]
+    st = {'pairs': [], 'errors': [], 'counts': {}, 'holds': [],
+          'reload_pending': [False, False]}
+    for k, v in zip(data[0::2], data[1::2]):
+        k, v = bytes.fromhex(k.strip()), bytes.fromhex(v.strip())
+        pos = [0]
+        def take(n):
+            b = v[pos[0]:pos[0] + n]
+            if len(b) != n: raise ValueError('record cut short')
+            pos[0] += n
+            return b
+        def u8(): return take(1)[0]
+        def i64(): return struct.unpack('<q', take(8))[0]
+        def st_(): 
+            n = struct.unpack('<I', take(4))[0]
+            return None if n == 0xffffffff else take(n).decode('latin-1')
+        if u8() != 1: raise ValueError('record version')
+        if k == b'r':
+            u8(); [i64() for _ in range(4)]
+            st['reload_pending'] = [bool(u8()), bool(u8())]
+            continue
+        lin, flags = k[1:].decode('latin-1'), u8()
+        if flags & 1:
+            p = {'lineage': lin, 'key': st_(), 'chain': st_()}
+            p['names'] = [st_() for _ in range(i64())]
+            p['not_before'], p['not_after'] = i64(), i64()
+            p['key_type'], p['serial'], p['fingerprint'] = st_(), st_(), st_()
+            p['last_good'] = bool(u8())
+            p['since'], p['key_since'] = i64(), i64()
+            if u8():
+                p['source'] = (st_(), [i64() for _ in range(4)],
+                               st_(), [i64() for _ in range(4)])
+            st['pairs'].append(p)
+        if flags & 2:
+            st['errors'].append({'lineage': lin, 'file': st_(),
+                                 'error': st_(), 'since': i64()})
+        if flags & 4:
+            st['holds'].append({'lineage': lin, 'key': st_(),
+                                'serial': st_(), 'spki': st_(),
+                                'since': i64()})
+        if flags & 8:
+            st['counts'][lin] = i64()
+        if pos[0] != len(v): raise ValueError('record too long')
+    return st
+
+def norm_state(st):
+    """The state without what differs between equal runs: the run record
+    (map identity, pending reloads, reload counts, Dovecot's side) and
+    the since stamps (served, key, error)."""
+    d = dict(st)
+    d.pop('reload_pending', None)
+    d['pairs'] = [{k: v for k, v in p.items() if k not in ('since', 'key_since')}
+                  for p in st['pairs']]
+    d['errors'] = [{k: v for k, v in e.items() if k != 'since'}
+                   for e in st['errors']]
     return json.dumps(d, sort_keys=True)
 
 def cmd_norm(state, out):
-    open(out, 'w').write(norm_state(rd(state)))
+    open(out, 'w').write(norm_state(read_state(state)))
 
 TEMP = [('pf', r'tls_sni\.lmdb\.tmp\.', 'lmdb'), ('pf', r'tls_sni\.tmp\.', 'map'),
         ('dc', r'99-snisync\.conf\.tmp\.', 'dovecot'),
         ('state', r'state\.json\.tmp\.', 'state'),
         ('state/served', r'.+\.pem\.tmp\.', 'served')]
 KNOWN = {'pf': {'tls_sni', 'tls_sni.lmdb'}, 'dc': {'99-snisync.conf'},
-         'state': {'state.json', 'lock', 'served', 'last-sync',
-                   'last-applied', 'last-success'},
+         'state': {'state.lmdb', 'state.lmdb-lock', 'lock', 'served',
+                   'last-sync', 'last-applied', 'last-success'},
          'state/served': set()}
 
-def cmd_check(out, old_state, ref_old, ref_new, mode):
+def cmd_check(out, ref_old, ref_new, mode):
     """After a kill (mode kill) or a completed run (mode done): prints
     'store+=W store-=R state=S tmp=KINDS', then one line per problem: W and
     R say whether none, some or all of the changed and new lineages'
@@ -265,26 +311,24 @@ def cmd_check(out, old_state, ref_old, ref_new, mode):
         refd.add(('the include', m.group(1)))
     for line in open(f'{out}/pf/tls_sni'):
         for p in line.split()[1:]: refd.add(('the map source', p))
-    sb, st = None, {}
+    st = None
     try:
-        sb = rd(f'{out}/state/state.json')
-        st = json.loads(sb)
-        for p in st.get('pairs', []):
-            refd.add(('state.json', f'{served}/{pair_lineage(p)}.pem'))
+        st = read_state(f'{out}/state/state.lmdb')
+        for p in st['pairs']:
+            refd.add(('the state', f'{served}/{p["lineage"]}.pem'))
     except Exception as e:
-        bad.append(f'state.json unreadable: {e}'); sb = None
+        bad.append(f'the state database is unreadable: {e}')
     for who, p in sorted(refd):
         if not os.path.isfile(p):
             bad.append(f'{who} names {p}: missing')
     state = 'bad'
-    if sb is not None:
-        if mode == 'kill' and sb == rd(old_state): state = 'old'
-        elif norm_state(sb) == open(ref_new + '.norm').read(): state = 'new'
-        elif mode == 'kill' and norm_state(sb) == open(ref_old + '.norm').read():
+    if st is not None:
+        if norm_state(st) == open(ref_new + '.norm').read(): state = 'new'
+        elif mode == 'kill' and norm_state(st) == open(ref_old + '.norm').read():
             state = 'old'
-        else: bad.append('state.json is neither the old nor the new state')
-        if mode == 'done' and any(st.get('reload_pending', {}).values()):
-            bad.append(f'state.json: reload pending {st["reload_pending"]}')
+        else: bad.append('the state is neither the old nor the new state')
+        if mode == 'done' and any(st['reload_pending']):
+            bad.append(f'state: reload pending {st["reload_pending"]}')
     if mode == 'done' and have != new:
         more = set(have) - set(new)
         bad.append(f'served: {len(more)} files more, '
@@ -414,7 +458,17 @@ dump() { postmap -c "$PFC" -F -s "lmdb:$MAP" >"$1" 2>"$1.err"; }
 q() { postmap -c "$PFC" -F -q "$1" "lmdb:$MAP"; }
 doveconf_ok() { doveconf -xn -c "$WD/dovecot.conf" >/dev/null 2>"$WD/doveconf.err"; }
 store_list() { (cd "$ST/served" && sha256sum -- *.pem) | awk '{ print $2, $1 }' | LC_ALL=C sort; }
-restore() { rm -rf "$OUT" && cp -al "$WD/snap-$1" "$OUT" && : >"$REC"; }
+# restore SIDE: the snapshot, hard-linked but for the state database
+# (LMDB writes it in place: a copy).
+restore() {
+	rm -rf "$OUT" && cp -al "$WD/snap-$1" "$OUT" && rm -f "$ST/state.lmdb" &&
+		cp -p "$WD/snap-$1/state/state.lmdb" "$ST/state.lmdb" && : >"$REC"
+}
+# snapshot SIDE: the outputs as they are now.
+snapshot() {
+	cp -al "$OUT" "$WD/snap-$1" && rm -f "$WD/snap-$1/state/state.lmdb"* &&
+		cp -p "$ST/state.lmdb" "$WD/snap-$1/state/state.lmdb"
+}
 sums() { (cd "$WD/snap-$1" && find . -type f -exec sha256sum {} + | LC_ALL=C sort); }
 # reloads_current: each service's last reload (in $REC) saw its current file.
 reloads_current() {
@@ -481,8 +535,8 @@ prepare() {
 		t_check "$p tree $S: each service reloaded with its current files" reloads_current
 		t_eq "$p tree $S: served/ holds exactly one file per lineage, its key then its full chain" \
 			"$(store_list)" "$(cat "$REF/$s.store")"
-		cp "$DCF" "$REF/$s.dc" && aux norm "$ST/state.json" "$REF/$s.norm" &&
-			cp -al "$OUT" "$WD/snap-$s" && sums "$s" >"$WD/snap-$s.sums" ||
+		cp "$DCF" "$REF/$s.dc" && aux norm "$ST/state.lmdb" "$REF/$s.norm" &&
+			snapshot "$s" && sums "$s" >"$WD/snap-$s.sums" ||
 			return 1
 	done
 	DUR_AB[$W]=$DUR
@@ -516,7 +570,7 @@ fail_note() {
 check_done() {
 	local out to=$2
 	dump "$WD/d.dump"
-	out=$(aux check "$OUT" "$WD/snap-$1/state/state.json" "$REF/$1" "$REF/$2" "done")
+	out=$(aux check "$OUT" "$REF/$1" "$REF/$2" "done")
 	if ! cmp -s "$WD/d.dump" "$REF/$to.dump" || ! cmp -s "$MAP" "$REF/$to.src" ||
 		! cmp -s "$DCF" "$REF/$to.dc" || [ -n "$(sed 1d <<<"$out")" ] ||
 		[[ $out != *' state=new '* ]]; then
@@ -627,7 +681,7 @@ kill_loop() {
 			bad_doveconf=$((bad_doveconf + 1))
 			fail_note "doveconf -xn rejects the include: $(head -1 "$WD/doveconf.err")"
 		fi
-		out=$(aux check "$OUT" "$WD/snap-$from/state/state.json" \
+		out=$(aux check "$OUT" \
 			"$REF/$from" "$REF/$to" "kill")
 		if [ -n "$(sed 1d <<<"$out")" ] ||
 			[[ $out != *' state=old '* && $out != *' state=new '* ]]; then
@@ -718,7 +772,7 @@ t_eq "after every kill the map source was the old or the new file" "${SUM[bad_sr
 t_eq "after every kill the Dovecot include was the old or the new file" "${SUM[bad_dc]}" 0
 t_eq "after every kill doveconf -xn accepted the Dovecot configuration" \
 	"${SUM[bad_doveconf]}" 0
-t_eq "after every kill each served file named by the include, the map source or state.json existed, each served file held its lineage's old or new pair whole, state.json was the old or the new state" \
+t_eq "after every kill each served file named by the include, the map source or the state existed, each served file held its lineage's old or new pair whole, the state database opened and held the old or the new state" \
 	"${SUM[bad_files]}" 0
 want=0
 for ((w = 1; w <= JOBS; w++)); do
@@ -777,7 +831,7 @@ chosen() {
 	t_eq "kill $desc: killed" "$rc" 137
 	dump "$WD/k.dump"
 	for f in a b; do cp "$REF/$f.dump" "$WD/k.ref.$f"; done
-	out=$(aux check "$OUT" "$WD/snap-a/state/state.json" "$REF/a" "$REF/b" "kill")
+	out=$(aux check "$OUT" "$REF/a" "$REF/b" "kill")
 	echo "#   SIGKILL $((delay / 1000)) ms after the start; it left" \
 		"map=$(side "$WD/k.dump" "$WD/k.ref") source=$(side "$MAP" "$WD/src.ref")" \
 		"include=$(side "$DCF" "$WD/dc.ref") ${out%%$'\n'*}"

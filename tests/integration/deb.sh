@@ -235,7 +235,7 @@ t_check "check wrote no state" test ! -e "$STATE"
 
 /usr/sbin/snisync -c "$T/conf.json" resync >"$T/resync.out" 2>"$T/resync.err"
 t_eq "resync into $STATE: exit 1 (rejected lineages)" "$?" 1
-t_check "resync wrote $STATE/state.json" test -s "$STATE/state.json"
+t_check "resync wrote $STATE/state.lmdb" test -s "$STATE/state.lmdb"
 t_check "resync wrote the served files" test -s "$STATE/served/mail.example.test.pem"
 t_check "resync wrote the map" test -s "$T/out/tls_sni.lmdb"
 # (without $SNISYNC, which tests/run exports: the hook would run that one)
@@ -247,7 +247,7 @@ t_check "the hook synced the lineage" grep -q "live/mail.example.test synced" "$
 # ---- reinstall and upgrade ----------------------------------------------------
 "${APT[@]}" install --reinstall "$DEB" </dev/null >"$T/reinstall.out" 2>&1
 t_eq "apt-get install --reinstall succeeds" "$?" 0
-t_check "reinstall keeps the state" test -s "$STATE/state.json"
+t_check "reinstall keeps the state" test -s "$STATE/state.lmdb"
 
 echo '# a local change' >>/etc/snisync/snisync.json
 mkdir "$T/repack"
@@ -261,7 +261,7 @@ t_eq "upgrade to $VER+uptest1 succeeds" "$rc" 0
 t_eq "upgraded version" "$(dpkg-query -W -f='${Version}' snisync)" "$VER+uptest1"
 t_eq "upgrade keeps the changed conffile" "$(tail -n 1 /etc/snisync/snisync.json)" '# a local change'
 t_eq "no .dpkg-* file beside it" "$(ls /etc/snisync)" snisync.json
-t_check "upgrade keeps the state" test -s "$STATE/state.json"
+t_check "upgrade keeps the state" test -s "$STATE/state.lmdb"
 /usr/sbin/snisync -c /etc/snisync/snisync.json check >/dev/null 2>&1
 t_nomatch "the changed configuration loads (exit $?)" "$?" '^3$'
 

@@ -108,14 +108,14 @@ t_eq "postfix reloaded once" "$(reloads "$T/pf.reloads")" 1
 t_eq "dovecot reloaded once" "$(reloads "$T/dc.reloads")" 1
 
 # --- second resync: nothing changes ---------------------------------------
-before=$(ident "$MAP.lmdb" "$MAP" "$DCF" "$T/state/state.json" "$T/state/served"/*)
+before=$(ident "$MAP.lmdb" "$MAP" "$DCF" "$T/state/state.lmdb" "$T/state/served"/*)
 sleep 1.1	# a rewrite would show in the mtimes
 "$SNISYNC" -c "$T/conf.json" resync >"$T/out2" 2>"$T/err2"
 t_eq "second resync still exits 1 (same rejections)" "$?" 1
 t_check "second resync says nothing changed" \
 	grep -q 'nothing changed: .* nothing written, nothing reloaded' "$T/err2"
 t_eq "second resync: inodes and mtimes unchanged" \
-	"$(ident "$MAP.lmdb" "$MAP" "$DCF" "$T/state/state.json" "$T/state/served"/*)" "$before"
+	"$(ident "$MAP.lmdb" "$MAP" "$DCF" "$T/state/state.lmdb" "$T/state/served"/*)" "$before"
 t_eq "second resync: no postfix reload" "$(reloads "$T/pf.reloads")" 1
 t_eq "second resync: no dovecot reload" "$(reloads "$T/dc.reloads")" 1
 
@@ -135,7 +135,7 @@ t_match "check --json: verdicts" "$verdicts" \
 	'ec\.example\.test=ok .*expired\.example\.test=rejected .*www\.example\.test-0001=ok'
 t_nomatch "check --json holds no key material" "$json" 'PRIVATE KEY'
 t_eq "check wrote nothing" \
-	"$(ident "$MAP.lmdb" "$MAP" "$DCF" "$T/state/state.json")" \
+	"$(ident "$MAP.lmdb" "$MAP" "$DCF" "$T/state/state.lmdb")" \
 	"$(echo "$before" | cut -d' ' -f1-12) "
 
 # --- a renewal seen by --dry-run, then applied -----------------------------
@@ -164,9 +164,9 @@ t_check "same-names renewal: the served file holds the new key and chain" \
 t_eq "same-names renewal: no other served file touched" \
 	"$(ident $(ls "$T"/state/served/*.pem | grep -v '/ec\.example\.test\.pem$'))" "$others_before"
 t_eq "one served file per applied lineage" "$(ls "$T/state/served" | wc -l)" \
-	"$(cat "$T"/state/state.json | python3 -c '
+	"$("$SNISYNC" -c "$T/conf.json" check --json 2>/dev/null | python3 -c '
 import json, sys
-print(len(json.load(sys.stdin)["pairs"]))')"
+print(len([l for l in json.load(sys.stdin)["lineages"] if l["certificate"]]))')"
 
 # --- one lineage (deploy hook, daemon): the map is changed in place -------
 dumpmap() { postmap -c "$PFC" -s "lmdb:$MAP" | sort; }

@@ -129,11 +129,11 @@ t_eq "metrics: last sync is the stamp time, last success 0" \
 	"$(stat -c %Y "$T/state/last-sync") 0"
 
 # --- nothing changed ------------------------------------------------------
-st_m=$(stat -c %Y.%i "$T/state/state.json")
+st_m=$(stat -c %Y.%i "$T/state/state.lmdb")
 sleep 1.1
 S resync >/dev/null 2>&1
-t_eq "second resync leaves state.json alone (same mtime and inode)" \
-	"$(stat -c %Y.%i "$T/state/state.json")" "$st_m"
+t_eq "second resync leaves the state database alone (same mtime and inode)" \
+	"$(stat -c %Y.%i "$T/state/state.lmdb")" "$st_m"
 t_eq "served_since unchanged when nothing changed" \
 	"$(js "[n['served_since'] for n in j['names'] if n['name'] == 'ec.example.test'][0]")" "$since"
 t_eq "errors_total unchanged while a lineage fails the same way" \

@@ -1,23 +1,82 @@
-/* test_state.c - state.json: format 2 written and read back field for
- * field (escapes included), format 1 (earlier releases) still read. */
+/* test_state.c - the state database: every field saved and read back
+ * bit for bit, a save that changes nothing writes nothing, a renewal
+ * changes one record, malformed records are refused whole; the import of
+ * 0.1's state.json (formats 2 and 1), then kept as state.json.old. */
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "json.h"
 #include "log.h"
 #include "plan.h"
+#include "state.h"
 #include "unit.h"
 #include "util.h"
 
-static char path[] = "/tmp/snisync-state-XXXXXX";
+static char dir[] = "/tmp/snisync-state-XXXXXX";
 
 static void
-put(const char *text, size_t len)
+put(const char *name, const char *text, size_t len)
 {
+	char *path = xasprintf("%s/%s", dir, name);
 	FILE *f = fopen(path, "w");
 
 	fwrite(text, 1, len, f);
 	fclose(f);
+	free(path);
+}
+
+static int
+exists(const char *name)
+{
+	char *path = xasprintf("%s/%s", dir, name);
+	struct stat sb;
+	int r = lstat(path, &sb) == 0;
+
+	free(path);
+	return r;
+}
+
+static void
+rm(const char *name)
+{
+	char *path = xasprintf("%s/%s", dir, name);
+
+	unlink(path);
+	free(path);
+}
+
+static void
+ident(struct stat *sb)
+{
+	char *path = xasprintf("%s/" STATE_DB, dir);
+
+	memset(sb, 0, sizeof(*sb));
+	stat(path, sb);
+	free(path);
+}
+
+/* How many records differ between the encodings of a and b. */
+static int
+records_differ(const struct state *a, const struct state *b)
+{
+	size_t na, nb, i, j;
+	struct state_record *ra = state_encode(a, &na), *rb = state_encode(b, &nb);
+	int d = 0;
+
+	for (i = 0, j = 0; i < na || j < nb; ) {
+		int c = i >= na ? 1 : j >= nb ? -1 : strcmp(ra[i].key, rb[j].key);
+
+		if (c != 0 || ra[i].vlen != rb[j].vlen ||
+		    memcmp(ra[i].val, rb[j].val, ra[i].vlen) != 0)
+			d++;
+		i += c <= 0;
+		j += c >= 0;
+	}
+	state_records_free(ra, na);
+	state_records_free(rb, nb);
+	return d;
 }
 
 static const char hex_a[] =
@@ -35,11 +94,11 @@ main(void)
 	struct lineage_count cnt = { "bad\"lin\\e\x01", 3 };
 	char *names0[] = { "a.example.test", "*.example.test", NULL };
 	char *names1[] = { "b.example.test", NULL };
-	char *text;
-	size_t len;
-	int fd = mkstemp(path);
+	struct state base = { 0 };
+	struct stat s0, s1;
 
-	close(fd);
+	if (mkdtemp(dir) == NULL)
+		return 1;
 	log_init("snisync");
 	memset(p, 0, sizeof(p));
 	p[0].lineage = "a.example.test";
@@ -90,11 +149,11 @@ main(void)
 		st.nholds = 1;
 	}
 
-	text = state_render(&st, &len);
-	UNIT_OK(strncmp(text, "{\"format\":2,", 12) == 0, "written as format 2");
-	put(text, len);
-	free(text);
-	UNIT_INTEQ(state_load(path, &back), 0, "format 2 read back");
+	UNIT_INTEQ(state_load(dir, 1, &base), 0, "no state yet: loads empty");
+	UNIT_INTEQ((int)base.n, 0, "no state yet: no pairs");
+	UNIT_INTEQ(state_save(dir, &base, &st), 0, "saved");
+	UNIT_OK(exists(STATE_DB), "the database is " STATE_DB);
+	UNIT_INTEQ(state_load(dir, 1, &back), 0, "read back");
 	UNIT_INTEQ((int)back.n, 2, "both pairs");
 	UNIT_STREQ(back.pairs[0].lineage, "a.example.test", "lineage");
 	UNIT_STREQ(back.pairs[0].key_id, hex_a, "key id");
@@ -132,26 +191,127 @@ main(void)
 	    strcmp(back.holds[0].serial, "0F") == 0 &&
 	    strcmp(back.holds[0].spki, hex_a) == 0 &&
 	    back.holds[0].since == 1760000000, "held key change");
-	text = state_render(&back, &len);
+	UNIT_INTEQ(records_differ(&back, &st), 0,
+	    "read back encodes to the same records");
+
+	/* Nothing changed: nothing written. */
+	ident(&s0);
+	usleep(20000);
+	UNIT_INTEQ(state_save(dir, &back, &st), 0, "an equal save");
+	ident(&s1);
+	UNIT_OK(s0.st_ino == s1.st_ino && s0.st_size == s1.st_size &&
+	    s0.st_mtim.tv_nsec == s1.st_mtim.tv_nsec &&
+	    s0.st_mtim.tv_sec == s1.st_mtim.tv_sec,
+	    "an equal save touches nothing");
+
+	/* A renewal: one record. */
 	{
-		size_t len0;
-		char *t0 = state_render(&st, &len0);
+		struct state r = st;
+		struct pair q[2] = { p[0], p[1] };
 
-		UNIT_OK(len == len0 && memcmp(text, t0, len) == 0,
-		    "read back renders the same bytes");
-		free(t0);
+		snprintf(q[1].serial, sizeof(q[1].serial), "02");
+		r.pairs = q;
+		UNIT_INTEQ(records_differ(&st, &r), 1,
+		    "a renewal changes one record");
+		UNIT_INTEQ(state_save(dir, &back, &r), 0, "renewal saved");
+		state_free(&back);
+		UNIT_INTEQ(state_load(dir, 1, &back), 0, "read again");
+		UNIT_STREQ(back.n == 2 ? back.pairs[1].serial : "", "02",
+		    "the renewal is in the database");
+		UNIT_STREQ(back.n == 2 ? back.pairs[0].serial : "", "01AB",
+		    "the other lineage as it was");
+		/* a lineage gone: its record deleted */
+		r.n = 1;
+		UNIT_INTEQ(state_save(dir, &back, &r), 0, "deletion saved");
+		state_free(&back);
+		state_load(dir, 1, &back);
+		UNIT_INTEQ((int)back.n, 1, "a deleted lineage's record is gone");
+		state_free(&back);
 	}
-	free(text);
-	state_free(&back);
 
-	/* A byte outside ASCII cannot break the file. */
-	e.lineage = "caf\xc3\xa9";
-	text = state_render(&st, &len);
-	put(text, len);
-	free(text);
-	UNIT_INTEQ(state_load(path, &back), 0, "non-ASCII lineage: loads");
-	UNIT_STREQ(back.errs[0].lineage, "caf??", "non-ASCII bytes as ?");
+	/* The decoder refuses malformed records whole. */
+	{
+		size_t n, i;
+		struct state_record *rec = state_encode(&st, &n);
+		struct state t = { 0 };
+		int refused = 0, bad_names = 0;
+
+		for (i = 0; i < n; i++)
+			if (rec[i].key[0] == 'l' && rec[i].vlen > 8) {
+				refused += state_decode(rec[i].key, rec[i].klen,
+				    rec[i].val, rec[i].vlen - 1, &t) == -1;
+				refused += state_decode(rec[i].key, rec[i].klen,
+				    rec[i].val, rec[i].vlen, &t) == -1 ? 0 : 1;
+			}
+		UNIT_INTEQ(refused, 6, "each lineage record: refused one byte "
+		    "short, read whole");
+		state_free(&t);
+		memset(&t, 0, sizeof(t));
+		{
+			char *evil[] = { "evil}\n{.example.test", NULL };
+			struct pair ep = p[1];
+			struct state es = { 0 };
+			struct state_record *er;
+			size_t en;
+
+			ep.names = evil;
+			es.pairs = &ep;
+			es.n = 1;
+			er = state_encode(&es, &en);
+			for (i = 0; i < en; i++)
+				if (er[i].key[0] == 'l')
+					bad_names += state_decode(er[i].key,
+					    er[i].klen, er[i].val, er[i].vlen,
+					    &t) == -1;
+			state_records_free(er, en);
+		}
+		UNIT_OK(bad_names == 1 && t.n == 0, "a name that is not a "
+		    "valid DNS name: the record is refused");
+		state_free(&t);
+		state_records_free(rec, n);
+	}
+	state_free(&base);
+	rm(STATE_DB);
+	rm(STATE_DB "-lock");
+
+	/* 0.1's state.json, format 2: imported at the first save. */
+	static const char v2[] = "{\"format\":2,\n\"pairs\":[\n"
+	    "[\"new.example.test\",\""
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "\",\""
+	    "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+	    "\",[\"new.example.test\"],1,2000000000,\"ECDSA P-256\",\"07\","
+	    "\"DD\",false,1750000000,\"/k\",[1,2,3,4],\"/c\",[5,6,7,8],"
+	    "1740000000]],\n\"errors\":[],\n\"error_counts\":{},\n"
+	    "\"reloads\":{\"postfix\":{\"total\":3,\"failed\":0,\"last\":9},"
+	    "\"dovecot\":{\"total\":1,\"failed\":1,\"last\":8}},\n"
+	    "\"holds\":[],\n\"reload_pending\":{\"postfix\":false,"
+	    "\"dovecot\":true},\n\"postfix_lmdb\":{\"dev\":1,\"ino\":2,"
+	    "\"size\":3,\"mtime_ns\":4}}\n";
+	put(STATE_JSON, v2, sizeof(v2) - 1);
+	UNIT_INTEQ(state_load(dir, 1, &back), 0, "format 2 read");
+	UNIT_OK(back.n == 1 && back.pairs[0].since == 1750000000 &&
+	    back.pairs[0].key_since == 1740000000 &&
+	    back.pairs[0].src_chain_id.mtime_ns == 8 &&
+	    back.svc[0].reloads == 3 && back.reload_pending[1] &&
+	    back.have_lmdb && back.lmdb.ino == 2, "format 2: every field");
+	UNIT_INTEQ(state_save(dir, &back, &back), 0, "imported");
+	UNIT_OK(!exists(STATE_JSON) && exists(STATE_JSON ".old") &&
+	    exists(STATE_DB), "imported once: state.json kept as "
+	    "state.json.old");
+	{
+		struct state again;
+
+		UNIT_INTEQ(state_load(dir, 1, &again), 0, "read from the "
+		    "database");
+		UNIT_INTEQ(records_differ(&again, &back), 0,
+		    "the database holds what state.json held");
+		state_free(&again);
+	}
 	state_free(&back);
+	rm(STATE_DB);
+	rm(STATE_DB "-lock");
+	rm(STATE_JSON ".old");
 
 	/* Format 1, as earlier releases wrote it. */
 	static const char v1[] = "{\"format\": 1, \"pairs\": [{"
@@ -168,8 +328,8 @@ main(void)
 	    "\"mtime_ns\": 8}}}], \"errors\": [{\"lineage\": "
 	    "\"old.example.test\", \"file\": null, \"error\": \"why\"}], "
 	    "\"reload_pending\": {\"postfix\": false, \"dovecot\": true}}";
-	put(v1, sizeof(v1) - 1);
-	UNIT_INTEQ(state_load(path, &back), 0, "format 1 read");
+	put(STATE_JSON, v1, sizeof(v1) - 1);
+	UNIT_INTEQ(state_load(dir, 1, &back), 0, "format 1 read");
 	UNIT_OK(back.n == 1 && back.pairs[0].last_good &&
 	    back.pairs[0].not_after == 2000000000 &&
 	    back.pairs[0].src_chain_id.mtime_ns == 8 &&
@@ -179,10 +339,11 @@ main(void)
 	    back.reload_pending[1], "format 1: errors and pending reloads");
 	state_free(&back);
 
-	put("{\"format\": 3, \"pairs\": []}", 26);
-	UNIT_INTEQ(state_load(path, &back), 0, "unknown format: read as empty");
+	put(STATE_JSON, "{\"format\": 3, \"pairs\": []}", 26);
+	UNIT_INTEQ(state_load(dir, 1, &back), 0, "unknown format: read as empty");
 	UNIT_INTEQ((int)back.n, 0, "unknown format: no pairs");
 	state_free(&back);
-	unlink(path);
+	rm(STATE_JSON);
+	rmdir(dir);
 	return unit_failures != 0;
 }
