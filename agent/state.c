@@ -42,11 +42,40 @@
 #define DB_MAPSIZE	(64UL * 1024 * 1024)
 
 struct state_mirror {
-	struct state_record	*r;	/* sorted by key */
-	size_t			 n;
+	struct state_records	 rec;	/* sorted by key */
+	char			*run;	/* the run record's bytes when
+					   state_save_run() replaced it */
 	int			 from_json;	/* imported: rename it after
 						   the first save */
 };
+
+/* Records being encoded: one arena, offsets until the end. */
+struct enc {
+	struct buf		 b;
+	struct state_record	*r;
+	size_t			 n, koff, klen;
+};
+
+static void
+enc_begin(struct enc *e, char kind, const char *name)
+{
+	e->koff = e->b.len;
+	buf_add(&e->b, &kind, 1);
+	if (name != NULL)
+		buf_adds(&e->b, name);
+	e->klen = e->b.len - e->koff;
+}
+
+static void
+enc_end(struct enc *e)
+{
+	/* offsets for now: enc_finish() makes them pointers */
+	e->r[e->n].key = (const char *)(uintptr_t)e->koff;
+	e->r[e->n].klen = e->klen;
+	e->r[e->n].val = (const unsigned char *)(uintptr_t)(e->koff + e->klen);
+	e->r[e->n].vlen = e->b.len - e->koff - e->klen;
+	e->n++;
+}
 
 /* ---- encoding ---- */
 
@@ -136,10 +165,12 @@ struct lin {
 };
 
 static void
-encode_lineage(const struct lin *l, struct state_record *r)
+encode_lineage(const struct lin *l, struct enc *e)
 {
-	struct buf b = { 0 };
+	struct buf b;
 
+	enc_begin(e, 'l', l->name);
+	b = e->b;
 	put_u8(&b, REC_VERSION);
 	put_u8(&b, (l->pair ? F_PAIR : 0) | (l->err ? F_ERROR : 0) |
 	    (l->hold ? F_HOLD : 0) | (l->count ? F_COUNT : 0));
@@ -158,21 +189,19 @@ encode_lineage(const struct lin *l, struct state_record *r)
 	}
 	if (l->count != NULL)
 		put_i64(&b, l->count->n);
-	r->klen = 1 + strlen(l->name);
-	r->key = xmalloc(r->klen + 1);
-	r->key[0] = 'l';
-	memcpy(r->key + 1, l->name, r->klen);
-	r->val = (unsigned char *)b.p;
-	r->vlen = b.len;
+	e->b = b;
+	enc_end(e);
 }
 
 static void
-encode_run(const struct state *st, struct state_record *r)
+encode_run(const struct state *st, struct enc *e)
 {
-	struct buf b = { 0 };
 	const struct dovecot_state *d = &st->dovecot;
+	struct buf b;
 	int i;
 
+	enc_begin(e, 'r', NULL);
+	b = e->b;
 	put_u8(&b, REC_VERSION);
 	put_u8(&b, st->have_lmdb != 0);
 	put_id(&b, &st->lmdb);
@@ -192,10 +221,8 @@ encode_run(const struct state *st, struct state_record *r)
 	put_i64(&b, d->held_limit);
 	put_u64(&b, d->held_blocks);
 	put_u64(&b, d->lacking);
-	r->key = xstrdup("r");
-	r->klen = 1;
-	r->val = (unsigned char *)b.p;
-	r->vlen = b.len;
+	e->b = b;
+	enc_end(e);
 }
 
 enum part { P_PAIR, P_ERR, P_HOLD, P_COUNT };
@@ -225,12 +252,39 @@ cmp_record(const void *a, const void *b)
 	return r != 0 ? r : x->klen < y->klen ? -1 : x->klen > y->klen;
 }
 
-struct state_record *
-state_encode(const struct state *st, size_t *np)
+/* The arena is sized for the records at once (a few MB at 10,000
+ * lineages: growing it by doubling costs more in page faults than the
+ * encoding itself). */
+static size_t
+size_hint(const struct state *st)
 {
-	size_t ni = st->n + st->nerrs + st->nholds + st->ncounts, i, j, n = 0;
+	size_t i, k, n = 256;
+
+	for (i = 0; i < st->n; i++) {
+		const struct pair *p = &st->pairs[i];
+
+		n += 400 + strlen(p->lineage) + (p->src_key ?
+		    strlen(p->src_key) + strlen(p->src_chain) : 0);
+		for (k = 0; k < p->nnames; k++)
+			n += 4 + strlen(p->names[k]);
+	}
+	for (i = 0; i < st->nerrs; i++)
+		n += 64 + strlen(st->errs[i].lineage) + strlen(st->errs[i].error) +
+		    (st->errs[i].file ? strlen(st->errs[i].file) : 0);
+	return n + 240 * (st->nholds + st->ncounts) +
+	    64 * (st->nholds + st->ncounts);
+}
+
+void
+state_encode(const struct state *st, struct state_records *out)
+{
+	size_t ni = st->n + st->nerrs + st->nholds + st->ncounts, i, j;
 	struct item *it = xcalloc(ni + 1, sizeof(*it));
-	struct state_record *r = xcalloc(ni + 2, sizeof(*r));
+	struct enc e = { { 0 }, NULL, 0, 0, 0 };
+
+	e.b.cap = size_hint(st);
+	e.b.p = xmalloc(e.b.cap);
+	e.r = xcalloc(ni + 2, sizeof(*e.r));
 
 	for (i = 0, j = 0; i < st->n; i++)
 		it[j++] = (struct item){ st->pairs[i].lineage, P_PAIR,
@@ -245,6 +299,7 @@ state_encode(const struct state *st, size_t *np)
 		it[j++] = (struct item){ st->counts[i].lineage, P_COUNT,
 		    &st->counts[i] };
 	qsort(it, ni, sizeof(*it), cmp_item);
+	/* "l..." records in lineage order, then "r": sorted by key. */
 	for (i = 0; i < ni; ) {
 		struct lin l = { it[i].name, NULL, NULL, NULL, NULL };
 
@@ -263,25 +318,27 @@ state_encode(const struct state *st, size_t *np)
 				l.count = l.count ? l.count : it[i].p;
 				break;
 			}
-		encode_lineage(&l, &r[n++]);
+		encode_lineage(&l, &e);
 	}
-	encode_run(st, &r[n++]);
+	encode_run(st, &e);
 	free(it);
-	qsort(r, n, sizeof(*r), cmp_record);
-	*np = n;
-	return r;
+	for (i = 0; i < e.n; i++) {
+		e.r[i].key = e.b.p + (uintptr_t)e.r[i].key;
+		e.r[i].val = (const unsigned char *)e.b.p +
+		    (uintptr_t)e.r[i].val;
+	}
+	out->r = e.r;
+	out->n = e.n;
+	out->arena = e.b.p;
+	out->arenalen = e.b.len;
 }
 
 void
-state_records_free(struct state_record *r, size_t n)
+state_records_free(struct state_records *rs)
 {
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		free(r[i].key);
-		free(r[i].val);
-	}
-	free(r);
+	free(rs->r);
+	free(rs->arena);
+	memset(rs, 0, sizeof(*rs));
 }
 
 /* ---- decoding ---- */
@@ -474,24 +531,21 @@ add_lineage(struct state *st, const char *name, struct rd *r)
 		return;
 	}
 	if (flags & F_PAIR) {
-		st->pairs = xreallocarray(st->pairs, st->n + 1,
-		    sizeof(*st->pairs));
+		st->pairs = xgrow(st->pairs, st->n, sizeof(*st->pairs));
 		st->pairs[st->n++] = p;
 	}
 	if (flags & F_ERROR) {
 		e.lineage = xstrdup(name);
-		st->errs = xreallocarray(st->errs, st->nerrs + 1,
-		    sizeof(*st->errs));
+		st->errs = xgrow(st->errs, st->nerrs, sizeof(*st->errs));
 		st->errs[st->nerrs++] = e;
 	}
 	if (flags & F_HOLD) {
 		h.lineage = xstrdup(name);
-		st->holds = xreallocarray(st->holds, st->nholds + 1,
-		    sizeof(*st->holds));
+		st->holds = xgrow(st->holds, st->nholds, sizeof(*st->holds));
 		st->holds[st->nholds++] = h;
 	}
 	if (flags & F_COUNT) {
-		st->counts = xreallocarray(st->counts, st->ncounts + 1,
+		st->counts = xgrow(st->counts, st->ncounts,
 		    sizeof(*st->counts));
 		st->counts[st->ncounts++] = (struct lineage_count){
 		    xstrdup(name), count };
@@ -565,13 +619,15 @@ struct load_ctx {
 	struct state		*st;
 	struct state_mirror	*m;
 	const char		*path;
+	struct enc		 e;	/* the mirror, being copied */
+	size_t			 hint;
 };
 
 static int
 load_one(void *arg, const void *k, size_t kl, const void *v, size_t vl)
 {
 	struct load_ctx *c = arg;
-	struct state_record *r;
+	struct enc *e = &c->e;
 	char kb[80];
 
 	if (state_decode(k, kl, v, vl, c->st) == -1) {
@@ -580,15 +636,16 @@ load_one(void *arg, const void *k, size_t kl, const void *v, size_t vl)
 		log_warn("%s: record \"%s\" cannot be read; left out (the next "
 		    "sync writes it again)", log_esc(c->path), log_esc(kb));
 	}
-	c->m->r = xreallocarray(c->m->r, c->m->n + 1, sizeof(*c->m->r));
-	r = &c->m->r[c->m->n++];
-	r->klen = kl;
-	r->key = xmalloc(kl + 1);
-	memcpy(r->key, k, kl);
-	r->key[kl] = '\0';
-	r->vlen = vl;
-	r->val = xmalloc(vl + 1);
-	memcpy(r->val, v, vl);
+	e->r = xgrow(e->r, e->n, sizeof(*e->r));
+	e->koff = e->b.len;
+	if (e->b.p == NULL) {	/* room for about what the file holds */
+		e->b.cap = c->hint;
+		e->b.p = xmalloc(e->b.cap);
+	}
+	buf_add(&e->b, k, kl);
+	e->klen = kl;
+	buf_add(&e->b, v, vl);
+	enc_end(e);
 	return 0;
 }
 
@@ -596,7 +653,7 @@ int
 state_load(const char *dir, int peek, struct state *st)
 {
 	char *path = xasprintf("%s/" STATE_DB, dir), why[300];
-	struct load_ctx c = { st, NULL, path };
+	struct load_ctx c = { st, NULL, path, { { 0 }, NULL, 0, 0, 0 }, 4096 };
 	struct db *db;
 	struct stat sb;
 	int rc = -1;
@@ -613,6 +670,7 @@ state_load(const char *dir, int peek, struct state *st)
 		goto out;
 	}
 	st->mirror = c.m = xcalloc(1, sizeof(*c.m));
+	c.hint = (size_t)sb.st_size + 4096;
 	if (db_open(path, peek ? DB_STATE_PEEK : DB_STATE, 0, 0, &db, why,
 	    sizeof(why)) == -1) {
 		log_err("%s: %s", log_esc(path), why);
@@ -623,6 +681,12 @@ state_load(const char *dir, int peek, struct state *st)
 	else
 		rc = 0;
 	db_close(db, 0);
+	for (size_t i = 0; i < c.e.n; i++) {
+		c.e.r[i].key = c.e.b.p + (uintptr_t)c.e.r[i].key;
+		c.e.r[i].val = (const unsigned char *)c.e.b.p +
+		    (uintptr_t)c.e.r[i].val;
+	}
+	c.m->rec = (struct state_records){ c.e.r, c.e.n, c.e.b.p, c.e.b.len };
 out:
 	free(path);
 	return rc;
@@ -631,7 +695,7 @@ out:
 /* Puts the records of new that differ from the mirror's, deletes the
  * mirror's that new lacks. Returns 0, DB_FULL or -1. */
 static int
-apply(struct db *db, const struct state_mirror *m,
+apply(struct db *db, const struct state_records *m,
     const struct state_record *nr, size_t n)
 {
 	size_t i = 0, j = 0;
@@ -655,11 +719,11 @@ apply(struct db *db, const struct state_mirror *m,
 
 /* Whether the mirror already holds exactly these records. */
 static int
-same(const struct state_mirror *m, const struct state_record *nr, size_t n)
+same(const struct state_records *m, const struct state_record *nr, size_t n)
 {
 	size_t i;
 
-	if (m == NULL || m->n != n)
+	if (m->n != n)
 		return 0;
 	for (i = 0; i < n; i++)
 		if (cmp_record(&m->r[i], &nr[i]) != 0 ||
@@ -676,13 +740,17 @@ state_save(const char *dir, struct state *base, const struct state *st)
 	struct state_mirror empty = { 0 }, *m = base->mirror ? base->mirror :
 	    &empty;
 	size_t n, mapsize = DB_MAPSIZE;
-	struct state_record *nr = state_encode(st, &n);
+	struct state_records enc;
+	struct state_record *nr;
 	struct stat sb;
 	struct db *db;
 	int rc;
 
-	if (same(m, nr, n)) {
-		state_records_free(nr, n);
+	state_encode(st, &enc);
+	nr = enc.r;
+	n = enc.n;
+	if (same(&m->rec, nr, n)) {
+		state_records_free(&enc);
 		free(path);
 		return 0;
 	}
@@ -696,7 +764,7 @@ state_save(const char *dir, struct state *base, const struct state *st)
 			rc = -1;
 			break;
 		}
-		rc = apply(db, m, nr, n);
+		rc = apply(db, &m->rec, nr, n);
 		if (rc != 0) {
 			snprintf(why, sizeof(why), "%s", db_error(db));
 			db_close(db, 0);
@@ -709,7 +777,7 @@ state_save(const char *dir, struct state *base, const struct state *st)
 	if (rc != 0) {
 		if (rc != -1 || why[0] != '\0')
 			log_err("%s: not saved: lmdb %s", log_esc(path), why);
-		state_records_free(nr, n);
+		state_records_free(&enc);
 		free(path);
 		return -1;
 	}
@@ -726,10 +794,67 @@ state_save(const char *dir, struct state *base, const struct state *st)
 	}
 	if (base->mirror == NULL)
 		base->mirror = xcalloc(1, sizeof(*base->mirror));
-	state_records_free(base->mirror->r, base->mirror->n);
-	base->mirror->r = nr;
-	base->mirror->n = n;
+	state_records_free(&base->mirror->rec);
+	free(base->mirror->run);
+	base->mirror->run = NULL;
+	base->mirror->rec = enc;
 	base->mirror->from_json = 0;
+	free(path);
+	return 0;
+}
+
+int
+state_save_run(const char *dir, struct state *base, const struct state *st)
+{
+	struct state_mirror *m = base->mirror;
+	struct state run = { 0 };
+	struct state_records enc;
+	struct state_record *old;
+	char *path, why[300];
+	struct db *db;
+	int rc;
+
+	if (m == NULL || m->from_json || m->rec.n == 0 ||
+	    m->rec.r[m->rec.n - 1].klen != 1 ||
+	    m->rec.r[m->rec.n - 1].key[0] != 'r')
+		return state_save(dir, base, st);
+	old = &m->rec.r[m->rec.n - 1];
+	/* the run fields alone: encode a state without lineages */
+	run.have_lmdb = st->have_lmdb;
+	run.lmdb = st->lmdb;
+	memcpy(run.reload_pending, st->reload_pending,
+	    sizeof(run.reload_pending));
+	memcpy(run.svc, st->svc, sizeof(run.svc));
+	run.dovecot = st->dovecot;
+	state_encode(&run, &enc);
+	if (enc.r[0].vlen == old->vlen &&
+	    memcmp(enc.r[0].val, old->val, old->vlen) == 0) {
+		state_records_free(&enc);
+		return 0;
+	}
+	path = xasprintf("%s/" STATE_DB, dir);
+	rc = db_open(path, DB_STATE, 0, 1, &db, why, sizeof(why));
+	if (rc == 0) {
+		if ((rc = db_put(db, "r", 1, enc.r[0].val, enc.r[0].vlen,
+		    0)) != 0) {
+			snprintf(why, sizeof(why), "%s", db_error(db));
+			db_close(db, 0);
+		} else if ((rc = db_close(db, 1)) != 0)
+			snprintf(why, sizeof(why), "%s", db_close_why());
+	}
+	if (rc != 0) {
+		log_err("%s: not saved: lmdb %s", log_esc(path), why);
+		state_records_free(&enc);
+		free(path);
+		return -1;
+	}
+	/* the mirror's run record is now these bytes */
+	free(m->run);
+	m->run = xmalloc(enc.r[0].vlen);
+	memcpy(m->run, enc.r[0].val, enc.r[0].vlen);
+	old->val = (const unsigned char *)m->run;
+	old->vlen = enc.r[0].vlen;
+	state_records_free(&enc);
 	free(path);
 	return 0;
 }
@@ -757,7 +882,8 @@ state_free(struct state *st)
 	free(st->pairs);
 	free(st->errs);
 	if (st->mirror != NULL) {
-		state_records_free(st->mirror->r, st->mirror->n);
+		state_records_free(&st->mirror->rec);
+		free(st->mirror->run);
 		free(st->mirror);
 	}
 	memset(st, 0, sizeof(*st));

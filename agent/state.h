@@ -126,6 +126,16 @@ int	state_load(const char *dir, int peek, struct state *st);
  */
 int	state_save(const char *dir, struct state *base, const struct state *st);
 
+/*
+ * state_save_run(dir, base, st): state_save() for a change of the run
+ * fields alone (pending reloads, reload counts, Dovecot's side, the map's
+ * identity): st's lineages must be those base's mirror holds (the state
+ * loaded, or last saved, in this run). Writes the run record, or
+ * nothing.
+ */
+int	state_save_run(const char *dir, struct state *base,
+	    const struct state *st);
+
 void	state_free(struct state *st);
 
 /* dovecot_hold_name(h): "none", "does not fit", "no handshake". */
@@ -144,19 +154,27 @@ const struct state_error *state_error_of(const struct state *st,
  * &st): adds the record to st: a lineage record ("l" + lineage) to its
  * pair, error, count and hold arrays, the run record ("r") to its run
  * fields; another key is skipped. Returns 0, or -1 when the record is
- * malformed (st unchanged). state_encode(st, &n): every record of st as
- * the database would hold it, sorted by key; state_records_free().
+ * malformed (st unchanged). state_encode(st, &recs): every record of st
+ * as the database would hold it, sorted by key, in one arena;
+ * state_records_free().
  */
 struct state_record {
-	char		*key;
-	size_t		 klen;
-	unsigned char	*val;
-	size_t		 vlen;
+	const char		*key;
+	size_t			 klen;
+	const unsigned char	*val;
+	size_t			 vlen;
+};
+
+struct state_records {
+	struct state_record	*r;
+	size_t			 n;
+	char			*arena;		/* the bytes r points into */
+	size_t			 arenalen;
 };
 
 int	state_decode(const void *key, size_t klen, const void *val,
 	    size_t vlen, struct state *st);
-struct state_record *state_encode(const struct state *st, size_t *n);
-void	state_records_free(struct state_record *r, size_t n);
+void	state_encode(const struct state *st, struct state_records *recs);
+void	state_records_free(struct state_records *recs);
 
 #endif

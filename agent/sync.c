@@ -110,7 +110,7 @@ file_name(enum cert_file f)
 static struct pair *
 add_pair(struct work *w)
 {
-	w->pairs = xreallocarray(w->pairs, w->npairs + 1, sizeof(*w->pairs));
+	w->pairs = xgrow(w->pairs, w->npairs, sizeof(*w->pairs));
 	memset(&w->pairs[w->npairs], 0, sizeof(*w->pairs));
 	return &w->pairs[w->npairs++];
 }
@@ -1593,7 +1593,8 @@ state_view(const struct work *w, struct state *st)
 }
 
 static int
-save_state(struct work *w, const struct fsio_id *lmdb_id, int have_lmdb)
+save_state(struct work *w, const struct fsio_id *lmdb_id, int have_lmdb,
+    int run_only)
 {
 	struct state st;
 	int rc;
@@ -1603,7 +1604,10 @@ save_state(struct work *w, const struct fsio_id *lmdb_id, int have_lmdb)
 		w->lmdb = *lmdb_id;
 	state_view(w, &st);
 	st.mirror = NULL;
-	rc = state_save(w->c->state_dir, &w->old, &st);
+	/* run_only: after the reloads, when the lineages were saved
+	 * already, only the run fields can have changed */
+	rc = (run_only && w->saved == 1 ? state_save_run : state_save)(
+	    w->c->state_dir, &w->old, &st);
 	w->saved = rc == -1 ? -1 : 1;
 	return rc;
 }
@@ -1704,7 +1708,7 @@ save_intent(struct work *w, const struct svc_run *sv)
 		}
 	if (!more)
 		return 0;
-	return state_save(w->c->state_dir, &w->old, &w->old);
+	return state_save_run(w->c->state_dir, &w->old, &w->old);
 }
 
 /* A Dovecot reload left pending by an earlier run: check the file first,
@@ -2270,7 +2274,7 @@ sync_resync(const struct conf *c, const struct sync_opts *o)
 	 * them (the next run sees unchanged files). */
 	w.reload_pending[SVC_POSTFIX] = sv[SVC_POSTFIX].reload;
 	w.reload_pending[SVC_DOVECOT] = sv[SVC_DOVECOT].reload;
-	if (save_state(&w, &lmdb_id, have_lmdb) == -1)
+	if (save_state(&w, &lmdb_id, have_lmdb, 0) == -1)
 		failed = 1;
 	memcpy(svc_before, w.svc, sizeof(svc_before));
 	dc_before = w.dc;
@@ -2291,7 +2295,7 @@ sync_resync(const struct conf *c, const struct sync_opts *o)
 	    memcmp(&dc_before, &w.dc, sizeof(dc_before)) != 0) {
 		w.reload_pending[SVC_POSTFIX] = sv[SVC_POSTFIX].reload;
 		w.reload_pending[SVC_DOVECOT] = sv[SVC_DOVECOT].reload;
-		if (save_state(&w, &lmdb_id, have_lmdb) == -1)
+		if (save_state(&w, &lmdb_id, have_lmdb, 1) == -1)
 			failed = 1;
 	}
 	gc_store(&w, dc_rolled_back);

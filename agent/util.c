@@ -214,3 +214,13 @@ hex64_ok(const char *s)
 			return 0;
 	return s[64] == '\0';
 }
+
+void *
+xgrow(void *p, size_t n, size_t size)
+{
+	if (n == 0)
+		return xreallocarray(p, 1, size);
+	if ((n & (n - 1)) == 0)
+		return xreallocarray(p, 2 * n, size);
+	return p;
+}

@@ -29,6 +29,13 @@ void	buf_addf(struct buf *b, const char *fmt, ...)
 void	buf_wipe(struct buf *b);
 void	buf_free(struct buf *b);
 
+/*
+ * xgrow(p, n, size): p (an array of n elements of size bytes that only
+ * ever grew through xgrow) with room for element n: reallocated to twice
+ * the room when n is 0 or a power of two, so n additions cost O(n).
+ */
+void	*xgrow(void *p, size_t n, size_t size);
+
 /* hex64_ok(s): s is 64 lowercase hex digits (a SHA-256), nothing more. */
 int	hex64_ok(const char *s);
 

@@ -57,8 +57,8 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct state st = { 0 }, again = { 0 };
-	struct state_record *r1, *r2;
-	size_t n1, n2, off = 0, i, before;
+	struct state_records e1, e2;
+	size_t off = 0, i, before;
 
 	while (off + 1 <= size) {
 		size_t kl = data[off], vl;
@@ -76,24 +76,24 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		off += 3 + kl + vl;
 	}
 	check_pairs(&st);
-	r1 = state_encode(&st, &n1);
-	for (i = 0; i < n1; i++)
-		FUZZ_CHECK(state_decode(r1[i].key, r1[i].klen, r1[i].val,
-		    r1[i].vlen, &again) == 0);
+	state_encode(&st, &e1);
+	for (i = 0; i < e1.n; i++)
+		FUZZ_CHECK(state_decode(e1.r[i].key, e1.r[i].klen, e1.r[i].val,
+		    e1.r[i].vlen, &again) == 0);
 	check_pairs(&again);
-	r2 = state_encode(&again, &n2);
+	state_encode(&again, &e2);
 	/* A lineage decoded twice (two records, one key) keeps both parts
 	 * in st; encoding keeps the first of each kind: compare only when
 	 * every lineage came once. */
-	FUZZ_CHECK(n2 <= n1);
-	if (n2 == n1)
-		for (i = 0; i < n1; i++)
-			FUZZ_CHECK(r1[i].klen == r2[i].klen &&
-			    memcmp(r1[i].key, r2[i].key, r1[i].klen) == 0 &&
-			    r1[i].vlen == r2[i].vlen &&
-			    memcmp(r1[i].val, r2[i].val, r1[i].vlen) == 0);
-	state_records_free(r1, n1);
-	state_records_free(r2, n2);
+	FUZZ_CHECK(e2.n <= e1.n);
+	if (e2.n == e1.n)
+		for (i = 0; i < e1.n; i++)
+			FUZZ_CHECK(e1.r[i].klen == e2.r[i].klen &&
+			    memcmp(e1.r[i].key, e2.r[i].key, e1.r[i].klen) == 0 &&
+			    e1.r[i].vlen == e2.r[i].vlen &&
+			    memcmp(e1.r[i].val, e2.r[i].val, e1.r[i].vlen) == 0);
+	state_records_free(&e1);
+	state_records_free(&e2);
 	state_free(&again);
 	state_free(&st);
 	return 0;

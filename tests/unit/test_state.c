@@ -61,21 +61,26 @@ ident(struct stat *sb)
 static int
 records_differ(const struct state *a, const struct state *b)
 {
-	size_t na, nb, i, j;
-	struct state_record *ra = state_encode(a, &na), *rb = state_encode(b, &nb);
+	struct state_records x, y;
+	size_t i, j;
 	int d = 0;
 
-	for (i = 0, j = 0; i < na || j < nb; ) {
-		int c = i >= na ? 1 : j >= nb ? -1 : strcmp(ra[i].key, rb[j].key);
+	state_encode(a, &x);
+	state_encode(b, &y);
+	for (i = 0, j = 0; i < x.n || j < y.n; ) {
+		const struct state_record *p = &x.r[i], *q = &y.r[j];
+		int c = i >= x.n ? 1 : j >= y.n ? -1 :
+		    p->klen != q->klen ? (p->klen < q->klen ? -1 : 1) :
+		    memcmp(p->key, q->key, p->klen);
 
-		if (c != 0 || ra[i].vlen != rb[j].vlen ||
-		    memcmp(ra[i].val, rb[j].val, ra[i].vlen) != 0)
+		if (c != 0 || p->vlen != q->vlen ||
+		    memcmp(p->val, q->val, p->vlen) != 0)
 			d++;
 		i += c <= 0;
 		j += c >= 0;
 	}
-	state_records_free(ra, na);
-	state_records_free(rb, nb);
+	state_records_free(&x);
+	state_records_free(&y);
 	return d;
 }
 
@@ -232,10 +237,14 @@ main(void)
 	/* The decoder refuses malformed records whole. */
 	{
 		size_t n, i;
-		struct state_record *rec = state_encode(&st, &n);
+		struct state_records rs;
+		struct state_record *rec;
 		struct state t = { 0 };
 		int refused = 0, bad_names = 0;
 
+		state_encode(&st, &rs);
+		rec = rs.r;
+		n = rs.n;
 		for (i = 0; i < n; i++)
 			if (rec[i].key[0] == 'l' && rec[i].vlen > 8) {
 				refused += state_decode(rec[i].key, rec[i].klen,
@@ -251,24 +260,23 @@ main(void)
 			char *evil[] = { "evil}\n{.example.test", NULL };
 			struct pair ep = p[1];
 			struct state es = { 0 };
-			struct state_record *er;
-			size_t en;
+			struct state_records er;
 
 			ep.names = evil;
 			es.pairs = &ep;
 			es.n = 1;
-			er = state_encode(&es, &en);
-			for (i = 0; i < en; i++)
-				if (er[i].key[0] == 'l')
-					bad_names += state_decode(er[i].key,
-					    er[i].klen, er[i].val, er[i].vlen,
-					    &t) == -1;
-			state_records_free(er, en);
+			state_encode(&es, &er);
+			for (i = 0; i < er.n; i++)
+				if (er.r[i].key[0] == 'l')
+					bad_names += state_decode(er.r[i].key,
+					    er.r[i].klen, er.r[i].val,
+					    er.r[i].vlen, &t) == -1;
+			state_records_free(&er);
 		}
 		UNIT_OK(bad_names == 1 && t.n == 0, "a name that is not a "
 		    "valid DNS name: the record is refused");
 		state_free(&t);
-		state_records_free(rec, n);
+		state_records_free(&rs);
 	}
 	state_free(&base);
 	rm(STATE_DB);
