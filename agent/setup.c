@@ -27,8 +27,8 @@
 #include "plan.h"
 #include "run.h"
 #include "setup.h"
+#include "exit.h"
 #include "status.h"
-#include "sync.h"
 #include "util.h"
 
 #define OUT_MAX		(16 * 1024 * 1024)

@@ -18,8 +18,8 @@
 #include "log.h"
 #include "name.h"
 #include "plan.h"
+#include "exit.h"
 #include "status.h"
-#include "sync.h"
 #include "util.h"
 
 static const char *

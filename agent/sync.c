@@ -2,11 +2,16 @@
  * sync.c - the pipeline of DESIGN.md, once.
  *
  * scan -> validate -> plan -> render -> diff against the applied state ->
- * commit (store files, Postfix map, Dovecot file checked and rolled back
- * on failure, state) -> reload only what changed -> remove store files
- * nothing references. A bad lineage is reported and keeps its last good
- * pair; it never stops the others. Nothing changed: nothing written,
- * nothing reloaded, and it says so. Returns an enum sync_exit.
+ * commit (served files, Postfix map, Dovecot file checked and rolled
+ * back on failure, state records) -> reload only what changed -> remove
+ * the served files nothing names. A lineage's served file has a stable
+ * path (store.h): a renewal that keeps its names rewrites that one file,
+ * the map entries of its names in place and its state record; the
+ * include and the map source stay byte-identical, so no config check
+ * runs, and Dovecot is reloaded to read the new file. A bad lineage is
+ * reported and keeps its last good pair; it never stops the others.
+ * Nothing changed: nothing written, nothing reloaded, and it says so.
+ * Returns an enum sync_exit (exit.h).
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -7,19 +7,8 @@
 
 #include <stddef.h>
 
+#include "exit.h"
 #include "json.h"
-
-/* Exit status: an interface, documented in --help, README and snisync(8). */
-enum sync_exit {
-	EXIT_SYNCED = 0,	/* everything valid applied (changed or not) */
-	EXIT_REJECTED = 1,	/* a lineage was rejected; the rest applied */
-	EXIT_USAGE = 2,		/* bad command line */
-	EXIT_CONFIG = 3,	/* bad configuration file */
-	EXIT_APPLY = 4,		/* an output could not be written, checked or
-				   reloaded; previous files kept */
-	EXIT_LOCKED = 5,	/* another run held the lock too long */
-	EXIT__MAX
-};
 
 /* What a run reports back to its caller (the daemon). */
 struct sync_result {

@@ -20,9 +20,9 @@
 #include "name.h"
 #include "plan.h"
 #include "scan.h"
+#include "exit.h"
 #include "status.h"
 #include "store.h"
-#include "sync.h"
 #include "tlsa.h"
 #include "util.h"
 

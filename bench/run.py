@@ -73,7 +73,7 @@ def gentree(le, n, names=2, version=1, start=0):
                            "--start", str(start)], stderr=subprocess.DEVNULL)
 
 
-def config(d, le, reload_log=None, watch=None):
+def config(d, le, reload_log=None, watch=None, check=None):
     os.makedirs(os.path.join(d, "pf"), exist_ok=True)
     os.makedirs(os.path.join(d, "dc"), exist_ok=True)
     pr = "null" if reload_log is None else \
@@ -81,13 +81,14 @@ def config(d, le, reload_log=None, watch=None):
     dr = "null" if reload_log is None else \
         '["%s", "%s", "/bin/true"]' % (COUNT_RUN, reload_log + ".dc")
     w = "" if watch is None else ', "watch": %s' % watch
+    ck = "null" if check is None else check
     path = os.path.join(d, "conf.json")
     with open(path, "w") as f:
         f.write('{"letsencrypt_dir": "%s", "state_dir": "%s/state", '
                 '"postfix": {"map": "%s/pf/tls_sni", "reload": %s}, '
                 '"dovecot": {"config": "%s/dc/sni.conf", "version": "2.3", '
-                '"check": null, "reload": %s}%s}'
-                % (le, d, d, pr, d, dr, w))
+                '"check": %s, "reload": %s}%s}'
+                % (le, d, d, pr, d, ck, dr, w))
     return path
 
 
@@ -132,6 +133,23 @@ def expected_map(le):
 def schedstat_ns(pid):
     with open("/proc/%d/schedstat" % pid) as f:
         return int(f.read().split()[0])
+
+
+def child_cpu_ms(pid):
+    """CPU of the children pid has reaped (reload and check commands):
+    cutime + cstime of /proc/PID/stat, in clock ticks."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[13]) + int(fields[14])) * 1000.0 / os.sysconf("SC_CLK_TCK")
+
+
+def wchar(pid):
+    """Bytes pid passed to write(2) and friends so far (/proc/PID/io)."""
+    with open("/proc/%d/io" % pid) as f:
+        for line in f:
+            if line.startswith("wchar:"):
+                return int(line.split()[1])
+    return 0
 
 
 def ctx_switches(pid):
@@ -219,40 +237,81 @@ row(2, "warm resync, nothing changed",
 d3 = os.path.join(T, "s3")
 shutil.copytree(os.path.join(d1, "state"), os.path.join(d3, "state"), symlinks=True)
 rl = os.path.join(T, "reloads")
-conf3 = config(d3, LE, reload_log=rl, watch='{"settle_ms": 1000}')
+# Dovecot's default check, doveconf -xn, on a main config that includes
+# the include (the reload commands only count: no server runs here)
+dmain = os.path.join(d3, "dovecot.conf")
+with open(dmain, "w") as f:
+    f.write("ssl = yes\nssl_cert = <%s\nssl_key = <%s\n!include %s\n" % (
+        os.path.join(LE, "live", "bench-00000.example.test", "fullchain.pem"),
+        os.path.join(LE, "live", "bench-00000.example.test", "privkey.pem"),
+        os.path.join(d3, "dc", "sni.conf")))
+conf3 = config(d3, LE, reload_log=rl, watch='{"settle_ms": 1000}',
+               check='["doveconf", "-xn", "-c", "%s"]' % dmain)
 os.makedirs(os.path.join(d3, "pf"), exist_ok=True)
 for f in glob.glob(os.path.join(d1, "pf", "*")) + glob.glob(os.path.join(d1, "dc", "*")):
     shutil.copy2(f, os.path.join(d3, os.path.basename(os.path.dirname(f)), os.path.basename(f)))
-# the copied include names d1's served files: d3's first run writes its own
+# the copied include names d1's served files: d3's first run writes its
+# own, and runs the check on it once
 log = open(os.path.join(T, "watch.log"), "w")
 daemon = subprocess.Popen([SNISYNC, "-c", conf3, "watch"], stdout=log, stderr=log)
 try:
     ready = wait_for(lambda: "watch: watching" in open(os.path.join(T, "watch.log")).read(), 60)
     wait_for(lambda: "synced:" in open(os.path.join(T, "watch.log")).read()
-             or "nothing changed" in open(os.path.join(T, "watch.log")).read(), 120)
+             or "nothing changed" in open(os.path.join(T, "watch.log")).read(), 300)
     time.sleep(1.5)
     check(ready and daemon.poll() is None, "watch started on %d lineages" % N)
-    base_pf = len(lines(rl + ".pf"))
 
-    # 3. one lineage renewed
-    cpu0 = schedstat_ns(daemon.pid)
-    gentree(LE, 1, version=2, start=N // 2)
-    lin = "bench-%05d.example.test" % (N // 2)
-    last_link = os.lstat(os.path.join(LE, "live", lin, "fullchain.pem")).st_ctime_ns
-    ok = wait_for(lambda: len(lines(rl + ".pf")) > base_pf, 30)
-    time.sleep(0.5)
-    cpu_ms = (schedstat_ns(daemon.pid) - cpu0) / 1e6
-    reload_at = float(lines(rl + ".pf")[base_pf].split()[0]) if ok else 0
-    lat_ms = reload_at * 1000 - last_link / 1e6
-    check(ok, "one renewal: postfix reloaded")
-    row(3, "one lineage renewed among %d (watch)" % N,
-        "CPU %.1f ms; last symlink -> reload %.0f ms (settle 1000 ms)" % (cpu_ms, lat_ms),
+    def renew(version, names=2, what=""):
+        """One lineage renewed while watch runs: (CPU ms of the daemon and
+        its children, last symlink -> postfix reload ms, bytes written,
+        the run's summary line)."""
+        base_pf = len(lines(rl + ".pf"))
+        nlog = len(lines(os.path.join(T, "watch.log")))
+        cpu0 = schedstat_ns(daemon.pid) / 1e6 + child_cpu_ms(daemon.pid)
+        w0 = wchar(daemon.pid)
+        gentree(LE, 1, version=version, start=N // 2, names=names)
+        lin = "bench-%05d.example.test" % (N // 2)
+        last_link = os.lstat(os.path.join(LE, "live", lin, "fullchain.pem")).st_ctime_ns
+        ok = wait_for(lambda: len(lines(rl + ".pf")) > base_pf, 60)
+        wait_for(lambda: any("synced:" in l for l in
+                             lines(os.path.join(T, "watch.log"))[nlog:]), 30)
+        time.sleep(0.5)
+        cpu = schedstat_ns(daemon.pid) / 1e6 + child_cpu_ms(daemon.pid) - cpu0
+        wrote = wchar(daemon.pid) - w0
+        reload_at = float(lines(rl + ".pf")[base_pf].split()[0]) if ok else 0
+        summary = [l for l in lines(os.path.join(T, "watch.log"))[nlog:]
+                   if "synced:" in l]
+        check(ok, "%s: postfix reloaded" % what)
+        return cpu, reload_at * 1000 - last_link / 1e6, wrote, \
+            (summary[-1].split("; ", 1)[-1] if summary else "no summary")
+
+    # 3. one lineage renewed, same names, the default check configured
+    cpu_ms, lat_ms, wrote, summ = renew(2, what="one renewal")
+    row(3, "one lineage renewed among %d (watch, check on)" % N,
+        "CPU %.1f ms (with children); last symlink -> reload %.0f ms "
+        "(settle 1000 ms); %d bytes written" % (cpu_ms, lat_ms, wrote),
         "<= 20 ms; <= settle + 50 ms", cpu_ms <= 20 and lat_ms <= 1050)
+    check("dovecot: certificate files replaced" in summ,
+          "one renewal: the include is kept, no check ran (%s)" % summ)
+    # 3b. a renewal that adds a name: the include changes, the check runs
+    cpu_b, lat_b, wrote_b, summ_b = renew(3, names=3, what="a renewal adding a name")
+    row("3b", "one renewal adding a name (watch, check on)",
+        "CPU %.0f ms (with children); last symlink -> reload %.0f ms; "
+        "%d bytes written; %s" % (cpu_b, lat_b, wrote_b, summ_b),
+        "printed", True)
+    check("dovecot: updated" in summ_b,
+          "a renewal adding a name rewrites the include (%s)" % summ_b)
+    # 3c. and one that removes it again (the tree is as before)
+    cpu_c, lat_c, wrote_c, summ_c = renew(4, names=2, what="a renewal removing a name")
+    row("3c", "one renewal removing a name (watch, check on)",
+        "CPU %.0f ms (with children); last symlink -> reload %.0f ms; "
+        "%d bytes written; %s" % (cpu_c, lat_c, wrote_c, summ_c),
+        "printed", True)
 
     # 4. a burst of renewals
     base_pf, base_dc = len(lines(rl + ".pf")), len(lines(rl + ".dc"))
     burst = min(args.burst, N)
-    gentree(LE, burst, version=3, start=0)
+    gentree(LE, burst, version=5, start=0)
     time.sleep(1.2)
     wait_for(lambda: "synced" in open(os.path.join(T, "watch.log")).read(), 5)
     # settle until nothing more comes for 3 s
