@@ -77,6 +77,14 @@ cert_key_type_name(enum key_type t)
 }
 
 void
+cert_sha256(const void *buf, size_t len, unsigned char *out)
+{
+	unsigned int mdlen = 0;
+
+	EVP_Digest(buf, len, out, &mdlen, EVP_sha256(), NULL);
+}
+
+void
 cert_sha256_hex(const void *buf, size_t len, char out[65])
 {
 	unsigned char md[EVP_MAX_MD_SIZE];

@@ -77,6 +77,11 @@ int	cert_validate_ctx(struct cert_ctx *ctx, const unsigned char *key,
  */
 size_t	cert_key_strip_params(unsigned char *buf, size_t len);
 
+#define CERT_SHA256_LEN	32
+
+/* cert_sha256(buf, len, out): SHA-256, out[CERT_SHA256_LEN] bytes. */
+void	cert_sha256(const void *buf, size_t len, unsigned char *out);
+
 /* cert_sha256_hex(buf, len, out): lowercase hex SHA-256, out[65]. */
 void	cert_sha256_hex(const void *buf, size_t len, char out[65]);
 

@@ -91,6 +91,14 @@ db_del(struct db *db, const void *key, size_t klen)
 	return rc == 0 || rc == MDB_NOTFOUND ? 0 : fail(db, "delete", rc);
 }
 
+size_t
+db_count(struct db *db)
+{
+	MDB_stat st;
+
+	return mdb_stat(db->txn, db->dbi, &st) == 0 ? st.ms_entries : 0;
+}
+
 int
 db_each(struct db *db, int (*fn)(void *, const void *, size_t, const void *,
     size_t), void *arg)

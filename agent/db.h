@@ -40,6 +40,9 @@ int	db_put(struct db *db, const void *key, size_t klen, const void *val,
 /* db_del(db, key, klen): 0 (also when it was not there), DB_FULL, -1. */
 int	db_del(struct db *db, const void *key, size_t klen);
 
+/* db_count(db): the records of the database (0 on error). */
+size_t	db_count(struct db *db);
+
 /* db_each(db, fn, arg): calls fn for every record in key order until it
  * returns non-zero (returned). The bytes are valid during the call. */
 int	db_each(struct db *db, int (*fn)(void *arg, const void *key,

@@ -24,14 +24,16 @@ pair_free(struct pair *p)
 
 	if (p == NULL)
 		return;
-	free(p->lineage);
-	for (i = 0; i < p->nnames; i++)
-		free(p->names[i]);
-	free(p->names);
 	free_wiped(p->key, p->keylen);
 	free(p->chain);
-	free(p->src_key);
-	free(p->src_chain);
+	if (!p->borrowed) {
+		free(p->lineage);
+		for (i = 0; i < p->nnames; i++)
+			free(p->names[i]);
+		free(p->names);
+		free(p->src_key);
+		free(p->src_chain);
+	}
 	memset(p, 0, sizeof(*p));
 }
 

@@ -33,6 +33,11 @@ struct pair {
 	size_t		  keylen, chainlen;
 	char		*src_key, *src_chain;	/* the archive files read */
 	struct fsio_id	  src_key_id, src_chain_id;
+	int		  borrowed;	/* lineage, names and the source
+					   paths belong to another pair,
+					   which outlives this one (the
+					   applied state's); key and chain
+					   bytes are always its own */
 };
 
 /* No alt pair (plan_entry.alt). */

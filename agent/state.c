@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cert.h"
 #include "db.h"
 #include "fsio.h"
 #include "json.h"
@@ -41,41 +42,22 @@
 #define MAX_NAMES	100000
 #define DB_MAPSIZE	(64UL * 1024 * 1024)
 
+/* What the database holds, as digests: one per record, in key order
+ * (the keys in one arena). A save encodes each record of the new state
+ * into one scratch buffer, compares its digest and writes only those
+ * that differ: memory is the digests, not a second copy of the state. */
+struct mrec {
+	size_t		 koff, klen;	/* into keys */
+	unsigned char	 md[CERT_SHA256_LEN];
+};
+
 struct state_mirror {
-	struct state_records	 rec;	/* sorted by key */
-	char			*run;	/* the run record's bytes when
-					   state_save_run() replaced it */
-	int			 from_json;	/* imported: rename it after
-						   the first save */
+	struct mrec	*r;
+	size_t		 n, cap;	/* cap 0: r grows through xgrow */
+	struct buf	 keys;
+	int		 from_json;	/* imported: rename it after the
+					   first save */
 };
-
-/* Records being encoded: one arena, offsets until the end. */
-struct enc {
-	struct buf		 b;
-	struct state_record	*r;
-	size_t			 n, koff, klen;
-};
-
-static void
-enc_begin(struct enc *e, char kind, const char *name)
-{
-	e->koff = e->b.len;
-	buf_add(&e->b, &kind, 1);
-	if (name != NULL)
-		buf_adds(&e->b, name);
-	e->klen = e->b.len - e->koff;
-}
-
-static void
-enc_end(struct enc *e)
-{
-	/* offsets for now: enc_finish() makes them pointers */
-	e->r[e->n].key = (const char *)(uintptr_t)e->koff;
-	e->r[e->n].klen = e->klen;
-	e->r[e->n].val = (const unsigned char *)(uintptr_t)(e->koff + e->klen);
-	e->r[e->n].vlen = e->b.len - e->koff - e->klen;
-	e->n++;
-}
 
 /* ---- encoding ---- */
 
@@ -165,64 +147,53 @@ struct lin {
 };
 
 static void
-encode_lineage(const struct lin *l, struct enc *e)
+lin_value(const struct lin *l, struct buf *b)
 {
-	struct buf b;
-
-	enc_begin(e, 'l', l->name);
-	b = e->b;
-	put_u8(&b, REC_VERSION);
-	put_u8(&b, (l->pair ? F_PAIR : 0) | (l->err ? F_ERROR : 0) |
+	put_u8(b, REC_VERSION);
+	put_u8(b, (l->pair ? F_PAIR : 0) | (l->err ? F_ERROR : 0) |
 	    (l->hold ? F_HOLD : 0) | (l->count ? F_COUNT : 0));
 	if (l->pair != NULL)
-		put_pair(&b, l->pair);
+		put_pair(b, l->pair);
 	if (l->err != NULL) {
-		put_str(&b, l->err->file);
-		put_str(&b, l->err->error);
-		put_i64(&b, l->err->since);
+		put_str(b, l->err->file);
+		put_str(b, l->err->error);
+		put_i64(b, l->err->since);
 	}
 	if (l->hold != NULL) {
-		put_str(&b, l->hold->key_id);
-		put_str(&b, l->hold->serial);
-		put_str(&b, l->hold->spki);
-		put_i64(&b, l->hold->since);
+		put_str(b, l->hold->key_id);
+		put_str(b, l->hold->serial);
+		put_str(b, l->hold->spki);
+		put_i64(b, l->hold->since);
 	}
 	if (l->count != NULL)
-		put_i64(&b, l->count->n);
-	e->b = b;
-	enc_end(e);
+		put_i64(b, l->count->n);
 }
 
 static void
-encode_run(const struct state *st, struct enc *e)
+run_value(const struct state *st, struct buf *b)
 {
 	const struct dovecot_state *d = &st->dovecot;
-	struct buf b;
 	int i;
 
-	enc_begin(e, 'r', NULL);
-	b = e->b;
-	put_u8(&b, REC_VERSION);
-	put_u8(&b, st->have_lmdb != 0);
-	put_id(&b, &st->lmdb);
+	put_u8(b, REC_VERSION);
+	put_u8(b, st->have_lmdb != 0);
+	put_id(b, &st->lmdb);
 	for (i = 0; i < 2; i++)
-		put_u8(&b, st->reload_pending[i] != 0);
+		put_u8(b, st->reload_pending[i] != 0);
 	for (i = 0; i < 2; i++) {
-		put_i64(&b, st->svc[i].reloads);
-		put_i64(&b, st->svc[i].failures);
-		put_i64(&b, st->svc[i].last_reload);
+		put_i64(b, st->svc[i].reloads);
+		put_i64(b, st->svc[i].failures);
+		put_i64(b, st->svc[i].last_reload);
 	}
-	put_u64(&b, d->blocks);
-	put_i64(&b, d->need);
-	put_i64(&b, d->limit);
-	put_i64(&b, d->measured);
-	put_u8(&b, d->held);
-	put_i64(&b, d->held_since);
-	put_i64(&b, d->held_limit);
-	put_u64(&b, d->held_blocks);
-	put_u64(&b, d->lacking);
-	e->b = b;
-	enc_end(e);
+	put_u64(b, d->blocks);
+	put_i64(b, d->need);
+	put_i64(b, d->limit);
+	put_i64(b, d->measured);
+	put_u8(b, d->held);
+	put_i64(b, d->held_since);
+	put_i64(b, d->held_limit);
+	put_u64(b, d->held_blocks);
+	put_u64(b, d->lacking);
 }
 
 enum part { P_PAIR, P_ERR, P_HOLD, P_COUNT };
@@ -242,49 +213,14 @@ cmp_item(const void *a, const void *b)
 	return r != 0 ? r : (int)x->part - (int)y->part;
 }
 
-static int
-cmp_record(const void *a, const void *b)
+/* st's lineages, each with its parts, sorted by name (the records'
+ * order: "l" + name, then "r"). */
+static struct lin *
+group(const struct state *st, size_t *np)
 {
-	const struct state_record *x = a, *y = b;
-	size_t n = x->klen < y->klen ? x->klen : y->klen;
-	int r = memcmp(x->key, y->key, n);
-
-	return r != 0 ? r : x->klen < y->klen ? -1 : x->klen > y->klen;
-}
-
-/* The arena is sized for the records at once (a few MB at 10,000
- * lineages: growing it by doubling costs more in page faults than the
- * encoding itself). */
-static size_t
-size_hint(const struct state *st)
-{
-	size_t i, k, n = 256;
-
-	for (i = 0; i < st->n; i++) {
-		const struct pair *p = &st->pairs[i];
-
-		n += 400 + strlen(p->lineage) + (p->src_key ?
-		    strlen(p->src_key) + strlen(p->src_chain) : 0);
-		for (k = 0; k < p->nnames; k++)
-			n += 4 + strlen(p->names[k]);
-	}
-	for (i = 0; i < st->nerrs; i++)
-		n += 64 + strlen(st->errs[i].lineage) + strlen(st->errs[i].error) +
-		    (st->errs[i].file ? strlen(st->errs[i].file) : 0);
-	return n + 240 * (st->nholds + st->ncounts) +
-	    64 * (st->nholds + st->ncounts);
-}
-
-void
-state_encode(const struct state *st, struct state_records *out)
-{
-	size_t ni = st->n + st->nerrs + st->nholds + st->ncounts, i, j;
+	size_t ni = st->n + st->nerrs + st->nholds + st->ncounts, i, j, n = 0;
 	struct item *it = xcalloc(ni + 1, sizeof(*it));
-	struct enc e = { { 0 }, NULL, 0, 0, 0 };
-
-	e.b.cap = size_hint(st);
-	e.b.p = xmalloc(e.b.cap);
-	e.r = xcalloc(ni + 2, sizeof(*e.r));
+	struct lin *v = xcalloc(ni + 1, sizeof(*v));
 
 	for (i = 0, j = 0; i < st->n; i++)
 		it[j++] = (struct item){ st->pairs[i].lineage, P_PAIR,
@@ -299,38 +235,78 @@ state_encode(const struct state *st, struct state_records *out)
 		it[j++] = (struct item){ st->counts[i].lineage, P_COUNT,
 		    &st->counts[i] };
 	qsort(it, ni, sizeof(*it), cmp_item);
-	/* "l..." records in lineage order, then "r": sorted by key. */
-	for (i = 0; i < ni; ) {
-		struct lin l = { it[i].name, NULL, NULL, NULL, NULL };
+	for (i = 0; i < ni; n++) {
+		struct lin *l = &v[n];
 
-		for (; i < ni && strcmp(it[i].name, l.name) == 0; i++)
+		l->name = it[i].name;
+		for (; i < ni && strcmp(it[i].name, l->name) == 0; i++)
 			switch (it[i].part) {	/* the first of each kind */
 			case P_PAIR:
-				l.pair = l.pair ? l.pair : it[i].p;
+				l->pair = l->pair ? l->pair : it[i].p;
 				break;
 			case P_ERR:
-				l.err = l.err ? l.err : it[i].p;
+				l->err = l->err ? l->err : it[i].p;
 				break;
 			case P_HOLD:
-				l.hold = l.hold ? l.hold : it[i].p;
+				l->hold = l->hold ? l->hold : it[i].p;
 				break;
 			case P_COUNT:
-				l.count = l.count ? l.count : it[i].p;
+				l->count = l->count ? l->count : it[i].p;
 				break;
 			}
-		encode_lineage(&l, &e);
 	}
-	encode_run(st, &e);
 	free(it);
-	for (i = 0; i < e.n; i++) {
-		e.r[i].key = e.b.p + (uintptr_t)e.r[i].key;
-		e.r[i].val = (const unsigned char *)e.b.p +
-		    (uintptr_t)e.r[i].val;
+	*np = n;
+	return v;
+}
+
+/* Record i of g (i == n: the run record) into b: its key, then its
+ * value; *klen the key's length. */
+static void
+record(const struct state *st, const struct lin *g, size_t n, size_t i,
+    struct buf *b, size_t *klen)
+{
+	size_t start = b->len;
+
+	if (i < n) {
+		buf_add(b, "l", 1);
+		buf_adds(b, g[i].name);
+		*klen = b->len - start;
+		lin_value(&g[i], b);
+	} else {
+		buf_add(b, "r", 1);
+		*klen = 1;
+		run_value(st, b);
 	}
-	out->r = e.r;
-	out->n = e.n;
-	out->arena = e.b.p;
-	out->arenalen = e.b.len;
+}
+
+void
+state_encode(const struct state *st, struct state_records *out)
+{
+	size_t n, i, klen;
+	struct lin *g = group(st, &n);
+	struct buf b = { 0 };
+
+	out->r = xcalloc(n + 2, sizeof(*out->r));
+	for (i = 0; i <= n; i++) {
+		size_t start = b.len;
+
+		record(st, g, n, i, &b, &klen);
+		/* offsets for now: the arena may move while it grows */
+		out->r[i].key = (const char *)(uintptr_t)start;
+		out->r[i].klen = klen;
+		out->r[i].val = (const unsigned char *)(uintptr_t)(start + klen);
+		out->r[i].vlen = b.len - start - klen;
+	}
+	for (i = 0; i <= n; i++) {
+		out->r[i].key = b.p + (uintptr_t)out->r[i].key;
+		out->r[i].val = (const unsigned char *)b.p +
+		    (uintptr_t)out->r[i].val;
+	}
+	out->n = n + 1;
+	out->arena = b.p;
+	out->arenalen = b.len;
+	free(g);
 }
 
 void
@@ -485,8 +461,10 @@ get_pair(struct rd *r, struct pair *p)
 	}
 }
 
+/* room: st's arrays have room for one more of each (state_load sized
+ * them for every record at once); else they grow through xgrow. */
 static void
-add_lineage(struct state *st, const char *name, struct rd *r)
+add_lineage(struct state *st, const char *name, struct rd *r, int room)
 {
 	unsigned flags = get_u8(r);
 	struct pair p = { 0 };
@@ -531,22 +509,27 @@ add_lineage(struct state *st, const char *name, struct rd *r)
 		return;
 	}
 	if (flags & F_PAIR) {
-		st->pairs = xgrow(st->pairs, st->n, sizeof(*st->pairs));
+		if (!room)
+			st->pairs = xgrow(st->pairs, st->n, sizeof(*st->pairs));
 		st->pairs[st->n++] = p;
 	}
 	if (flags & F_ERROR) {
 		e.lineage = xstrdup(name);
-		st->errs = xgrow(st->errs, st->nerrs, sizeof(*st->errs));
+		if (!room)
+			st->errs = xgrow(st->errs, st->nerrs, sizeof(*st->errs));
 		st->errs[st->nerrs++] = e;
 	}
 	if (flags & F_HOLD) {
 		h.lineage = xstrdup(name);
-		st->holds = xgrow(st->holds, st->nholds, sizeof(*st->holds));
+		if (!room)
+			st->holds = xgrow(st->holds, st->nholds,
+			    sizeof(*st->holds));
 		st->holds[st->nholds++] = h;
 	}
 	if (flags & F_COUNT) {
-		st->counts = xgrow(st->counts, st->ncounts,
-		    sizeof(*st->counts));
+		if (!room)
+			st->counts = xgrow(st->counts, st->ncounts,
+			    sizeof(*st->counts));
 		st->counts[st->ncounts++] = (struct lineage_count){
 		    xstrdup(name), count };
 	}
@@ -588,9 +571,9 @@ add_run(struct state *st, struct rd *r)
 	st->dovecot = s.dovecot;
 }
 
-int
-state_decode(const void *key, size_t klen, const void *val, size_t vlen,
-    struct state *st)
+static int
+decode(const void *key, size_t klen, const void *val, size_t vlen,
+    struct state *st, int room)
 {
 	struct rd r = { val, (const unsigned char *)val + vlen, 0 };
 	const char *k = key;
@@ -608,52 +591,75 @@ state_decode(const void *key, size_t klen, const void *val, size_t vlen,
 	    memchr(k + 1, '\0', klen - 1) != NULL)
 		return k[0] == 'l' ? -1 : 0;
 	name = xstrndup(k + 1, klen - 1);
-	add_lineage(st, name, &r);
+	add_lineage(st, name, &r, room);
 	free(name);
 	return r.bad ? -1 : 0;
 }
 
 /* ---- load and save ---- */
 
+int
+state_decode(const void *key, size_t klen, const void *val, size_t vlen,
+    struct state *st)
+{
+	return decode(key, klen, val, vlen, st, 0);
+}
+
 struct load_ctx {
 	struct state		*st;
 	struct state_mirror	*m;
 	const char		*path;
-	struct enc		 e;	/* the mirror, being copied */
-	size_t			 hint;
 };
+
+static void
+mirror_add(struct state_mirror *m, const void *k, size_t kl,
+    const unsigned char md[CERT_SHA256_LEN])
+{
+	if (m->cap == 0)
+		m->r = xgrow(m->r, m->n, sizeof(*m->r));
+	else if (m->n >= m->cap) {
+		m->cap *= 2;
+		m->r = xreallocarray(m->r, m->cap, sizeof(*m->r));
+	}
+	m->r[m->n].koff = m->keys.len;
+	m->r[m->n].klen = kl;
+	memcpy(m->r[m->n].md, md, CERT_SHA256_LEN);
+	buf_add(&m->keys, k, kl);
+	m->n++;
+}
 
 static int
 load_one(void *arg, const void *k, size_t kl, const void *v, size_t vl)
 {
 	struct load_ctx *c = arg;
-	struct enc *e = &c->e;
+	unsigned char md[CERT_SHA256_LEN];
 	char kb[80];
 
-	if (state_decode(k, kl, v, vl, c->st) == -1) {
+	if (decode(k, kl, v, vl, c->st, 1) == -1) {
 		snprintf(kb, sizeof(kb), "%.*s", kl > 64 ? 64 : (int)kl,
 		    (const char *)k);
 		log_warn("%s: record \"%s\" cannot be read; left out (the next "
 		    "sync writes it again)", log_esc(c->path), log_esc(kb));
 	}
-	e->r = xgrow(e->r, e->n, sizeof(*e->r));
-	e->koff = e->b.len;
-	if (e->b.p == NULL) {	/* room for about what the file holds */
-		e->b.cap = c->hint;
-		e->b.p = xmalloc(e->b.cap);
-	}
-	buf_add(&e->b, k, kl);
-	e->klen = kl;
-	buf_add(&e->b, v, vl);
-	enc_end(e);
+	cert_sha256(v, vl, md);
+	mirror_add(c->m, k, kl, md);
 	return 0;
+}
+
+static void
+mirror_free(struct state_mirror *m)
+{
+	free(m->r);
+	free(m->keys.p);
+	free(m);
 }
 
 int
 state_load(const char *dir, int peek, struct state *st)
 {
 	char *path = xasprintf("%s/" STATE_DB, dir), why[300];
-	struct load_ctx c = { st, NULL, path, { { 0 }, NULL, 0, 0, 0 }, 4096 };
+	struct load_ctx c = { st, NULL, path };
+	size_t nrec;
 	struct db *db;
 	struct stat sb;
 	int rc = -1;
@@ -670,101 +676,105 @@ state_load(const char *dir, int peek, struct state *st)
 		goto out;
 	}
 	st->mirror = c.m = xcalloc(1, sizeof(*c.m));
-	c.hint = (size_t)sb.st_size + 4096;
 	if (db_open(path, peek ? DB_STATE_PEEK : DB_STATE, 0, 0, &db, why,
 	    sizeof(why)) == -1) {
 		log_err("%s: %s", log_esc(path), why);
 		goto out;
 	}
+	/* each record adds at most one of each: room for all at once */
+	nrec = db_count(db);
+	st->pairs = xcalloc(nrec + 1, sizeof(*st->pairs));
+	st->errs = xcalloc(nrec + 1, sizeof(*st->errs));
+	st->holds = xcalloc(nrec + 1, sizeof(*st->holds));
+	st->counts = xcalloc(nrec + 1, sizeof(*st->counts));
+	c.m->r = xcalloc(nrec + 1, sizeof(*c.m->r));
+	c.m->cap = nrec + 1;
 	if (db_each(db, load_one, &c) != 0)
 		log_err("%s: %s", log_esc(path), db_error(db));
 	else
 		rc = 0;
 	db_close(db, 0);
-	for (size_t i = 0; i < c.e.n; i++) {
-		c.e.r[i].key = c.e.b.p + (uintptr_t)c.e.r[i].key;
-		c.e.r[i].val = (const unsigned char *)c.e.b.p +
-		    (uintptr_t)c.e.r[i].val;
-	}
-	c.m->rec = (struct state_records){ c.e.r, c.e.n, c.e.b.p, c.e.b.len };
 out:
 	free(path);
 	return rc;
 }
 
-/* Puts the records of new that differ from the mirror's, deletes the
- * mirror's that new lacks. Returns 0, DB_FULL or -1. */
 static int
-apply(struct db *db, const struct state_records *m,
-    const struct state_record *nr, size_t n)
+cmp_key(const struct state_mirror *m, size_t i, const char *k, size_t kl)
 {
-	size_t i = 0, j = 0;
-	int rc = 0;
+	const struct mrec *r = &m->r[i];
+	size_t n = r->klen < kl ? r->klen : kl;
+	int c = memcmp(m->keys.p + r->koff, k, n);
 
-	while (rc == 0 && (i < m->n || j < n)) {
-		int c = i >= m->n ? 1 : j >= n ? -1 :
-		    cmp_record(&m->r[i], &nr[j]);
-
-		if (c < 0)
-			rc = db_del(db, m->r[i].key, m->r[i].klen);
-		else if (c > 0 || m->r[i].vlen != nr[j].vlen ||
-		    memcmp(m->r[i].val, nr[j].val, nr[j].vlen) != 0)
-			rc = db_put(db, nr[j].key, nr[j].klen, nr[j].val,
-			    nr[j].vlen, 0);
-		i += c <= 0;
-		j += c >= 0;
-	}
-	return rc;
+	return c != 0 ? c : r->klen < kl ? -1 : r->klen > kl;
 }
 
-/* Whether the mirror already holds exactly these records. */
-static int
-same(const struct state_records *m, const struct state_record *nr, size_t n)
-{
-	size_t i;
-
-	if (m->n != n)
-		return 0;
-	for (i = 0; i < n; i++)
-		if (cmp_record(&m->r[i], &nr[i]) != 0 ||
-		    m->r[i].vlen != nr[i].vlen ||
-		    memcmp(m->r[i].val, nr[i].val, nr[i].vlen) != 0)
-			return 0;
-	return 1;
-}
+/* One record of the new state that differs from the database's, or one
+ * of the database's that the new state lacks (del). */
+struct change {
+	size_t	 i;	/* new record (group index, n: run), or mirror index */
+	int	 del;
+};
 
 int
 state_save(const char *dir, struct state *base, const struct state *st)
 {
-	char *path = xasprintf("%s/" STATE_DB, dir), why[300];
-	struct state_mirror empty = { 0 }, *m = base->mirror ? base->mirror :
-	    &empty;
-	size_t n, mapsize = DB_MAPSIZE;
-	struct state_records enc;
-	struct state_record *nr;
+	struct state_mirror *m = base->mirror, *nm;
+	struct state_mirror empty = { 0 };
+	size_t n, i, j = 0, k, klen, nch = 0, mapsize = DB_MAPSIZE;
+	struct lin *g = group(st, &n);
+	struct change *ch = xcalloc(n + (m ? m->n : 0) + 2, sizeof(*ch));
+	unsigned char md[CERT_SHA256_LEN];
+	struct buf b = { 0 };
+	char *path = NULL, why[300] = "";
 	struct stat sb;
 	struct db *db;
-	int rc;
+	int rc = 0;
 
-	state_encode(st, &enc);
-	nr = enc.r;
-	n = enc.n;
-	if (same(&m->rec, nr, n)) {
-		state_records_free(&enc);
-		free(path);
-		return 0;
+	if (m == NULL)
+		m = &empty;
+	nm = xcalloc(1, sizeof(*nm));
+	/* Pass 1: digests of the new records against the mirror's. */
+	for (i = 0; i <= n; i++) {
+		b.len = 0;
+		record(st, g, n, i, &b, &klen);
+		cert_sha256(b.p + klen, b.len - klen, md);
+		for (; j < m->n && cmp_key(m, j, b.p, klen) < 0; j++)
+			ch[nch++] = (struct change){ j, 1 };
+		if (j < m->n && cmp_key(m, j, b.p, klen) == 0) {
+			if (memcmp(m->r[j].md, md, sizeof(md)) != 0)
+				ch[nch++] = (struct change){ i, 0 };
+			j++;
+		} else
+			ch[nch++] = (struct change){ i, 0 };
+		mirror_add(nm, b.p, klen, md);
 	}
+	for (; j < m->n; j++)
+		ch[nch++] = (struct change){ j, 1 };
+	if (nch == 0)
+		goto done;
+	/* Pass 2: one write transaction with just those. */
+	path = xasprintf("%s/" STATE_DB, dir);
 	if (stat(path, &sb) == 0)
 		while (mapsize < 2 * (size_t)sb.st_size)
 			mapsize *= 2;
 	for (;;) {
 		if (fsio_mkdirs(dir, 0700) == -1 || db_open(path, DB_STATE,
 		    mapsize, 1, &db, why, sizeof(why)) == -1) {
-			log_err("%s: %s", log_esc(path), why);
 			rc = -1;
 			break;
 		}
-		rc = apply(db, &m->rec, nr, n);
+		for (k = 0, rc = 0; rc == 0 && k < nch; k++) {
+			if (ch[k].del) {
+				const struct mrec *r = &m->r[ch[k].i];
+
+				rc = db_del(db, m->keys.p + r->koff, r->klen);
+				continue;
+			}
+			b.len = 0;
+			record(st, g, n, ch[k].i, &b, &klen);
+			rc = db_put(db, b.p, klen, b.p + klen, b.len - klen, 0);
+		}
 		if (rc != 0) {
 			snprintf(why, sizeof(why), "%s", db_error(db));
 			db_close(db, 0);
@@ -775,11 +785,10 @@ state_save(const char *dir, struct state *base, const struct state *st)
 		mapsize *= 2;
 	}
 	if (rc != 0) {
-		if (rc != -1 || why[0] != '\0')
-			log_err("%s: not saved: lmdb %s", log_esc(path), why);
-		state_records_free(&enc);
-		free(path);
-		return -1;
+		log_err("%s: not saved: lmdb %s", log_esc(path), why);
+		mirror_free(nm);
+		rc = -1;
+		goto out;
 	}
 	if (m->from_json) {
 		char *json = xasprintf("%s/" STATE_JSON, dir);
@@ -792,71 +801,55 @@ state_save(const char *dir, struct state *base, const struct state *st)
 		free(json);
 		free(old);
 	}
-	if (base->mirror == NULL)
-		base->mirror = xcalloc(1, sizeof(*base->mirror));
-	state_records_free(&base->mirror->rec);
-	free(base->mirror->run);
-	base->mirror->run = NULL;
-	base->mirror->rec = enc;
-	base->mirror->from_json = 0;
+done:
+	if (base->mirror != NULL)
+		mirror_free(base->mirror);
+	base->mirror = nm;
+out:
+	free(b.p);
+	free(ch);
+	free(g);
 	free(path);
-	return 0;
+	return rc;
 }
 
 int
 state_save_run(const char *dir, struct state *base, const struct state *st)
 {
 	struct state_mirror *m = base->mirror;
-	struct state run = { 0 };
-	struct state_records enc;
-	struct state_record *old;
-	char *path, why[300];
+	unsigned char md[CERT_SHA256_LEN];
+	struct buf b = { 0 };
+	char *path, why[300] = "";
+	struct mrec *last;
 	struct db *db;
 	int rc;
 
-	if (m == NULL || m->from_json || m->rec.n == 0 ||
-	    m->rec.r[m->rec.n - 1].klen != 1 ||
-	    m->rec.r[m->rec.n - 1].key[0] != 'r')
+	if (m == NULL || m->from_json || m->n == 0 ||
+	    cmp_key(m, m->n - 1, "r", 1) != 0)
 		return state_save(dir, base, st);
-	old = &m->rec.r[m->rec.n - 1];
-	/* the run fields alone: encode a state without lineages */
-	run.have_lmdb = st->have_lmdb;
-	run.lmdb = st->lmdb;
-	memcpy(run.reload_pending, st->reload_pending,
-	    sizeof(run.reload_pending));
-	memcpy(run.svc, st->svc, sizeof(run.svc));
-	run.dovecot = st->dovecot;
-	state_encode(&run, &enc);
-	if (enc.r[0].vlen == old->vlen &&
-	    memcmp(enc.r[0].val, old->val, old->vlen) == 0) {
-		state_records_free(&enc);
+	last = &m->r[m->n - 1];
+	run_value(st, &b);
+	cert_sha256(b.p, b.len, md);
+	if (memcmp(md, last->md, sizeof(md)) == 0) {
+		free(b.p);
 		return 0;
 	}
 	path = xasprintf("%s/" STATE_DB, dir);
 	rc = db_open(path, DB_STATE, 0, 1, &db, why, sizeof(why));
 	if (rc == 0) {
-		if ((rc = db_put(db, "r", 1, enc.r[0].val, enc.r[0].vlen,
-		    0)) != 0) {
+		if ((rc = db_put(db, "r", 1, b.p, b.len, 0)) != 0) {
 			snprintf(why, sizeof(why), "%s", db_error(db));
 			db_close(db, 0);
 		} else if ((rc = db_close(db, 1)) != 0)
 			snprintf(why, sizeof(why), "%s", db_close_why());
 	}
-	if (rc != 0) {
+	if (rc != 0)
 		log_err("%s: not saved: lmdb %s", log_esc(path), why);
-		state_records_free(&enc);
-		free(path);
-		return -1;
-	}
-	/* the mirror's run record is now these bytes */
-	free(m->run);
-	m->run = xmalloc(enc.r[0].vlen);
-	memcpy(m->run, enc.r[0].val, enc.r[0].vlen);
-	old->val = (const unsigned char *)m->run;
-	old->vlen = enc.r[0].vlen;
-	state_records_free(&enc);
+	else
+		memcpy(last->md, md, sizeof(md));
+	free(b.p);
 	free(path);
-	return 0;
+	return rc != 0 ? -1 : 0;
 }
 
 void
@@ -881,11 +874,8 @@ state_free(struct state *st)
 	free(st->holds);
 	free(st->pairs);
 	free(st->errs);
-	if (st->mirror != NULL) {
-		state_records_free(&st->mirror->rec);
-		free(st->mirror->run);
-		free(st->mirror);
-	}
+	if (st->mirror != NULL)
+		mirror_free(st->mirror);
 	memset(st, 0, sizeof(*st));
 }
 
