@@ -571,9 +571,16 @@ def point(v, n, limit=None, full=True, expect_hold=None):
             s, rc, out = resync(conf_js, os.path.join(d, "renew.log"))
             times.append(s * 1000)
             with open(os.path.join(le, "archive", lineage(k), "fullchain2.pem"), "rb") as f:
-                sha = hashlib.sha256(f.read()).hexdigest()
+                full = f.read()
+            # the include names the lineage's served file (key, "\n",
+            # full chain): the renewal is in that file
             with open(inc) as f:
-                named = sha in f.read()
+                m = re.search(r"[ <](/\S+/served/%s\.pem)\n" % re.escape(lineage(k)),
+                              f.read())
+            named = False
+            if m:
+                with open(m.group(1), "rb") as f:
+                    named = f.read().endswith(b"\n" + full)
             if rc != 0 or not named:
                 bad.append("%s rc %d%s" % (lineage(k), rc, "" if named else ", old chain"))
     r["renew_on"], r["renew_off"] = statistics.median(on), statistics.median(off)
