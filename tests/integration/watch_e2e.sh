@@ -178,6 +178,12 @@ kill -HUP "$DAEMON"
 sleep 1
 t_check "SIGHUP with a bad config: refused, old one kept" grep -q 'configuration refused; keeping the previous one' "$T/watch.log"
 t_check "SIGHUP with a bad config: the daemon still runs" kill -0 "$DAEMON"
+# READY=1 follows the full sync a SIGHUP runs (which asks postconf and
+# doveconf for the default certificates again): wait for it
+for _ in $(seq 100); do
+	grep -A3 '^RELOADING=1' "$T/notify.log" | grep -q '^READY=1' && break
+	sleep 0.1
+done
 t_check "SIGHUP: RELOADING=1 then READY=1 notified" sh -c "grep -A3 '^RELOADING=1' '$T/notify.log' | grep -q '^READY=1'"
 cp "$T/conf.good" "$T/conf.json"
 kill -HUP "$DAEMON"
