@@ -91,6 +91,22 @@ db_del(struct db *db, const void *key, size_t klen)
 	return rc == 0 || rc == MDB_NOTFOUND ? 0 : fail(db, "delete", rc);
 }
 
+int
+db_get(struct db *db, const void *key, size_t klen, const void **val,
+    size_t *vlen)
+{
+	MDB_val k = { klen, (void *)key }, d;
+	int rc = mdb_get(db->txn, db->dbi, &k, &d);
+
+	if (rc == MDB_NOTFOUND)
+		return 1;
+	if (rc != 0)
+		return fail(db, "get", rc);
+	*val = d.mv_data;
+	*vlen = d.mv_size;
+	return 0;
+}
+
 size_t
 db_count(struct db *db)
 {

@@ -40,6 +40,11 @@ int	db_put(struct db *db, const void *key, size_t klen, const void *val,
 /* db_del(db, key, klen): 0 (also when it was not there), DB_FULL, -1. */
 int	db_del(struct db *db, const void *key, size_t klen);
 
+/* db_get(db, key, klen, &val, &vlen): 0 with the value (valid until the
+ * transaction ends), 1 when there is no such key, -1 on error. */
+int	db_get(struct db *db, const void *key, size_t klen, const void **val,
+	    size_t *vlen);
+
 /* db_count(db): the records of the database (0 on error). */
 size_t	db_count(struct db *db);
 

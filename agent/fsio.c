@@ -527,11 +527,6 @@ fsio_lock(const char *path, int timeout_s)
 	return fd;
 }
 
-static int
-cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
 
 int
 fsio_list(const char *dir, char ***namesp, size_t *np)
@@ -559,7 +554,7 @@ fsio_list(const char *dir, char ***namesp, size_t *np)
 	}
 	closedir(d);
 	if (n > 0)
-		qsort(names, n, sizeof(*names), cmp_str);
+		qsort(names, n, sizeof(*names), strv_cmp);
 	*namesp = names;
 	*np = n;
 	return 0;

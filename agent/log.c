@@ -21,6 +21,9 @@ static const char *prog = "snisync";
 static int verbose;
 static int quiet;
 static int journal;
+static int deferring;		/* log_defer(): lines wait in held */
+static char *held;
+static size_t heldlen, heldcap;
 
 void
 log_init(const char *progname)
@@ -55,10 +58,53 @@ vlog(int prio, const char *tag, const char *fmt, va_list ap)
 	char line[2048];
 
 	vsnprintf(line, sizeof(line), fmt, ap);
+	if (deferring) {
+		size_t n = strlen(line), need = heldlen + 1 + strlen(tag) +
+		    n + 2;
+		char *p;
+
+		if (need > heldcap) {
+			heldcap = need * 2;
+			if ((p = realloc(held, heldcap)) == NULL)
+				goto now;	/* no room: say it now */
+			held = p;
+		}
+		held[heldlen++] = (char)prio;
+		heldlen += (size_t)sprintf(held + heldlen, "%s%s", tag,
+		    line) + 1;
+		return;
+	}
+now:
 	if (journal)
 		fprintf(stderr, "<%d>%s%s\n", prio, tag, line);
 	else
 		fprintf(stderr, "%s: %s%s\n", prog, tag, line);
+}
+
+void
+log_defer(void)
+{
+	deferring = 1;
+	heldlen = 0;
+}
+
+void
+log_defer_end(int emit)
+{
+	size_t i = 0;
+
+	deferring = 0;
+	while (emit && i < heldlen) {
+		int prio = held[i++];
+		const char *text = held + i;
+
+		if (journal)
+			fprintf(stderr, "<%d>%s\n", prio, text);
+		else
+			fprintf(stderr, "%s: %s\n", prog, text);
+		i += strlen(text) + 1;
+	}
+	heldlen = 0;
 }
 
 void
@@ -110,6 +156,7 @@ log_fatal(const char *fmt, ...)
 {
 	va_list ap;
 
+	log_defer_end(1);	/* what led here, first */
 	va_start(ap, fmt);
 	vlog(2, "fatal: ", fmt, ap);
 	va_end(ap);

@@ -12,6 +12,14 @@ void	log_init(const char *progname);
 void	log_set_verbose(int verbose);
 void	log_set_quiet(int quiet);
 
+/*
+ * log_defer(): the lines logged from now on wait (in order) until
+ * log_defer_end(emit) writes them (emit) or drops them: a run that tries
+ * a shortcut and may start again the long way says nothing twice.
+ */
+void	log_defer(void);
+void	log_defer_end(int emit);
+
 void	log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void	log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void	log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

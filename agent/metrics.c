@@ -94,11 +94,6 @@ lineage_sample(struct buf *b, const char *metric, const char *lineage,
 	buf_addf(b, "\"} %lld\n", v);
 }
 
-static int
-cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
 
 char *
 metrics_render(const struct state *st, const struct plan *plan,
@@ -131,7 +126,7 @@ metrics_render(const struct state *st, const struct plan *plan,
 	failing = xcalloc(st->nerrs + 1, sizeof(*failing));
 	for (i = 0; i < st->nerrs; i++)
 		failing[nf++] = st->errs[i].lineage;
-	qsort(failing, nf, sizeof(*failing), cmp_str);
+	qsort(failing, nf, sizeof(*failing), strv_cmp);
 	family(&b, "snisync_lineage_error", "gauge",
 	    "1 while a lineage fails validation (its last good pair, if any, "
 	    "keeps serving).");

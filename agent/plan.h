@@ -33,6 +33,9 @@ struct pair {
 	size_t		  keylen, chainlen;
 	char		*src_key, *src_chain;	/* the archive files read */
 	struct fsio_id	  src_key_id, src_chain_id;
+	int		  sole;		/* it alone serves each of its names,
+					   unchallenged (the last full
+					   plan's; state.h) */
 	int		  borrowed;	/* lineage, names and the source
 					   paths belong to another pair,
 					   which outlives this one (the

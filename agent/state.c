@@ -34,10 +34,12 @@
 #include "util.h"
 
 #define REC_VERSION	1
+#define RUN_VERSION	2	/* 1: without out_id and nnames */
 #define F_PAIR		0x01
 #define F_ERROR		0x02
 #define F_HOLD		0x04
 #define F_COUNT		0x08
+#define F_SOLE		0x10	/* its pair is sole (plan.h) */
 #define NULL_STR	0xffffffffu
 #define MAX_NAMES	100000
 #define DB_MAPSIZE	(64UL * 1024 * 1024)
@@ -151,7 +153,8 @@ lin_value(const struct lin *l, struct buf *b)
 {
 	put_u8(b, REC_VERSION);
 	put_u8(b, (l->pair ? F_PAIR : 0) | (l->err ? F_ERROR : 0) |
-	    (l->hold ? F_HOLD : 0) | (l->count ? F_COUNT : 0));
+	    (l->hold ? F_HOLD : 0) | (l->count ? F_COUNT : 0) |
+	    (l->pair && l->pair->sole ? F_SOLE : 0));
 	if (l->pair != NULL)
 		put_pair(b, l->pair);
 	if (l->err != NULL) {
@@ -175,7 +178,7 @@ run_value(const struct state *st, struct buf *b)
 	const struct dovecot_state *d = &st->dovecot;
 	int i;
 
-	put_u8(b, REC_VERSION);
+	put_u8(b, RUN_VERSION);
 	put_u8(b, st->have_lmdb != 0);
 	put_id(b, &st->lmdb);
 	for (i = 0; i < 2; i++)
@@ -194,6 +197,9 @@ run_value(const struct state *st, struct buf *b)
 	put_i64(b, d->held_limit);
 	put_u64(b, d->held_blocks);
 	put_u64(b, d->lacking);
+	put_id(b, &st->out_id[0]);
+	put_id(b, &st->out_id[1]);
+	put_u64(b, st->nnames);
 }
 
 enum part { P_PAIR, P_ERR, P_HOLD, P_COUNT };
@@ -472,11 +478,13 @@ add_lineage(struct state *st, const char *name, struct rd *r, int room)
 	struct state_hold h = { 0 };
 	long long count = 0;
 
-	if (flags & ~(unsigned)(F_PAIR | F_ERROR | F_HOLD | F_COUNT))
+	if (flags & ~(unsigned)(F_PAIR | F_ERROR | F_HOLD | F_COUNT |
+	    F_SOLE) || ((flags & F_SOLE) && !(flags & F_PAIR)))
 		r->bad = 1;
 	if (flags & F_PAIR) {
 		p.lineage = xstrdup(name);
 		get_pair(r, &p);
+		p.sole = (flags & F_SOLE) != 0;
 	}
 	if (flags & F_ERROR) {
 		int isnull;
@@ -536,7 +544,7 @@ add_lineage(struct state *st, const char *name, struct rd *r, int room)
 }
 
 static void
-add_run(struct state *st, struct rd *r)
+add_run(struct state *st, struct rd *r, unsigned version)
 {
 	struct state s = { 0 };
 	struct dovecot_state *d = &s.dovecot;
@@ -560,6 +568,11 @@ add_run(struct state *st, struct rd *r)
 	d->held_limit = get_i64(r);
 	d->held_blocks = (size_t)get_u64(r);
 	d->lacking = (size_t)get_u64(r);
+	if (version >= 2) {
+		get_id(r, &s.out_id[0]);
+		get_id(r, &s.out_id[1]);
+		s.nnames = (size_t)get_u64(r);
+	}
 	if (d->held >= DOVECOT_HOLD__MAX || r->p != r->end)
 		r->bad = 1;
 	if (r->bad)
@@ -569,6 +582,8 @@ add_run(struct state *st, struct rd *r)
 	memcpy(st->reload_pending, s.reload_pending, sizeof(s.reload_pending));
 	memcpy(st->svc, s.svc, sizeof(s.svc));
 	st->dovecot = s.dovecot;
+	memcpy(st->out_id, s.out_id, sizeof(s.out_id));
+	st->nnames = s.nnames;
 }
 
 static int
@@ -578,15 +593,19 @@ decode(const void *key, size_t klen, const void *val, size_t vlen,
 	struct rd r = { val, (const unsigned char *)val + vlen, 0 };
 	const char *k = key;
 	char *name;
+	unsigned version;
 
 	if (klen == 0)
 		return -1;
-	if (get_u8(&r) != REC_VERSION)
-		return -1;
+	version = get_u8(&r);
 	if (klen == 1 && k[0] == 'r') {
-		add_run(st, &r);
+		if (version != 1 && version != RUN_VERSION)
+			return -1;
+		add_run(st, &r, version);
 		return r.bad ? -1 : 0;
 	}
+	if (version != REC_VERSION)
+		return -1;
 	if (k[0] != 'l' || klen < 2 || klen > 1 + 1024 ||
 	    memchr(k + 1, '\0', klen - 1) != NULL)
 		return k[0] == 'l' ? -1 : 0;
@@ -609,6 +628,7 @@ struct load_ctx {
 	struct state		*st;
 	struct state_mirror	*m;
 	const char		*path;
+	int			 room;	/* st's arrays presized (add_lineage) */
 };
 
 static void
@@ -635,7 +655,7 @@ load_one(void *arg, const void *k, size_t kl, const void *v, size_t vl)
 	unsigned char md[CERT_SHA256_LEN];
 	char kb[80];
 
-	if (decode(k, kl, v, vl, c->st, 1) == -1) {
+	if (decode(k, kl, v, vl, c->st, c->room) == -1) {
 		snprintf(kb, sizeof(kb), "%.*s", kl > 64 ? 64 : (int)kl,
 		    (const char *)k);
 		log_warn("%s: record \"%s\" cannot be read; left out (the next "
@@ -658,7 +678,7 @@ int
 state_load(const char *dir, int peek, struct state *st)
 {
 	char *path = xasprintf("%s/" STATE_DB, dir), why[300];
-	struct load_ctx c = { st, NULL, path };
+	struct load_ctx c = { st, NULL, path, 1 };
 	size_t nrec;
 	struct db *db;
 	struct stat sb;
@@ -697,6 +717,77 @@ state_load(const char *dir, int peek, struct state *st)
 out:
 	free(path);
 	return rc;
+}
+
+
+/* One record by key into st and its mirror: 0 read or absent, -1 the
+ * database failed (a record that cannot be decoded is logged and left
+ * out, as state_load() does). */
+static int
+load_key(struct db *db, struct load_ctx *c, const char *k, size_t kl)
+{
+	const void *v;
+	size_t vl;
+	int rc = db_get(db, k, kl, &v, &vl);
+
+	if (rc == 1)
+		return 0;
+	if (rc == -1) {
+		log_err("%s: %s", log_esc(c->path), db_error(db));
+		return -1;
+	}
+	return load_one(c, k, kl, v, vl);
+}
+
+int
+state_load_some(const char *dir, char *const *lineages, size_t n,
+    struct state *st)
+{
+	char *path = xasprintf("%s/" STATE_DB, dir), why[300];
+	struct load_ctx c = { st, NULL, path, 0 };
+	char **v = xcalloc(n + 1, sizeof(*v));
+	struct buf k = { 0 };
+	struct db *db;
+	size_t i;
+	int rc = -1;
+
+	memset(st, 0, sizeof(*st));
+	if (db_open(path, DB_STATE_PEEK, 0, 0, &db, why, sizeof(why)) == -1) {
+		if (strstr(why, strerror(ENOENT)) != NULL)
+			rc = 0;		/* no database yet: nothing */
+		else
+			log_err("%s: %s", log_esc(path), why);
+		goto out;
+	}
+	st->mirror = c.m = xcalloc(1, sizeof(*c.m));
+	/* the mirror in key order: "l" + lineage sorted, then "r" */
+	memcpy(v, lineages, n * sizeof(*v));
+	qsort(v, n, sizeof(*v), strv_cmp);
+	for (i = 0, rc = 0; i < n && rc == 0; i++) {
+		if (i > 0 && strcmp(v[i - 1], v[i]) == 0)
+			continue;
+		k.len = 0;
+		buf_add(&k, "l", 1);
+		buf_adds(&k, v[i]);
+		rc = load_key(db, &c, k.p, k.len);
+	}
+	if (rc == 0)
+		rc = load_key(db, &c, "r", 1);
+	db_close(db, 0);
+out:
+	free(k.p);
+	free(v);
+	free(path);
+	return rc;
+}
+
+int
+state_has_run(const struct state *st)
+{
+	const struct state_mirror *m = st->mirror;
+
+	return m != NULL && !m->from_json && m->n > 0 &&
+	    m->r[m->n - 1].klen == 1 && m->keys.p[m->r[m->n - 1].koff] == 'r';
 }
 
 static int

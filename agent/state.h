@@ -98,6 +98,14 @@ struct state {
 	struct state_hold	*holds;
 	size_t			 nholds;
 	struct dovecot_state	 dovecot;
+	struct fsio_id		 out_id[2];	/* the Postfix map source and
+						   the Dovecot include as the
+						   last full plan left them
+						   (zero: unknown, or Dovecot
+						   held back): a renewal that
+						   keeps its names trusts files
+						   with these identities */
+	size_t			 nnames;	/* names that plan serves */
 	struct state_mirror	*mirror;	/* what the database holds, as
 						   read or last saved (state.c's
 						   own; NULL: nothing) */
@@ -114,6 +122,20 @@ struct state {
  * be read.
  */
 int	state_load(const char *dir, int peek, struct state *st);
+
+/*
+ * state_load_some(dir, lineages, n, &st): state_load() of the run record
+ * and the records of these lineages alone (a renewal: read what it
+ * changes, not the tree), always under snisync's lock (peek). A lineage
+ * without a record is simply absent. st->mirror holds just those
+ * records, so state_save(dir, st, view) writes and deletes no other.
+ * 0, or -1 (logged).
+ */
+int	state_load_some(const char *dir, char *const *lineages, size_t n,
+	    struct state *st);
+
+/* state_has_run(st): the run record was read (or saved) into st. */
+int	state_has_run(const struct state *st);
 
 /*
  * state_save(dir, base, st): makes the database hold st, in one write

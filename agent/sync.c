@@ -96,6 +96,12 @@ struct work {
 	int			  dc_asked;	/* dc_limit, dc_log known */
 	long long		  dc_limit;	/* config service, bytes */
 	char			  dc_log[PATH_MAX]; /* Dovecot's log_path */
+	int			  partial;	/* the renewal path: w->old,
+						   w->pairs and the plans hold
+						   the lineages asked about
+						   alone (try_renewal) */
+	struct fsio_id		  out_id[2];	/* to save */
+	size_t			  nnames;	/* to save */
 	const struct sync_opts	*o;
 };
 
@@ -1161,7 +1167,7 @@ update_postfix(struct work *w, const char *lmdb)
 		if (plan_find(&w->plan, w->oldplan.e[i].name) == NULL)
 			ch[n++] = (struct pf_change){ w->oldplan.e[i].name,
 			    NULL, NULL };
-	if (n * 2 > w->plan.n)
+	if (n * 2 > w->plan.n && !w->partial)
 		goto out;	/* most of it: a new file is as cheap */
 	rc = postfix_update_lmdb(lmdb, ch, n, 2000);
 	if (rc == 0)
@@ -1183,6 +1189,8 @@ write_postfix(struct work *w, const char *src, size_t srclen,
 
 	if (update_postfix(w, lmdb) == 0)
 		goto written;
+	if (w->partial)
+		goto out;	/* its plan is not the whole map's */
 	for (i = 0; i < w->plan.n; i++) {
 		size_t ix[2], k, n = plan_entry_pairs(&w->plan.e[i], ix);
 
@@ -1203,8 +1211,9 @@ written:
 		log_err("%s: lstat: %s", log_esc(lmdb), strerror(errno));
 		goto out;
 	}
-	/* 0600: a later `postmap -F` of this source keeps the map 0600. */
-	if (fsio_replace(map, src, srclen, 0600) == -1)
+	/* 0600: a later `postmap -F` of this source keeps the map 0600.
+	 * The renewal path keeps names and paths: the source is as it is. */
+	if (!w->partial && fsio_replace(map, src, srclen, 0600) == -1)
 		goto out;
 	rc = 0;
 out:
@@ -1397,11 +1406,6 @@ write_dovecot(struct work *w, const char *text, size_t len)
 	return -1;
 }
 
-static int
-cmp_strp(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
 
 /* Whether a run may leave served files nothing names: a full resync, a
  * run that keeps Dovecot at the previous include, a host with the legacy
@@ -1450,7 +1454,7 @@ gc_dir(const char *dir, char **keep, size_t nkeep, int rm_dir)
 		if (strstr(names[i], ".pem.tmp.") == NULL && (len < 5 ||
 		    strcmp(names[i] + len - 4, ".pem") != 0 || (nkeep > 0 &&
 		    bsearch(&names[i], keep, nkeep, sizeof(char *),
-		    cmp_strp) != NULL))) {
+		    strv_cmp) != NULL))) {
 			left++;
 			continue;
 		}
@@ -1498,11 +1502,11 @@ gc_store(struct work *w, int keep_old)
 	for (i = 0; i < ninc; i++)
 		keep[nkeep++] = inc[i];
 	if (nkeep > 1)
-		qsort(keep, nkeep, sizeof(char *), cmp_strp);
+		qsort(keep, nkeep, sizeof(char *), strv_cmp);
 	gc_dir(w->served, keep, nkeep, 0);
 	if (w->legacy != NULL) {
 		if (nlinc > 1)
-			qsort(linc, nlinc, sizeof(char *), cmp_strp);
+			qsort(linc, nlinc, sizeof(char *), strv_cmp);
 		gc_dir(w->legacy, linc, nlinc, 1);
 	}
 	for (i = 0; i < nkeep; i++)
@@ -1592,6 +1596,8 @@ state_view(const struct work *w, struct state *st)
 	st->holds = w->holds;
 	st->nholds = w->nholds;
 	st->dovecot = w->dc;
+	memcpy(st->out_id, w->out_id, sizeof(st->out_id));
+	st->nnames = w->nnames;
 }
 
 static int
@@ -2195,6 +2201,182 @@ tm_report(const struct timing *t, long long check_ms)
 	    self.ru_minflt - t->self.ru_minflt);
 }
 
+/* ---- the renewal path ---- */
+
+/*
+ * A run of a few lineages (the daemon, the deploy hook) in which each one
+ * renews names it serves alone, unchallenged, and keeps them, changes
+ * nothing but those lineages: their served files, the map entries of
+ * their names, their records. Every other entry, the map source and the
+ * include stay as they are. Such a run reads the run record and those
+ * lineages' records, not the whole state, and renders nothing: it trusts
+ * the map, the source and the include only when their identities are
+ * those the last full plan left (state.h, out_id), and the lineages'
+ * records say their pairs were sole (pair.sole). Anything else (a new or
+ * deleted lineage, a name added or removed, a rival, a failure, Dovecot
+ * held back, the metrics file) takes the whole-state path.
+ */
+
+static int
+out_current(const struct fsio_id *want, const char *path)
+{
+	struct fsio_id id;
+
+	return want->ino != 0 && fsio_identity(path, &id) == 0 &&
+	    same_id(want, &id);
+}
+
+/* Before the scan: what the records say. */
+static int
+renewal_ready(struct work *w, const char *lmdb)
+{
+	const struct state *st = &w->old;
+	const struct sync_opts *o = w->o;
+	size_t i, j;
+
+	if (!state_has_run(st) || st->nerrs > 0 ||
+	    (w->postfix_on && (!lmdb_current(w, lmdb) ||
+	    !out_current(&st->out_id[0], w->c->postfix.path))) ||
+	    (w->dovecot_on && (st->dovecot.held != DOVECOT_HOLD_NONE ||
+	    !out_current(&st->out_id[1], w->c->dovecot.path))))
+		return 0;
+	for (i = 0; i < o->nonly; i++) {
+		for (j = 0; j < st->n; j++)
+			if (strcmp(st->pairs[j].lineage, o->only[i]) == 0)
+				break;
+		if (j == st->n || !st->pairs[j].sole ||
+		    st->pairs[j].last_good)
+			return 0;
+	}
+	return 1;
+}
+
+static int
+same_names(const struct pair *a, const struct pair *b)
+{
+	size_t i;
+
+	if (a->nnames != b->nnames)
+		return 0;
+	for (i = 0; i < a->nnames; i++)
+		if (strcmp(a->names[i], b->names[i]) != 0)
+			return 0;
+	return 1;
+}
+
+/* After validation: each lineage still wins the same names alone (its
+ * notBefore can only have grown; plan.h). */
+static int
+renewal_fits(const struct work *w)
+{
+	size_t i;
+
+	if (w->nfailing > 0 || w->nerrs > 0 || w->plan.nc > 0 ||
+	    w->npairs != w->old.n)
+		return 0;
+	for (i = 0; i < w->npairs; i++) {
+		const struct pair *p = &w->pairs[i];
+		const struct pair *op = bsearch(p->lineage, w->old.pairs,
+		    w->old.n, sizeof(*w->old.pairs), cmp_pair_key);
+
+		if (op == NULL || p->last_good || !same_names(p, op) ||
+		    pair_alg(p) != pair_alg(op) ||
+		    p->not_before < op->not_before)
+			return 0;
+	}
+	for (i = 0; i < w->plan.n; i++)
+		if (w->plan.e[i].alt != PLAN_NO_ALT)
+			return 0;
+	return 1;
+}
+
+/*
+ * Sets w up for the renewal path (1), or leaves it as work_init() made it
+ * (0: read the whole state): nothing written, nothing said (the lines
+ * logged on the way wait, and are dropped when it gives up).
+ */
+static int
+try_renewal(struct work *w, const char *lmdb, struct timing *tm)
+{
+	const struct sync_opts *o = w->o;
+	const struct conf *c = w->c;
+	int pf_on = w->postfix_on, dc_on = w->dovecot_on;
+	size_t i;
+
+	if (o->dry_run || o->nonly == 0 || o->nonly > 64 ||
+	    o->nrelease > 0 || c->metrics_file != NULL || w->legacy != NULL)
+		return 0;
+	if (state_load_some(c->state_dir, o->only, o->nonly, &w->old) == 0 &&
+	    renewal_ready(w, lmdb)) {
+		tm_mark(tm, PH_LOAD);
+		log_defer();
+		if (gather(w, o) == 0 && renewal_fits(w)) {
+			log_defer_end(1);
+			log_debug("renewal path: %zu lineage%s renewing the "
+			    "names %s alone; the rest of the state not read",
+			    w->npairs, w->npairs == 1 ? "" : "s",
+			    w->npairs == 1 ? "it serves" : "they serve");
+			w->partial = 1;
+			for (i = 0; i < w->npairs; i++)
+				w->pairs[i].sole = 1;
+			return 1;
+		}
+		log_defer_end(0);
+		if (o->result != NULL)
+			sync_result_free(o->result);
+	}
+	work_free(w);
+	work_init(w, c, o);
+	w->postfix_on = pf_on;
+	w->dovecot_on = dc_on;
+	return 0;
+}
+
+/* The whole-state path: which pairs are sole (pair.sole), for the
+ * records a later renewal reads. */
+static void
+mark_sole(struct work *w)
+{
+	size_t *alone = xcalloc(w->npairs + 1, sizeof(*alone)), i;
+
+	for (i = 0; i < w->plan.n; i++)
+		if (w->plan.e[i].alt == PLAN_NO_ALT)
+			alone[w->plan.e[i].pair]++;
+	for (i = 0; i < w->plan.nc; i++)
+		alone[w->plan.c[i].winner] = alone[w->plan.c[i].loser] = 0;
+	for (i = 0; i < w->npairs; i++)
+		w->pairs[i].sole = !w->pairs[i].last_good &&
+		    w->pairs[i].nnames > 0 && alone[i] == w->pairs[i].nnames;
+	free(alone);
+}
+
+/* The outputs' identities and the name count this run leaves (state.h):
+ * the renewal path keeps those it found; the whole-state path records
+ * the source and the include when they hold what it rendered. */
+static void
+note_outputs(struct work *w, const struct svc_run *sv)
+{
+	const struct svc_run *pf = &sv[SVC_POSTFIX], *dc = &sv[SVC_DOVECOT];
+
+	if (w->partial) {
+		memcpy(w->out_id, w->old.out_id, sizeof(w->out_id));
+		w->nnames = w->old.nnames;
+		return;
+	}
+	memset(w->out_id, 0, sizeof(w->out_id));
+	w->nnames = w->plan.n;
+	if (pf->on && !pf->failed && (pf->written || !pf->change) &&
+	    fsio_identity(w->c->postfix.path, &w->out_id[0]) == -1)
+		memset(&w->out_id[0], 0, sizeof(w->out_id[0]));
+	if (dc->on && !dc->failed && !dc->held_back &&
+	    w->dc.held == DOVECOT_HOLD_NONE && (dc->written || !dc->change) &&
+	    fsio_identity(w->c->dovecot.path, &w->out_id[1]) == -1)
+		memset(&w->out_id[1], 0, sizeof(w->out_id[1]));
+}
+
+/* The names served: the renewal path's plan holds its lineages' alone. */
+#define NNAMES(w)	((w)->partial ? (w)->old.nnames : (w)->plan.n)
+
 int
 sync_resync(const struct conf *c, const struct sync_opts *o)
 {
@@ -2211,6 +2393,7 @@ sync_resync(const struct conf *c, const struct sync_opts *o)
 	struct fsio_id lmdb_id;
 	struct svc_stats svc_before[2];
 	struct dovecot_state dc_before;
+	struct fsio_id out_before[2];
 	struct timing tm;
 
 	tm_start(&tm);
@@ -2221,8 +2404,10 @@ sync_resync(const struct conf *c, const struct sync_opts *o)
 		goto out;
 	}
 	tm_mark(&tm, PH_LOAD);	/* the lock wait too */
-	if (state_load(c->state_dir, !o->dry_run, &w.old) == -1 ||
-	    (tm_mark(&tm, PH_LOAD), gather(&w, o)) == -1) {
+	services_on(&w);
+	if (!try_renewal(&w, lmdb, &tm) &&
+	    (state_load(c->state_dir, !o->dry_run, &w.old) == -1 ||
+	    (tm_mark(&tm, PH_LOAD), gather(&w, o)) == -1)) {
 		log_err("nothing changed");
 		rc = EXIT_APPLY;
 		goto out;
@@ -2240,19 +2425,22 @@ sync_resync(const struct conf *c, const struct sync_opts *o)
 		fsio_clean_temps(lmdb);
 		fsio_clean_temps(c->dovecot.path);
 	}
-	services_on(&w);
 	sv[SVC_POSTFIX].on = w.postfix_on;
 	sv[SVC_DOVECOT].on = w.dovecot_on;
 	have_lmdb = w.old.have_lmdb;
 	lmdb_id = w.old.lmdb;
 	nserving = plan_stage(&w);
-	if (sv[SVC_POSTFIX].on) {
+	if (sv[SVC_POSTFIX].on && w.partial)
+		sv[SVC_POSTFIX].change = nserving > 0;	/* entries alone */
+	else if (sv[SVC_POSTFIX].on) {
 		pf_src = postfix_source(&w.plan, w.pairs, w.served, &pf_len);
 		sv[SVC_POSTFIX].change = nserving > 0 ||
 		    !lmdb_current(&w, lmdb) ||
 		    !file_equals(c->postfix.path, pf_src, pf_len);
 	}
-	if (sv[SVC_DOVECOT].on && detect_syntax(&w) == -1) {
+	if (sv[SVC_DOVECOT].on && w.partial)
+		sv[SVC_DOVECOT].files = nserving > 0;	/* same include */
+	else if (sv[SVC_DOVECOT].on && detect_syntax(&w) == -1) {
 		sv[SVC_DOVECOT].on = 0;
 		sv[SVC_DOVECOT].status = "version unknown, not written";
 		failed = 1;
@@ -2318,6 +2506,9 @@ sync_resync(const struct conf *c, const struct sync_opts *o)
 			sv[SVC_POSTFIX].status = "write failed, previous map "
 			    "kept";
 			sv[SVC_POSTFIX].failed = 1;
+			/* The state records the new pairs: the next run must
+			 * not take that map for theirs. */
+			have_lmdb = 0;
 		} else {
 			have_lmdb = 1;
 			sv[SVC_POSTFIX].written = sv[SVC_POSTFIX].reload = 1;
@@ -2360,11 +2551,15 @@ sync_resync(const struct conf *c, const struct sync_opts *o)
 	tm_mark(&tm, PH_WRITE);
 	tm.us[PH_WRITE] -= w.dc_check_ms * 1000;
 	tm.us[PH_CHECK] += w.dc_check_ms * 1000;
+	if (!w.partial)
+		mark_sole(&w);
+	note_outputs(&w, sv);
 	if (save_state(&w, &lmdb_id, have_lmdb, 0) == -1)
 		failed = 1;
 	tm_mark(&tm, PH_SAVE);
 	memcpy(svc_before, w.svc, sizeof(svc_before));
 	dc_before = w.dc;
+	memcpy(out_before, w.out_id, sizeof(out_before));
 	if (o->hold_reloads) {
 		for (i = 0; i < SVC__MAX; i++)
 			if (sv[i].reload)
@@ -2377,7 +2572,9 @@ sync_resync(const struct conf *c, const struct sync_opts *o)
 		dc_rolled_back = 1;
 	else if (sv[SVC_DOVECOT].written && !sv[SVC_DOVECOT].reload)
 		dovecot_unhold(&w);	/* applied and reloaded */
-	if (w.reload_pending[SVC_POSTFIX] != sv[SVC_POSTFIX].reload ||
+	note_outputs(&w, sv);
+	if (memcmp(out_before, w.out_id, sizeof(out_before)) != 0 ||
+	    w.reload_pending[SVC_POSTFIX] != sv[SVC_POSTFIX].reload ||
 	    w.reload_pending[SVC_DOVECOT] != sv[SVC_DOVECOT].reload ||
 	    memcmp(svc_before, w.svc, sizeof(svc_before)) != 0 ||
 	    memcmp(&dc_before, &w.dc, sizeof(dc_before)) != 0) {
@@ -2399,10 +2596,10 @@ sync_resync(const struct conf *c, const struct sync_opts *o)
 	    !sv[1].for_default)
 		(o->daemon ? log_debug : log_info)("nothing changed: %zu "
 		    "lineages, %zu names, %zu rejected; nothing written, "
-		    "nothing reloaded", w.sc.n, w.plan.n, w.nrejected);
+		    "nothing reloaded", w.sc.n, NNAMES(&w), w.nrejected);
 	else
 		log_info("synced: %zu lineages, %zu names, %zu rejected; "
-		    "postfix: %s; dovecot: %s", w.sc.n, w.plan.n, w.nrejected,
+		    "postfix: %s; dovecot: %s", w.sc.n, NNAMES(&w), w.nrejected,
 		    sv[SVC_POSTFIX].status, sv[SVC_DOVECOT].status);
 report:
 	if (failed || held)
@@ -2428,7 +2625,7 @@ report:
 		    (w.old.reload_pending[1] && !sv[1].reload));
 		o->result->dovecot_held = held && !failed;
 		o->result->nlineages = w.sc.n;
-		o->result->nnames = w.plan.n;
+		o->result->nnames = NNAMES(&w);
 		o->result->nrejected = w.nrejected;
 	}
 	if (!o->dry_run) {

@@ -194,6 +194,12 @@ mono_ms(void)
 }
 
 int
+strv_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int
 strv_has(char *const *v, size_t n, const char *s)
 {
 	size_t i;

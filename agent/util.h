@@ -42,6 +42,9 @@ int	hex64_ok(const char *s);
 /* free_wiped(p, n): explicit_bzero n bytes at p, then free(p). */
 void	free_wiped(void *p, size_t n);
 
+/* strv_cmp(a, b): strcmp() of two char * elements, for qsort(). */
+int	strv_cmp(const void *a, const void *b);
+
 /* strv_has(v, n, s): 1 when one of the n strings in v equals s. */
 int	strv_has(char *const *v, size_t n, const char *s);
 

@@ -190,6 +190,38 @@ t_eq "... every entry is what postmap -F builds from the new source" \
 	"$(dumpmap | sha256sum)" "$(expect_dump | sha256sum)"
 t_eq "... and only the lineage's entries changed" \
 	"$(diff <(printf '%s\n' "$before") <(dumpmap) | grep -c '^[<>]')" 3
+# The same lineage renewed again with the same names: the renewal path
+# reads its record alone, changes its two entries in place and leaves
+# the source as it is.
+before=$(dumpmap)
+src=$(ident "$MAP")
+tree_leaf "$LE" "$T/ca" ed.example.test ed25519 ed.example.test ed2.example.test
+"$SNISYNC" -v -c "$T/conf.json" resync --lineage ed.example.test >/dev/null 2>"$T/err-renew"
+t_eq "same-names --lineage renewal: exit 0" "$?" 0
+t_match "... takes the renewal path" "$(cat "$T/err-renew")" \
+	'debug: renewal path: 1 lineage renewing the names it serves alone'
+t_match "... logs each renewed name" "$(cat "$T/err-renew")" \
+	'~ ed2\.example\.test: lineage ed\.example\.test renewed \(serial'
+t_eq "... the map source untouched (same inode and mtime)" "$(ident "$MAP")" "$src"
+t_eq "... the same map file (inode kept)" "$(stat -c %i "$MAP.lmdb")" "$ino"
+cmp -s <(q ed2.example.test) <(tree_expected_value "$LE" ed.example.test)
+t_eq "... both names are served the new pair" "$?" 0
+t_eq "... every entry is what postmap -F builds from the source" \
+	"$(dumpmap | sha256sum)" "$(expect_dump | sha256sum)"
+t_eq "... and only the lineage's two entries changed" \
+	"$(diff <(printf '%s\n' "$before") <(dumpmap) | grep -c '^[<>]')" 4
+"$SNISYNC" -v -c "$T/conf.json" resync >/dev/null 2>"$T/err-full"
+t_match "a full resync after it: nothing changed" "$(cat "$T/err-full")" \
+	'nothing changed: .* nothing written, nothing reloaded'
+# A renewal that adds a name cannot take it.
+tree_leaf "$LE" "$T/ca" ed.example.test ed25519 ed.example.test ed2.example.test ed3.example.test
+"$SNISYNC" -v -c "$T/conf.json" resync --lineage ed.example.test >/dev/null 2>"$T/err-add"
+t_eq "--lineage renewal adding a name: exit 0" "$?" 0
+t_nomatch "... reads the whole state" "$(cat "$T/err-add")" 'renewal path'
+cmp -s <(q ed3.example.test) <(tree_expected_value "$LE" ed.example.test)
+t_eq "... the added name is served" "$?" 0
+t_eq "... every entry is what postmap -F builds from the new source" \
+	"$(dumpmap | sha256sum)" "$(expect_dump | sha256sum)"
 # A reader (Postfix's shared fcntl lock) holding the map: no waiting
 # forever; the map is rebuilt and renamed instead.
 python3 -c '

@@ -118,6 +118,33 @@ t_eq "same-names renewal: dovecot reloaded once" "$(reloads "$T/dc.reloads")" $(
 probe_all any.example.test "$(fp_of example.test)" \
 	"same-names renewal: served everywhere from the replaced file"
 
+# --- one lineage renewed with --lineage: the renewal path -----------------
+# It reads the lineage's record alone and renders nothing: the include and
+# the map source stay as they are, both services reload, and the real
+# servers serve the new leaf.
+before=$(cat "$DC_CONFD/99-snisync.conf")
+src_id=$(stat -c '%i %Y' "$MAP")
+old_fp=$(fp_of example.test)
+tree_leaf "$LE" "$T/ca" example.test ec384 '*.example.test' example.test
+pfr=$(reloads "$T/pf.reloads")
+dcr=$(reloads "$T/dc.reloads")
+"$SNISYNC" -v -c "$T/conf.json" resync --lineage example.test 2>"$T/err7"
+t_eq "--lineage renewal: exit 0 (only this lineage looked at)" "$?" 0
+t_check "--lineage renewal: took the renewal path" grep -q \
+	'debug: renewal path: 1 lineage renewing the names it serves alone' "$T/err7"
+t_match "--lineage renewal: Dovecot check not run" "$(cat "$T/err7")" \
+	'timing: .*(Dovecot check 0 ms)'
+t_eq "--lineage renewal: the include is byte-identical" \
+	"$(cat "$DC_CONFD/99-snisync.conf")" "$before"
+t_eq "--lineage renewal: the map source not rewritten" "$(stat -c '%i %Y' "$MAP")" "$src_id"
+t_eq "--lineage renewal: postfix reloaded once" "$(reloads "$T/pf.reloads")" $((pfr + 1))
+t_eq "--lineage renewal: dovecot reloaded once" "$(reloads "$T/dc.reloads")" $((dcr + 1))
+t_check "--lineage renewal: a new leaf" test "$old_fp" != "$(fp_of example.test)"
+probe_all any.example.test "$(fp_of example.test)" \
+	"--lineage renewal: served everywhere"
+probe_all example.test "$(fp_of example.test)" \
+	"--lineage renewal: its other name too"
+
 # --- a Dovecot check failure rolls back and does not reload ----------------
 before=$(cat "$DC_CONFD/99-snisync.conf")
 wild_fp=$(fp_of example.test)

@@ -132,6 +132,7 @@ main(void)
 	p[1].names = names1;
 	p[1].nnames = 1;
 	p[1].last_good = 1;
+	p[0].sole = 1;
 	st.pairs = p;
 	st.n = 2;
 	st.errs = &e;
@@ -142,6 +143,9 @@ main(void)
 	st.reload_pending[0] = 1;
 	st.have_lmdb = 1;
 	st.lmdb = (struct fsio_id){ 1, 2, 3, 4, 0 };
+	st.out_id[0] = (struct fsio_id){ 5, 6, 7, 8, 0 };
+	st.out_id[1] = (struct fsio_id){ 9, 10, 11, -12, 0 };
+	st.nnames = 20000;
 	{
 		static struct state_hold h;
 
@@ -196,8 +200,42 @@ main(void)
 	    strcmp(back.holds[0].serial, "0F") == 0 &&
 	    strcmp(back.holds[0].spki, hex_a) == 0 &&
 	    back.holds[0].since == 1760000000, "held key change");
+	UNIT_OK(back.pairs[0].sole && !back.pairs[1].sole, "sole pairs");
+	UNIT_OK(back.out_id[0].ino == 6 && back.out_id[1].mtime_ns == -12 &&
+	    back.nnames == 20000, "outputs' identities and the name count");
 	UNIT_INTEQ(records_differ(&back, &st), 0,
 	    "read back encodes to the same records");
+
+	/* A renewal reads its lineage's record and the run record alone. */
+	{
+		struct state some;
+		char *only[] = { "b.example.test", "missing.example.test",
+		    "b.example.test" };
+
+		UNIT_INTEQ(state_load_some(dir, only, 3, &some), 0,
+		    "load_some: read");
+		UNIT_OK(some.n == 1 && strcmp(some.pairs[0].lineage,
+		    "b.example.test") == 0 && some.pairs[0].last_good,
+		    "load_some: the asked lineage's record alone");
+		UNIT_OK(some.nerrs == 0 && some.nholds == 0 && some.ncounts == 0,
+		    "load_some: no other lineage's parts");
+		UNIT_OK(state_has_run(&some) && some.nnames == 20000 &&
+		    some.reload_pending[0], "load_some: the run record");
+		some.reload_pending[1] = 1;
+		UNIT_INTEQ(state_save(dir, &some, &some), 0,
+		    "load_some: a save of the part read");
+		state_free(&some);
+		UNIT_INTEQ(state_load(dir, 1, &some), 0, "load_some: reloaded");
+		UNIT_OK(some.n == 2 && some.nerrs == 1 && some.nholds == 1 &&
+		    some.reload_pending[1], "load_some: the save kept every "
+		    "other record");
+		state_free(&some);
+		state_free(&back);
+		UNIT_INTEQ(state_load(dir, 1, &back), 0, "load_some: read again");
+		UNIT_INTEQ(state_save(dir, &back, &st), 0, "load_some: as it was");
+		UNIT_INTEQ(records_differ(&back, &st), 1,
+		    "load_some: the run record differed");
+	}
 
 	/* Nothing changed: nothing written. */
 	ident(&s0);
