@@ -115,6 +115,12 @@ struct state {
  */
 int	state_load(const char *dir, int peek, struct state *st);
 
+/* state_json_load(path, &st) (state_json.c): reads a state.json of
+ * snisync 0.1 (formats 1 and 2) into st, for its one import into the
+ * state database. 0 with st filled (empty when path is missing or
+ * unreadable as a state: logged), -1 when it cannot be read. */
+int	state_json_load(const char *path, struct state *st);
+
 /*
  * state_save(dir, base, st): makes the database hold st, in one write
  * transaction that puts the records that differ from base's mirror
@@ -137,6 +143,10 @@ int	state_save_run(const char *dir, struct state *base,
 	    const struct state *st);
 
 void	state_free(struct state *st);
+
+/* The services, as svc[] and reload_pending[] index them: "postfix",
+ * "dovecot". */
+extern const char *const state_svc_names[2];
 
 /* dovecot_hold_name(h): "none", "does not fit", "no handshake". */
 const char *dovecot_hold_name(enum dovecot_hold h);
