@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "json.h"
+#include "conf.h"
 #include "log.h"
 #include "setup.h"
 #include "status.h"

@@ -8,8 +8,8 @@
 
 #include <stddef.h>
 
-#include "json.h"
 #include "plan.h"
+#include "state.h"
 
 /*
  * metrics_render(st, plan, last_sync, last_success, &len): the exposition

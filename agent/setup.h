@@ -5,7 +5,7 @@
 #ifndef SNISYNC_SETUP_H
 #define SNISYNC_SETUP_H
 
-#include "json.h"
+#include "conf.h"
 
 struct setup_opts {
 	int		 apply;		/* set tls_server_sni_maps if unset */

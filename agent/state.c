@@ -27,7 +27,6 @@
 #include "cert.h"
 #include "db.h"
 #include "fsio.h"
-#include "json.h"
 #include "log.h"
 #include "name.h"
 #include "state.h"
@@ -969,6 +968,8 @@ state_free(struct state *st)
 		mirror_free(st->mirror);
 	memset(st, 0, sizeof(*st));
 }
+
+const char *const state_svc_names[2] = { "postfix", "dovecot" };
 
 static const char *const hold_names[DOVECOT_HOLD__MAX] = { "none",
     "does not fit", "no handshake" };

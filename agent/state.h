@@ -123,6 +123,12 @@ struct state {
  */
 int	state_load(const char *dir, int peek, struct state *st);
 
+/* state_json_load(path, &st) (state_json.c): reads a state.json of
+ * snisync 0.1 (formats 1 and 2) into st, for its one import into the
+ * state database. 0 with st filled (empty when path is missing or
+ * unreadable as a state: logged), -1 when it cannot be read. */
+int	state_json_load(const char *path, struct state *st);
+
 /*
  * state_load_some(dir, lineages, n, &st): state_load() of the run record
  * and the records of these lineages alone (a renewal: read what it
@@ -159,6 +165,10 @@ int	state_save_run(const char *dir, struct state *base,
 	    const struct state *st);
 
 void	state_free(struct state *st);
+
+/* The services, as svc[] and reload_pending[] index them: "postfix",
+ * "dovecot". */
+extern const char *const state_svc_names[2];
 
 /* dovecot_hold_name(h): "none", "does not fit", "no handshake". */
 const char *dovecot_hold_name(enum dovecot_hold h);

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "name.h"
 #include "plan.h"
+#include "report.h"
 #include "exit.h"
 #include "status.h"
 #include "util.h"

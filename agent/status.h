@@ -4,8 +4,9 @@
 #ifndef SNISYNC_STATUS_H
 #define SNISYNC_STATUS_H
 
-#include "json.h"
+#include "conf.h"
 #include "plan.h"
+#include "state.h"
 
 /* Stamp files in state_dir: their mtimes are the end of the last sync,
  * of the last sync in which every valid lineage was applied (outputs

@@ -35,6 +35,7 @@
 #include "name.h"
 #include "plan.h"
 #include "postfix.h"
+#include "report.h"
 #include "run.h"
 #include "scan.h"
 #include "status.h"

@@ -8,7 +8,7 @@
 #include <stddef.h>
 
 #include "exit.h"
-#include "json.h"
+#include "conf.h"
 
 /* What a run reports back to its caller (the daemon). */
 struct sync_result {

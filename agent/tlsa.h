@@ -4,7 +4,7 @@
 #ifndef SNISYNC_TLSA_H
 #define SNISYNC_TLSA_H
 
-#include "json.h"
+#include "conf.h"
 
 /*
  * tlsa_run(conf, port, names, n): prints "_PORT._tcp.NAME. IN TLSA 3 1 1

@@ -7,7 +7,7 @@
 
 #include <stddef.h>
 
-#include "json.h"
+#include "conf.h"
 
 /*
  * verify_run(conf, names, n): probes every configured endpoint that

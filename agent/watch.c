@@ -40,6 +40,7 @@
 #include "fsio.h"
 #include "log.h"
 #include "scan.h"
+#include "state.h"
 #include "sync.h"
 #include "util.h"
 #include "verify.h"

@@ -4,7 +4,7 @@
 #ifndef SNISYNC_WATCH_H
 #define SNISYNC_WATCH_H
 
-#include "json.h"
+#include "conf.h"
 
 /*
  * watch_run(conf_path, explicit_conf, conf): runs until SIGTERM/SIGINT

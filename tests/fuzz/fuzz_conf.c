@@ -5,7 +5,7 @@
  * opens it with O_NOFOLLOW, so a /proc/self/fd link will not do: each
  * process makes one temp file (mkstemp under $TMPDIR, else /tmp; removed
  * at exit) and rewrites it per input. Must never crash or leak. When the
- * file is accepted, the result must keep json.h's promises: absolute,
+ * file is accepted, the result must keep conf.h's promises: absolute,
  * plain paths (letters, digits, / . _ - + @; no /./ or /../; no trailing
  * slash), integers within their documented ranges, argv arrays NULL or
  * non-empty strings. -1 leaves nothing to free: the struct is not freed
@@ -22,8 +22,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "conf.h"
 #include "fuzz.h"
-#include "json.h"
 #include "name.h"
 
 int

@@ -3,7 +3,7 @@
 # binary: every command and option its --help texts list is documented,
 # every documented command and option exists; every configuration key the
 # page documents is accepted with its documented type and range, and every
-# key json.c accepts is documented; the page's examples load; the status
+# key conf.c accepts is documented; the page's examples load; the status
 # JSON schema and the metrics are the ones the binary writes; `make
 # install` puts both pages in place.
 . "$(dirname "$0")/../lib/common.sh"
@@ -363,15 +363,15 @@ PY
 rc=$?
 t_check "every documented key at its documented default is accepted (check exits $rc, wanted anything but 3) $(head -c 300 "$T/err")" \
 	test "$rc" != 3
-# Every key json.c compares against is documented (catches a key that is
+# Every key conf.c compares against is documented (catches a key that is
 # accepted but not documented).
-src=$(grep -ohE 'strcmp\(k, "[a-z_0-9]+"\)' "$T_TOP/agent/json.c" |
+src=$(grep -ohE 'strcmp\(k, "[a-z_0-9]+"\)' "$T_TOP/agent/conf.c" |
 	sed 's/.*"\(.*\)".*/\1/' | sort -u)
-t_check "json.c: found the accepted keys ($(echo $src | wc -w))" \
+t_check "conf.c: found the accepted keys ($(echo $src | wc -w))" \
 	test "$(echo $src | wc -w)" -ge 10
 leaves=$(sed 's/.*\.//' <<<"$keys_all" | sort -u)
 for k in $src; do
-	t_check "key \"$k\" accepted by json.c is documented in snisync.json.5" \
+	t_check "key \"$k\" accepted by conf.c is documented in snisync.json.5" \
 		grep -qxF "$k" <<<"$leaves"
 done
 # A misspelled key is refused at every level, with file:line:column.

@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "json.h"
+#include "conf.h"
 #include "log.h"
 #include "unit.h"
 

@@ -7,7 +7,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "json.h"
 #include "log.h"
 #include "plan.h"
 #include "state.h"

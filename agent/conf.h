@@ -1,17 +1,16 @@
 /*
- * json.h - configuration, reports, and the import of a 0.1 state.json;
- * json.c is the only file that includes <jansson.h>.
+ * conf.h - the configuration file (snisync.json(5)): what each key sets,
+ * its defaults, conf_load() and conf_free(). conf.c reads it (with
+ * report.c and state_json.c, one of the three files that include
+ * <jansson.h>).
  */
-#ifndef SNISYNC_JSON_H
-#define SNISYNC_JSON_H
+#ifndef SNISYNC_CONF_H
+#define SNISYNC_CONF_H
 
 #include <stddef.h>
 
 #include "dovecot.h"
-#include "fsio.h"
-#include "plan.h"
 #include "scan.h"
-#include "state.h"
 #include "tls.h"
 
 #define CONF_DEFAULT_PATH	"/etc/snisync/snisync.json"
@@ -82,37 +81,5 @@ struct conf {
  */
 int	conf_load(const char *path, int required, struct conf *c);
 void	conf_free(struct conf *c);
-
-/* state_json_load(path, &st): reads a state.json of snisync 0.1
- * (formats 1 and 2) into st, for its one import into the state
- * database (state.h). 0 with st filled (empty when path is missing or
- * unreadable as a state: logged), -1 when it cannot be read. */
-int	state_json_load(const char *path, struct state *st);
-
-/* One lineage in `snisync check --json`. */
-struct report_row {
-	const char		*lineage;
-	const char		*verdict;	/* "ok", "rejected", "last-good" */
-	const char		*file;		/* with an error */
-	const char		*error;
-	const struct pair	*pair;		/* what would be served */
-	char			**served;	/* names it wins */
-	size_t			 nserved;
-};
-
-char	*report_json(const struct report_row *rows, size_t n, long long now);
-
-/* `snisync status --json` (schema 1, documented in snisync(8)). */
-struct status_view {
-	const struct state	*st;
-	const struct plan	*plan;		/* built from st->pairs */
-	long long		 now, last_sync, last_applied, last_success;
-					/* 0: never */
-	long long		 rejected_since; /* oldest error, 0: none */
-	int			 enabled[2];	/* postfix, dovecot */
-};
-
-char	*status_json(const struct status_view *v);
-
 
 #endif
