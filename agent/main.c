@@ -3,6 +3,7 @@
  */
 #include <getopt.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -471,6 +472,11 @@ main(int argc, char **argv)
 	int ch, explicit_conf = 0, rc;
 	struct conf c;
 
+	/* Large blocks straight from mmap, always: LMDB callocs a 2 MB
+	 * dirty list at each write open, and once glibc's threshold has
+	 * grown past it (after the first is freed) each comes from the heap
+	 * and is cleared page by page, most of a renewal's CPU. */
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 	log_init("snisync");
 	while ((ch = getopt_long(argc, argv, "+c:vhV", opts, NULL)) != -1) {
 		switch (ch) {

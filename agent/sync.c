@@ -2227,29 +2227,38 @@ out_current(const struct fsio_id *want, const char *path)
 	    same_id(want, &id);
 }
 
-/* Before the scan: what the records say. */
-static int
+/* Before the scan: what the records say. NULL when they allow the
+ * renewal path, else why not. */
+static const char *
 renewal_ready(struct work *w, const char *lmdb)
 {
 	const struct state *st = &w->old;
 	const struct sync_opts *o = w->o;
 	size_t i, j;
 
-	if (!state_has_run(st) || st->nerrs > 0 ||
-	    (w->postfix_on && (!lmdb_current(w, lmdb) ||
-	    !out_current(&st->out_id[0], w->c->postfix.path))) ||
-	    (w->dovecot_on && (st->dovecot.held != DOVECOT_HOLD_NONE ||
-	    !out_current(&st->out_id[1], w->c->dovecot.path))))
-		return 0;
+	if (!state_has_run(st))
+		return "no run record";
+	if (st->nerrs > 0)
+		return "a lineage asked about failed before";
+	if (w->postfix_on && !lmdb_current(w, lmdb))
+		return "the map is not the one the state describes";
+	if (w->postfix_on && !out_current(&st->out_id[0], w->c->postfix.path))
+		return "the map source is not the one the last full sync left";
+	if (w->dovecot_on && st->dovecot.held != DOVECOT_HOLD_NONE)
+		return "Dovecot is held back";
+	if (w->dovecot_on && !out_current(&st->out_id[1], w->c->dovecot.path))
+		return "the include is not the one the last full sync left";
 	for (i = 0; i < o->nonly; i++) {
 		for (j = 0; j < st->n; j++)
 			if (strcmp(st->pairs[j].lineage, o->only[i]) == 0)
 				break;
-		if (j == st->n || !st->pairs[j].sole ||
-		    st->pairs[j].last_good)
-			return 0;
+		if (j == st->n)
+			return "a lineage asked about has no applied pair";
+		if (!st->pairs[j].sole || st->pairs[j].last_good)
+			return "a lineage asked about does not serve its names "
+			    "alone";
 	}
-	return 1;
+	return NULL;
 }
 
 static int
@@ -2265,36 +2274,41 @@ same_names(const struct pair *a, const struct pair *b)
 	return 1;
 }
 
-/* After validation: each lineage still wins the same names alone (its
- * notBefore can only have grown; plan.h). */
-static int
+/* After validation: each lineage claims the same names as before, which
+ * no other lineage claims (its pair was sole), so it serves them alone
+ * whatever its key type or dates. NULL, or why not. */
+static const char *
 renewal_fits(const struct work *w)
 {
 	size_t i;
 
-	if (w->nfailing > 0 || w->nerrs > 0 || w->plan.nc > 0 ||
-	    w->npairs != w->old.n)
-		return 0;
+	if (w->nfailing > 0 || w->nerrs > 0)
+		return "a lineage fails";
+	if (w->plan.nc > 0)
+		return "lineages asked about claim the same name";
+	if (w->npairs != w->old.n)
+		return "a lineage is new or gone";
 	for (i = 0; i < w->npairs; i++) {
 		const struct pair *p = &w->pairs[i];
 		const struct pair *op = bsearch(p->lineage, w->old.pairs,
 		    w->old.n, sizeof(*w->old.pairs), cmp_pair_key);
 
-		if (op == NULL || p->last_good || !same_names(p, op) ||
-		    pair_alg(p) != pair_alg(op) ||
-		    p->not_before < op->not_before)
-			return 0;
+		if (op == NULL || p->last_good)
+			return "a lineage is new or failing";
+		if (!same_names(p, op))
+			return "its names changed";
 	}
 	for (i = 0; i < w->plan.n; i++)
 		if (w->plan.e[i].alt != PLAN_NO_ALT)
-			return 0;
-	return 1;
+			return "a name is served by two pairs";
+	return NULL;
 }
 
 /*
  * Sets w up for the renewal path (1), or leaves it as work_init() made it
- * (0: read the whole state): nothing written, nothing said (the lines
- * logged on the way wait, and are dropped when it gives up).
+ * (0: read the whole state): nothing written, nothing said but one debug
+ * line (the lines logged on the way wait, and are dropped when it gives
+ * up).
  */
 static int
 try_renewal(struct work *w, const char *lmdb, struct timing *tm)
@@ -2302,16 +2316,25 @@ try_renewal(struct work *w, const char *lmdb, struct timing *tm)
 	const struct sync_opts *o = w->o;
 	const struct conf *c = w->c;
 	int pf_on = w->postfix_on, dc_on = w->dovecot_on;
+	const char *why = NULL;
 	size_t i;
 
-	if (o->dry_run || o->nonly == 0 || o->nonly > 64 ||
-	    o->nrelease > 0 || c->metrics_file != NULL || w->legacy != NULL)
+	if (o->dry_run || o->nonly == 0)
 		return 0;
-	if (state_load_some(c->state_dir, o->only, o->nonly, &w->old) == 0 &&
-	    renewal_ready(w, lmdb)) {
+	if (o->nonly > 64 || o->nrelease > 0 || c->metrics_file != NULL ||
+	    w->legacy != NULL)
+		why = o->nonly > 64 ? "too many lineages" : o->nrelease > 0 ?
+		    "a release" : c->metrics_file != NULL ? "the metrics file "
+		    "covers every lineage" : "the legacy store is still there";
+	else if (state_load_some(c->state_dir, o->only, o->nonly,
+	    &w->old) == -1)
+		why = "the state cannot be read";
+	else if ((why = renewal_ready(w, lmdb)) == NULL) {
 		tm_mark(tm, PH_LOAD);
 		log_defer();
-		if (gather(w, o) == 0 && renewal_fits(w)) {
+		if (gather(w, o) == -1)
+			why = "the tree cannot be read";
+		else if ((why = renewal_fits(w)) == NULL) {
 			log_defer_end(1);
 			log_debug("renewal path: %zu lineage%s renewing the "
 			    "names %s alone; the rest of the state not read",
@@ -2326,6 +2349,8 @@ try_renewal(struct work *w, const char *lmdb, struct timing *tm)
 		if (o->result != NULL)
 			sync_result_free(o->result);
 	}
+	log_debug("renewal path not taken (%s): reading the whole state",
+	    why);
 	work_free(w);
 	work_init(w, c, o);
 	w->postfix_on = pf_on;

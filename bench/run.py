@@ -16,6 +16,7 @@ import re
 import resource
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -308,16 +309,32 @@ try:
                    if "synced:" in l]
         check(ok, "%s: postfix reloaded" % what)
         renew.timing = timing_of(os.path.join(T, "watch.log"), nlog)
+        renew.log = "\n".join(lines(os.path.join(T, "watch.log"))[nlog:])
         return cpu, reload_at * 1000 - last_link / 1e6, wrote, \
             (summary[-1].split("; ", 1)[-1] if summary else "no summary")
 
+    # The reload commands here are the harness's counters (count-run: a
+    # shell, date, /bin/true), not snisync's work, and a real host's
+    # `postfix reload` costs far more: their CPU, measured alone, is
+    # printed and left out of the target (two per renewal).
+    counter_ms = []
+    for _ in range(10):
+        _, ru, _ = run([COUNT_RUN, os.path.join(T, "calibrate"), "/bin/true"])
+        counter_ms.append((ru.ru_utime + ru.ru_stime) * 1000)
+    counter_ms = statistics.median(counter_ms)
+
     # 3. one lineage renewed, same names, the default check configured
     cpu_ms, lat_ms, wrote, summ = renew(2, what="one renewal")
+    own_ms = cpu_ms - 2 * counter_ms
     row(3, "one lineage renewed among %d (watch, check on)" % N,
-        "CPU %.1f ms (with children); last symlink -> reload %.0f ms "
-        "(settle 1000 ms); %d bytes written" % (cpu_ms, lat_ms, wrote),
-        "<= 20 ms; <= settle + 50 ms", cpu_ms <= 20 and lat_ms <= 1050,
+        "CPU %.1f ms (snisync and its children, the two counting reload "
+        "commands' %.1f ms left out; %.1f ms with them); last symlink -> "
+        "reload %.0f ms (settle 1000 ms); %d bytes written"
+        % (own_ms, 2 * counter_ms, cpu_ms, lat_ms, wrote),
+        "<= 20 ms; <= settle + 50 ms", own_ms <= 20 and lat_ms <= 1050,
         renew.timing)
+    check("renewal path:" in renew.log,
+          "one renewal: the renewal path (its record alone read)")
     check("dovecot: certificate files replaced" in summ,
           "one renewal: the include is kept, no check ran (%s)" % summ)
     # 3b. a renewal that adds a name: the include changes, the check
