@@ -233,10 +233,11 @@ chain_whole(struct lineage *l, const struct scan_ctx *cx)
 	free(data);
 }
 
-/* st: lstat of l->dir, or NULL when it failed with errno lerr. */
+/* Resolves both links (nothing read yet). st: lstat of l->dir, or NULL
+ * when it failed with errno lerr. */
 static void
-scan_one(struct lineage *l, const struct scan_ctx *cx, const struct stat *st,
-    int lerr, scan_cached_fn *cached, void *arg)
+scan_resolve(struct lineage *l, const struct scan_ctx *cx,
+    const struct stat *st, int lerr)
 {
 	const char *bad;
 
@@ -264,12 +265,15 @@ scan_one(struct lineage *l, const struct scan_ctx *cx, const struct stat *st,
 		l->error = xasprintf("privkey.pem is version %ld but "
 		    "fullchain.pem is version %ld (renewal in progress?)",
 		    l->key.version, l->chain.version);
-		return;
 	}
-	if (cached != NULL && cached(arg, l)) {
-		l->cached = 1;
+}
+
+/* Reads both files of a resolved lineage the caller does not hold. */
+static void
+scan_read(struct lineage *l, const struct scan_ctx *cx)
+{
+	if (l->error != NULL || l->cached)
 		return;
-	}
 	if (read_one(l, "privkey.pem", &l->key) == -1)
 		return;
 	if (read_one(l, "fullchain.pem", &l->chain) == 0)
@@ -284,10 +288,52 @@ file_free(struct scan_file *sf)
 	memset(sf, 0, sizeof(*sf));
 }
 
+/* Below this many lineages a scan runs on one thread. */
+#define SCAN_PAR_MIN	64
+
+struct scan_job {
+	const struct scan_ctx	*cx;
+	struct scan		*sc;
+	const char		*live;
+	unsigned char		*regular;	/* a file, not a lineage */
+};
+
+static void
+resolve_job(void *arg, size_t i)
+{
+	struct scan_job *j = arg;
+	struct lineage *l = &j->sc->v[i];
+	struct stat st;
+	int got, lerr;
+
+	got = (j->cx->live_fd >= 0 ? fstatat(j->cx->live_fd, l->name, &st,
+	    AT_SYMLINK_NOFOLLOW) : lstat(l->dir, &st)) == 0;
+	lerr = got ? 0 : errno;
+	if (got && S_ISREG(st.st_mode)) {
+		j->regular[i] = 1;
+		return;
+	}
+	scan_resolve(l, j->cx, got ? &st : NULL, lerr);
+}
+
+static void
+read_job(void *arg, size_t i)
+{
+	struct scan_job *j = arg;
+	struct lineage *l = &j->sc->v[i];
+
+	scan_read(l, j->cx);
+	if (l->error != NULL) {
+		file_free(&l->key);
+		file_free(&l->chain);
+	}
+}
+
 int
 scan_tree(const char *le_dir, char *const *only, size_t nonly,
     scan_cached_fn *cached, void *arg, struct scan *sc)
 {
+	struct scan_job job;
 	char root[PATH_MAX];
 	char *live = NULL, *archive, **names = NULL;
 	size_t n = 0, i, j;
@@ -338,9 +384,6 @@ scan_tree(const char *le_dir, char *const *only, size_t nonly,
 	free(archive);
 	sc->v = xcalloc(n ? n : 1, sizeof(*sc->v));
 	for (i = 0; i < n; i++) {
-		char *path;
-		int got, lerr;
-
 		if (nonly > 0) {
 			for (j = 0; j < nonly; j++)
 				if (strcmp(only[j], names[i]) == 0)
@@ -348,24 +391,33 @@ scan_tree(const char *le_dir, char *const *only, size_t nonly,
 			if (j == nonly)
 				continue;
 		}
-		path = xasprintf("%s/%s", live, names[i]);
-		got = (cx.live_fd >= 0 ? fstatat(cx.live_fd, names[i], &st,
-		    AT_SYMLINK_NOFOLLOW) : lstat(path, &st)) == 0;
-		lerr = got ? 0 : errno;
-		if ((got && S_ISREG(st.st_mode)) || names[i][0] == '.') {
-			free(path);	/* live/README, hidden files */
+		if (names[i][0] == '.')
+			continue;	/* hidden files */
+		sc->v[sc->n].name = xstrdup(names[i]);
+		sc->v[sc->n++].dir = xasprintf("%s/%s", live, names[i]);
+	}
+	/* The syscalls on worker threads, the caller's cache on this one,
+	 * then the reads on workers again. */
+	job.cx = &cx;
+	job.sc = sc;
+	job.live = live;
+	job.regular = xcalloc(sc->n + 1, 1);
+	par_for(sc->n, SCAN_PAR_MIN, resolve_job, &job);
+	for (i = 0, j = 0; i < sc->n; i++) {
+		if (job.regular[i]) {	/* live/README */
+			free(sc->v[i].name);
+			free(sc->v[i].dir);
 			continue;
 		}
-		struct lineage *l = &sc->v[sc->n++];
-
-		l->name = xstrdup(names[i]);
-		l->dir = path;
-		scan_one(l, &cx, got ? &st : NULL, lerr, cached, arg);
-		if (l->error != NULL) {
-			file_free(&l->key);
-			file_free(&l->chain);
-		}
+		sc->v[j++] = sc->v[i];
 	}
+	sc->n = j;
+	free(job.regular);
+	for (i = 0; i < sc->n; i++)
+		if (sc->v[i].error == NULL && cached != NULL &&
+		    cached(arg, &sc->v[i]))
+			sc->v[i].cached = 1;
+	par_for(sc->n, SCAN_PAR_MIN, read_job, &job);
 	fsio_list_free(names, n);
 	free(live);
 	if (cx.live_fd >= 0)

@@ -2,11 +2,14 @@
  * util.c - allocation helpers and a byte buffer. Out of memory is fatal
  * (log_fatal), so callers never check for NULL.
  */
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "util.h"
@@ -191,6 +194,43 @@ mono_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+struct par {
+	void		(*fn)(void *, size_t);
+	void		 *arg;
+	size_t		  n;
+	atomic_size_t	  next;
+};
+
+static void *
+par_worker(void *arg)
+{
+	struct par *p = arg;
+	size_t i;
+
+	while ((i = atomic_fetch_add(&p->next, 1)) < p->n)
+		p->fn(p->arg, i);
+	return NULL;
+}
+
+void
+par_for(size_t n, size_t min, void (*fn)(void *, size_t), void *arg)
+{
+	struct par p = { fn, arg, n, 0 };
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	pthread_t th[7];
+	int nth = 0, i;
+
+	if (n >= min && ncpu > 1)
+		nth = ncpu > 8 ? 7 : (int)ncpu - 1;
+	for (i = 0; i < nth; i++)
+		if (pthread_create(&th[i], NULL, par_worker, &p) != 0)
+			break;
+	nth = i;
+	par_worker(&p);			/* this thread works too */
+	for (i = 0; i < nth; i++)
+		pthread_join(th[i], NULL);
 }
 
 int

@@ -42,6 +42,15 @@ int	hex64_ok(const char *s);
 /* free_wiped(p, n): explicit_bzero n bytes at p, then free(p). */
 void	free_wiped(void *p, size_t n);
 
+/*
+ * par_for(n, min, fn, arg): fn(arg, i) for every i < n, on as many
+ * threads as there are CPUs (up to 8) when n >= min, else on this one.
+ * fn must touch only what item i owns; it may not log (lines would
+ * interleave). Returns when every call has.
+ */
+void	par_for(size_t n, size_t min, void (*fn)(void *arg, size_t i),
+	    void *arg);
+
 /* strv_cmp(a, b): strcmp() of two char * elements, for qsort(). */
 int	strv_cmp(const void *a, const void *b);
 
