@@ -176,8 +176,10 @@ check_target(const char *path)
 	return 0;
 }
 
-int
-fsio_temp_open(const char *path, char *tmp, size_t tmpsz)
+/* Creates a new file beside path, 0600, under a temp name (in tmp): its
+ * descriptor, or -1 (logged). */
+static int
+temp_create(const char *path, char *tmp, size_t tmpsz)
 {
 	static unsigned int seq;
 	int fd, tries;
@@ -193,10 +195,8 @@ fsio_temp_open(const char *path, char *tmp, size_t tmpsz)
 		}
 		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
 		    O_CLOEXEC, 0600);
-		if (fd != -1) {
-			close(fd);
-			return 0;
-		}
+		if (fd != -1)
+			return fd;
 		if (errno != EEXIST) {
 			log_err("%s: create: %s", log_esc(tmp), strerror(errno));
 			return -1;
@@ -204,6 +204,17 @@ fsio_temp_open(const char *path, char *tmp, size_t tmpsz)
 	}
 	log_err("%s: no free temp name", log_esc(path));
 	return -1;
+}
+
+int
+fsio_temp_open(const char *path, char *tmp, size_t tmpsz)
+{
+	int fd = temp_create(path, tmp, tmpsz);
+
+	if (fd == -1)
+		return -1;
+	close(fd);
+	return 0;
 }
 
 void
@@ -264,36 +275,37 @@ same_content(const char *path, const void *buf, size_t len, mode_t mode)
 	return same;
 }
 
-/* Writes buf into a new temp file beside path; 0 (name in tmp) or -1
- * (logged, nothing left). */
+/* Writes buf into a new temp file beside path, sets mode (0: leaves it
+ * as created, 0600 less the umask, for the caller to set), makes it
+ * durable (durable). 0 (name in tmp) or -1 (logged, nothing left). */
 static int
-write_temp(const char *path, const void *buf, size_t len, char *tmp,
-    size_t tmpsz)
+write_temp(const char *path, const void *buf, size_t len, mode_t mode,
+    int durable, char *tmp, size_t tmpsz)
 {
 	const char *p = buf;
 	size_t off = 0;
 	ssize_t w;
 	int fd;
 
-	if (fsio_temp_open(path, tmp, tmpsz) == -1)
+	if ((fd = temp_create(path, tmp, tmpsz)) == -1)
 		return -1;
-	fd = open(tmp, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd == -1) {
-		log_err("%s: open: %s", log_esc(tmp), strerror(errno));
-		fsio_temp_abort(tmp);
-		return -1;
-	}
 	while (off < len) {
 		w = write(fd, p + off, len - off);
 		if (w == -1 && errno == EINTR)
 			continue;
 		if (w == -1) {
 			log_err("%s: write: %s", log_esc(path), strerror(errno));
-			close(fd);
-			fsio_temp_abort(tmp);
-			return -1;
+			goto fail;
 		}
 		off += (size_t)w;
+	}
+	if (mode != 0 && fchmod(fd, mode) == -1) {
+		log_err("%s: chmod: %s", log_esc(tmp), strerror(errno));
+		goto fail;
+	}
+	if (durable && fsync(fd) == -1) {
+		log_err("%s: fsync: %s", log_esc(tmp), strerror(errno));
+		goto fail;
 	}
 	if (close(fd) == -1) {
 		log_err("%s: close: %s", log_esc(path), strerror(errno));
@@ -301,6 +313,10 @@ write_temp(const char *path, const void *buf, size_t len, char *tmp,
 		return -1;
 	}
 	return 0;
+fail:
+	close(fd);
+	fsio_temp_abort(tmp);
+	return -1;
 }
 
 int
@@ -312,7 +328,7 @@ fsio_replace(const char *path, const void *buf, size_t len, mode_t mode)
 		return -1;
 	if (same_content(path, buf, len, mode))
 		return 1;
-	if (write_temp(path, buf, len, tmp, sizeof(tmp)) == -1)
+	if (write_temp(path, buf, len, 0, 0, tmp, sizeof(tmp)) == -1)
 		return -1;
 	return fsio_temp_commit(tmp, path, mode);
 }
@@ -321,27 +337,9 @@ int
 fsio_stage(const char *path, const void *buf, size_t len, mode_t mode,
     int durable, char *tmp, size_t tmpsz)
 {
-	int fd;
-
 	if (check_target(path) == -1 ||
-	    write_temp(path, buf, len, tmp, tmpsz) == -1)
+	    write_temp(path, buf, len, mode, durable, tmp, tmpsz) == -1)
 		return -1;
-	if (chmod(tmp, mode) == -1) {
-		log_err("%s: chmod: %s", log_esc(tmp), strerror(errno));
-		fsio_temp_abort(tmp);
-		return -1;
-	}
-	if (!durable)
-		return 0;
-	fd = open(tmp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd == -1 || fsync(fd) == -1) {
-		log_err("%s: fsync: %s", log_esc(tmp), strerror(errno));
-		if (fd != -1)
-			close(fd);
-		fsio_temp_abort(tmp);
-		return -1;
-	}
-	close(fd);
 	return 0;
 }
 

@@ -97,13 +97,18 @@ def config(d, le, reload_log=None, watch=None, check=None, query=None):
     ck = "null" if check is None else check
     if query is not None:
         ck += ', "doveconf": %s' % query
+    # postconf asks a Postfix configuration of its own, as on a host with
+    # Postfix (this machine has no /etc/postfix/main.cf: there postconf
+    # fails, after Postfix's one-second pause on a fatal error)
+    pq = '["postconf", "-c", "%s"]' % pfc()
     path = os.path.join(d, "conf.json")
     with open(path, "w") as f:
         f.write('{"letsencrypt_dir": "%s", "state_dir": "%s/state", '
-                '"postfix": {"map": "%s/pf/tls_sni", "reload": %s}, '
+                '"postfix": {"map": "%s/pf/tls_sni", "reload": %s, '
+                '"postconf": %s}, '
                 '"dovecot": {"config": "%s/dc/sni.conf", "version": "2.3", '
                 '"check": %s, "reload": %s}%s}'
-                % (le, d, d, pr, d, ck, dr, w))
+                % (le, d, d, pr, pq, d, ck, dr, w))
     return path
 
 
@@ -112,8 +117,12 @@ def pfc():
     if not os.path.exists(d):
         os.makedirs(d)
         open(os.path.join(d, "main.cf"), "w").close()
+        # a host's stock master.cf (postconf -P reads it)
+        with open(os.path.join(d, "master.cf"), "w") as f:
+            f.write("smtp inet n - y - - smtpd\n")
         old = time.time() - 60
-        os.utime(os.path.join(d, "main.cf"), (old, old))
+        for f in ("main.cf", "master.cf"):
+            os.utime(os.path.join(d, f), (old, old))
     return d
 
 
