@@ -76,7 +76,7 @@ struct scan_ctx {
  */
 static int
 resolve_fast(const struct lineage *l, const struct scan_ctx *cx,
-    const char *file, char *real, struct stat *st)
+    const char *file, char *real, struct stat *st, int *adir)
 {
 	static const char pre[] = "../../archive/";
 	char rel[PATH_MAX], target[PATH_MAX];
@@ -100,8 +100,10 @@ resolve_fast(const struct lineage *l, const struct scan_ctx *cx,
 	if (base[0] == '\0' || strchr(base, '/') != NULL ||
 	    strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
 		return 0;
-	if (fstatat(cx->archive_fd, l->name, &ad, AT_SYMLINK_NOFOLLOW) == -1 ||
-	    !S_ISDIR(ad.st_mode))
+	if (*adir == -1)	/* the lineage's archive directory, once */
+		*adir = fstatat(cx->archive_fd, l->name, &ad,
+		    AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(ad.st_mode);
+	if (!*adir)
 		return 0;
 	snprintf(rel, sizeof(rel), "%s/%s", l->name, base);
 	if (fstatat(cx->archive_fd, rel, st, AT_SYMLINK_NOFOLLOW) == -1 ||
@@ -114,10 +116,11 @@ resolve_fast(const struct lineage *l, const struct scan_ctx *cx,
 }
 
 /* Resolves one live link inside root and checks what it points at,
- * without reading it. */
+ * without reading it. *adir: whether archive/<lineage> is a real
+ * directory (-1: not known yet; the fast path finds out). */
 static int
 resolve_one(struct lineage *l, const struct scan_ctx *cx, const char *rel,
-    const char *file, const char *kind, struct scan_file *sf)
+    const char *file, const char *kind, struct scan_file *sf, int *adir)
 {
 	const char *root = cx->root;
 	char real[PATH_MAX];
@@ -127,7 +130,7 @@ resolve_one(struct lineage *l, const struct scan_ctx *cx, const char *rel,
 	int rc = -1;
 
 	l->err_file = file;
-	if (resolve_fast(l, cx, rel, real, &st))
+	if (resolve_fast(l, cx, rel, real, &st, adir))
 		goto regular;
 	if (realpath(link, real) == NULL) {
 		if (errno == ENOENT) {
@@ -216,10 +219,12 @@ chain_whole(struct lineage *l, const struct scan_ctx *cx)
 	size_t len = 0;
 	struct fsio_id id;
 	char why[256];
+	int adir = -1;
 
 	if (count_certs(l->chain.data, l->chain.len) != 1)
 		return;
-	if (resolve_one(&t, cx, "chain.pem", "chain.pem", "chain", &sf) == 0 &&
+	if (resolve_one(&t, cx, "chain.pem", "chain.pem", "chain", &sf,
+	    &adir) == 0 &&
 	    sf.version == l->chain.version &&
 	    fsio_read(sf.path, SCAN_MAX_FILE, &data, &len, &id, why,
 	    sizeof(why)) == 0 && count_certs(data, len) > 0) {
@@ -240,6 +245,7 @@ scan_resolve(struct lineage *l, const struct scan_ctx *cx,
     const struct stat *st, int lerr)
 {
 	const char *bad;
+	int adir = -1;
 
 	if ((bad = scan_lineage_name_ok(l->name)) != NULL) {
 		l->error = xstrdup(bad);
@@ -255,8 +261,8 @@ scan_resolve(struct lineage *l, const struct scan_ctx *cx,
 		return;
 	}
 	if (resolve_one(l, cx, "privkey.pem", "privkey.pem", "privkey",
-	    &l->key) == -1 || resolve_one(l, cx, "fullchain.pem",
-	    "fullchain.pem", "fullchain", &l->chain) == -1)
+	    &l->key, &adir) == -1 || resolve_one(l, cx, "fullchain.pem",
+	    "fullchain.pem", "fullchain", &l->chain, &adir) == -1)
 		return;
 	if (l->key.version != -1 && l->chain.version != -1 &&
 	    l->key.version != l->chain.version) {
@@ -488,12 +494,14 @@ scan_pair(struct lineage *l, const struct scan_ctx *cx, const char *keyrel,
     const char *chainrel, scan_cached_fn *cached, void *arg)
 {
 	const char *bad;
+	int adir = -1;
 
 	l->swap_prone = 1;
 	if ((bad = scan_lineage_name_ok(strchr(l->name, ':') + 1)) != NULL)
 		l->error = xstrdup(bad);
-	else if (resolve_one(l, cx, keyrel, l->key_file, NULL, &l->key) == 0 &&
-	    resolve_one(l, cx, chainrel, l->chain_file, NULL, &l->chain) == 0) {
+	else if (resolve_one(l, cx, keyrel, l->key_file, NULL, &l->key,
+	    &adir) == 0 && resolve_one(l, cx, chainrel, l->chain_file, NULL,
+	    &l->chain, &adir) == 0) {
 		if (cached != NULL && cached(arg, l))
 			l->cached = 1;
 		else if (read_one(l, l->key_file, &l->key) == 0)
