@@ -230,14 +230,19 @@ def read_state(path):
         def st_(): 
             n = struct.unpack('<I', take(4))[0]
             return None if n == 0xffffffff else take(n).decode('latin-1')
-        if u8() != 1: raise ValueError('record version')
+        version = u8()
+        if version != (2 if k == b'r' else 1):
+            raise ValueError('record version')
         if k == b'r':
             u8(); [i64() for _ in range(4)]
             st['reload_pending'] = [bool(u8()), bool(u8())]
             continue
         lin, flags = k[1:].decode('latin-1'), u8()
+        if flags & ~0x1f or (flags & 0x10 and not flags & 1):
+            raise ValueError('record flags')
         if flags & 1:
-            p = {'lineage': lin, 'key': st_(), 'chain': st_()}
+            p = {'lineage': lin, 'sole': bool(flags & 0x10),
+                 'key': st_(), 'chain': st_()}
             p['names'] = [st_() for _ in range(i64())]
             p['not_before'], p['not_after'] = i64(), i64()
             p['key_type'], p['serial'], p['fingerprint'] = st_(), st_(), st_()
