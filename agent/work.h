@@ -1,0 +1,157 @@
+/*
+ * work.h - what the modules of the pipeline share: struct work (one run:
+ * what it read, what it decided, what it will save) and the functions
+ * they call across files. Internal to sync.c and the modules it runs
+ * (the files that include it): not an API. The rest of snisync calls the
+ * pipeline through sync.h; nothing here is promised to stay.
+ */
+#ifndef SNISYNC_WORK_H
+#define SNISYNC_WORK_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "conf.h"
+#include "dovecot.h"
+#include "fsio.h"
+#include "plan.h"
+#include "scan.h"
+#include "state.h"
+#include "sync.h"
+
+/* One run of the pipeline (sync_resync, sync_check). */
+struct work {
+	const struct conf	*c;
+	time_t			 now;
+	char			*served;	/* state_dir/served */
+	char			*legacy;	/* state_dir/store (before
+						   0.2), or NULL: none */
+	struct state		 old;
+	struct scan		 sc;
+	struct pair		*pairs;		/* candidates for the plan */
+	size_t			 npairs;
+	struct state_error	*errs;		/* rejected lineages, with
+						   those carried over for
+						   lineages not looked at */
+	size_t			 nerrs;
+	size_t			 nrejected;	/* rejected in this run */
+	size_t			 nvalidated;	/* lineages read and checked */
+	int			 saved;		/* 1 state written (or found
+						   equal), -1 failed */
+	int			 have_lmdb;	/* as saved */
+	struct fsio_id		 lmdb;
+	char			**served_names;	/* served listing, sorted */
+	size_t			  nserved;
+	int			  served_listed;
+	char			**legacy_names;	/* legacy store listing */
+	size_t			  nlegacy;
+	int			  legacy_listed;
+	size_t			 *stage;	/* pairs whose served files */
+	size_t			  nstage;	/* this run writes */
+	struct plan		 plan, oldplan;
+	int			 postfix_on, dovecot_on;
+	enum dovecot_syntax	 syntax;
+	int			 reload_pending[2];	/* to save */
+	struct svc_stats	 svc[2];		/* to save */
+	struct lineage_count	*counts;		/* to save */
+	size_t			 ncounts;
+	struct state_hold	*holds;			/* to save */
+	size_t			 nholds;
+	char			**changed;	/* lineages whose live files
+						   differ from what was
+						   applied (new, renewed) */
+	size_t			  nchanged;
+	struct failing		*failing;	/* lineages failing now */
+	size_t			  nfailing;
+	struct dovecot_state	 dc;		/* to save */
+	unsigned char		*dc_old;	/* the include this run
+						   found (put back when the
+						   new one fails) */
+	size_t			  dc_oldlen;
+	int			  dc_had_old;
+	long long		  dc_check_ms;	/* the check's wall time */
+	int			  dc_asked;	/* dc_limit, dc_log known */
+	long long		  dc_limit;	/* config service, bytes */
+	char			  dc_log[PATH_MAX]; /* Dovecot's log_path */
+	int			  partial;	/* the renewal path: w->old,
+						   w->pairs and the plans hold
+						   the lineages asked about
+						   alone (try_renewal) */
+	struct fsio_id		  out_id[2];	/* to save */
+	size_t			  nnames;	/* to save */
+	const struct sync_opts	*o;
+};
+
+/* A lineage that failed in this run, reported or not. */
+struct failing {
+	char	*lineage;
+	char	*why;
+	int	 transient;	/* a certbot swap in progress explains it */
+	int	 deferred;	/* not reported yet (snisync watch) */
+};
+
+enum svc_id { SVC_POSTFIX, SVC_DOVECOT, SVC__MAX };
+
+/* One service's part of a run. */
+struct svc_run {
+	const char		*name;
+	const struct svc_conf	*conf;
+	int			 on;		/* enabled and present */
+	int			 change;	/* its files differ from wanted */
+	int			 written;	/* we replaced its files */
+	int			 reload;	/* a reload is due (written now or
+						   failed before) */
+	int			 failed;
+	int			 for_default;	/* a reload is due because the
+						   default certificate's lineage
+						   changed */
+	int			 hold;		/* ... but that lineage is
+						   mid-renewal: not now */
+	int			 held_back;	/* Dovecot kept at an earlier
+						   include (w->dc.held) */
+	int			 files;		/* served files it names are
+						   replaced (Dovecot) */
+	const char		*status;
+};
+
+/* Where a run's time goes: one debug line at its end (make bench prints
+ * it beside a missed target). */
+enum phase { PH_LOAD, PH_GATHER, PH_RENDER, PH_DEFAULTS, PH_WRITE,
+	PH_CHECK, PH_SAVE, PH_RELOAD, PH_GC, PH__MAX };
+
+struct timing {
+	long long	 us[PH__MAX], mark, start;
+	struct rusage	 self, kids;
+};
+
+/* ---- validate.c: scan, validation, plan ---- */
+
+/*
+ * gather(w, o): scan + validate + plan into w (its pairs, errors,
+ * failing and changed lineages, holds, counts, plan and oldplan; w->old
+ * sorted by lineage). 0, or -1 when the tree cannot be read (then
+ * nothing may change).
+ */
+int	gather(struct work *w, const struct sync_opts *o);
+
+/* old_pair(w, lineage): the lineage's applied pair, or NULL. */
+const struct pair *old_pair(const struct work *w, const char *lineage);
+
+/* in_scan(w, lineage): 1 when this run's scan saw the lineage. */
+int	in_scan(struct work *w, const char *lineage);
+
+/* served_has(w, lineage): 1 when the lineage's served file is there. */
+int	served_has(struct work *w, const char *lineage);
+
+/* load_bytes(w, p): p's key and chain, from its served file (or the
+ * legacy store) when p has none yet. 0, or -1 (logged). */
+int	load_bytes(struct work *w, struct pair *p);
+
+/* same_id(a, b): 1 when a and b are one file, unchanged (device, inode,
+ * size, mtime). */
+int	same_id(const struct fsio_id *a, const struct fsio_id *b);
+
+#endif
