@@ -154,4 +154,42 @@ int	load_bytes(struct work *w, struct pair *p);
  * size, mtime). */
 int	same_id(const struct fsio_id *a, const struct fsio_id *b);
 
+/* ---- guard.c: Dovecot's side ---- */
+
+/* detect_syntax(w): w->syntax from dovecot.version, or from `dovecot
+ * --version` when it is "auto". 0, or -1 (logged). */
+int	detect_syntax(struct work *w);
+
+/* dovecot_vsz_limit(w): the memory limit of Dovecot's config service,
+ * bytes (0: unlimited, or it cannot be asked); its log_path goes to
+ * w->dc_log. Asked once per run. */
+long long dovecot_vsz_limit(struct work *w);
+
+/* dovecot_hold(w, h): Dovecot is held back at the include in service,
+ * for reason h (w->dc). dovecot_unhold(w): it is not. */
+void	dovecot_hold(struct work *w, enum dovecot_hold h);
+void	dovecot_unhold(struct work *w);
+
+/* write_dovecot(w, text, len): the new include, checked. 0 applied, -1
+ * rejected, -2 does not fit (the previous one in place: both logged). */
+int	write_dovecot(struct work *w, const char *text, size_t len);
+
+/* restore_dovecot(w): puts the include this run found back in service
+ * (removes the new one when there was none). */
+void	restore_dovecot(struct work *w);
+
+/* still_held(w, o): 1 when Dovecot stays at the include it is held back
+ * at, without trying the new one (logged), else 0. */
+int	still_held(struct work *w, const struct sync_opts *o);
+
+/* recheck_dovecot(w): dovecot.check before a reload an earlier run left
+ * pending. 0 passed (or no check), -1 (logged). */
+int	recheck_dovecot(struct work *w);
+
+/* dovecot_log_size(w): the size of Dovecot's log_path when it is a
+ * file, else -1. dovecot_logged(w, from, out, sz): the line it logged
+ * after offset from that says what went wrong, escaped, or "". */
+off_t	dovecot_log_size(struct work *w);
+void	dovecot_logged(struct work *w, off_t from, char *out, size_t sz);
+
 #endif
