@@ -192,4 +192,19 @@ int	recheck_dovecot(struct work *w);
 off_t	dovecot_log_size(struct work *w);
 void	dovecot_logged(struct work *w, off_t from, char *out, size_t sz);
 
+/* ---- reload.c: reloads and default certificates ---- */
+
+/* defaults_check(w, sv): the default certificates the services read
+ * from live/: a reload due for one whose lineage changed
+ * (sv[i].for_default), held back while one is mid-renewal (sv[i].hold),
+ * a warning for one failing. */
+void	defaults_check(struct work *w, struct svc_run *sv);
+
+/* run_reloads(w, sv): the due reloads, each service's status, Dovecot's
+ * handshake confirmed (or its previous include put back). */
+void	run_reloads(struct work *w, struct svc_run *sv);
+
+/* dcache_drop(): forgets the default certificates the daemon keeps. */
+void	dcache_drop(void);
+
 #endif
