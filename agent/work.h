@@ -154,6 +154,21 @@ int	load_bytes(struct work *w, struct pair *p);
  * size, mtime). */
 int	same_id(const struct fsio_id *a, const struct fsio_id *b);
 
+/* ---- diff.c: what a run changes ---- */
+
+/* plan_stage(w): the pairs whose served files this run writes, into
+ * w->stage; how many of them serve a name. */
+size_t	plan_stage(struct work *w);
+
+/* diff_names(w, print): prints (print) or logs each name that changes;
+ * how many pairs of names change. */
+size_t	diff_names(struct work *w, int print);
+
+/* entry_same_files(w, oe, e): 1 when the old and the new entry serve the
+ * same files (alt too). */
+int	entry_same_files(const struct work *w, const struct plan_entry *oe,
+	    const struct plan_entry *e);
+
 /* ---- guard.c: Dovecot's side ---- */
 
 /* detect_syntax(w): w->syntax from dovecot.version, or from `dovecot
