@@ -169,6 +169,39 @@ size_t	diff_names(struct work *w, int print);
 int	entry_same_files(const struct work *w, const struct plan_entry *oe,
 	    const struct plan_entry *e);
 
+/* ---- commit.c: writing the outputs ---- */
+
+/* file_equals(path, buf, len): 1 when path holds exactly buf. */
+int	file_equals(const char *path, const char *buf, size_t len);
+
+/* lmdb_current(w, lmdb): 1 when the map is the one the state records. */
+int	lmdb_current(struct work *w, const char *lmdb);
+
+/* write_store(w): replaces the served files this run stages. 0, or -1
+ * (logged; the state still records the old pairs). */
+int	write_store(struct work *w);
+
+/* write_postfix(w, src, srclen, &lmdb_id): the map (in place or whole)
+ * and its source; the map's new identity. 0, or -1 (logged). */
+int	write_postfix(struct work *w, const char *src, size_t srclen,
+	    struct fsio_id *lmdb_id);
+
+/* save_intent(w, sv): records the reloads that will be due, before the
+ * services' files are replaced. 0, or -1. */
+int	save_intent(struct work *w, const struct svc_run *sv);
+
+/* save_state(w, lmdb_id, have_lmdb, run_only): the state this run
+ * leaves (run_only: only the run record can have changed). 0, or -1. */
+int	save_state(struct work *w, const struct fsio_id *lmdb_id,
+	    int have_lmdb, int run_only);
+
+/* gc_store(w, keep_old): removes the served files nothing names (keep_old:
+ * nor the previous run's pairs). */
+void	gc_store(struct work *w, int keep_old);
+
+/* finish_run(w, rc): the stamp files and the metrics file. */
+void	finish_run(struct work *w, int rc);
+
 /* ---- guard.c: Dovecot's side ---- */
 
 /* detect_syntax(w): w->syntax from dovecot.version, or from `dovecot
