@@ -255,4 +255,29 @@ void	run_reloads(struct work *w, struct svc_run *sv);
 /* dcache_drop(): forgets the default certificates the daemon keeps. */
 void	dcache_drop(void);
 
+/* ---- renew.c: the renewal path ---- */
+
+/* try_renewal(w, lmdb, tm): 1 when w is set up for the renewal path
+ * (w->partial), 0 when the run reads the whole state (w as work_init()
+ * left it). */
+int	try_renewal(struct work *w, const char *lmdb, struct timing *tm);
+
+/* mark_sole(w): which pairs serve their names alone (pair.sole). */
+void	mark_sole(struct work *w);
+
+/* note_outputs(w, sv): the outputs' identities and the name count this
+ * run leaves for the next renewal. */
+void	note_outputs(struct work *w, const struct svc_run *sv);
+
+/* ---- sync.c: the run ---- */
+
+/* work_init(w, c, o): w for a new run; work_free(w): frees what it
+ * holds (then w may be initialised again). */
+void	work_init(struct work *w, const struct conf *c,
+	    const struct sync_opts *o);
+void	work_free(struct work *w);
+
+/* tm_mark(t, p): the time since the last mark goes to phase p. */
+void	tm_mark(struct timing *t, enum phase p);
+
 #endif
