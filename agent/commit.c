@@ -61,7 +61,7 @@ lmdb_current(struct work *w, const char *lmdb)
 }
 
 /*
- * Replaces the served files of w->stage: every new content is written
+ * Replaces the served files of d->stage: every new content is written
  * into a temp file and made durable (an fsync each for a few, one
  * syncfs for many) before the first rename, and the renames are made
  * durable after the last: at any instant each file holds its old pair or
@@ -70,9 +70,9 @@ lmdb_current(struct work *w, const char *lmdb)
  * old ones, so the next run writes them again).
  */
 int
-write_store(struct work *w)
+write_store(struct work *w, const struct diff *d)
 {
-	size_t k, ns = 0, n = w->nstage;
+	size_t k, ns = 0, n = d->nstage;
 	char (*tmp)[PATH_MAX], **paths;
 	int rc = 0, durable = n <= 8;
 
@@ -83,7 +83,7 @@ write_store(struct work *w)
 	tmp = xcalloc(n, sizeof(*tmp));
 	paths = xcalloc(n, sizeof(*paths));
 	for (k = 0; k < n && rc == 0; k++) {
-		struct pair *p = &w->pairs[w->stage[k]];
+		struct pair *p = &w->pairs[d->stage[k]];
 		unsigned char *buf;
 		size_t len;
 
@@ -121,10 +121,11 @@ write_store(struct work *w)
 /*
  * A sync of a few lineages (the daemon, the deploy hook) against a map
  * that is exactly the one the state describes changes only the entries
- * whose pair changed, in place. Returns 0 done, 1 not done (rebuild).
+ * of the names that change (d), in place: those set first, in name
+ * order, then those removed. Returns 0 done, 1 not done (rebuild).
  */
 static int
-update_postfix(struct work *w, const char *lmdb)
+update_postfix(struct work *w, const struct diff *d, const char *lmdb)
 {
 	struct pf_change *ch;
 	size_t i, n = 0;
@@ -132,14 +133,14 @@ update_postfix(struct work *w, const char *lmdb)
 
 	if (w->o->nonly == 0 || !lmdb_current(w, lmdb))
 		return 1;
-	ch = xcalloc(w->plan.n + w->oldplan.n + 1, sizeof(*ch));
-	for (i = 0; i < w->plan.n; i++) {
-		const struct plan_entry *e = &w->plan.e[i];
-		const struct plan_entry *oe = plan_find(&w->oldplan, e->name);
-		struct pair *p = &w->pairs[e->pair], *alt = NULL;
+	ch = xcalloc(d->nnames + 1, sizeof(*ch));
+	for (i = 0; i < d->nnames; i++) {
+		const struct plan_entry *e = d->names[i].e;
+		struct pair *p, *alt = NULL;
 
-		if (oe != NULL && entry_same_files(w, oe, e))
-			continue;
+		if (e == NULL)
+			continue;	/* removed: below */
+		p = &w->pairs[e->pair];
 		if (e->alt != PLAN_NO_ALT)
 			alt = &w->pairs[e->alt];
 		if (load_bytes(w, p) == -1 ||
@@ -147,10 +148,10 @@ update_postfix(struct work *w, const char *lmdb)
 			goto out;
 		ch[n++] = (struct pf_change){ e->name, p, alt };
 	}
-	for (i = 0; i < w->oldplan.n; i++)
-		if (plan_find(&w->plan, w->oldplan.e[i].name) == NULL)
-			ch[n++] = (struct pf_change){ w->oldplan.e[i].name,
-			    NULL, NULL };
+	for (i = 0; i < d->nnames; i++)
+		if (d->names[i].e == NULL)
+			ch[n++] = (struct pf_change){ d->names[i].name, NULL,
+			    NULL };
 	if (n * 2 > w->plan.n && !w->partial)
 		goto out;	/* most of it: a new file is as cheap */
 	rc = postfix_update_lmdb(lmdb, ch, n, 2000);
@@ -163,15 +164,15 @@ out:
 }
 
 int
-write_postfix(struct work *w, const char *src, size_t srclen,
-    struct fsio_id *lmdb_id)
+write_postfix(struct work *w, const struct diff *d, const char *src,
+    size_t srclen, struct fsio_id *lmdb_id)
 {
 	const char *map = w->c->postfix.path;
 	char *lmdb = xasprintf("%s.lmdb", map), tmp[PATH_MAX];
 	size_t i;
 	int rc = -1;
 
-	if (update_postfix(w, lmdb) == 0)
+	if (update_postfix(w, d, lmdb) == 0)
 		goto written;
 	if (w->partial)
 		goto out;	/* its plan is not the whole map's */

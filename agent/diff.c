@@ -1,12 +1,18 @@
 /*
- * diff.c - what a run changes against the applied state: this run's plan
- * against the applied one.
+ * diff.c - what a run changes against the applied state, computed once.
  *
- * diff_names() logs each pair of a name that is added, removed or served
- * from other files (prints it, --dry-run), and once per lineage that now
- * serves another key the DANE notice; plan_stage() picks the pairs whose
- * served files this run writes. Pure but for asking whether a served
- * file is on disk; writes nothing.
+ * diff_build() walks this run's plan beside the applied one, name by
+ * name, and lists the names whose entry changes (added, removed, or
+ * served from other files), each pair of them that changes (one line
+ * each: a name served by one pair before and after compares those two,
+ * one served by two, ECDSA and RSA, is compared by key algorithm), the
+ * lineages that now serve another key (one DANE notice each), and the
+ * pairs whose served files this run writes, with how many of those serve
+ * a name. Everything that depends on the change reads that one diff:
+ * diff_log() (the log lines, or what --dry-run prints), the map entries
+ * changed in place (commit.c), the served files written and the reload
+ * decisions (sync.c). Pure but for asking whether a served file is on
+ * disk (validate.c's listing); writes nothing, logs only in diff_log().
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,13 +34,6 @@ rejected(struct work *w, const char *lineage)
 	return 0;
 }
 
-/* Names whose lineage now serves another key, by lineage. */
-struct key_change {
-	const char	*lineage;
-	const char	*name;		/* the first */
-	size_t		 n;
-};
-
 static void
 note_key(struct key_change **kc, size_t *n, const char *lineage,
     const char *name)
@@ -51,7 +50,7 @@ note_key(struct key_change **kc, size_t *n, const char *lineage,
 }
 
 /* 1 when the old and the new entry serve the same files (alt too). */
-int
+static int
 entry_same_files(const struct work *w, const struct plan_entry *oe,
     const struct plan_entry *e)
 {
@@ -62,56 +61,22 @@ entry_same_files(const struct work *w, const struct plan_entry *oe,
 	    pair_same_files(&w->old.pairs[oe->alt], &w->pairs[e->alt]);
 }
 
-/* What diff_names() is collecting. */
-struct diff {
-	int			 print;
-	size_t			 changes;
-	struct key_change	*kc;
-	size_t			 nkc;
-};
-
 /*
  * One pair of a name that changes: op the old one (NULL: added), np the
- * new one (NULL: removed). Prints (dry run) or logs the line.
+ * new one (NULL: removed). A line unless neither is there or both serve
+ * the same files; a key change when the lineage's key is another.
  */
 static void
-diff_pair(struct work *w, struct diff *d, const char *name,
-    const struct pair *op, const struct pair *np)
+diff_pair(struct diff *d, const char *name, const struct pair *op,
+    const struct pair *np)
 {
-	char line[1024];
-
-	if (op == NULL && np == NULL)
+	if ((op == NULL && np == NULL) ||
+	    (op != NULL && np != NULL && pair_same_files(op, np)))
 		return;
-	if (op == NULL)
-		snprintf(line, sizeof(line), "+ %s: lineage %s "
-		    "(serial %s, %s, expires %s)", name, log_esc(np->lineage),
-		    np->serial, np->key_desc, fmt_utc(np->not_after));
-	else if (np == NULL)
-		snprintf(line, sizeof(line), "- %s: lineage %s %s", name,
-		    log_esc(op->lineage), rejected(w, op->lineage) ?
-		    "rejected, last good pair expired or unavailable" :
-		    in_scan(w, op->lineage) ? "no longer names it" :
-		    "deleted");
-	else if (pair_same_files(op, np))
-		return;
-	else {
-		if (strcmp(op->lineage, np->lineage) != 0)
-			snprintf(line, sizeof(line), "~ %s: moves from lineage "
-			    "%s to lineage %s (serial %s)", name,
-			    log_esc(op->lineage), log_esc(np->lineage),
-			    np->serial);
-		else
-			snprintf(line, sizeof(line), "~ %s: lineage %s renewed "
-			    "(serial %s -> %s)", name, log_esc(np->lineage),
-			    op->serial, np->serial);
-		if (!d->print && strcmp(op->key_id, np->key_id) != 0)
-			note_key(&d->kc, &d->nkc, np->lineage, name);
-	}
-	d->changes++;
-	if (d->print)
-		printf("%s\n", line);
-	else
-		log_info("%s", line);
+	if (op != NULL && np != NULL && strcmp(op->key_id, np->key_id) != 0)
+		note_key(&d->kc, &d->nkc, np->lineage, name);
+	d->lines = xgrow(d->lines, d->nlines, sizeof(*d->lines));
+	d->lines[d->nlines++] = (struct diff_line){ name, op, np };
 }
 
 /*
@@ -134,7 +99,7 @@ diff_entry(struct work *w, struct diff *d, const char *name,
 		for (nn = plan_entry_pairs(e, ix), k = 0; k < nn; k++)
 			n[k] = &w->pairs[ix[k]];
 	if (no < 2 && nn < 2) {
-		diff_pair(w, d, name, o[0], n[0]);
+		diff_pair(d, name, o[0], n[0]);
 		return;
 	}
 	for (a = 0; a < PAIR_ALG__MAX; a++) {
@@ -146,43 +111,8 @@ diff_entry(struct work *w, struct diff *d, const char *name,
 			if (n[k] != NULL && (int)pair_alg(n[k]) == a)
 				np = n[k];
 		}
-		diff_pair(w, d, name, op, np);
+		diff_pair(d, name, op, np);
 	}
-}
-
-/* Prints (dry run) or logs each name that changes; returns how many
- * pairs of names change. */
-size_t
-diff_names(struct work *w, int print)
-{
-	struct diff d = { print, 0, NULL, 0 };
-	const struct plan *a = &w->oldplan, *b = &w->plan;
-	size_t i = 0, j = 0;
-	char line[64];
-
-	while (i < a->n || j < b->n) {
-		int c = i >= a->n ? 1 : j >= b->n ? -1 :
-		    strcmp(a->e[i].name, b->e[j].name);
-
-		diff_entry(w, &d, c <= 0 ? a->e[i].name : b->e[j].name,
-		    c <= 0 ? &a->e[i] : NULL, c >= 0 ? &b->e[j] : NULL);
-		i += c <= 0;
-		j += c >= 0;
-	}
-	/* One DANE notice per lineage whose key changed. */
-	for (i = 0; i < d.nkc; i++) {
-		const struct key_change *k = &d.kc[i];
-
-		if (k->n > 1)
-			snprintf(line, sizeof(line), " and %zu more", k->n - 1);
-		log_warn("lineage %s: served with a new key for %s%s: DANE "
-		    "TLSA 3 1 1 records that pin the old key no longer match "
-		    "(`snisync tlsa %s` prints the new ones; certbot "
-		    "--reuse-key keeps a key)", log_esc(k->lineage),
-		    k->name, k->n > 1 ? line : "", k->name);
-	}
-	free(d.kc);
-	return d.changes;
 }
 
 /* Whether p's served file must be written: its lineage applied no pair
@@ -201,24 +131,118 @@ needs_file(struct work *w, const struct pair *p)
 	    !served_has(w, p->lineage);
 }
 
-/* The pairs whose served files this run writes, into w->stage; how many
- * of them serve a name (the others' files are named by no output: no
- * reload for them). */
-size_t
-plan_stage(struct work *w)
+/* The pairs whose served files this run writes, and how many of them
+ * serve a name (the others' files are named by no output: no reload for
+ * them). */
+static void
+diff_stage(struct work *w, struct diff *d)
 {
 	unsigned char *named = xcalloc(w->npairs + 1, 1);
-	size_t i, k, ix[2], nserving = 0;
+	size_t i, k, ix[2];
 
 	for (i = 0; i < w->plan.n; i++)
 		for (k = plan_entry_pairs(&w->plan.e[i], ix); k > 0; k--)
 			named[ix[k - 1]] = 1;
-	w->stage = xcalloc(w->npairs + 1, sizeof(*w->stage));
+	d->stage = xcalloc(w->npairs + 1, sizeof(*d->stage));
 	for (i = 0; i < w->npairs; i++)
 		if (needs_file(w, &w->pairs[i])) {
-			w->stage[w->nstage++] = i;
-			nserving += named[i];
+			d->stage[d->nstage++] = i;
+			d->nserving += named[i];
 		}
 	free(named);
-	return nserving;
+}
+
+void
+diff_build(struct work *w, struct diff *d)
+{
+	const struct plan *a = &w->oldplan, *b = &w->plan;
+	size_t i = 0, j = 0;
+
+	memset(d, 0, sizeof(*d));
+	diff_stage(w, d);
+	while (i < a->n || j < b->n) {
+		int c = i >= a->n ? 1 : j >= b->n ? -1 :
+		    strcmp(a->e[i].name, b->e[j].name);
+		const struct plan_entry *oe = c <= 0 ? &a->e[i] : NULL;
+		const struct plan_entry *e = c >= 0 ? &b->e[j] : NULL;
+
+		i += c <= 0;
+		j += c >= 0;
+		/* The same files, alt too: no pair of it changes either
+		 * (an entry holds one pair per key algorithm at most). */
+		if (oe != NULL && e != NULL && entry_same_files(w, oe, e))
+			continue;
+		d->names = xgrow(d->names, d->nnames, sizeof(*d->names));
+		d->names[d->nnames++] = (struct diff_name){
+		    oe != NULL ? oe->name : e->name, oe, e };
+		diff_entry(w, d, d->names[d->nnames - 1].name, oe, e);
+	}
+}
+
+/* The line of one pair that changes. */
+static void
+diff_line(struct work *w, const struct diff_line *l, char *line,
+    size_t sz)
+{
+	const struct pair *op = l->op, *np = l->np;
+
+	if (op == NULL)
+		snprintf(line, sz, "+ %s: lineage %s (serial %s, %s, expires "
+		    "%s)", l->name, log_esc(np->lineage), np->serial,
+		    np->key_desc, fmt_utc(np->not_after));
+	else if (np == NULL)
+		snprintf(line, sz, "- %s: lineage %s %s", l->name,
+		    log_esc(op->lineage), rejected(w, op->lineage) ?
+		    "rejected, last good pair expired or unavailable" :
+		    in_scan(w, op->lineage) ? "no longer names it" :
+		    "deleted");
+	else if (strcmp(op->lineage, np->lineage) != 0)
+		snprintf(line, sz, "~ %s: moves from lineage %s to lineage %s "
+		    "(serial %s)", l->name, log_esc(op->lineage),
+		    log_esc(np->lineage), np->serial);
+	else
+		snprintf(line, sz, "~ %s: lineage %s renewed (serial %s -> "
+		    "%s)", l->name, log_esc(np->lineage), op->serial,
+		    np->serial);
+}
+
+void
+diff_log(struct work *w, const struct diff *d, int print)
+{
+	char line[1024], more[64];
+	size_t i;
+
+	for (i = 0; i < d->nlines; i++) {
+		diff_line(w, &d->lines[i], line, sizeof(line));
+		if (print)
+			printf("%s\n", line);
+		else
+			log_info("%s", line);
+	}
+	if (print)
+		return;
+	/* One DANE notice per lineage whose key changed. */
+	for (i = 0; i < d->nkc; i++) {
+		const struct key_change *k = &d->kc[i];
+
+		if (k->n > 1)
+			snprintf(more, sizeof(more), " and %zu more", k->n - 1);
+		log_warn("lineage %s: served with a new key for %s%s: DANE "
+		    "TLSA 3 1 1 records that pin the old key no longer match "
+		    "(`snisync tlsa %s` prints the new ones; certbot "
+		    "--reuse-key keeps a key)", log_esc(k->lineage),
+		    k->name, k->n > 1 ? more : "", k->name);
+	}
+}
+
+void
+diff_free(struct diff *d)
+{
+	if (d == NULL)
+		return;
+	free(d->names);
+	free(d->lines);
+	free(d->kc);
+	free(d->stage);
+	memset(d, 0, sizeof(*d));
 }

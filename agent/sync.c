@@ -120,7 +120,6 @@ work_free(struct work *w)
 	scan_free(&w->sc);
 	fsio_list_free(w->served_names, w->nserved);
 	fsio_list_free(w->legacy_names, w->nlegacy);
-	free(w->stage);
 	for (i = 0; i < w->nholds; i++)
 		free(w->holds[i].lineage);
 	free(w->holds);
@@ -282,8 +281,9 @@ sync_resync(const struct conf *c, const struct sync_opts *o)
 		{ .name = "dovecot", .conf = &c->dovecot, .status = "off" },
 	};
 	struct work w;
+	struct diff d = { 0 };
 	char *pf_src = NULL, *dc_text = NULL, *lmdb;
-	size_t pf_len = 0, dc_len = 0, changes, nserving;
+	size_t pf_len = 0, dc_len = 0;
 	int lockfd = -1, rc = EXIT_SYNCED, i, failed = 0, dc_rolled_back = 0;
 	int held = 0;
 	int have_lmdb;
@@ -326,17 +326,17 @@ sync_resync(const struct conf *c, const struct sync_opts *o)
 	sv[SVC_DOVECOT].on = w.dovecot_on;
 	have_lmdb = w.old.have_lmdb;
 	lmdb_id = w.old.lmdb;
-	nserving = plan_stage(&w);
+	diff_build(&w, &d);
 	if (sv[SVC_POSTFIX].on && w.partial)
-		sv[SVC_POSTFIX].change = nserving > 0;	/* entries alone */
+		sv[SVC_POSTFIX].change = d.nserving > 0; /* entries alone */
 	else if (sv[SVC_POSTFIX].on) {
 		pf_src = postfix_source(&w.plan, w.pairs, w.served, &pf_len);
-		sv[SVC_POSTFIX].change = nserving > 0 ||
+		sv[SVC_POSTFIX].change = d.nserving > 0 ||
 		    !lmdb_current(&w, lmdb) ||
 		    !file_equals(c->postfix.path, pf_src, pf_len);
 	}
 	if (sv[SVC_DOVECOT].on && w.partial)
-		sv[SVC_DOVECOT].files = nserving > 0;	/* same include */
+		sv[SVC_DOVECOT].files = d.nserving > 0;	/* same include */
 	else if (sv[SVC_DOVECOT].on && detect_syntax(&w) == -1) {
 		sv[SVC_DOVECOT].on = 0;
 		sv[SVC_DOVECOT].status = "version unknown, not written";
@@ -348,7 +348,7 @@ sync_resync(const struct conf *c, const struct sync_opts *o)
 		    dc_len);
 		/* The include names served files; new content is read at
 		 * Dovecot's reload, with no new include to check. */
-		sv[SVC_DOVECOT].files = nserving > 0;
+		sv[SVC_DOVECOT].files = d.nserving > 0;
 	}
 	for (i = 0; i < SVC__MAX; i++)
 		if (sv[i].on) {
@@ -358,7 +358,7 @@ sync_resync(const struct conf *c, const struct sync_opts *o)
 	tm_mark(&tm, PH_RENDER);
 	defaults_check(&w, sv);
 	tm_mark(&tm, PH_DEFAULTS);
-	changes = diff_names(&w, o->dry_run);
+	diff_log(&w, &d, o->dry_run);
 	if (o->dry_run) {
 		if (sv[SVC_POSTFIX].change)
 			printf("postfix: would rewrite %s and %s\n",
@@ -367,9 +367,9 @@ sync_resync(const struct conf *c, const struct sync_opts *o)
 			printf("dovecot: would rewrite %s\n", c->dovecot.path);
 		else if (sv[SVC_DOVECOT].files)
 			printf("dovecot: would reload: served files replaced\n");
-		if (w.nstage > 0)
+		if (d.nstage > 0)
 			printf("store: would replace %zu served file%s in %s\n",
-			    w.nstage, w.nstage == 1 ? "" : "s", w.served);
+			    d.nstage, d.nstage == 1 ? "" : "s", w.served);
 		for (i = 0; i < SVC__MAX; i++)
 			if (sv[i].for_default && !sv[i].change)
 				printf("%s: would reload: its default "
@@ -377,13 +377,13 @@ sync_resync(const struct conf *c, const struct sync_opts *o)
 			else if (sv[i].reload && !sv[i].change)
 				printf("%s: would retry a failed reload\n",
 				    sv[i].name);
-		if (changes == 0 && !sv[0].change && !sv[1].change &&
+		if (d.nlines == 0 && !sv[0].change && !sv[1].change &&
 		    !sv[1].files && !sv[0].reload && !sv[1].reload)
 			printf("nothing would change\n");
 		goto report;
 	}
 	tm_mark(&tm, PH_RENDER);
-	if (write_store(&w) == -1) {
+	if (write_store(&w, &d) == -1) {
 		log_err("store: cannot write %s; outputs left as they were",
 		    w.served);
 		rc = EXIT_APPLY;
@@ -399,7 +399,7 @@ sync_resync(const struct conf *c, const struct sync_opts *o)
 	}
 	tm_mark(&tm, PH_SAVE);
 	if (sv[SVC_POSTFIX].change) {
-		if (write_postfix(&w, pf_src, pf_len, &lmdb_id) == -1) {
+		if (write_postfix(&w, &d, pf_src, pf_len, &lmdb_id) == -1) {
 			sv[SVC_POSTFIX].status = "write failed, previous map "
 			    "kept";
 			sv[SVC_POSTFIX].failed = 1;
@@ -486,7 +486,7 @@ sync_resync(const struct conf *c, const struct sync_opts *o)
 	for (i = 0; i < SVC__MAX; i++)
 		failed |= sv[i].failed;
 	held = sv[SVC_DOVECOT].held_back;
-	if (changes == 0 && !sv[0].written && !sv[1].written &&
+	if (d.nlines == 0 && !sv[0].written && !sv[1].written &&
 	    !sv[0].failed && !sv[1].failed && !held &&
 	    !w.old.reload_pending[0] &&
 	    !w.old.reload_pending[1] && !sv[0].for_default &&
@@ -536,6 +536,7 @@ out:
 	free(pf_src);
 	free(dc_text);
 	free(lmdb);
+	diff_free(&d);
 	work_free(&w);
 	return rc;
 }

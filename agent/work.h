@@ -49,8 +49,6 @@ struct work {
 	char			**legacy_names;	/* legacy store listing */
 	size_t			  nlegacy;
 	int			  legacy_listed;
-	size_t			 *stage;	/* pairs whose served files */
-	size_t			  nstage;	/* this run writes */
 	struct plan		 plan, oldplan;
 	int			 postfix_on, dovecot_on;
 	enum dovecot_syntax	 syntax;
@@ -156,18 +154,52 @@ int	same_id(const struct fsio_id *a, const struct fsio_id *b);
 
 /* ---- diff.c: what a run changes ---- */
 
-/* plan_stage(w): the pairs whose served files this run writes, into
- * w->stage; how many of them serve a name. */
-size_t	plan_stage(struct work *w);
+/* A name whose entry changes: oe its entry in the applied plan (NULL:
+ * added), e its entry in this run's (NULL: removed). */
+struct diff_name {
+	const char		*name;
+	const struct plan_entry	*oe, *e;
+};
 
-/* diff_names(w, print): prints (print) or logs each name that changes;
- * how many pairs of names change. */
-size_t	diff_names(struct work *w, int print);
+/* One pair of such a name that changes (a line): op the applied one
+ * (NULL: added), np this run's (NULL: removed). */
+struct diff_line {
+	const char		*name;
+	const struct pair	*op, *np;
+};
 
-/* entry_same_files(w, oe, e): 1 when the old and the new entry serve the
- * same files (alt too). */
-int	entry_same_files(const struct work *w, const struct plan_entry *oe,
-	    const struct plan_entry *e);
+/* The names a lineage now serves with another key (a DANE notice). */
+struct key_change {
+	const char	*lineage;
+	const char	*name;		/* the first */
+	size_t		 n;
+};
+
+/* What a run changes, computed once (diff_build); it borrows w's plans
+ * and pairs, which outlive it. */
+struct diff {
+	struct diff_name	*names;		/* by name */
+	size_t			 nnames;
+	struct diff_line	*lines;		/* by name */
+	size_t			 nlines;
+	struct key_change	*kc;
+	size_t			 nkc;
+	size_t			*stage;		/* pairs (w->pairs) whose
+						   served files this run
+						   writes */
+	size_t			 nstage;
+	size_t			 nserving;	/* of them, those that serve
+						   a name */
+};
+
+/* diff_build(w, &d): this run's plan (after gather()) against the
+ * applied one. diff_free(&d) frees what it holds. */
+void	diff_build(struct work *w, struct diff *d);
+void	diff_free(struct diff *d);
+
+/* diff_log(w, d, print): a line per pair that changes, printed (print:
+ * --dry-run) or logged; logged, a DANE notice per key change. */
+void	diff_log(struct work *w, const struct diff *d, int print);
 
 /* ---- commit.c: writing the outputs ---- */
 
@@ -177,14 +209,15 @@ int	file_equals(const char *path, const char *buf, size_t len);
 /* lmdb_current(w, lmdb): 1 when the map is the one the state records. */
 int	lmdb_current(struct work *w, const char *lmdb);
 
-/* write_store(w): replaces the served files this run stages. 0, or -1
+/* write_store(w, d): replaces the served files of d->stage. 0, or -1
  * (logged; the state still records the old pairs). */
-int	write_store(struct work *w);
+int	write_store(struct work *w, const struct diff *d);
 
-/* write_postfix(w, src, srclen, &lmdb_id): the map (in place or whole)
- * and its source; the map's new identity. 0, or -1 (logged). */
-int	write_postfix(struct work *w, const char *src, size_t srclen,
-	    struct fsio_id *lmdb_id);
+/* write_postfix(w, d, src, srclen, &lmdb_id): the map (d's entries in
+ * place, or whole) and its source; the map's new identity. 0, or -1
+ * (logged). */
+int	write_postfix(struct work *w, const struct diff *d, const char *src,
+	    size_t srclen, struct fsio_id *lmdb_id);
 
 /* save_intent(w, sv): records the reloads that will be due, before the
  * services' files are replaced. 0, or -1. */
