@@ -1,22 +1,24 @@
 /*
- * sync.c - the pipeline of DESIGN.md, once.
+ * sync.c - the pipeline of DESIGN.md, once: the orchestrator.
  *
- * scan -> validate -> plan -> render -> diff against the applied state ->
- * commit (served files, Postfix map, Dovecot file checked and rolled
- * back on failure, state records) -> reload only what changed -> remove
- * the served files nothing names. A lineage's served file has a stable
- * path (store.h): a renewal that keeps its names rewrites that one file,
- * the map entries of its names in place and its state record; the
- * include and the map source stay byte-identical, so no config check
- * runs, and Dovecot is reloaded to read the new file. A bad lineage is
- * reported and keeps its last good pair; it never stops the others.
- * Nothing changed: nothing written, nothing reloaded, and it says so.
- * Returns an enum sync_exit (exit.h).
+ * scan -> validate -> plan (validate.c) -> render -> diff against the
+ * applied state, once (diff.c) -> commit (served files, Postfix map and
+ * state records: commit.c; the Dovecot file checked and rolled back on
+ * failure: guard.c) -> reload only what changed (reload.c) -> remove the
+ * served files nothing names (commit.c); a renewal of names its lineages
+ * serve alone reads only their state records (renew.c). Each step reads
+ * what the ones before it left in struct work (work.h); this file
+ * decides what runs, in which order, and what each service reports.
+ * A lineage's served file has a stable path (store.h): a renewal that
+ * keeps its names rewrites that one file, the map entries of its names
+ * in place and its state record; the include and the map source stay
+ * byte-identical, so no config check runs, and Dovecot is reloaded to
+ * read the new file. A bad lineage is reported and keeps its last good
+ * pair; it never stops the others. Nothing changed: nothing written,
+ * nothing reloaded, and it says so. Returns an enum sync_exit (exit.h).
+ * Also `snisync check` (validate and report, write nothing) and
+ * `snisync release`.
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,23 +28,18 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cert.h"
-#include "defaults.h"
 #include "dovecot.h"
 #include "fsio.h"
 #include "log.h"
-#include "metrics.h"
-#include "name.h"
 #include "plan.h"
 #include "postfix.h"
 #include "report.h"
-#include "run.h"
 #include "scan.h"
+#include "state.h"
 #include "status.h"
 #include "store.h"
 #include "sync.h"
 #include "util.h"
-#include "verify.h"
 #include "work.h"
 
 void
@@ -273,6 +270,65 @@ tm_report(const struct timing *t, long long check_ms)
 /* The names served: the renewal path's plan holds its lineages' alone. */
 #define NNAMES(w)	((w)->partial ? (w)->old.nnames : (w)->plan.n)
 
+/* --dry-run: what the run would write and reload, after the lines of
+ * the names that change (diff_log). */
+static void
+print_dry_run(const struct work *w, const struct diff *d,
+    const struct svc_run *sv, const char *lmdb)
+{
+	const struct conf *c = w->c;
+	int i;
+
+	if (sv[SVC_POSTFIX].change)
+		printf("postfix: would rewrite %s and %s\n",
+		    c->postfix.path, lmdb);
+	if (sv[SVC_DOVECOT].change)
+		printf("dovecot: would rewrite %s\n", c->dovecot.path);
+	else if (sv[SVC_DOVECOT].files)
+		printf("dovecot: would reload: served files replaced\n");
+	if (d->nstage > 0)
+		printf("store: would replace %zu served file%s in %s\n",
+		    d->nstage, d->nstage == 1 ? "" : "s", w->served);
+	for (i = 0; i < SVC__MAX; i++)
+		if (sv[i].for_default && !sv[i].change)
+			printf("%s: would reload: its default "
+			    "certificate changed\n", sv[i].name);
+		else if (sv[i].reload && !sv[i].change)
+			printf("%s: would retry a failed reload\n",
+			    sv[i].name);
+	if (d->nlines == 0 && !sv[0].change && !sv[1].change &&
+	    !sv[1].files && !sv[0].reload && !sv[1].reload)
+		printf("nothing would change\n");
+}
+
+/* What the run tells its caller (the daemon). */
+static void
+fill_result(const struct work *w, const struct svc_run *sv, int held,
+    int failed, struct sync_result *r)
+{
+	const struct sync_opts *o = w->o;
+	int due = (sv[0].reload || sv[1].reload) && !o->dry_run;
+
+	r->changed = sv[0].written || sv[1].written;
+	/* A reload that waits for a default certificate's lineage did not
+	 * fail: that lineage's retry runs it. */
+	r->reload_failed = !o->dry_run && !o->hold_reloads &&
+	    ((sv[0].reload && !sv[0].hold) ||
+	    (sv[1].reload && !sv[1].hold));
+	r->reload_held = due && o->hold_reloads;
+	r->reloaded = !o->hold_reloads && !o->dry_run &&
+	    ((sv[0].written && !sv[0].reload) ||
+	    (sv[1].written && !sv[1].reload) ||
+	    (sv[0].for_default && !sv[0].reload) ||
+	    (sv[1].for_default && !sv[1].reload) ||
+	    (w->old.reload_pending[0] && !sv[0].reload) ||
+	    (w->old.reload_pending[1] && !sv[1].reload));
+	r->dovecot_held = held && !failed;
+	r->nlineages = w->sc.n;
+	r->nnames = NNAMES(w);
+	r->nrejected = w->nrejected;
+}
+
 int
 sync_resync(const struct conf *c, const struct sync_opts *o)
 {
@@ -360,26 +416,7 @@ sync_resync(const struct conf *c, const struct sync_opts *o)
 	tm_mark(&tm, PH_DEFAULTS);
 	diff_log(&w, &d, o->dry_run);
 	if (o->dry_run) {
-		if (sv[SVC_POSTFIX].change)
-			printf("postfix: would rewrite %s and %s\n",
-			    c->postfix.path, lmdb);
-		if (sv[SVC_DOVECOT].change)
-			printf("dovecot: would rewrite %s\n", c->dovecot.path);
-		else if (sv[SVC_DOVECOT].files)
-			printf("dovecot: would reload: served files replaced\n");
-		if (d.nstage > 0)
-			printf("store: would replace %zu served file%s in %s\n",
-			    d.nstage, d.nstage == 1 ? "" : "s", w.served);
-		for (i = 0; i < SVC__MAX; i++)
-			if (sv[i].for_default && !sv[i].change)
-				printf("%s: would reload: its default "
-				    "certificate changed\n", sv[i].name);
-			else if (sv[i].reload && !sv[i].change)
-				printf("%s: would retry a failed reload\n",
-				    sv[i].name);
-		if (d.nlines == 0 && !sv[0].change && !sv[1].change &&
-		    !sv[1].files && !sv[0].reload && !sv[1].reload)
-			printf("nothing would change\n");
+		print_dry_run(&w, &d, sv, lmdb);
 		goto report;
 	}
 	tm_mark(&tm, PH_RENDER);
@@ -503,28 +540,8 @@ report:
 		rc = EXIT_APPLY;
 	else if (w.nrejected > 0)
 		rc = EXIT_REJECTED;
-	if (o->result != NULL) {
-		o->result->changed = sv[0].written || sv[1].written;
-		int due = (sv[0].reload || sv[1].reload) && !o->dry_run;
-
-		/* A reload that waits for a default certificate's lineage
-		 * did not fail: that lineage's retry runs it. */
-		o->result->reload_failed = !o->dry_run && !o->hold_reloads &&
-		    ((sv[0].reload && !sv[0].hold) ||
-		    (sv[1].reload && !sv[1].hold));
-		o->result->reload_held = due && o->hold_reloads;
-		o->result->reloaded = !o->hold_reloads && !o->dry_run &&
-		    ((sv[0].written && !sv[0].reload) ||
-		    (sv[1].written && !sv[1].reload) ||
-		    (sv[0].for_default && !sv[0].reload) ||
-		    (sv[1].for_default && !sv[1].reload) ||
-		    (w.old.reload_pending[0] && !sv[0].reload) ||
-		    (w.old.reload_pending[1] && !sv[1].reload));
-		o->result->dovecot_held = held && !failed;
-		o->result->nlineages = w.sc.n;
-		o->result->nnames = NNAMES(&w);
-		o->result->nrejected = w.nrejected;
-	}
+	if (o->result != NULL)
+		fill_result(&w, sv, held, failed, o->result);
 	if (!o->dry_run) {
 		finish_run(&w, rc);
 		tm_mark(&tm, PH_GC);

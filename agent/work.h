@@ -4,6 +4,15 @@
  * they call across files. Internal to sync.c and the modules it runs
  * (the files that include it): not an API. The rest of snisync calls the
  * pipeline through sync.h; nothing here is promised to stay.
+ *
+ * Calls go one way, down the run: sync.c calls the steps in order;
+ * diff.c and commit.c look pairs up through validate.c, and commit.c
+ * reads the diff that diff.c built; reload.c uses guard.c (Dovecot's
+ * limit, its log, its hold, putting an include back); renew.c runs
+ * validate.c's gather() and asks commit.c whether the map is current.
+ * The one call back up is the renewal path's: when try_renewal() gives
+ * up it starts the run again (work_free, work_init), and it marks its
+ * time (tm_mark).
  */
 #ifndef SNISYNC_WORK_H
 #define SNISYNC_WORK_H
