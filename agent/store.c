@@ -2,7 +2,7 @@
  * store.c - the served files (store.h): their names, their content and
  * reading a pair back from one.
  *
- * A served file is written by the pipeline (sync.c, through fsio) only
+ * A served file is written by the pipeline (commit.c, through fsio) only
  * after its pair validated, and replaced whole by rename: a reader, or
  * Dovecot restarting at any instant, gets the old pair or the new one.
  * Reading one back never trusts it: it is split where the chain starts

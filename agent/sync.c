@@ -1,22 +1,24 @@
 /*
- * sync.c - the pipeline of DESIGN.md, once.
+ * sync.c - the pipeline of DESIGN.md, once: the orchestrator.
  *
- * scan -> validate -> plan -> render -> diff against the applied state ->
- * commit (served files, Postfix map, Dovecot file checked and rolled
- * back on failure, state records) -> reload only what changed -> remove
- * the served files nothing names. A lineage's served file has a stable
- * path (store.h): a renewal that keeps its names rewrites that one file,
- * the map entries of its names in place and its state record; the
- * include and the map source stay byte-identical, so no config check
- * runs, and Dovecot is reloaded to read the new file. A bad lineage is
- * reported and keeps its last good pair; it never stops the others.
- * Nothing changed: nothing written, nothing reloaded, and it says so.
- * Returns an enum sync_exit (exit.h).
+ * scan -> validate -> plan (validate.c) -> render -> diff against the
+ * applied state, once (diff.c) -> commit (served files, Postfix map and
+ * state records: commit.c; the Dovecot file checked and rolled back on
+ * failure: guard.c) -> reload only what changed (reload.c) -> remove the
+ * served files nothing names (commit.c); a renewal of names its lineages
+ * serve alone reads only their state records (renew.c). Each step reads
+ * what the ones before it left in struct work (work.h); this file
+ * decides what runs, in which order, and what each service reports.
+ * A lineage's served file has a stable path (store.h): a renewal that
+ * keeps its names rewrites that one file, the map entries of its names
+ * in place and its state record; the include and the map source stay
+ * byte-identical, so no config check runs, and Dovecot is reloaded to
+ * read the new file. A bad lineage is reported and keeps its last good
+ * pair; it never stops the others. Nothing changed: nothing written,
+ * nothing reloaded, and it says so. Returns an enum sync_exit (exit.h).
+ * Also `snisync check` (validate and report, write nothing) and
+ * `snisync release`.
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,237 +28,19 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cert.h"
-#include "defaults.h"
 #include "dovecot.h"
 #include "fsio.h"
 #include "log.h"
-#include "metrics.h"
-#include "name.h"
 #include "plan.h"
 #include "postfix.h"
 #include "report.h"
-#include "run.h"
 #include "scan.h"
+#include "state.h"
 #include "status.h"
 #include "store.h"
 #include "sync.h"
 #include "util.h"
-#include "verify.h"
-
-struct work {
-	const struct conf	*c;
-	time_t			 now;
-	char			*served;	/* state_dir/served */
-	char			*legacy;	/* state_dir/store (before
-						   0.2), or NULL: none */
-	struct state		 old;
-	struct scan		 sc;
-	struct pair		*pairs;		/* candidates for the plan */
-	size_t			 npairs;
-	struct state_error	*errs;		/* rejected lineages, with
-						   those carried over for
-						   lineages not looked at */
-	size_t			 nerrs;
-	size_t			 nrejected;	/* rejected in this run */
-	size_t			 nvalidated;	/* lineages read and checked */
-	int			 saved;		/* 1 state written (or found
-						   equal), -1 failed */
-	int			 have_lmdb;	/* as saved */
-	struct fsio_id		 lmdb;
-	char			**served_names;	/* served listing, sorted */
-	size_t			  nserved;
-	int			  served_listed;
-	char			**legacy_names;	/* legacy store listing */
-	size_t			  nlegacy;
-	int			  legacy_listed;
-	size_t			 *stage;	/* pairs whose served files */
-	size_t			  nstage;	/* this run writes */
-	struct plan		 plan, oldplan;
-	int			 postfix_on, dovecot_on;
-	enum dovecot_syntax	 syntax;
-	int			 reload_pending[2];	/* to save */
-	struct svc_stats	 svc[2];		/* to save */
-	struct lineage_count	*counts;		/* to save */
-	size_t			 ncounts;
-	struct state_hold	*holds;			/* to save */
-	size_t			 nholds;
-	char			**changed;	/* lineages whose live files
-						   differ from what was
-						   applied (new, renewed) */
-	size_t			  nchanged;
-	struct failing		*failing;	/* lineages failing now */
-	size_t			  nfailing;
-	struct dovecot_state	 dc;		/* to save */
-	unsigned char		*dc_old;	/* the include this run
-						   found (put back when the
-						   new one fails) */
-	size_t			  dc_oldlen;
-	int			  dc_had_old;
-	long long		  dc_check_ms;	/* the check's wall time */
-	int			  dc_asked;	/* dc_limit, dc_log known */
-	long long		  dc_limit;	/* config service, bytes */
-	char			  dc_log[PATH_MAX]; /* Dovecot's log_path */
-	int			  partial;	/* the renewal path: w->old,
-						   w->pairs and the plans hold
-						   the lineages asked about
-						   alone (try_renewal) */
-	struct fsio_id		  out_id[2];	/* to save */
-	size_t			  nnames;	/* to save */
-	const struct sync_opts	*o;
-};
-
-/* A lineage that failed in this run, reported or not. */
-struct failing {
-	char	*lineage;
-	char	*why;
-	int	 transient;	/* a certbot swap in progress explains it */
-	int	 deferred;	/* not reported yet (snisync watch) */
-};
-
-static const char *
-file_name(enum cert_file f)
-{
-	return f == CERT_FILE_KEY ? "privkey.pem" : "fullchain.pem";
-}
-
-static struct pair *
-add_pair(struct work *w)
-{
-	w->pairs = xgrow(w->pairs, w->npairs, sizeof(*w->pairs));
-	memset(&w->pairs[w->npairs], 0, sizeof(*w->pairs));
-	return &w->pairs[w->npairs++];
-}
-
-/* A pair as the applied state has it (src is one of w->old's pairs,
- * which outlive this run's): its strings are borrowed, not copied (at
- * 10,000 lineages the copies cost more than the rest of a renewal). */
-static void
-copy_pair_meta(struct pair *dst, const struct pair *src)
-{
-	*dst = *src;
-	dst->borrowed = 1;
-	dst->key = dst->chain = NULL;
-	dst->keylen = dst->chainlen = 0;
-}
-
-/* Loads a pair's bytes from its served file (or the legacy store),
- * checked against the ids the state records. 0, or -1 (logged). */
-static int
-load_bytes(struct work *w, struct pair *p)
-{
-	char why[PATH_MAX + 200];
-
-	if (p->key != NULL)
-		return 0;
-	if (store_load(w->served, w->legacy, p, why, sizeof(why)) == -1) {
-		log_err("lineage %s: %s", log_esc(p->lineage), log_esc(why));
-		return -1;
-	}
-	return 0;
-}
-
-static int
-cmp_pair_key(const void *key, const void *elem)
-{
-	return strcmp(key, ((const struct pair *)elem)->lineage);
-}
-
-static int
-cmp_pair_lineage(const void *a, const void *b)
-{
-	return strcmp(((const struct pair *)a)->lineage,
-	    ((const struct pair *)b)->lineage);
-}
-
-static int
-cmp_lineage_key(const void *key, const void *elem)
-{
-	return strcmp(key, ((const struct lineage *)elem)->name);
-}
-
-static const struct pair *
-old_pair(struct work *w, const char *lineage)
-{
-	/* gather() sorted the old pairs by lineage: one pair each. */
-	if (w->old.n == 0)
-		return NULL;
-	return bsearch(lineage, w->old.pairs, w->old.n, sizeof(*w->old.pairs),
-	    cmp_pair_key);
-}
-
-/* Keeps the previously applied pair of a failing lineage in service. */
-static void
-keep_last_good(struct work *w, const char *lineage, int quiet)
-{
-	const struct pair *op = old_pair(w, lineage);
-	struct pair *p;
-
-	if (op == NULL)
-		return;
-	if (op->not_after < w->now) {
-		log_warn("lineage %s: its last good certificate expired %s; "
-		    "its names are no longer served", log_esc(lineage),
-		    fmt_utc(op->not_after));
-		return;
-	}
-	p = add_pair(w);
-	copy_pair_meta(p, op);
-	p->last_good = 1;
-	if (load_bytes(w, p) == -1) {
-		log_err("lineage %s: last good pair unavailable; its names "
-		    "are no longer served", log_esc(lineage));
-		pair_free(p);
-		w->npairs--;
-		return;
-	}
-	if (!quiet)
-		log_warn("lineage %s: still serving its last good certificate "
-		    "(serial %s, expires %s)", log_esc(lineage), p->serial,
-		    fmt_utc(p->not_after));
-}
-
-static void
-reject(struct work *w, const char *lineage, const char *file,
-    const char *why, int transient)
-{
-	const struct sync_opts *o = w->o;
-	struct sync_result *r = o->result;
-
-	w->failing = xreallocarray(w->failing, w->nfailing + 1,
-	    sizeof(*w->failing));
-	w->failing[w->nfailing++] = (struct failing){ xstrdup(lineage),
-	    file != NULL ? xasprintf("%s: %s", file, why) : xstrdup(why),
-	    transient, 0 };
-	if (!strv_has(o->loud, o->nloud, lineage) &&
-	    (strv_has(o->quiet, o->nquiet, lineage) ||
-	    (o->daemon && transient))) {
-		w->failing[w->nfailing - 1].deferred = 1;
-		if (r != NULL) {
-			r->deferred = xreallocarray(r->deferred,
-			    r->ndeferred + 1, sizeof(char *));
-			r->deferred[r->ndeferred++] = xstrdup(lineage);
-		}
-		/* Maybe certbot mid-swap: the caller retries it later. */
-		log_debug("lineage %s: not ready yet: %s%s%s",
-		    log_esc(lineage), file ? file : "", file ? ": " : "", why);
-		keep_last_good(w, lineage, 1);
-		return;
-	}
-	if (file != NULL)
-		log_err("lineage %s: %s: %s", log_esc(lineage), file, why);
-	else
-		log_err("lineage %s: %s", log_esc(lineage), why);
-	w->errs = xreallocarray(w->errs, w->nerrs + 1, sizeof(*w->errs));
-	w->errs[w->nerrs++] = (struct state_error){ xstrdup(lineage),
-	    file ? xstrdup(file) : NULL, xstrdup(why), (long long)w->now };
-	for (size_t i = 0; i < w->old.nerrs; i++)
-		if (strcmp(w->old.errs[i].lineage, lineage) == 0 &&
-		    w->old.errs[i].since != 0)
-			w->errs[w->nerrs - 1].since = w->old.errs[i].since;
-	w->nrejected++;
-	keep_last_good(w, lineage, 0);
-}
+#include "work.h"
 
 void
 sync_result_free(struct sync_result *r)
@@ -269,725 +53,6 @@ sync_result_free(struct sync_result *r)
 		free(r->deferred[i]);
 	free(r->deferred);
 	memset(r, 0, sizeof(*r));
-}
-
-/* The part of validation that needs no shared state: runs on worker
- * threads. */
-struct vjob {
-	struct lineage		*l;
-	int			 rc;
-	struct cert_info	 info;
-	enum cert_file		 f;
-	char			 why[512];
-	char			 key_id[65], chain_id[65];
-};
-
-struct vpool {
-	struct vjob		*jobs;
-	size_t			 n;
-	atomic_size_t		 next;
-	time_t			 now;
-};
-
-static void *
-vworker(void *arg)
-{
-	struct vpool *vp = arg;
-	struct cert_ctx *cx = cert_ctx_new();
-	size_t i;
-
-	while ((i = atomic_fetch_add(&vp->next, 1)) < vp->n) {
-		struct vjob *j = &vp->jobs[i];
-		struct lineage *l = j->l;
-
-		l->key.len = cert_key_strip_params(l->key.data, l->key.len);
-		j->rc = cert_validate_ctx(cx, l->key.data, l->key.len,
-		    l->chain.data, l->chain.len, vp->now, &j->info, &j->f,
-		    j->why, sizeof(j->why));
-		if (j->rc == 0) {
-			cert_sha256_hex(l->key.data, l->key.len, j->key_id);
-			cert_sha256_hex(l->chain.data, l->chain.len,
-			    j->chain_id);
-		}
-	}
-	cert_ctx_free(cx);
-	return NULL;
-}
-
-/* Validates every job, on as many threads as there are CPUs (up to 8)
- * when there are enough jobs to be worth it. */
-static void
-validate_all(struct vjob *jobs, size_t n, time_t now)
-{
-	struct vpool vp = { jobs, n, 0, now };
-	pthread_t th[8];
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	int nth = 0, i;
-
-	if (n >= 64 && ncpu > 1)
-		nth = ncpu > 8 ? 8 : (int)ncpu;
-	for (i = 0; i < nth - 1; i++)
-		if (pthread_create(&th[i], NULL, vworker, &vp) != 0)
-			break;
-	nth = i;
-	vworker(&vp);			/* this thread works too */
-	for (i = 0; i < nth; i++)
-		pthread_join(th[i], NULL);
-}
-
-/* The sequential part: report, or turn the result into a pair. */
-static int	on_disk(struct work *w, const struct pair *p);
-
-/* The first name of a pair that dane.hold_key_change lists, or NULL. */
-static const char *
-held_name(const struct work *w, const struct pair *p)
-{
-	size_t i;
-
-	for (i = 0; i < p->nnames; i++)
-		if (strv_has(w->c->hold, w->c->nhold, p->names[i]))
-			return p->names[i];
-	return NULL;
-}
-
-/*
- * dane.hold_key_change: a fresh pair whose key differs from the key its
- * lineage serves, for a listed name, waits for `snisync release`; the
- * lineage keeps serving its previous pair (p becomes a copy of it) while
- * that pair stays valid for another day and its store files are there.
- * Returns 1 when the change was held already by an earlier run, else 0.
- */
-static int
-hold_check(struct work *w, struct pair *p)
-{
-	const struct pair *op = old_pair(w, p->lineage);
-	const struct state_hold *oh;
-	struct state_hold h = { 0 };
-	const char *name;
-	int known;
-
-	if (op == NULL || strcmp(op->key_id, p->key_id) == 0 ||
-	    ((name = held_name(w, p)) == NULL &&
-	    (name = held_name(w, op)) == NULL))
-		return 0;
-	if (strv_has(w->o->release, w->o->nrelease, p->lineage)) {
-		log_info("lineage %s: key change released: serving serial %s "
-		    "with its new key", log_esc(p->lineage), p->serial);
-		return 0;
-	}
-	if (op->not_after - (long long)w->now < 86400 ||
-	    !on_disk(w, op)) {
-		log_warn("lineage %s: key change for %s applied without a "
-		    "release: the previous certificate %s", log_esc(p->lineage),
-		    name, op->not_after - (long long)w->now < 86400 ?
-		    "expires within a day" : "is no longer in the store");
-		return 0;
-	}
-	oh = state_hold_of(&w->old, p->lineage);
-	h.lineage = xstrdup(p->lineage);
-	memcpy(h.key_id, p->key_id, sizeof(h.key_id));
-	memcpy(h.serial, p->serial, sizeof(h.serial));
-	if (cert_spki_sha256(p->chain, p->chainlen, 0, h.spki) == -1)
-		h.spki[0] = '\0';
-	known = oh != NULL && strcmp(oh->key_id, p->key_id) == 0;
-	h.since = known && oh->since != 0 ? oh->since : (long long)w->now;
-	(known ? log_debug : log_warn)("lineage %s: "
-	    "new key held back (dane.hold_key_change lists %s): still serving "
-	    "serial %s; publish the new TLSA 3 1 1 record, then run `snisync "
-	    "release %s`", log_esc(p->lineage), name, op->serial, name);
-	w->holds = xreallocarray(w->holds, w->nholds + 1, sizeof(*w->holds));
-	w->holds[w->nholds++] = h;
-	pair_free(p);
-	copy_pair_meta(p, op);
-	p->last_good = 0;
-	return known;
-}
-
-static void
-validate_one(struct work *w, struct lineage *l, struct vjob *j)
-{
-	const struct pair *op;
-	struct pair *p;
-	int differs;
-
-	if (l->error != NULL) {
-		reject(w, l->name, l->err_file, l->error, l->transient);
-		return;
-	}
-	if (l->cached) {
-		/* The files validated and applied before, unchanged. */
-		p = add_pair(w);
-		copy_pair_meta(p, old_pair(w, l->name));
-		p->last_good = 0;
-		return;
-	}
-	if (j->rc == -1) {
-		reject(w, l->name, l->key_file == NULL ? file_name(j->f) :
-		    j->f == CERT_FILE_KEY ? l->key_file : l->chain_file, j->why,
-		    l->swap_prone);
-		return;
-	}
-	if (l->key.id.mode & 0004)
-		log_warn("lineage %s: %s: %s is readable by everyone "
-		    "(mode %04o); serving it anyway, but fix its mode",
-		    log_esc(l->name), l->key_file ? l->key_file :
-		    "privkey.pem", log_esc(l->key.path), l->key.id.mode);
-	p = add_pair(w);
-	p->lineage = xstrdup(l->name);
-	memcpy(p->key_id, j->key_id, sizeof(p->key_id));
-	memcpy(p->chain_id, j->chain_id, sizeof(p->chain_id));
-	p->names = j->info.names;
-	p->nnames = j->info.nnames;
-	j->info.names = NULL;
-	j->info.nnames = 0;
-	p->not_before = j->info.not_before;
-	p->not_after = j->info.not_after;
-	memcpy(p->key_desc, j->info.key_desc, sizeof(p->key_desc));
-	memcpy(p->serial, j->info.serial, sizeof(p->serial));
-	memcpy(p->fingerprint, j->info.fingerprint, sizeof(p->fingerprint));
-	p->key = l->key.data;
-	p->keylen = l->key.len;
-	p->chain = l->chain.data;
-	p->chainlen = l->chain.len;
-	l->key.data = l->chain.data = NULL;	/* the pair owns them now */
-	l->key.len = l->chain.len = 0;
-	p->src_key = xstrdup(l->key.path);
-	p->src_chain = xstrdup(l->chain.path);
-	p->src_key_id = l->key.id;
-	p->src_chain_id = l->chain.id;
-	op = old_pair(w, p->lineage);
-	differs = op == NULL || !pair_same_files(op, p);
-	if (hold_check(w, p) == 0 && differs) {
-		w->changed = xreallocarray(w->changed, w->nchanged + 1,
-		    sizeof(char *));
-		w->changed[w->nchanged++] = xstrdup(l->name);
-	}
-}
-
-static int
-same_id(const struct fsio_id *a, const struct fsio_id *b)
-{
-	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
-	    a->mtime_ns == b->mtime_ns;
-}
-
-static int
-cmp_strp_key(const void *key, const void *elem)
-{
-	return strcmp(key, *(char *const *)elem);
-}
-
-static int
-listed(const char *dir, int *done, char ***names, size_t *n,
-    const char *name)
-{
-	if (dir == NULL)
-		return 0;
-	if (!*done) {
-		*done = 1;
-		if (fsio_list(dir, names, n) == -1) {
-			*names = NULL;
-			*n = 0;
-		}
-	}
-	return *n > 0 && bsearch(name, *names, *n, sizeof(char *),
-	    cmp_strp_key) != NULL;
-}
-
-/* Whether a lineage's served file is there. A sync of a few lineages
- * (the daemon, the deploy hook) asks the file system for each; a
- * larger one lists the directory once, as it was when the scan began (a
- * file removed since is caught when it is read: load_bytes). */
-static int
-served_has(struct work *w, const char *lineage)
-{
-	char name[STORE_NAME_MAX];
-	struct stat st;
-	char *path;
-	int r;
-
-	if (w->o->nonly > 0 && w->o->nonly <= 16 && !w->served_listed) {
-		path = store_path(w->served, lineage);
-		r = lstat(path, &st) == 0 && S_ISREG(st.st_mode);
-		free(path);
-		return r;
-	}
-	store_file_name(lineage, name);
-	return listed(w->served, &w->served_listed, &w->served_names,
-	    &w->nserved, name);
-}
-
-static int
-legacy_has(struct work *w, const char *id)
-{
-	char name[80];
-
-	snprintf(name, sizeof(name), "%s.pem", id);
-	return listed(w->legacy, &w->legacy_listed, &w->legacy_names,
-	    &w->nlegacy, name);
-}
-
-/* An applied pair's bytes are on disk: its served file, or (a host
- * upgraded from the legacy store) both of its legacy files. */
-static int
-on_disk(struct work *w, const struct pair *p)
-{
-	return served_has(w, p->lineage) || (w->legacy != NULL &&
-	    legacy_has(w, p->key_id) && legacy_has(w, p->chain_id));
-}
-
-/*
- * scan_cached_fn: a lineage whose resolved files are the very files its
- * applied pair was validated from (certbot never rewrites an archive
- * file), still within their validity, with both store copies present,
- * need not be read or validated again (its served file is there).
- */
-static int
-cached(void *arg, const struct lineage *l)
-{
-	struct work *w = arg;
-	const struct pair *op = old_pair(w, l->name);
-
-	return op != NULL && !op->last_good && op->src_key != NULL &&
-	    op->src_chain != NULL && strcmp(op->src_key, l->key.path) == 0 &&
-	    strcmp(op->src_chain, l->chain.path) == 0 &&
-	    same_id(&op->src_key_id, &l->key.id) &&
-	    same_id(&op->src_chain_id, &l->chain.id) &&
-	    op->not_before <= (long long)w->now &&
-	    op->not_after >= (long long)w->now && on_disk(w, op);
-}
-
-static int
-in_scan(struct work *w, const char *lineage)
-{
-	/* scan_tree() returns lineages sorted by name. */
-	return w->sc.n > 0 && bsearch(lineage, w->sc.v, w->sc.n,
-	    sizeof(*w->sc.v), cmp_lineage_key) != NULL;
-}
-
-/* "Served since": a pair keeps the time it was first applied for as long
- * as its lineage serves the same key and chain; "key since" as long as
- * it serves the same key. */
-static void
-stamp_since(struct work *w)
-{
-	size_t i;
-
-	for (i = 0; i < w->npairs; i++) {
-		struct pair *p = &w->pairs[i];
-		const struct pair *op;
-
-		op = old_pair(w, p->lineage);
-		if (p->since == 0)
-			p->since = op != NULL && op->since != 0 &&
-			    pair_same_files(op, p) ? op->since :
-			    (long long)w->now;
-		/* A renewal that keeps its key (certbot --reuse-key) keeps
-		 * the key's time: what a DANE 3 1 1 record pins. */
-		if (p->key_since == 0)
-			p->key_since = op != NULL && op->key_since != 0 &&
-			    strcmp(op->key_id, p->key_id) == 0 ?
-			    op->key_since : p->since;
-	}
-}
-
-static int
-old_error_is(const struct work *w, const struct state_error *e)
-{
-	size_t i;
-
-	for (i = 0; i < w->old.nerrs; i++)
-		if (strcmp(w->old.errs[i].lineage, e->lineage) == 0)
-			return strcmp(w->old.errs[i].error, e->error) == 0;
-	return 0;
-}
-
-static int
-cmp_count_key(const void *key, const void *elem)
-{
-	return strcmp(key, ((const struct lineage_count *)elem)->lineage);
-}
-
-static int
-cmp_count(const void *a, const void *b)
-{
-	return strcmp(((const struct lineage_count *)a)->lineage,
-	    ((const struct lineage_count *)b)->lineage);
-}
-
-/*
- * Failures per lineage: a lineage counts one more each time it starts
- * failing or fails for another reason (not once per run while it keeps
- * failing the same way). Counts of lineages gone from the tree are
- * dropped; those of lineages not looked at (--lineage) are kept.
- */
-static void
-count_errors(struct work *w)
-{
-	size_t i;
-
-	w->counts = xcalloc(w->old.ncounts + w->nerrs + 1, sizeof(*w->counts));
-	for (i = 0; i < w->old.ncounts; i++) {
-		const char *l = w->old.counts[i].lineage;
-
-		if (in_scan(w, l) || (w->o->nonly > 0 &&
-		    !strv_has(w->o->only, w->o->nonly, l)))
-			w->counts[w->ncounts++] = (struct lineage_count){
-			    xstrdup(l), w->old.counts[i].n };
-	}
-	for (i = 0; i < w->nerrs; i++) {
-		struct lineage_count *c;
-
-		if (old_error_is(w, &w->errs[i]))
-			continue;
-		c = w->ncounts == 0 ? NULL : bsearch(w->errs[i].lineage,
-		    w->counts, w->ncounts, sizeof(*w->counts), cmp_count_key);
-		if (c != NULL) {
-			c->n++;
-			continue;
-		}
-		w->counts[w->ncounts++] = (struct lineage_count){
-		    xstrdup(w->errs[i].lineage), 1 };
-		qsort(w->counts, w->ncounts, sizeof(*w->counts), cmp_count);
-	}
-}
-
-/* scan + validate + plan. Returns 0, or -1 when the tree cannot be read
- * (then nothing may change). */
-/* certbot's tree, or NULL: none configured, or the built-in default
- * missing on a host that uses other sources. */
-static const char *
-certbot_dir(const struct conf *c)
-{
-	struct stat st;
-
-	if (c->letsencrypt_dir != NULL && !c->letsencrypt_explicit &&
-	    c->nsources > 0 && stat(c->letsencrypt_dir, &st) == -1 &&
-	    errno == ENOENT)
-		return NULL;
-	return c->letsencrypt_dir;
-}
-
-static int
-gather(struct work *w, const struct sync_opts *o)
-{
-	struct vjob *jobs;
-	size_t i, j, njobs = 0;
-
-	if (w->old.n > 1)
-		qsort(w->old.pairs, w->old.n, sizeof(*w->old.pairs),
-		    cmp_pair_lineage);
-
-	if (scan_all(certbot_dir(w->c), w->c->sources, w->c->nsources,
-	    o->only, o->nonly, cached, w, &w->sc) == -1)
-		return -1;
-	jobs = xcalloc(w->sc.n + 1, sizeof(*jobs));
-	for (i = 0; i < w->sc.n; i++)
-		if (w->sc.v[i].error == NULL && !w->sc.v[i].cached)
-			jobs[njobs++].l = &w->sc.v[i];
-	validate_all(jobs, njobs, w->now);
-	w->nvalidated = njobs;
-	for (i = 0, j = 0; i < w->sc.n; i++) {
-		struct vjob *job = NULL;
-
-		if (j < njobs && jobs[j].l == &w->sc.v[i])
-			job = &jobs[j++];
-		validate_one(w, &w->sc.v[i], job);
-		if (job != NULL)
-			cert_info_free(&job->info);
-	}
-	free(jobs);
-	for (i = 0; i < w->old.n; i++) {
-		const struct pair *op = &w->old.pairs[i];
-
-		if (in_scan(w, op->lineage))
-			continue;
-		if (o->nonly > 0 && !strv_has(o->only, o->nonly, op->lineage)) {
-			/* Not asked about: it stays as it is, served from
-			 * the file it had when it was applied (only a full
-			 * resync looks at each again; a map rebuilt whole
-			 * reads it, and load_bytes names it if it is gone). */
-			copy_pair_meta(add_pair(w), op);
-			continue;
-		}
-		if (strchr(op->lineage, ':') != NULL)
-			log_info("lineage %s: gone from its source; removing "
-			    "its names", log_esc(op->lineage));
-		else
-			log_info("lineage %s: gone from %s/live; removing its "
-			    "names", log_esc(op->lineage),
-			    log_esc(w->c->letsencrypt_dir ?
-			    w->c->letsencrypt_dir : "letsencrypt_dir"));
-	}
-	if (o->nonly > 0)
-		for (i = 0; i < w->old.nerrs; i++)
-			if (!strv_has(o->only, o->nonly, w->old.errs[i].lineage) &&
-			    !in_scan(w, w->old.errs[i].lineage)) {
-				struct state_error *e = &w->old.errs[i];
-
-				w->errs = xreallocarray(w->errs, w->nerrs + 1,
-				    sizeof(*w->errs));
-				w->errs[w->nerrs++] = (struct state_error){
-				    xstrdup(e->lineage),
-				    e->file ? xstrdup(e->file) : NULL,
-				    xstrdup(e->error), e->since };
-			}
-	/* Held key changes of lineages not looked at stay held. */
-	if (o->nonly > 0)
-		for (i = 0; i < w->old.nholds; i++)
-			if (!strv_has(o->only, o->nonly,
-			    w->old.holds[i].lineage) &&
-			    !in_scan(w, w->old.holds[i].lineage)) {
-				struct state_hold h = w->old.holds[i];
-
-				h.lineage = xstrdup(h.lineage);
-				w->holds = xreallocarray(w->holds, w->nholds + 1,
-				    sizeof(*w->holds));
-				w->holds[w->nholds++] = h;
-			}
-	stamp_since(w);
-	count_errors(w);
-	plan_build(w->pairs, w->npairs, &w->plan);
-	plan_build(w->old.pairs, w->old.n, &w->oldplan);
-	for (i = 0; i < w->plan.nc; i++) {
-		const struct plan_conflict *c = &w->plan.c[i];
-
-		log_info("name %s: lineage %s (issued %s) wins over lineage "
-		    "%s (issued %s)", c->name,
-		    log_esc(w->pairs[c->winner].lineage),
-		    fmt_utc(w->pairs[c->winner].not_before),
-		    log_esc(w->pairs[c->loser].lineage),
-		    fmt_utc(w->pairs[c->loser].not_before));
-	}
-	return 0;
-}
-
-/* ---- diff ---- */
-
-static int
-rejected(struct work *w, const char *lineage)
-{
-	size_t i;
-
-	for (i = 0; i < w->nerrs; i++)
-		if (strcmp(w->errs[i].lineage, lineage) == 0)
-			return 1;
-	return 0;
-}
-
-/* Names whose lineage now serves another key, by lineage. */
-struct key_change {
-	const char	*lineage;
-	const char	*name;		/* the first */
-	size_t		 n;
-};
-
-static void
-note_key(struct key_change **kc, size_t *n, const char *lineage,
-    const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < *n; i++)
-		if (strcmp((*kc)[i].lineage, lineage) == 0) {
-			(*kc)[i].n++;
-			return;
-		}
-	*kc = xreallocarray(*kc, *n + 1, sizeof(**kc));
-	(*kc)[(*n)++] = (struct key_change){ lineage, name, 1 };
-}
-
-/* 1 when the old and the new entry serve the same files (alt too). */
-static int
-entry_same_files(const struct work *w, const struct plan_entry *oe,
-    const struct plan_entry *e)
-{
-	if ((oe->alt == PLAN_NO_ALT) != (e->alt == PLAN_NO_ALT) ||
-	    !pair_same_files(&w->old.pairs[oe->pair], &w->pairs[e->pair]))
-		return 0;
-	return e->alt == PLAN_NO_ALT ||
-	    pair_same_files(&w->old.pairs[oe->alt], &w->pairs[e->alt]);
-}
-
-/* What diff_names() is collecting. */
-struct diff {
-	int			 print;
-	size_t			 changes;
-	struct key_change	*kc;
-	size_t			 nkc;
-};
-
-/*
- * One pair of a name that changes: op the old one (NULL: added), np the
- * new one (NULL: removed). Prints (dry run) or logs the line.
- */
-static void
-diff_pair(struct work *w, struct diff *d, const char *name,
-    const struct pair *op, const struct pair *np)
-{
-	char line[1024];
-
-	if (op == NULL && np == NULL)
-		return;
-	if (op == NULL)
-		snprintf(line, sizeof(line), "+ %s: lineage %s "
-		    "(serial %s, %s, expires %s)", name, log_esc(np->lineage),
-		    np->serial, np->key_desc, fmt_utc(np->not_after));
-	else if (np == NULL)
-		snprintf(line, sizeof(line), "- %s: lineage %s %s", name,
-		    log_esc(op->lineage), rejected(w, op->lineage) ?
-		    "rejected, last good pair expired or unavailable" :
-		    in_scan(w, op->lineage) ? "no longer names it" :
-		    "deleted");
-	else if (pair_same_files(op, np))
-		return;
-	else {
-		if (strcmp(op->lineage, np->lineage) != 0)
-			snprintf(line, sizeof(line), "~ %s: moves from lineage "
-			    "%s to lineage %s (serial %s)", name,
-			    log_esc(op->lineage), log_esc(np->lineage),
-			    np->serial);
-		else
-			snprintf(line, sizeof(line), "~ %s: lineage %s renewed "
-			    "(serial %s -> %s)", name, log_esc(np->lineage),
-			    op->serial, np->serial);
-		if (!d->print && strcmp(op->key_id, np->key_id) != 0)
-			note_key(&d->kc, &d->nkc, np->lineage, name);
-	}
-	d->changes++;
-	if (d->print)
-		printf("%s\n", line);
-	else
-		log_info("%s", line);
-}
-
-/*
- * One name: a name served by one pair before and after compares those
- * two (a renewal that changes the key type is "renewed"); when either
- * side serves two (ECDSA and RSA), pairs are compared by key algorithm.
- */
-static void
-diff_entry(struct work *w, struct diff *d, const char *name,
-    const struct plan_entry *oe, const struct plan_entry *e)
-{
-	const struct pair *o[2] = { NULL, NULL }, *n[2] = { NULL, NULL };
-	size_t ix[2], no = 0, nn = 0, k;
-	int a;
-
-	if (oe != NULL)
-		for (no = plan_entry_pairs(oe, ix), k = 0; k < no; k++)
-			o[k] = &w->old.pairs[ix[k]];
-	if (e != NULL)
-		for (nn = plan_entry_pairs(e, ix), k = 0; k < nn; k++)
-			n[k] = &w->pairs[ix[k]];
-	if (no < 2 && nn < 2) {
-		diff_pair(w, d, name, o[0], n[0]);
-		return;
-	}
-	for (a = 0; a < PAIR_ALG__MAX; a++) {
-		const struct pair *op = NULL, *np = NULL;
-
-		for (k = 0; k < 2; k++) {
-			if (o[k] != NULL && (int)pair_alg(o[k]) == a)
-				op = o[k];
-			if (n[k] != NULL && (int)pair_alg(n[k]) == a)
-				np = n[k];
-		}
-		diff_pair(w, d, name, op, np);
-	}
-}
-
-/* Prints (dry run) or logs each name that changes; returns how many
- * pairs of names change. */
-static size_t
-diff_names(struct work *w, int print)
-{
-	struct diff d = { print, 0, NULL, 0 };
-	const struct plan *a = &w->oldplan, *b = &w->plan;
-	size_t i = 0, j = 0;
-	char line[64];
-
-	while (i < a->n || j < b->n) {
-		int c = i >= a->n ? 1 : j >= b->n ? -1 :
-		    strcmp(a->e[i].name, b->e[j].name);
-
-		diff_entry(w, &d, c <= 0 ? a->e[i].name : b->e[j].name,
-		    c <= 0 ? &a->e[i] : NULL, c >= 0 ? &b->e[j] : NULL);
-		i += c <= 0;
-		j += c >= 0;
-	}
-	/* One DANE notice per lineage whose key changed. */
-	for (i = 0; i < d.nkc; i++) {
-		const struct key_change *k = &d.kc[i];
-
-		if (k->n > 1)
-			snprintf(line, sizeof(line), " and %zu more", k->n - 1);
-		log_warn("lineage %s: served with a new key for %s%s: DANE "
-		    "TLSA 3 1 1 records that pin the old key no longer match "
-		    "(`snisync tlsa %s` prints the new ones; certbot "
-		    "--reuse-key keeps a key)", log_esc(k->lineage),
-		    k->name, k->n > 1 ? line : "", k->name);
-	}
-	free(d.kc);
-	return d.changes;
-}
-
-/* ---- outputs ---- */
-
-/* 1 when path holds exactly buf, 0 otherwise. */
-static int
-file_equals(const char *path, const char *buf, size_t len)
-{
-	unsigned char *old = NULL;
-	size_t oldlen = 0;
-	char why[256];
-	int same;
-
-	if (fsio_read(path, len + 1, &old, &oldlen, NULL, why,
-	    sizeof(why)) == -1)
-		return 0;
-	same = oldlen == len && memcmp(old, buf, len) == 0;
-	free(old);
-	return same;
-}
-
-static int
-lmdb_current(struct work *w, const char *lmdb)
-{
-	struct fsio_id id;
-
-	return w->old.have_lmdb && fsio_identity(lmdb, &id) == 0 &&
-	    id.dev == w->old.lmdb.dev && id.ino == w->old.lmdb.ino &&
-	    id.size == w->old.lmdb.size && id.mtime_ns == w->old.lmdb.mtime_ns;
-}
-
-static int
-detect_syntax(struct work *w)
-{
-	char *argv[] = { "dovecot", "--version", NULL };
-	char out[256];
-	int status;
-
-	w->syntax = w->c->dovecot.syntax;
-	if (w->syntax != DOVECOT_AUTO)
-		return 0;
-	if (run_cmd(argv, w->c->command_timeout, out, sizeof(out),
-	    &status) == -1 || status != 0) {
-		log_err("dovecot: cannot detect the version (dovecot --version "
-		    "failed%s%s); set \"dovecot\": {\"version\": \"2.3\"} or "
-		    "\"2.4\"", run_last_stderr()[0] ? ": " : "",
-		    run_last_stderr());
-		return -1;
-	}
-	w->syntax = dovecot_parse_version(out);
-	if (w->syntax == DOVECOT_AUTO) {
-		log_err("dovecot: unsupported version \"%s\" (need 2.3 or "
-		    "2.4)", log_esc(strtok(out, "\n") ? out : ""));
-		return -1;
-	}
-	log_debug("dovecot: syntax %s", w->syntax == DOVECOT_23 ? "2.3" :
-	    "2.4");
-	return 0;
 }
 
 /* Services in their default configuration on a host without them are
@@ -1016,511 +81,7 @@ services_on(struct work *w)
 	}
 }
 
-static int
-reload(const struct work *w, const char *svc, char **argv)
-{
-	int status;
-
-	if (argv == NULL) {
-		log_info("%s: no reload command configured", svc);
-		return 0;
-	}
-	if (run_cmd(argv, w->c->command_timeout, NULL, 0, &status) == -1) {
-		log_err("%s: reload failed: %s", svc, run_argv_str(argv));
-		return -1;
-	}
-	if (status != 0) {
-		log_err("%s: reload failed: %s: exit status %d%s%s", svc,
-		    run_argv_str(argv), status, run_last_stderr()[0] ?
-		    ": " : "", run_last_stderr());
-		return -1;
-	}
-	log_info("%s: reloaded (%s: exit status 0)", svc, run_argv_str(argv));
-	return 0;
-}
-
-/* Whether p's served file must be written: its lineage applied no pair
- * or another one before, or the file is missing. Only lineages this run
- * looked at (the others are as they were applied), except on a host
- * that still has the legacy store. */
-static int
-needs_file(struct work *w, const struct pair *p)
-{
-	const struct pair *op;
-
-	if (!in_scan(w, p->lineage) && w->legacy == NULL)
-		return 0;	/* upgraded: every pair gets its file */
-	op = old_pair(w, p->lineage);
-	return op == NULL || !pair_same_files(op, p) ||
-	    !served_has(w, p->lineage);
-}
-
-/* The pairs whose served files this run writes, into w->stage; how many
- * of them serve a name (the others' files are named by no output: no
- * reload for them). */
-static size_t
-plan_stage(struct work *w)
-{
-	unsigned char *named = xcalloc(w->npairs + 1, 1);
-	size_t i, k, ix[2], nserving = 0;
-
-	for (i = 0; i < w->plan.n; i++)
-		for (k = plan_entry_pairs(&w->plan.e[i], ix); k > 0; k--)
-			named[ix[k - 1]] = 1;
-	w->stage = xcalloc(w->npairs + 1, sizeof(*w->stage));
-	for (i = 0; i < w->npairs; i++)
-		if (needs_file(w, &w->pairs[i])) {
-			w->stage[w->nstage++] = i;
-			nserving += named[i];
-		}
-	free(named);
-	return nserving;
-}
-
-/*
- * Replaces the served files of w->stage: every new content is written
- * into a temp file and made durable (an fsync each for a few, one
- * syncfs for many) before the first rename, and the renames are made
- * durable after the last: at any instant each file holds its old pair or
- * its new one, whole. 0, or -1 (logged; the temp files are gone, files
- * renamed already hold validated pairs and the state still records the
- * old ones, so the next run writes them again).
- */
-static int
-write_store(struct work *w)
-{
-	size_t k, ns = 0, n = w->nstage;
-	char (*tmp)[PATH_MAX], **paths;
-	int rc = 0, durable = n <= 8;
-
-	if (n == 0)
-		return 0;
-	if (fsio_mkdirs(w->served, 0700) == -1)
-		return -1;
-	tmp = xcalloc(n, sizeof(*tmp));
-	paths = xcalloc(n, sizeof(*paths));
-	for (k = 0; k < n && rc == 0; k++) {
-		struct pair *p = &w->pairs[w->stage[k]];
-		unsigned char *buf;
-		size_t len;
-
-		if (load_bytes(w, p) == -1) {
-			rc = -1;
-			break;
-		}
-		buf = store_content(p, &len);
-		paths[k] = store_path(w->served, p->lineage);
-		if (fsio_stage(paths[k], buf, len, 0600, durable, tmp[k],
-		    sizeof(tmp[k])) == -1)
-			rc = -1;
-		else
-			ns++;
-		free_wiped(buf, len);
-	}
-	if (rc == 0 && !durable && fsio_sync_fs(w->served) == -1)
-		rc = -1;
-	for (k = 0; k < ns; k++)
-		if (rc == -1)
-			fsio_temp_abort(tmp[k]);
-		else if (fsio_stage_commit(tmp[k], paths[k]) == -1)
-			rc = -1;
-	if (ns > 0 && fsio_sync_dir(w->served) == -1)
-		rc = -1;
-	if (rc == 0)
-		log_debug("store: %zu served files replaced", ns);
-	for (k = 0; k < n; k++)
-		free(paths[k]);
-	free(paths);
-	free(tmp);
-	return rc;
-}
-
-/*
- * A sync of a few lineages (the daemon, the deploy hook) against a map
- * that is exactly the one the state describes changes only the entries
- * whose pair changed, in place. Returns 0 done, 1 not done (rebuild).
- */
-static int
-update_postfix(struct work *w, const char *lmdb)
-{
-	struct pf_change *ch;
-	size_t i, n = 0;
-	int rc = 1;
-
-	if (w->o->nonly == 0 || !lmdb_current(w, lmdb))
-		return 1;
-	ch = xcalloc(w->plan.n + w->oldplan.n + 1, sizeof(*ch));
-	for (i = 0; i < w->plan.n; i++) {
-		const struct plan_entry *e = &w->plan.e[i];
-		const struct plan_entry *oe = plan_find(&w->oldplan, e->name);
-		struct pair *p = &w->pairs[e->pair], *alt = NULL;
-
-		if (oe != NULL && entry_same_files(w, oe, e))
-			continue;
-		if (e->alt != PLAN_NO_ALT)
-			alt = &w->pairs[e->alt];
-		if (load_bytes(w, p) == -1 ||
-		    (alt != NULL && load_bytes(w, alt) == -1))
-			goto out;
-		ch[n++] = (struct pf_change){ e->name, p, alt };
-	}
-	for (i = 0; i < w->oldplan.n; i++)
-		if (plan_find(&w->plan, w->oldplan.e[i].name) == NULL)
-			ch[n++] = (struct pf_change){ w->oldplan.e[i].name,
-			    NULL, NULL };
-	if (n * 2 > w->plan.n && !w->partial)
-		goto out;	/* most of it: a new file is as cheap */
-	rc = postfix_update_lmdb(lmdb, ch, n, 2000);
-	if (rc == 0)
-		log_debug("postfix: %zu entries of %s changed in place", n,
-		    lmdb);
-out:
-	free(ch);
-	return rc;
-}
-
-static int
-write_postfix(struct work *w, const char *src, size_t srclen,
-    struct fsio_id *lmdb_id)
-{
-	const char *map = w->c->postfix.path;
-	char *lmdb = xasprintf("%s.lmdb", map), tmp[PATH_MAX];
-	size_t i;
-	int rc = -1;
-
-	if (update_postfix(w, lmdb) == 0)
-		goto written;
-	if (w->partial)
-		goto out;	/* its plan is not the whole map's */
-	for (i = 0; i < w->plan.n; i++) {
-		size_t ix[2], k, n = plan_entry_pairs(&w->plan.e[i], ix);
-
-		for (k = 0; k < n; k++)
-			if (load_bytes(w, &w->pairs[ix[k]]) == -1)
-				goto out;
-	}
-	if (fsio_temp_open(lmdb, tmp, sizeof(tmp)) == -1)
-		goto out;
-	if (postfix_write_lmdb(tmp, &w->plan, w->pairs) == -1) {
-		fsio_temp_abort(tmp);
-		goto out;
-	}
-	if (fsio_temp_commit(tmp, lmdb, 0600) == -1)
-		goto out;
-written:
-	if (fsio_identity(lmdb, lmdb_id) == -1) {
-		log_err("%s: lstat: %s", log_esc(lmdb), strerror(errno));
-		goto out;
-	}
-	/* 0600: a later `postmap -F` of this source keeps the map 0600.
-	 * The renewal path keeps names and paths: the source is as it is. */
-	if (!w->partial && fsio_replace(map, src, srclen, 0600) == -1)
-		goto out;
-	rc = 0;
-out:
-	free(lmdb);
-	return rc;
-}
-
-/*
- * The memory Dovecot's config service may use: service config {
- * vsz_limit }, else default_vsz_limit, asked with dovecot.doveconf in
- * one run (each run parses the whole configuration), with log_path (for
- * what Dovecot said when a reload goes wrong): 2.3 prints
- * "default_vsz_limit = 256 M" and "service/config/vsz_limit = 64 M"
- * (its maximum when unset), 2.4 the latter as "  vsz_limit = 64M" in a
- * service block, or nothing. Asked once per run. Bytes; 0 when
- * unlimited or it cannot be asked (debug line).
- */
-static long long
-dovecot_vsz_limit(struct work *w)
-{
-	char *const *prefix = w->c->dovecot.query;
-	char *argv[32], out[2048], *line, *save = NULL, *eq;
-	long long def = 0, svc = 0;
-	size_t n = 0;
-	int status;
-
-	if (w->dc_asked)
-		return w->dc_limit;
-	w->dc_asked = 1;
-	if (prefix == NULL)
-		return 0;
-	while (prefix[n] != NULL && n < 28) {
-		argv[n] = prefix[n];
-		n++;
-	}
-	argv[n] = "default_vsz_limit";
-	argv[n + 1] = "service/config/vsz_limit";
-	argv[n + 2] = "log_path";
-	argv[n + 3] = NULL;
-	if (run_cmd(argv, w->c->command_timeout, out, sizeof(out),
-	    &status) == -1 || status != 0) {
-		log_debug("dovecot: %s: exit status %d", run_argv_str(argv),
-		    status);
-		return 0;
-	}
-	for (line = strtok_r(out, "\n", &save); line != NULL;
-	    line = strtok_r(NULL, "\n", &save)) {
-		if ((eq = strstr(line, " = ")) == NULL)
-			continue;
-		if (strncmp(line, "default_vsz_limit =", 19) == 0)
-			def = dovecot_parse_size(eq + 3);
-		else if (strncmp(line, "log_path =", 10) == 0)
-			snprintf(w->dc_log, sizeof(w->dc_log), "%s", eq + 3);
-		else if (strstr(line, "vsz_limit =") != NULL)
-			svc = dovecot_parse_size(eq + 3);
-	}
-	w->dc_limit = svc > 0 ? svc : def;
-	return w->dc_limit;
-}
-
-/*
- * The check passed without a limit but failed under the config service's:
- * the new configuration does not fit. One line with the numbers.
- */
-static void
-report_no_fit(struct work *w, const char *text, size_t len, long long limit,
-    long long need)
-{
-	char adv[32];
-
-	dovecot_vsz_advice(need, adv, sizeof(adv));
-	log_err("dovecot: the new configuration needs about %lld MB but "
-	    "service config is limited to %lld MB (%zu blocks, %zu names): "
-	    "kept the previous one (%zu blocks); raise it with: "
-	    "service config { vsz_limit = %s }", (need >> 20) + 1,
-	    limit >> 20, dovecot_blocks(text, len), w->plan.n,
-	    w->dc_had_old ? dovecot_blocks((const char *)w->dc_old,
-	    w->dc_oldlen) : 0, adv);
-}
-
-/* The blocks of the include in service (w->dc_old) and the names of
- * the plan it lacks. */
-static void
-held_counts(struct work *w)
-{
-	w->dc.held_blocks = w->dc_had_old ? dovecot_blocks(
-	    (const char *)w->dc_old, w->dc_oldlen) : 0;
-	w->dc.lacking = dovecot_lacking(w->dc_had_old ?
-	    (const char *)w->dc_old : NULL, w->dc_oldlen, &w->plan);
-}
-
-/* Dovecot is held back at the include it has (reason h); a hold that
- * goes on keeps its start. */
-static void
-dovecot_hold(struct work *w, enum dovecot_hold h)
-{
-	if (w->dc.held == DOVECOT_HOLD_NONE)
-		w->dc.held_since = (long long)w->now;
-	w->dc.held = h;
-	w->dc.held_limit = dovecot_vsz_limit(w);
-	held_counts(w);
-}
-
-static void
-dovecot_unhold(struct work *w)
-{
-	w->dc.held = DOVECOT_HOLD_NONE;
-	w->dc.held_since = w->dc.held_limit = 0;
-	w->dc.held_blocks = w->dc.lacking = 0;
-}
-
-/* Reads the include in service into w->dc_old. 0, or -1 when it exists
- * but cannot be read (logged). */
-static int
-read_dovecot(struct work *w)
-{
-	const char *path = w->c->dovecot.path;
-	char why[256];
-	struct stat st;
-
-	if (w->dc_had_old || w->dc_old != NULL)
-		return 0;
-	w->dc_had_old = fsio_read(path, SCAN_MAX_FILE * 64, &w->dc_old,
-	    &w->dc_oldlen, NULL, why, sizeof(why)) == 0;
-	if (!w->dc_had_old && lstat(path, &st) == 0) {
-		log_err("dovecot: %s: %s", log_esc(path), why);
-		return -1;
-	}
-	return 0;
-}
-
-/* Puts the include this run found back in service (or removes the new
- * one when there was none). */
-static void
-restore_dovecot(struct work *w)
-{
-	if (w->dc_had_old)
-		fsio_replace(w->c->dovecot.path, w->dc_old, w->dc_oldlen, 0644);
-	else
-		fsio_remove(w->c->dovecot.path);
-}
-
-/* Writes the Dovecot file and checks it, under the memory limit of
- * Dovecot's config service (a configuration that passes doveconf but
- * not that limit takes every login down); restores the old one when the
- * check fails. What the check measured goes to w->dc. Returns 0
- * applied, -1 rejected, -2 does not fit (old file in place). */
-static int
-write_dovecot(struct work *w, const char *text, size_t len)
-{
-	int status;
-	long long limit, peak = 0, t0;
-
-	if (read_dovecot(w) == -1)
-		return -1;
-	if (fsio_replace(w->c->dovecot.path, text, len, 0644) == -1)
-		return -1;
-	w->dc.blocks = dovecot_blocks(text, len);
-	w->dc.measured = (long long)w->now;
-	w->dc.need = 0;
-	if (w->c->dovecot.check == NULL) {
-		w->dc.limit = 0;	/* not asked: nothing to hold it to */
-		return 0;
-	}
-	limit = w->dc.limit = dovecot_vsz_limit(w);
-	t0 = mono_ms();
-	if (run_cmd_mem(w->c->dovecot.check, w->c->command_timeout, NULL, 0,
-	    &status, limit / 100 * DOVECOT_USABLE_PCT, &peak) == 0 &&
-	    status == 0) {
-		w->dc_check_ms = mono_ms() - t0;
-		w->dc.need = dovecot_need(peak * 1024);
-		log_debug("dovecot: %s accepts the new config (peak %lld KB, "
-		    "config service limit %lld MB)",
-		    run_argv_str(w->c->dovecot.check), peak, limit >> 20);
-		return 0;
-	}
-	if (limit > 0 && run_cmd_mem(w->c->dovecot.check,
-	    w->c->command_timeout, NULL, 0, &status, 0, &peak) == 0 &&
-	    status == 0) {
-		w->dc.need = dovecot_need(peak * 1024);
-		report_no_fit(w, text, len, limit, w->dc.need);
-		restore_dovecot(w);
-		return -2;
-	}
-	log_err("dovecot: %s rejected the new config (exit status "
-	    "%d%s%s); previous config restored, dovecot not reloaded",
-	    run_argv_str(w->c->dovecot.check), status,
-	    run_last_stderr()[0] ? ": " : "", run_last_stderr());
-	restore_dovecot(w);
-	return -1;
-}
-
-
-/* Whether a run may leave served files nothing names: a full resync, a
- * run that keeps Dovecot at the previous include, a host with the legacy
- * store, or a run whose set of lineages changed. A renewal is none of
- * these: it lists nothing. */
-static int
-gc_due(struct work *w, int keep_old)
-{
-	size_t i;
-
-	if (w->o->nonly == 0 || keep_old || w->legacy != NULL ||
-	    w->npairs != w->old.n)
-		return 1;
-	for (i = 0; i < w->npairs; i++)
-		if (in_scan(w, w->pairs[i].lineage) &&
-		    old_pair(w, w->pairs[i].lineage) == NULL)
-			return 1;
-	return 0;
-}
-
-static void
-add_name(char ***v, size_t *n, const char *lineage)
-{
-	char name[STORE_NAME_MAX];
-
-	store_file_name(lineage, name);
-	*v = xreallocarray(*v, *n + 1, sizeof(char *));
-	(*v)[(*n)++] = xstrdup(name);
-}
-
-/* Removes the files of dir that are not in keep[0, nkeep) (sorted), and
- * temp files a killed run left; then dir itself when it is emptied and
- * rm_dir. */
-static void
-gc_dir(const char *dir, char **keep, size_t nkeep, int rm_dir)
-{
-	char **names = NULL;
-	size_t n = 0, i, left = 0;
-
-	if (fsio_list(dir, &names, &n) == -1)
-		return;
-	for (i = 0; i < n; i++) {
-		size_t len = strlen(names[i]);
-		char *path;
-
-		if (strstr(names[i], ".pem.tmp.") == NULL && (len < 5 ||
-		    strcmp(names[i] + len - 4, ".pem") != 0 || (nkeep > 0 &&
-		    bsearch(&names[i], keep, nkeep, sizeof(char *),
-		    strv_cmp) != NULL))) {
-			left++;
-			continue;
-		}
-		path = xasprintf("%s/%s", dir, names[i]);
-		log_debug("store: removing %s", path);
-		if (fsio_remove(path) == -1)
-			left++;
-		free(path);
-	}
-	fsio_list_free(names, n);
-	if (rm_dir && left == 0 && rmdir(dir) == 0)
-		log_info("store: %s removed: every pair is served from %s/ now",
-		    dir, STORE_SERVED);
-}
-
-/*
- * Removes the served files nothing names any more: the lineage of no
- * pair of this run (nor, keep_old, of the previous run's), and not named
- * by the include on disk (Dovecot may be held back at an earlier one);
- * on a host upgraded from the legacy store, its files once the include
- * names none of them, then its directory.
- */
-static void
-gc_store(struct work *w, int keep_old)
-{
-	char **keep = NULL, **inc = NULL, **linc = NULL;
-	size_t nkeep = 0, ninc = 0, nlinc = 0, i;
-	unsigned char *text = NULL;
-	size_t len = 0;
-	char why[256];
-
-	if (!gc_due(w, keep_old))
-		return;
-	if (w->dovecot_on && fsio_read(w->c->dovecot.path, SCAN_MAX_FILE * 64,
-	    &text, &len, NULL, why, sizeof(why)) == -1)
-		text = NULL;
-	inc = dovecot_refs((const char *)text, len, w->served, &ninc);
-	if (w->legacy != NULL)
-		linc = dovecot_refs((const char *)text, len, w->legacy, &nlinc);
-	for (i = 0; i < w->npairs; i++)
-		add_name(&keep, &nkeep, w->pairs[i].lineage);
-	for (i = 0; keep_old && i < w->old.n; i++)
-		add_name(&keep, &nkeep, w->old.pairs[i].lineage);
-	keep = xreallocarray(keep, nkeep + ninc + 1, sizeof(char *));
-	for (i = 0; i < ninc; i++)
-		keep[nkeep++] = inc[i];
-	if (nkeep > 1)
-		qsort(keep, nkeep, sizeof(char *), strv_cmp);
-	gc_dir(w->served, keep, nkeep, 0);
-	if (w->legacy != NULL) {
-		if (nlinc > 1)
-			qsort(linc, nlinc, sizeof(char *), strv_cmp);
-		gc_dir(w->legacy, linc, nlinc, 1);
-	}
-	for (i = 0; i < nkeep; i++)
-		free(keep[i]);
-	for (i = 0; i < nlinc; i++)
-		free(linc[i]);
-	free(keep);
-	free(inc);
-	free(linc);
-	free(text);
-}
-
-static void
+void
 work_init(struct work *w, const struct conf *c, const struct sync_opts *o)
 {
 	struct stat st;
@@ -1537,7 +98,7 @@ work_init(struct work *w, const struct conf *c, const struct sync_opts *o)
 	}
 }
 
-static void
+void
 work_free(struct work *w)
 {
 	size_t i;
@@ -1556,7 +117,6 @@ work_free(struct work *w)
 	scan_free(&w->sc);
 	fsio_list_free(w->served_names, w->nserved);
 	fsio_list_free(w->legacy_names, w->nlegacy);
-	free(w->stage);
 	for (i = 0; i < w->nholds; i++)
 		free(w->holds[i].lineage);
 	free(w->holds);
@@ -1575,50 +135,6 @@ work_free(struct work *w)
 	free(w->served);
 	free(w->legacy);
 	free(w->dc_old);
-}
-
-/* The state this run leaves, borrowing w's arrays. */
-static void
-state_view(const struct work *w, struct state *st)
-{
-	memset(st, 0, sizeof(*st));
-	st->pairs = w->pairs;
-	st->n = w->npairs;
-	st->errs = w->errs;
-	st->nerrs = w->nerrs;
-	st->have_lmdb = w->have_lmdb;
-	st->lmdb = w->lmdb;
-	st->reload_pending[0] = w->reload_pending[0];
-	st->reload_pending[1] = w->reload_pending[1];
-	st->svc[0] = w->svc[0];
-	st->svc[1] = w->svc[1];
-	st->counts = w->counts;
-	st->ncounts = w->ncounts;
-	st->holds = w->holds;
-	st->nholds = w->nholds;
-	st->dovecot = w->dc;
-	memcpy(st->out_id, w->out_id, sizeof(st->out_id));
-	st->nnames = w->nnames;
-}
-
-static int
-save_state(struct work *w, const struct fsio_id *lmdb_id, int have_lmdb,
-    int run_only)
-{
-	struct state st;
-	int rc;
-
-	w->have_lmdb = have_lmdb;
-	if (have_lmdb)
-		w->lmdb = *lmdb_id;
-	state_view(w, &st);
-	st.mirror = NULL;
-	/* run_only: after the reloads, when the lineages were saved
-	 * already, only the run fields can have changed */
-	rc = (run_only && w->saved == 1 ? state_save_run : state_save)(
-	    w->c->state_dir, &w->old, &st);
-	w->saved = rc == -1 ? -1 : 1;
-	return rc;
 }
 
 int
@@ -1672,202 +188,10 @@ sync_release(const struct conf *c, char **names, size_t n)
 	return rc == EXIT_SYNCED && bad ? EXIT_REJECTED : rc;
 }
 
-static void	dcache_drop(void);
-
 void
 sync_forget(void)
 {
 	dcache_drop();
-}
-
-enum svc_id { SVC_POSTFIX, SVC_DOVECOT, SVC__MAX };
-
-/* One service's part of a run. */
-struct svc_run {
-	const char		*name;
-	const struct svc_conf	*conf;
-	int			 on;		/* enabled and present */
-	int			 change;	/* its files differ from wanted */
-	int			 written;	/* we replaced its files */
-	int			 reload;	/* a reload is due (written now or
-						   failed before) */
-	int			 failed;
-	int			 for_default;	/* a reload is due because the
-						   default certificate's lineage
-						   changed */
-	int			 hold;		/* ... but that lineage is
-						   mid-renewal: not now */
-	int			 held_back;	/* Dovecot kept at an earlier
-						   include (w->dc.held) */
-	int			 files;		/* served files it names are
-						   replaced (Dovecot) */
-	const char		*status;
-};
-
-static int
-save_intent(struct work *w, const struct svc_run *sv)
-{
-	int i, more = 0;
-
-	for (i = 0; i < SVC__MAX; i++)
-		if ((sv[i].change || sv[i].files || sv[i].for_default) &&
-		    !w->old.reload_pending[i]) {
-			w->old.reload_pending[i] = 1;
-			more = 1;
-		}
-	if (!more)
-		return 0;
-	return state_save_run(w->c->state_dir, &w->old, &w->old);
-}
-
-/* A Dovecot reload left pending by an earlier run: check the file first,
- * that run may have died before its check finished. */
-static int
-recheck_dovecot(struct work *w)
-{
-	int status;
-
-	if (w->c->dovecot.check == NULL)
-		return 0;
-	if (run_cmd(w->c->dovecot.check, w->c->command_timeout, NULL, 0,
-	    &status) == 0 && status == 0)
-		return 0;
-	log_err("dovecot: %s rejects the current config (exit status %d%s%s); "
-	    "not reloading", run_argv_str(w->c->dovecot.check), status,
-	    run_last_stderr()[0] ? ": " : "", run_last_stderr());
-	return -1;
-}
-
-/*
- * Default certificates that a service reads straight from live/ (asked
- * only when some lineage changed or fails in this run): a service whose
- * default uses a lineage that changed is reloaded even when none of its
- * SNI entries changed; one whose default uses a failing lineage is warned
- * about, and while that lineage is mid-renewal its reload waits (the
- * service would read the new key beside the old certificate).
- */
-/* The daemon asks again only in its full runs (start, SIGHUP, the
- * periodic resync); partial runs, often retries during a swap, reuse the
- * answer (a failed query counts as "no uses"). */
-static struct {
-	int		 valid[2];
-	struct defaults	 d[2];
-} dcache;
-
-static void
-dcache_drop(void)
-{
-	defaults_free(&dcache.d[0]);
-	defaults_free(&dcache.d[1]);
-	dcache.valid[0] = dcache.valid[1] = 0;
-}
-
-/* Service i's default certificate uses, in *d (owned by the cache in the
- * daemon, else by the caller: *owned). */
-static const struct defaults *
-defaults_get(struct work *w, const struct svc_run *sv, int i,
-    struct defaults *d, int *owned)
-{
-	int rc;
-
-	*owned = 0;
-	if (w->o->daemon && w->o->nonly > 0 && dcache.valid[i])
-		return &dcache.d[i];
-	rc = i == SVC_POSTFIX ? defaults_postfix(sv[i].conf->query,
-	    w->c->command_timeout, w->c->letsencrypt_dir, d) :
-	    defaults_dovecot(sv[i].conf->query, w->c->command_timeout,
-	    w->syntax, w->c->letsencrypt_dir, d);
-	if (rc == -1)
-		defaults_free(d);
-	if (!w->o->daemon) {
-		*owned = 1;
-		return d;
-	}
-	defaults_free(&dcache.d[i]);
-	dcache.d[i] = *d;
-	dcache.valid[i] = 1;
-	memset(d, 0, sizeof(*d));
-	return &dcache.d[i];
-}
-
-/* The settings of dp that read the lineage of dp->v[j], as "a" or "a (and
- * b, c)": Postfix's cert and key files, and tlsproxy's copies of smtpd's,
- * name one lineage several times; it is reported once. */
-static char *
-default_params(const struct defaults *dp, size_t j)
-{
-	struct buf b = { 0 };
-	size_t k, more = 0;
-
-	buf_adds(&b, dp->v[j].param);
-	for (k = j + 1; k < dp->n; k++)
-		if (strcmp(dp->v[k].lineage, dp->v[j].lineage) == 0)
-			buf_addf(&b, "%s%s", more++ ? ", " : " (and ",
-			    dp->v[k].param);
-	if (more)
-		buf_adds(&b, ")");
-	return b.p;
-}
-
-static void
-defaults_check(struct work *w, struct svc_run *sv)
-{
-	const struct defaults *dp;
-	struct defaults d;
-	size_t j, k;
-	int i, owned;
-
-	/* The daemon asks at each full sync (its start, SIGHUP, the periodic
-	 * resync) even when nothing changed: a renewal then reads the
-	 * answers it keeps instead of running postconf and doveconf. */
-	if ((w->nchanged == 0 && w->nfailing == 0 &&
-	    !(w->o->daemon && w->o->nonly == 0)) ||
-	    w->c->letsencrypt_dir == NULL)
-		return;
-	for (i = 0; i < SVC__MAX; i++) {
-		if (!sv[i].on || sv[i].conf->query == NULL)
-			continue;
-		memset(&d, 0, sizeof(d));
-		dp = defaults_get(w, sv, i, &d, &owned);
-		for (j = 0; j < dp->n; j++) {
-			const struct default_use *u = &dp->v[j];
-			const struct failing *f = NULL;
-			char *params;
-
-			for (k = 0; k < j; k++)
-				if (strcmp(dp->v[k].lineage, u->lineage) == 0)
-					break;
-			if (k < j)
-				continue;	/* reported with its first */
-			for (k = 0; k < w->nfailing && f == NULL; k++)
-				if (strcmp(w->failing[k].lineage,
-				    u->lineage) == 0)
-					f = &w->failing[k];
-			if (f != NULL) {
-				sv[i].hold |= f->transient;
-				params = default_params(dp, j);
-				(f->deferred ? log_info : log_warn)("%s: %s "
-				    "reads lineage %s from live/, which is %s: "
-				    "%s%s", sv[i].name, params,
-				    log_esc(u->lineage), f->transient ?
-				    "mid-renewal or half-swapped" : "invalid",
-				    f->why, f->transient ? "; reload held "
-				    "back until it is whole" : "; the service "
-				    "serves it as it is at its next restart");
-				free(params);
-			} else if (strv_has(w->changed, w->nchanged,
-			    u->lineage) && !sv[i].for_default) {
-				sv[i].for_default = sv[i].reload = 1;
-				params = default_params(dp, j);
-				log_info("%s: %s reads lineage %s, which "
-				    "changed: reload due", sv[i].name, params,
-				    log_esc(u->lineage));
-				free(params);
-			}
-		}
-		if (owned)
-			defaults_free(&d);
-	}
 }
 
 static int
@@ -1884,265 +208,6 @@ take_lock(const struct conf *c)
 		    c->lock_timeout);
 	return fd;
 }
-
-/* The size of Dovecot's log (log_path, when it is a file), or -1. */
-static off_t
-dovecot_log_size(struct work *w)
-{
-	struct stat st;
-
-	if (w->dc_log[0] != '/' || strncmp(w->dc_log, "/dev/", 5) == 0 ||
-	    stat(w->dc_log, &st) == -1 || !S_ISREG(st.st_mode))
-		return -1;
-	return st.st_size;
-}
-
-/* What Dovecot logged after offset from that went wrong: its last line
- * naming vsz_limit (2.3 says which limit it hit), else "Out of memory",
- * "Fatal:", "Error:" (of the last 64 KB), escaped; "" when there is
- * none or no log file. */
-static void
-dovecot_logged(struct work *w, off_t from, char *out, size_t sz)
-{
-	static const char *const what[] = { "vsz_limit", "Out of memory",
-	    "Fatal:", "Error:" };
-	char text[65536], line[320];
-	off_t size = dovecot_log_size(w);
-	ssize_t len = 0;
-	size_t i, k, s, e;
-	int fd;
-
-	out[0] = '\0';
-	if (from < 0 || size <= from)
-		return;
-	if (size - from > (off_t)sizeof(text))
-		from = size - (off_t)sizeof(text);
-	if ((fd = open(w->dc_log, O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
-	    O_NONBLOCK)) == -1)
-		return;
-	len = pread(fd, text, (size_t)(size - from), from);
-	close(fd);
-	for (k = 0; k < sizeof(what) / sizeof(what[0]); k++)
-		for (e = len > 0 ? (size_t)len : 0; e > 0;
-		    e = s > 0 ? s - 1 : 0) {
-			for (s = e; s > 0 && text[s - 1] != '\n'; s--)
-				;
-			if (memmem(text + s, e - s, what[k],
-			    strlen(what[k])) == NULL)
-				continue;
-			for (i = 0; s + i < e && i + 1 < sizeof(line); i++)
-				line[i] = text[s + i];
-			line[i] = '\0';
-			snprintf(out, sz, "%s", log_esc(line));
-			return;
-		}
-}
-
-/*
- * After a Dovecot reload: does Dovecot still complete a handshake on an
- * endpoint where it completed one before (eps)? A configuration that
- * passes every check can still take the config process down (its memory
- * limit, a file it cannot open), and with it every login. Waits up to a
- * deadline that grows with the check's time (a big configuration takes
- * as long to parse after the reload); when no handshake completes, puts
- * the previous include back (when this run wrote a new one), reloads
- * again and asks again. Returns 0 confirmed (or nothing to ask), -1 not.
- */
-static int
-confirm_dovecot(struct work *w, struct svc_run *sv, const char *sni,
-    const size_t *eps, size_t neps, off_t log_from)
-{
-	long long deadline = w->dc_check_ms > 0 ? 10000 + 3 * w->dc_check_ms :
-	    (long long)w->c->command_timeout * 1000;
-	char why[300], why2[300], logged[400];
-	int tries = 0, tries2 = 0, ok2;
-	long long t0 = mono_ms();
-
-	if (neps == 0) {
-		log_debug("dovecot: no endpoint of verify.endpoints completed "
-		    "a handshake before the reload: not confirmed");
-		return 0;
-	}
-	if (verify_dovecot_confirm(w->c, sni, eps, neps, deadline, &tries,
-	    why, sizeof(why)) == 0) {
-		log_debug("dovecot: a handshake completes after the reload "
-		    "(%d probes, %lld ms)", tries, mono_ms() - t0);
-		return 0;
-	}
-	dovecot_logged(w, log_from, logged, sizeof(logged));
-	if (!sv->written) {
-		log_err("dovecot: no TLS handshake completes after its reload "
-		    "(%d probes in %lld ms; last: %s)%s%s", tries,
-		    mono_ms() - t0, why, logged[0] ? "; Dovecot logged: " : "",
-		    logged);
-		return -1;
-	}
-	/* Dovecot's master throttles the services that failed to start
-	 * (2 s, then 4, 8, 16 ...; a minute at most): give the previous
-	 * config that long on top. */
-	restore_dovecot(w);
-	ok2 = reload(w, sv->name, sv->conf->reload) == 0 &&
-	    verify_dovecot_confirm(w->c, sni, eps, neps, deadline + 60000,
-	    &tries2, why2, sizeof(why2)) == 0;
-	log_err("dovecot: no TLS handshake completes after the reload of the "
-	    "new config (%zu blocks; %d probes in %lld ms; last: %s): put the "
-	    "previous one back (%zu blocks) and reloaded: %s%s%s",
-	    w->dc.blocks, tries, deadline, why, w->dc_had_old ?
-	    dovecot_blocks((const char *)w->dc_old, w->dc_oldlen) : 0,
-	    ok2 ? "handshakes complete again" : "still no handshake",
-	    logged[0] ? "; Dovecot logged: " : "", logged);
-	dovecot_hold(w, DOVECOT_HOLD_NO_HANDSHAKE);
-	return -1;
-}
-
-static void
-run_reloads(struct work *w, struct svc_run *sv)
-{
-	size_t *eps = NULL, neps = 0;
-	off_t log_from = -1;
-	const char *sni;
-	int i;
-
-	for (i = 0; i < SVC__MAX; i++) {
-		if (!sv[i].reload)
-			continue;
-		if (sv[i].hold) {
-			sv[i].status = sv[i].written || sv[i].files ?
-			    "updated, reload held back: its default "
-			    "certificate is mid-renewal" :
-			    "reload held back: its default certificate is "
-			    "mid-renewal";
-			continue;
-		}
-		if (i == SVC_DOVECOT && !sv[i].written && !sv[i].files &&
-		    recheck_dovecot(w) == -1) {
-			sv[i].status = "pending reload held back: config "
-			    "check fails";
-			sv[i].failed = 1;
-			continue;
-		}
-		/* Where does Dovecot answer now, before its reload? */
-		sni = w->plan.n > 0 ? w->plan.e[0].name : "localhost";
-		if (i == SVC_DOVECOT && sv[i].conf->reload != NULL) {
-			eps = xcalloc(w->c->verify.nendpoints + 1,
-			    sizeof(*eps));
-			neps = verify_dovecot_endpoints(w->c, sni, eps);
-			if (neps > 0 && dovecot_vsz_limit(w) >= 0)
-				log_from = dovecot_log_size(w); /* log_path */
-		}
-		if (reload(w, sv[i].name, sv[i].conf->reload) == -1) {
-			sv[i].status = "updated, reload failed (retried on the "
-			    "next run)";
-			sv[i].failed = 1;
-			w->svc[i].failures++;
-			continue;
-		}
-		sv[i].reload = 0;
-		if (sv[i].conf->reload != NULL) {
-			w->svc[i].reloads++;
-			w->svc[i].last_reload = (long long)time(NULL);
-		}
-		if (sv[i].conf->reload != NULL)
-			sv[i].status = sv[i].written ? "updated, reloaded" :
-			    sv[i].files ? sv[i].held_back ? "held back, "
-			    "renewed files of the config in service reloaded" :
-			    "certificate files replaced, reloaded" :
-			    sv[i].for_default ? "reloaded (default certificate "
-			    "renewed)" : "reloaded (was pending)";
-		if (i == SVC_DOVECOT && sv[i].conf->reload != NULL &&
-		    confirm_dovecot(w, &sv[i], sni, eps, neps, log_from) == -1) {
-			if (sv[i].written) {
-				sv[i].status = "no handshake after the reload, "
-				    "previous config put back";
-				sv[i].written = 0;
-				sv[i].held_back = 1;
-			} else {
-				sv[i].status = "reloaded, but no handshake "
-				    "completes";
-				sv[i].failed = 1;
-			}
-		}
-	}
-	free(eps);
-}
-
-/*
- * The end of a run that got as far as comparing: the stamp files
- * (last-sync always; last-applied when every valid lineage was applied,
- * rc 0 or 1; last-success when, besides, nothing was rejected, rc 0:
- * their mtimes are the times `status` and the metrics report; no byte is
- * written when nothing changed) and the metrics file when configured.
- */
-static void
-finish_run(struct work *w, int rc)
-{
-	const char *dir = w->c->state_dir;
-	char *sync_stamp = xasprintf("%s/" STAMP_LAST_SYNC, dir);
-	char *applied_stamp = xasprintf("%s/" STAMP_LAST_APPLIED, dir);
-	char *ok_stamp = xasprintf("%s/" STAMP_LAST_SUCCESS, dir);
-
-	fsio_stamp(sync_stamp);
-	if (rc == EXIT_SYNCED || rc == EXIT_REJECTED)
-		fsio_stamp(applied_stamp);
-	if (rc == EXIT_SYNCED)
-		fsio_stamp(ok_stamp);
-	if (w->c->metrics_file != NULL) {
-		struct state st;
-		size_t len;
-		char *text;
-
-		state_view(w, &st);
-		text = metrics_render(&st, &w->plan,
-		    fsio_stamp_time(sync_stamp), fsio_stamp_time(ok_stamp),
-		    &len);
-		if (fsio_replace(w->c->metrics_file, text, len, 0644) == -1)
-			log_warn("metrics: %s not updated",
-			    log_esc(w->c->metrics_file));
-		free(text);
-	}
-	free(sync_stamp);
-	free(applied_stamp);
-	free(ok_stamp);
-}
-
-/*
- * Dovecot is held back at an earlier include and this run leaves it so:
- * the daemon tries a new include again at its start, after SIGHUP
- * (o->retry_held) and once the config service's limit changed, not on
- * every event; `snisync resync` always tries. One line says so.
- */
-static int
-still_held(struct work *w, const struct sync_opts *o)
-{
-	long long limit;
-
-	if (w->dc.held == DOVECOT_HOLD_NONE || !o->daemon || o->retry_held)
-		return 0;
-	if ((limit = dovecot_vsz_limit(w)) != w->dc.held_limit) {
-		log_info("dovecot: service config's limit is now %lld MB "
-		    "(was %lld MB): trying the new config", limit >> 20,
-		    w->dc.held_limit >> 20);
-		return 0;
-	}
-	if (read_dovecot(w) == -1)
-		return 0;
-	held_counts(w);
-	log_err("dovecot: held back since %s (%s): the config in service "
-	    "lacks %zu of %zu names; tried again after SIGHUP or a change of "
-	    "service config's vsz_limit", fmt_utc(w->dc.held_since),
-	    dovecot_hold_name(w->dc.held), w->dc.lacking, w->plan.n);
-	return 1;
-}
-
-/* Where a run's time goes: one debug line at its end (make bench prints
- * it beside a missed target). */
-enum phase { PH_LOAD, PH_GATHER, PH_RENDER, PH_DEFAULTS, PH_WRITE,
-	PH_CHECK, PH_SAVE, PH_RELOAD, PH_GC, PH__MAX };
-
-struct timing {
-	long long	 us[PH__MAX], mark, start;
-	struct rusage	 self, kids;
-};
 
 static long long
 mono_us(void)
@@ -2162,7 +227,7 @@ tm_start(struct timing *t)
 	getrusage(RUSAGE_CHILDREN, &t->kids);
 }
 
-static void
+void
 tm_mark(struct timing *t, enum phase p)
 {
 	long long now = mono_us();
@@ -2202,206 +267,67 @@ tm_report(const struct timing *t, long long check_ms)
 	    self.ru_minflt - t->self.ru_minflt);
 }
 
-/* ---- the renewal path ---- */
-
-/*
- * A run of a few lineages (the daemon, the deploy hook) in which each one
- * renews names it serves alone, unchallenged, and keeps them, changes
- * nothing but those lineages: their served files, the map entries of
- * their names, their records. Every other entry, the map source and the
- * include stay as they are. Such a run reads the run record and those
- * lineages' records, not the whole state, and renders nothing: it trusts
- * the map, the source and the include only when their identities are
- * those the last full plan left (state.h, out_id), and the lineages'
- * records say their pairs were sole (pair.sole). Anything else (a new or
- * deleted lineage, a name added or removed, a rival, a failure, Dovecot
- * held back, the metrics file) takes the whole-state path.
- */
-
-static int
-out_current(const struct fsio_id *want, const char *path)
-{
-	struct fsio_id id;
-
-	return want->ino != 0 && fsio_identity(path, &id) == 0 &&
-	    same_id(want, &id);
-}
-
-/* Before the scan: what the records say. NULL when they allow the
- * renewal path, else why not. */
-static const char *
-renewal_ready(struct work *w, const char *lmdb)
-{
-	const struct state *st = &w->old;
-	const struct sync_opts *o = w->o;
-	size_t i, j;
-
-	if (!state_has_run(st))
-		return "no run record";
-	if (st->nerrs > 0)
-		return "a lineage asked about failed before";
-	if (w->postfix_on && !lmdb_current(w, lmdb))
-		return "the map is not the one the state describes";
-	if (w->postfix_on && !out_current(&st->out_id[0], w->c->postfix.path))
-		return "the map source is not the one the last full sync left";
-	if (w->dovecot_on && st->dovecot.held != DOVECOT_HOLD_NONE)
-		return "Dovecot is held back";
-	if (w->dovecot_on && !out_current(&st->out_id[1], w->c->dovecot.path))
-		return "the include is not the one the last full sync left";
-	for (i = 0; i < o->nonly; i++) {
-		for (j = 0; j < st->n; j++)
-			if (strcmp(st->pairs[j].lineage, o->only[i]) == 0)
-				break;
-		if (j == st->n)
-			return "a lineage asked about has no applied pair";
-		if (!st->pairs[j].sole || st->pairs[j].last_good)
-			return "a lineage asked about does not serve its names "
-			    "alone";
-	}
-	return NULL;
-}
-
-static int
-same_names(const struct pair *a, const struct pair *b)
-{
-	size_t i;
-
-	if (a->nnames != b->nnames)
-		return 0;
-	for (i = 0; i < a->nnames; i++)
-		if (strcmp(a->names[i], b->names[i]) != 0)
-			return 0;
-	return 1;
-}
-
-/* After validation: each lineage claims the same names as before, which
- * no other lineage claims (its pair was sole), so it serves them alone
- * whatever its key type or dates. NULL, or why not. */
-static const char *
-renewal_fits(const struct work *w)
-{
-	size_t i;
-
-	if (w->nfailing > 0 || w->nerrs > 0)
-		return "a lineage fails";
-	if (w->plan.nc > 0)
-		return "lineages asked about claim the same name";
-	if (w->npairs != w->old.n)
-		return "a lineage is new or gone";
-	for (i = 0; i < w->npairs; i++) {
-		const struct pair *p = &w->pairs[i];
-		const struct pair *op = bsearch(p->lineage, w->old.pairs,
-		    w->old.n, sizeof(*w->old.pairs), cmp_pair_key);
-
-		if (op == NULL || p->last_good)
-			return "a lineage is new or failing";
-		if (!same_names(p, op))
-			return "its names changed";
-	}
-	for (i = 0; i < w->plan.n; i++)
-		if (w->plan.e[i].alt != PLAN_NO_ALT)
-			return "a name is served by two pairs";
-	return NULL;
-}
-
-/*
- * Sets w up for the renewal path (1), or leaves it as work_init() made it
- * (0: read the whole state): nothing written, nothing said but one debug
- * line (the lines logged on the way wait, and are dropped when it gives
- * up).
- */
-static int
-try_renewal(struct work *w, const char *lmdb, struct timing *tm)
-{
-	const struct sync_opts *o = w->o;
-	const struct conf *c = w->c;
-	int pf_on = w->postfix_on, dc_on = w->dovecot_on;
-	const char *why = NULL;
-	size_t i;
-
-	if (o->dry_run || o->nonly == 0)
-		return 0;
-	if (o->nonly > 64 || o->nrelease > 0 || c->metrics_file != NULL ||
-	    w->legacy != NULL)
-		why = o->nonly > 64 ? "too many lineages" : o->nrelease > 0 ?
-		    "a release" : c->metrics_file != NULL ? "the metrics file "
-		    "covers every lineage" : "the legacy store is still there";
-	else if (state_load_some(c->state_dir, o->only, o->nonly,
-	    &w->old) == -1)
-		why = "the state cannot be read";
-	else if ((why = renewal_ready(w, lmdb)) == NULL) {
-		tm_mark(tm, PH_LOAD);
-		log_defer();
-		if (gather(w, o) == -1)
-			why = "the tree cannot be read";
-		else if ((why = renewal_fits(w)) == NULL) {
-			log_defer_end(1);
-			log_debug("renewal path: %zu lineage%s renewing the "
-			    "names %s alone; the rest of the state not read",
-			    w->npairs, w->npairs == 1 ? "" : "s",
-			    w->npairs == 1 ? "it serves" : "they serve");
-			w->partial = 1;
-			for (i = 0; i < w->npairs; i++)
-				w->pairs[i].sole = 1;
-			return 1;
-		}
-		log_defer_end(0);
-		if (o->result != NULL)
-			sync_result_free(o->result);
-	}
-	log_debug("renewal path not taken (%s): reading the whole state",
-	    why);
-	work_free(w);
-	work_init(w, c, o);
-	w->postfix_on = pf_on;
-	w->dovecot_on = dc_on;
-	return 0;
-}
-
-/* The whole-state path: which pairs are sole (pair.sole), for the
- * records a later renewal reads. */
-static void
-mark_sole(struct work *w)
-{
-	size_t *alone = xcalloc(w->npairs + 1, sizeof(*alone)), i;
-
-	for (i = 0; i < w->plan.n; i++)
-		if (w->plan.e[i].alt == PLAN_NO_ALT)
-			alone[w->plan.e[i].pair]++;
-	for (i = 0; i < w->plan.nc; i++)
-		alone[w->plan.c[i].winner] = alone[w->plan.c[i].loser] = 0;
-	for (i = 0; i < w->npairs; i++)
-		w->pairs[i].sole = !w->pairs[i].last_good &&
-		    w->pairs[i].nnames > 0 && alone[i] == w->pairs[i].nnames;
-	free(alone);
-}
-
-/* The outputs' identities and the name count this run leaves (state.h):
- * the renewal path keeps those it found; the whole-state path records
- * the source and the include when they hold what it rendered. */
-static void
-note_outputs(struct work *w, const struct svc_run *sv)
-{
-	const struct svc_run *pf = &sv[SVC_POSTFIX], *dc = &sv[SVC_DOVECOT];
-
-	if (w->partial) {
-		memcpy(w->out_id, w->old.out_id, sizeof(w->out_id));
-		w->nnames = w->old.nnames;
-		return;
-	}
-	memset(w->out_id, 0, sizeof(w->out_id));
-	w->nnames = w->plan.n;
-	if (pf->on && !pf->failed && (pf->written || !pf->change) &&
-	    fsio_identity(w->c->postfix.path, &w->out_id[0]) == -1)
-		memset(&w->out_id[0], 0, sizeof(w->out_id[0]));
-	if (dc->on && !dc->failed && !dc->held_back &&
-	    w->dc.held == DOVECOT_HOLD_NONE && (dc->written || !dc->change) &&
-	    fsio_identity(w->c->dovecot.path, &w->out_id[1]) == -1)
-		memset(&w->out_id[1], 0, sizeof(w->out_id[1]));
-}
-
 /* The names served: the renewal path's plan holds its lineages' alone. */
 #define NNAMES(w)	((w)->partial ? (w)->old.nnames : (w)->plan.n)
+
+/* --dry-run: what the run would write and reload, after the lines of
+ * the names that change (diff_log). */
+static void
+print_dry_run(const struct work *w, const struct diff *d,
+    const struct svc_run *sv, const char *lmdb)
+{
+	const struct conf *c = w->c;
+	int i;
+
+	if (sv[SVC_POSTFIX].change)
+		printf("postfix: would rewrite %s and %s\n",
+		    c->postfix.path, lmdb);
+	if (sv[SVC_DOVECOT].change)
+		printf("dovecot: would rewrite %s\n", c->dovecot.path);
+	else if (sv[SVC_DOVECOT].files)
+		printf("dovecot: would reload: served files replaced\n");
+	if (d->nstage > 0)
+		printf("store: would replace %zu served file%s in %s\n",
+		    d->nstage, d->nstage == 1 ? "" : "s", w->served);
+	for (i = 0; i < SVC__MAX; i++)
+		if (sv[i].for_default && !sv[i].change)
+			printf("%s: would reload: its default "
+			    "certificate changed\n", sv[i].name);
+		else if (sv[i].reload && !sv[i].change)
+			printf("%s: would retry a failed reload\n",
+			    sv[i].name);
+	if (d->nlines == 0 && !sv[0].change && !sv[1].change &&
+	    !sv[1].files && !sv[0].reload && !sv[1].reload)
+		printf("nothing would change\n");
+}
+
+/* What the run tells its caller (the daemon). */
+static void
+fill_result(const struct work *w, const struct svc_run *sv, int held,
+    int failed, struct sync_result *r)
+{
+	const struct sync_opts *o = w->o;
+	int due = (sv[0].reload || sv[1].reload) && !o->dry_run;
+
+	r->changed = sv[0].written || sv[1].written;
+	/* A reload that waits for a default certificate's lineage did not
+	 * fail: that lineage's retry runs it. */
+	r->reload_failed = !o->dry_run && !o->hold_reloads &&
+	    ((sv[0].reload && !sv[0].hold) ||
+	    (sv[1].reload && !sv[1].hold));
+	r->reload_held = due && o->hold_reloads;
+	r->reloaded = !o->hold_reloads && !o->dry_run &&
+	    ((sv[0].written && !sv[0].reload) ||
+	    (sv[1].written && !sv[1].reload) ||
+	    (sv[0].for_default && !sv[0].reload) ||
+	    (sv[1].for_default && !sv[1].reload) ||
+	    (w->old.reload_pending[0] && !sv[0].reload) ||
+	    (w->old.reload_pending[1] && !sv[1].reload));
+	r->dovecot_held = held && !failed;
+	r->nlineages = w->sc.n;
+	r->nnames = NNAMES(w);
+	r->nrejected = w->nrejected;
+}
 
 int
 sync_resync(const struct conf *c, const struct sync_opts *o)
@@ -2411,8 +337,9 @@ sync_resync(const struct conf *c, const struct sync_opts *o)
 		{ .name = "dovecot", .conf = &c->dovecot, .status = "off" },
 	};
 	struct work w;
+	struct diff d = { 0 };
 	char *pf_src = NULL, *dc_text = NULL, *lmdb;
-	size_t pf_len = 0, dc_len = 0, changes, nserving;
+	size_t pf_len = 0, dc_len = 0;
 	int lockfd = -1, rc = EXIT_SYNCED, i, failed = 0, dc_rolled_back = 0;
 	int held = 0;
 	int have_lmdb;
@@ -2455,17 +382,17 @@ sync_resync(const struct conf *c, const struct sync_opts *o)
 	sv[SVC_DOVECOT].on = w.dovecot_on;
 	have_lmdb = w.old.have_lmdb;
 	lmdb_id = w.old.lmdb;
-	nserving = plan_stage(&w);
+	diff_build(&w, &d);
 	if (sv[SVC_POSTFIX].on && w.partial)
-		sv[SVC_POSTFIX].change = nserving > 0;	/* entries alone */
+		sv[SVC_POSTFIX].change = d.nserving > 0; /* entries alone */
 	else if (sv[SVC_POSTFIX].on) {
 		pf_src = postfix_source(&w.plan, w.pairs, w.served, &pf_len);
-		sv[SVC_POSTFIX].change = nserving > 0 ||
+		sv[SVC_POSTFIX].change = d.nserving > 0 ||
 		    !lmdb_current(&w, lmdb) ||
 		    !file_equals(c->postfix.path, pf_src, pf_len);
 	}
 	if (sv[SVC_DOVECOT].on && w.partial)
-		sv[SVC_DOVECOT].files = nserving > 0;	/* same include */
+		sv[SVC_DOVECOT].files = d.nserving > 0;	/* same include */
 	else if (sv[SVC_DOVECOT].on && detect_syntax(&w) == -1) {
 		sv[SVC_DOVECOT].on = 0;
 		sv[SVC_DOVECOT].status = "version unknown, not written";
@@ -2477,7 +404,7 @@ sync_resync(const struct conf *c, const struct sync_opts *o)
 		    dc_len);
 		/* The include names served files; new content is read at
 		 * Dovecot's reload, with no new include to check. */
-		sv[SVC_DOVECOT].files = nserving > 0;
+		sv[SVC_DOVECOT].files = d.nserving > 0;
 	}
 	for (i = 0; i < SVC__MAX; i++)
 		if (sv[i].on) {
@@ -2487,32 +414,13 @@ sync_resync(const struct conf *c, const struct sync_opts *o)
 	tm_mark(&tm, PH_RENDER);
 	defaults_check(&w, sv);
 	tm_mark(&tm, PH_DEFAULTS);
-	changes = diff_names(&w, o->dry_run);
+	diff_log(&w, &d, o->dry_run);
 	if (o->dry_run) {
-		if (sv[SVC_POSTFIX].change)
-			printf("postfix: would rewrite %s and %s\n",
-			    c->postfix.path, lmdb);
-		if (sv[SVC_DOVECOT].change)
-			printf("dovecot: would rewrite %s\n", c->dovecot.path);
-		else if (sv[SVC_DOVECOT].files)
-			printf("dovecot: would reload: served files replaced\n");
-		if (w.nstage > 0)
-			printf("store: would replace %zu served file%s in %s\n",
-			    w.nstage, w.nstage == 1 ? "" : "s", w.served);
-		for (i = 0; i < SVC__MAX; i++)
-			if (sv[i].for_default && !sv[i].change)
-				printf("%s: would reload: its default "
-				    "certificate changed\n", sv[i].name);
-			else if (sv[i].reload && !sv[i].change)
-				printf("%s: would retry a failed reload\n",
-				    sv[i].name);
-		if (changes == 0 && !sv[0].change && !sv[1].change &&
-		    !sv[1].files && !sv[0].reload && !sv[1].reload)
-			printf("nothing would change\n");
+		print_dry_run(&w, &d, sv, lmdb);
 		goto report;
 	}
 	tm_mark(&tm, PH_RENDER);
-	if (write_store(&w) == -1) {
+	if (write_store(&w, &d) == -1) {
 		log_err("store: cannot write %s; outputs left as they were",
 		    w.served);
 		rc = EXIT_APPLY;
@@ -2528,7 +436,7 @@ sync_resync(const struct conf *c, const struct sync_opts *o)
 	}
 	tm_mark(&tm, PH_SAVE);
 	if (sv[SVC_POSTFIX].change) {
-		if (write_postfix(&w, pf_src, pf_len, &lmdb_id) == -1) {
+		if (write_postfix(&w, &d, pf_src, pf_len, &lmdb_id) == -1) {
 			sv[SVC_POSTFIX].status = "write failed, previous map "
 			    "kept";
 			sv[SVC_POSTFIX].failed = 1;
@@ -2615,7 +523,7 @@ sync_resync(const struct conf *c, const struct sync_opts *o)
 	for (i = 0; i < SVC__MAX; i++)
 		failed |= sv[i].failed;
 	held = sv[SVC_DOVECOT].held_back;
-	if (changes == 0 && !sv[0].written && !sv[1].written &&
+	if (d.nlines == 0 && !sv[0].written && !sv[1].written &&
 	    !sv[0].failed && !sv[1].failed && !held &&
 	    !w.old.reload_pending[0] &&
 	    !w.old.reload_pending[1] && !sv[0].for_default &&
@@ -2632,28 +540,8 @@ report:
 		rc = EXIT_APPLY;
 	else if (w.nrejected > 0)
 		rc = EXIT_REJECTED;
-	if (o->result != NULL) {
-		o->result->changed = sv[0].written || sv[1].written;
-		int due = (sv[0].reload || sv[1].reload) && !o->dry_run;
-
-		/* A reload that waits for a default certificate's lineage
-		 * did not fail: that lineage's retry runs it. */
-		o->result->reload_failed = !o->dry_run && !o->hold_reloads &&
-		    ((sv[0].reload && !sv[0].hold) ||
-		    (sv[1].reload && !sv[1].hold));
-		o->result->reload_held = due && o->hold_reloads;
-		o->result->reloaded = !o->hold_reloads && !o->dry_run &&
-		    ((sv[0].written && !sv[0].reload) ||
-		    (sv[1].written && !sv[1].reload) ||
-		    (sv[0].for_default && !sv[0].reload) ||
-		    (sv[1].for_default && !sv[1].reload) ||
-		    (w.old.reload_pending[0] && !sv[0].reload) ||
-		    (w.old.reload_pending[1] && !sv[1].reload));
-		o->result->dovecot_held = held && !failed;
-		o->result->nlineages = w.sc.n;
-		o->result->nnames = NNAMES(&w);
-		o->result->nrejected = w.nrejected;
-	}
+	if (o->result != NULL)
+		fill_result(&w, sv, held, failed, o->result);
 	if (!o->dry_run) {
 		finish_run(&w, rc);
 		tm_mark(&tm, PH_GC);
@@ -2665,6 +553,7 @@ out:
 	free(pf_src);
 	free(dc_text);
 	free(lmdb);
+	diff_free(&d);
 	work_free(&w);
 	return rc;
 }

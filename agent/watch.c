@@ -639,7 +639,8 @@ run_sync(struct watcher *w, int full)
 		    w->reload_due_at - mono_ms());
 	}
 	/* Dovecot held back at an earlier include is not a step to retry
-	 * on a timer: it waits for SIGHUP or a new limit (see sync.c). */
+	 * on a timer: it waits for SIGHUP or a new limit (guard.c,
+	 * still_held). */
 	if (res.reload_failed || (rc == EXIT_APPLY && !res.dovecot_held)) {
 		w->backoff_s = w->backoff_s ? w->backoff_s * 2 : 5;
 		if (w->backoff_s > 600)

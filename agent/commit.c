@@ -1,0 +1,418 @@
+/*
+ * commit.c - writes what a run applies: the served files, the Postfix
+ * map and its source, the state records, the stamp and metrics files;
+ * then removes the served files nothing names.
+ *
+ * Every write goes through fsio.c (temp file in the same directory,
+ * fsync, rename): readers see the old bytes or the new, never a mix, and
+ * unchanged bytes are not written. write_store() makes each new served
+ * file durable before the first rename; write_postfix() changes the
+ * entries a renewal touches in place when the map is the one the state
+ * describes, else writes a new map whole. save_intent() records that
+ * reloads will be due before a service's file is replaced, so a run that
+ * dies in between still reloads next time. 0, or -1 logged with the
+ * path. Never writes the Dovecot include (guard.c does) and never
+ * reloads anything.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dovecot.h"
+#include "exit.h"
+#include "fsio.h"
+#include "log.h"
+#include "metrics.h"
+#include "postfix.h"
+#include "scan.h"
+#include "state.h"
+#include "status.h"
+#include "store.h"
+#include "util.h"
+#include "work.h"
+
+/* 1 when path holds exactly buf, 0 otherwise. */
+int
+file_equals(const char *path, const char *buf, size_t len)
+{
+	unsigned char *old = NULL;
+	size_t oldlen = 0;
+	char why[256];
+	int same;
+
+	if (fsio_read(path, len + 1, &old, &oldlen, NULL, why,
+	    sizeof(why)) == -1)
+		return 0;
+	same = oldlen == len && memcmp(old, buf, len) == 0;
+	free(old);
+	return same;
+}
+
+int
+lmdb_current(struct work *w, const char *lmdb)
+{
+	struct fsio_id id;
+
+	return w->old.have_lmdb && fsio_identity(lmdb, &id) == 0 &&
+	    id.dev == w->old.lmdb.dev && id.ino == w->old.lmdb.ino &&
+	    id.size == w->old.lmdb.size && id.mtime_ns == w->old.lmdb.mtime_ns;
+}
+
+/*
+ * Replaces the served files of d->stage: every new content is written
+ * into a temp file and made durable (an fsync each for a few, one
+ * syncfs for many) before the first rename, and the renames are made
+ * durable after the last: at any instant each file holds its old pair or
+ * its new one, whole. 0, or -1 (logged; the temp files are gone, files
+ * renamed already hold validated pairs and the state still records the
+ * old ones, so the next run writes them again).
+ */
+int
+write_store(struct work *w, const struct diff *d)
+{
+	size_t k, ns = 0, n = d->nstage;
+	char (*tmp)[PATH_MAX], **paths;
+	int rc = 0, durable = n <= 8;
+
+	if (n == 0)
+		return 0;
+	if (fsio_mkdirs(w->served, 0700) == -1)
+		return -1;
+	tmp = xcalloc(n, sizeof(*tmp));
+	paths = xcalloc(n, sizeof(*paths));
+	for (k = 0; k < n && rc == 0; k++) {
+		struct pair *p = &w->pairs[d->stage[k]];
+		unsigned char *buf;
+		size_t len;
+
+		if (load_bytes(w, p) == -1) {
+			rc = -1;
+			break;
+		}
+		buf = store_content(p, &len);
+		paths[k] = store_path(w->served, p->lineage);
+		if (fsio_stage(paths[k], buf, len, 0600, durable, tmp[k],
+		    sizeof(tmp[k])) == -1)
+			rc = -1;
+		else
+			ns++;
+		free_wiped(buf, len);
+	}
+	if (rc == 0 && !durable && fsio_sync_fs(w->served) == -1)
+		rc = -1;
+	for (k = 0; k < ns; k++)
+		if (rc == -1)
+			fsio_temp_abort(tmp[k]);
+		else if (fsio_stage_commit(tmp[k], paths[k]) == -1)
+			rc = -1;
+	if (ns > 0 && fsio_sync_dir(w->served) == -1)
+		rc = -1;
+	if (rc == 0)
+		log_debug("store: %zu served files replaced", ns);
+	for (k = 0; k < n; k++)
+		free(paths[k]);
+	free(paths);
+	free(tmp);
+	return rc;
+}
+
+/*
+ * A sync of a few lineages (the daemon, the deploy hook) against a map
+ * that is exactly the one the state describes changes only the entries
+ * of the names that change (d), in place: those set first, in name
+ * order, then those removed. Returns 0 done, 1 not done (rebuild).
+ */
+static int
+update_postfix(struct work *w, const struct diff *d, const char *lmdb)
+{
+	struct pf_change *ch;
+	size_t i, n = 0;
+	int rc = 1;
+
+	if (w->o->nonly == 0 || !lmdb_current(w, lmdb))
+		return 1;
+	ch = xcalloc(d->nnames + 1, sizeof(*ch));
+	for (i = 0; i < d->nnames; i++) {
+		const struct plan_entry *e = d->names[i].e;
+		struct pair *p, *alt = NULL;
+
+		if (e == NULL)
+			continue;	/* removed: below */
+		p = &w->pairs[e->pair];
+		if (e->alt != PLAN_NO_ALT)
+			alt = &w->pairs[e->alt];
+		if (load_bytes(w, p) == -1 ||
+		    (alt != NULL && load_bytes(w, alt) == -1))
+			goto out;
+		ch[n++] = (struct pf_change){ e->name, p, alt };
+	}
+	for (i = 0; i < d->nnames; i++)
+		if (d->names[i].e == NULL)
+			ch[n++] = (struct pf_change){ d->names[i].name, NULL,
+			    NULL };
+	if (n * 2 > w->plan.n && !w->partial)
+		goto out;	/* most of it: a new file is as cheap */
+	rc = postfix_update_lmdb(lmdb, ch, n, 2000);
+	if (rc == 0)
+		log_debug("postfix: %zu entries of %s changed in place", n,
+		    lmdb);
+out:
+	free(ch);
+	return rc;
+}
+
+int
+write_postfix(struct work *w, const struct diff *d, const char *src,
+    size_t srclen, struct fsio_id *lmdb_id)
+{
+	const char *map = w->c->postfix.path;
+	char *lmdb = xasprintf("%s.lmdb", map), tmp[PATH_MAX];
+	size_t i;
+	int rc = -1;
+
+	if (update_postfix(w, d, lmdb) == 0)
+		goto written;
+	if (w->partial)
+		goto out;	/* its plan is not the whole map's */
+	for (i = 0; i < w->plan.n; i++) {
+		size_t ix[2], k, n = plan_entry_pairs(&w->plan.e[i], ix);
+
+		for (k = 0; k < n; k++)
+			if (load_bytes(w, &w->pairs[ix[k]]) == -1)
+				goto out;
+	}
+	if (fsio_temp_open(lmdb, tmp, sizeof(tmp)) == -1)
+		goto out;
+	if (postfix_write_lmdb(tmp, &w->plan, w->pairs) == -1) {
+		fsio_temp_abort(tmp);
+		goto out;
+	}
+	if (fsio_temp_commit(tmp, lmdb, 0600) == -1)
+		goto out;
+written:
+	if (fsio_identity(lmdb, lmdb_id) == -1) {
+		log_err("%s: lstat: %s", log_esc(lmdb), strerror(errno));
+		goto out;
+	}
+	/* 0600: a later `postmap -F` of this source keeps the map 0600.
+	 * The renewal path keeps names and paths: the source is as it is. */
+	if (!w->partial && fsio_replace(map, src, srclen, 0600) == -1)
+		goto out;
+	rc = 0;
+out:
+	free(lmdb);
+	return rc;
+}
+
+/* Whether a run may leave served files nothing names: a full resync, a
+ * run that keeps Dovecot at the previous include, a host with the legacy
+ * store, or a run whose set of lineages changed. A renewal is none of
+ * these: it lists nothing. */
+static int
+gc_due(struct work *w, int keep_old)
+{
+	size_t i;
+
+	if (w->o->nonly == 0 || keep_old || w->legacy != NULL ||
+	    w->npairs != w->old.n)
+		return 1;
+	for (i = 0; i < w->npairs; i++)
+		if (in_scan(w, w->pairs[i].lineage) &&
+		    old_pair(w, w->pairs[i].lineage) == NULL)
+			return 1;
+	return 0;
+}
+
+static void
+add_name(char ***v, size_t *n, const char *lineage)
+{
+	char name[STORE_NAME_MAX];
+
+	store_file_name(lineage, name);
+	*v = xreallocarray(*v, *n + 1, sizeof(char *));
+	(*v)[(*n)++] = xstrdup(name);
+}
+
+/* Removes the files of dir that are not in keep[0, nkeep) (sorted), and
+ * temp files a killed run left; then dir itself when it is emptied and
+ * rm_dir. */
+static void
+gc_dir(const char *dir, char **keep, size_t nkeep, int rm_dir)
+{
+	char **names = NULL;
+	size_t n = 0, i, left = 0;
+
+	if (fsio_list(dir, &names, &n) == -1)
+		return;
+	for (i = 0; i < n; i++) {
+		size_t len = strlen(names[i]);
+		char *path;
+
+		if (strstr(names[i], ".pem.tmp.") == NULL && (len < 5 ||
+		    strcmp(names[i] + len - 4, ".pem") != 0 || (nkeep > 0 &&
+		    bsearch(&names[i], keep, nkeep, sizeof(char *),
+		    strv_cmp) != NULL))) {
+			left++;
+			continue;
+		}
+		path = xasprintf("%s/%s", dir, names[i]);
+		log_debug("store: removing %s", path);
+		if (fsio_remove(path) == -1)
+			left++;
+		free(path);
+	}
+	fsio_list_free(names, n);
+	if (rm_dir && left == 0 && rmdir(dir) == 0)
+		log_info("store: %s removed: every pair is served from %s/ now",
+		    dir, STORE_SERVED);
+}
+
+/*
+ * Removes the served files nothing names any more: the lineage of no
+ * pair of this run (nor, keep_old, of the previous run's), and not named
+ * by the include on disk (Dovecot may be held back at an earlier one);
+ * on a host upgraded from the legacy store, its files once the include
+ * names none of them, then its directory.
+ */
+void
+gc_store(struct work *w, int keep_old)
+{
+	char **keep = NULL, **inc = NULL, **linc = NULL;
+	size_t nkeep = 0, ninc = 0, nlinc = 0, i;
+	unsigned char *text = NULL;
+	size_t len = 0;
+	char why[256];
+
+	if (!gc_due(w, keep_old))
+		return;
+	if (w->dovecot_on && fsio_read(w->c->dovecot.path, SCAN_MAX_FILE * 64,
+	    &text, &len, NULL, why, sizeof(why)) == -1)
+		text = NULL;
+	inc = dovecot_refs((const char *)text, len, w->served, &ninc);
+	if (w->legacy != NULL)
+		linc = dovecot_refs((const char *)text, len, w->legacy, &nlinc);
+	for (i = 0; i < w->npairs; i++)
+		add_name(&keep, &nkeep, w->pairs[i].lineage);
+	for (i = 0; keep_old && i < w->old.n; i++)
+		add_name(&keep, &nkeep, w->old.pairs[i].lineage);
+	keep = xreallocarray(keep, nkeep + ninc + 1, sizeof(char *));
+	for (i = 0; i < ninc; i++)
+		keep[nkeep++] = inc[i];
+	if (nkeep > 1)
+		qsort(keep, nkeep, sizeof(char *), strv_cmp);
+	gc_dir(w->served, keep, nkeep, 0);
+	if (w->legacy != NULL) {
+		if (nlinc > 1)
+			qsort(linc, nlinc, sizeof(char *), strv_cmp);
+		gc_dir(w->legacy, linc, nlinc, 1);
+	}
+	for (i = 0; i < nkeep; i++)
+		free(keep[i]);
+	for (i = 0; i < nlinc; i++)
+		free(linc[i]);
+	free(keep);
+	free(inc);
+	free(linc);
+	free(text);
+}
+
+/* The state this run leaves, borrowing w's arrays. */
+static void
+state_view(const struct work *w, struct state *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->pairs = w->pairs;
+	st->n = w->npairs;
+	st->errs = w->errs;
+	st->nerrs = w->nerrs;
+	st->have_lmdb = w->have_lmdb;
+	st->lmdb = w->lmdb;
+	st->reload_pending[0] = w->reload_pending[0];
+	st->reload_pending[1] = w->reload_pending[1];
+	st->svc[0] = w->svc[0];
+	st->svc[1] = w->svc[1];
+	st->counts = w->counts;
+	st->ncounts = w->ncounts;
+	st->holds = w->holds;
+	st->nholds = w->nholds;
+	st->dovecot = w->dc;
+	memcpy(st->out_id, w->out_id, sizeof(st->out_id));
+	st->nnames = w->nnames;
+}
+
+int
+save_state(struct work *w, const struct fsio_id *lmdb_id, int have_lmdb,
+    int run_only)
+{
+	struct state st;
+	int rc;
+
+	w->have_lmdb = have_lmdb;
+	if (have_lmdb)
+		w->lmdb = *lmdb_id;
+	state_view(w, &st);
+	st.mirror = NULL;
+	/* run_only: after the reloads, when the lineages were saved
+	 * already, only the run fields can have changed */
+	rc = (run_only && w->saved == 1 ? state_save_run : state_save)(
+	    w->c->state_dir, &w->old, &st);
+	w->saved = rc == -1 ? -1 : 1;
+	return rc;
+}
+
+int
+save_intent(struct work *w, const struct svc_run *sv)
+{
+	int i, more = 0;
+
+	for (i = 0; i < SVC__MAX; i++)
+		if ((sv[i].change || sv[i].files || sv[i].for_default) &&
+		    !w->old.reload_pending[i]) {
+			w->old.reload_pending[i] = 1;
+			more = 1;
+		}
+	if (!more)
+		return 0;
+	return state_save_run(w->c->state_dir, &w->old, &w->old);
+}
+
+/*
+ * The end of a run that got as far as comparing: the stamp files
+ * (last-sync always; last-applied when every valid lineage was applied,
+ * rc 0 or 1; last-success when, besides, nothing was rejected, rc 0:
+ * their mtimes are the times `status` and the metrics report; no byte is
+ * written when nothing changed) and the metrics file when configured.
+ */
+void
+finish_run(struct work *w, int rc)
+{
+	const char *dir = w->c->state_dir;
+	char *sync_stamp = xasprintf("%s/" STAMP_LAST_SYNC, dir);
+	char *applied_stamp = xasprintf("%s/" STAMP_LAST_APPLIED, dir);
+	char *ok_stamp = xasprintf("%s/" STAMP_LAST_SUCCESS, dir);
+
+	fsio_stamp(sync_stamp);
+	if (rc == EXIT_SYNCED || rc == EXIT_REJECTED)
+		fsio_stamp(applied_stamp);
+	if (rc == EXIT_SYNCED)
+		fsio_stamp(ok_stamp);
+	if (w->c->metrics_file != NULL) {
+		struct state st;
+		size_t len;
+		char *text;
+
+		state_view(w, &st);
+		text = metrics_render(&st, &w->plan,
+		    fsio_stamp_time(sync_stamp), fsio_stamp_time(ok_stamp),
+		    &len);
+		if (fsio_replace(w->c->metrics_file, text, len, 0644) == -1)
+			log_warn("metrics: %s not updated",
+			    log_esc(w->c->metrics_file));
+		free(text);
+	}
+	free(sync_stamp);
+	free(applied_stamp);
+	free(ok_stamp);
+}

@@ -1,0 +1,671 @@
+/*
+ * validate.c - scan -> validate -> plan: the pairs a run may serve.
+ *
+ * gather() scans the sources (scan.c returns what it saw and nothing
+ * else), validates each lineage it read (cert.c, on up to 8 threads) and
+ * builds this run's plan beside the applied state's. Validation owns the
+ * cache of unchanged pairs: a lineage whose resolved files are the very
+ * files its applied pair was validated from, still valid, with its
+ * served file on disk, is neither read nor validated again. A lineage
+ * that fails is reported once, with the file and the reason (or deferred:
+ * snisync watch, a certbot swap in progress), and keeps its last good
+ * pair while that one is valid; a new key for a name dane.hold_key_change
+ * lists waits for `snisync release`. Returns 0, or -1 only when the tree
+ * cannot be read. Writes no file: what it touches it only reads; key
+ * bytes are never logged.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cert.h"
+#include "fsio.h"
+#include "log.h"
+#include "plan.h"
+#include "scan.h"
+#include "state.h"
+#include "store.h"
+#include "util.h"
+#include "work.h"
+
+static const char *
+file_name(enum cert_file f)
+{
+	return f == CERT_FILE_KEY ? "privkey.pem" : "fullchain.pem";
+}
+
+static struct pair *
+add_pair(struct work *w)
+{
+	w->pairs = xgrow(w->pairs, w->npairs, sizeof(*w->pairs));
+	memset(&w->pairs[w->npairs], 0, sizeof(*w->pairs));
+	return &w->pairs[w->npairs++];
+}
+
+/* A pair as the applied state has it (src is one of w->old's pairs,
+ * which outlive this run's): its strings are borrowed, not copied (at
+ * 10,000 lineages the copies cost more than the rest of a renewal). */
+static void
+copy_pair_meta(struct pair *dst, const struct pair *src)
+{
+	*dst = *src;
+	dst->borrowed = 1;
+	dst->key = dst->chain = NULL;
+	dst->keylen = dst->chainlen = 0;
+}
+
+/* Loads a pair's bytes from its served file (or the legacy store),
+ * checked against the ids the state records. 0, or -1 (logged). */
+int
+load_bytes(struct work *w, struct pair *p)
+{
+	char why[PATH_MAX + 200];
+
+	if (p->key != NULL)
+		return 0;
+	if (store_load(w->served, w->legacy, p, why, sizeof(why)) == -1) {
+		log_err("lineage %s: %s", log_esc(p->lineage), log_esc(why));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+cmp_pair_key(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct pair *)elem)->lineage);
+}
+
+static int
+cmp_pair_lineage(const void *a, const void *b)
+{
+	return strcmp(((const struct pair *)a)->lineage,
+	    ((const struct pair *)b)->lineage);
+}
+
+static int
+cmp_lineage_key(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct lineage *)elem)->name);
+}
+
+const struct pair *
+old_pair(const struct work *w, const char *lineage)
+{
+	/* gather() sorted the old pairs by lineage: one pair each. */
+	if (w->old.n == 0)
+		return NULL;
+	return bsearch(lineage, w->old.pairs, w->old.n, sizeof(*w->old.pairs),
+	    cmp_pair_key);
+}
+
+/* Keeps the previously applied pair of a failing lineage in service. */
+static void
+keep_last_good(struct work *w, const char *lineage, int quiet)
+{
+	const struct pair *op = old_pair(w, lineage);
+	struct pair *p;
+
+	if (op == NULL)
+		return;
+	if (op->not_after < w->now) {
+		log_warn("lineage %s: its last good certificate expired %s; "
+		    "its names are no longer served", log_esc(lineage),
+		    fmt_utc(op->not_after));
+		return;
+	}
+	p = add_pair(w);
+	copy_pair_meta(p, op);
+	p->last_good = 1;
+	if (load_bytes(w, p) == -1) {
+		log_err("lineage %s: last good pair unavailable; its names "
+		    "are no longer served", log_esc(lineage));
+		pair_free(p);
+		w->npairs--;
+		return;
+	}
+	if (!quiet)
+		log_warn("lineage %s: still serving its last good certificate "
+		    "(serial %s, expires %s)", log_esc(lineage), p->serial,
+		    fmt_utc(p->not_after));
+}
+
+static void
+reject(struct work *w, const char *lineage, const char *file,
+    const char *why, int transient)
+{
+	const struct sync_opts *o = w->o;
+	struct sync_result *r = o->result;
+
+	w->failing = xreallocarray(w->failing, w->nfailing + 1,
+	    sizeof(*w->failing));
+	w->failing[w->nfailing++] = (struct failing){ xstrdup(lineage),
+	    file != NULL ? xasprintf("%s: %s", file, why) : xstrdup(why),
+	    transient, 0 };
+	if (!strv_has(o->loud, o->nloud, lineage) &&
+	    (strv_has(o->quiet, o->nquiet, lineage) ||
+	    (o->daemon && transient))) {
+		w->failing[w->nfailing - 1].deferred = 1;
+		if (r != NULL) {
+			r->deferred = xreallocarray(r->deferred,
+			    r->ndeferred + 1, sizeof(char *));
+			r->deferred[r->ndeferred++] = xstrdup(lineage);
+		}
+		/* Maybe certbot mid-swap: the caller retries it later. */
+		log_debug("lineage %s: not ready yet: %s%s%s",
+		    log_esc(lineage), file ? file : "", file ? ": " : "", why);
+		keep_last_good(w, lineage, 1);
+		return;
+	}
+	if (file != NULL)
+		log_err("lineage %s: %s: %s", log_esc(lineage), file, why);
+	else
+		log_err("lineage %s: %s", log_esc(lineage), why);
+	w->errs = xreallocarray(w->errs, w->nerrs + 1, sizeof(*w->errs));
+	w->errs[w->nerrs++] = (struct state_error){ xstrdup(lineage),
+	    file ? xstrdup(file) : NULL, xstrdup(why), (long long)w->now };
+	for (size_t i = 0; i < w->old.nerrs; i++)
+		if (strcmp(w->old.errs[i].lineage, lineage) == 0 &&
+		    w->old.errs[i].since != 0)
+			w->errs[w->nerrs - 1].since = w->old.errs[i].since;
+	w->nrejected++;
+	keep_last_good(w, lineage, 0);
+}
+
+/* The part of validation that needs no shared state: runs on worker
+ * threads. */
+struct vjob {
+	struct lineage		*l;
+	int			 rc;
+	struct cert_info	 info;
+	enum cert_file		 f;
+	char			 why[512];
+	char			 key_id[65], chain_id[65];
+};
+
+struct vpool {
+	struct vjob		*jobs;
+	size_t			 n;
+	atomic_size_t		 next;
+	time_t			 now;
+};
+
+static void *
+vworker(void *arg)
+{
+	struct vpool *vp = arg;
+	struct cert_ctx *cx = cert_ctx_new();
+	size_t i;
+
+	while ((i = atomic_fetch_add(&vp->next, 1)) < vp->n) {
+		struct vjob *j = &vp->jobs[i];
+		struct lineage *l = j->l;
+
+		l->key.len = cert_key_strip_params(l->key.data, l->key.len);
+		j->rc = cert_validate_ctx(cx, l->key.data, l->key.len,
+		    l->chain.data, l->chain.len, vp->now, &j->info, &j->f,
+		    j->why, sizeof(j->why));
+		if (j->rc == 0) {
+			cert_sha256_hex(l->key.data, l->key.len, j->key_id);
+			cert_sha256_hex(l->chain.data, l->chain.len,
+			    j->chain_id);
+		}
+	}
+	cert_ctx_free(cx);
+	return NULL;
+}
+
+/* Validates every job, on as many threads as there are CPUs (up to 8)
+ * when there are enough jobs to be worth it. */
+static void
+validate_all(struct vjob *jobs, size_t n, time_t now)
+{
+	struct vpool vp = { jobs, n, 0, now };
+	pthread_t th[8];
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	int nth = 0, i;
+
+	if (n >= 64 && ncpu > 1)
+		nth = ncpu > 8 ? 8 : (int)ncpu;
+	for (i = 0; i < nth - 1; i++)
+		if (pthread_create(&th[i], NULL, vworker, &vp) != 0)
+			break;
+	nth = i;
+	vworker(&vp);			/* this thread works too */
+	for (i = 0; i < nth; i++)
+		pthread_join(th[i], NULL);
+}
+
+static int	on_disk(struct work *w, const struct pair *p);
+
+/* The first name of a pair that dane.hold_key_change lists, or NULL. */
+static const char *
+held_name(const struct work *w, const struct pair *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->nnames; i++)
+		if (strv_has(w->c->hold, w->c->nhold, p->names[i]))
+			return p->names[i];
+	return NULL;
+}
+
+/*
+ * dane.hold_key_change: a fresh pair whose key differs from the key its
+ * lineage serves, for a listed name, waits for `snisync release`; the
+ * lineage keeps serving its previous pair (p becomes a copy of it) while
+ * that pair stays valid for another day and its store files are there.
+ * Returns 1 when the change was held already by an earlier run, else 0.
+ */
+static int
+hold_check(struct work *w, struct pair *p)
+{
+	const struct pair *op = old_pair(w, p->lineage);
+	const struct state_hold *oh;
+	struct state_hold h = { 0 };
+	const char *name;
+	int known;
+
+	if (op == NULL || strcmp(op->key_id, p->key_id) == 0 ||
+	    ((name = held_name(w, p)) == NULL &&
+	    (name = held_name(w, op)) == NULL))
+		return 0;
+	if (strv_has(w->o->release, w->o->nrelease, p->lineage)) {
+		log_info("lineage %s: key change released: serving serial %s "
+		    "with its new key", log_esc(p->lineage), p->serial);
+		return 0;
+	}
+	if (op->not_after - (long long)w->now < 86400 ||
+	    !on_disk(w, op)) {
+		log_warn("lineage %s: key change for %s applied without a "
+		    "release: the previous certificate %s", log_esc(p->lineage),
+		    name, op->not_after - (long long)w->now < 86400 ?
+		    "expires within a day" : "is no longer in the store");
+		return 0;
+	}
+	oh = state_hold_of(&w->old, p->lineage);
+	h.lineage = xstrdup(p->lineage);
+	memcpy(h.key_id, p->key_id, sizeof(h.key_id));
+	memcpy(h.serial, p->serial, sizeof(h.serial));
+	if (cert_spki_sha256(p->chain, p->chainlen, 0, h.spki) == -1)
+		h.spki[0] = '\0';
+	known = oh != NULL && strcmp(oh->key_id, p->key_id) == 0;
+	h.since = known && oh->since != 0 ? oh->since : (long long)w->now;
+	(known ? log_debug : log_warn)("lineage %s: "
+	    "new key held back (dane.hold_key_change lists %s): still serving "
+	    "serial %s; publish the new TLSA 3 1 1 record, then run `snisync "
+	    "release %s`", log_esc(p->lineage), name, op->serial, name);
+	w->holds = xreallocarray(w->holds, w->nholds + 1, sizeof(*w->holds));
+	w->holds[w->nholds++] = h;
+	pair_free(p);
+	copy_pair_meta(p, op);
+	p->last_good = 0;
+	return known;
+}
+
+/* The sequential part: report, or turn the result into a pair. */
+static void
+validate_one(struct work *w, struct lineage *l, struct vjob *j)
+{
+	const struct pair *op;
+	struct pair *p;
+	int differs;
+
+	if (l->error != NULL) {
+		reject(w, l->name, l->err_file, l->error, l->transient);
+		return;
+	}
+	if (l->cached) {
+		/* The files validated and applied before, unchanged. */
+		p = add_pair(w);
+		copy_pair_meta(p, old_pair(w, l->name));
+		p->last_good = 0;
+		return;
+	}
+	if (j->rc == -1) {
+		reject(w, l->name, l->key_file == NULL ? file_name(j->f) :
+		    j->f == CERT_FILE_KEY ? l->key_file : l->chain_file, j->why,
+		    l->swap_prone);
+		return;
+	}
+	if (l->key.id.mode & 0004)
+		log_warn("lineage %s: %s: %s is readable by everyone "
+		    "(mode %04o); serving it anyway, but fix its mode",
+		    log_esc(l->name), l->key_file ? l->key_file :
+		    "privkey.pem", log_esc(l->key.path), l->key.id.mode);
+	p = add_pair(w);
+	p->lineage = xstrdup(l->name);
+	memcpy(p->key_id, j->key_id, sizeof(p->key_id));
+	memcpy(p->chain_id, j->chain_id, sizeof(p->chain_id));
+	p->names = j->info.names;
+	p->nnames = j->info.nnames;
+	j->info.names = NULL;
+	j->info.nnames = 0;
+	p->not_before = j->info.not_before;
+	p->not_after = j->info.not_after;
+	memcpy(p->key_desc, j->info.key_desc, sizeof(p->key_desc));
+	memcpy(p->serial, j->info.serial, sizeof(p->serial));
+	memcpy(p->fingerprint, j->info.fingerprint, sizeof(p->fingerprint));
+	p->key = l->key.data;
+	p->keylen = l->key.len;
+	p->chain = l->chain.data;
+	p->chainlen = l->chain.len;
+	l->key.data = l->chain.data = NULL;	/* the pair owns them now */
+	l->key.len = l->chain.len = 0;
+	p->src_key = xstrdup(l->key.path);
+	p->src_chain = xstrdup(l->chain.path);
+	p->src_key_id = l->key.id;
+	p->src_chain_id = l->chain.id;
+	op = old_pair(w, p->lineage);
+	differs = op == NULL || !pair_same_files(op, p);
+	if (hold_check(w, p) == 0 && differs) {
+		w->changed = xreallocarray(w->changed, w->nchanged + 1,
+		    sizeof(char *));
+		w->changed[w->nchanged++] = xstrdup(l->name);
+	}
+}
+
+int
+same_id(const struct fsio_id *a, const struct fsio_id *b)
+{
+	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+	    a->mtime_ns == b->mtime_ns;
+}
+
+static int
+cmp_strp_key(const void *key, const void *elem)
+{
+	return strcmp(key, *(char *const *)elem);
+}
+
+static int
+listed(const char *dir, int *done, char ***names, size_t *n,
+    const char *name)
+{
+	if (dir == NULL)
+		return 0;
+	if (!*done) {
+		*done = 1;
+		if (fsio_list(dir, names, n) == -1) {
+			*names = NULL;
+			*n = 0;
+		}
+	}
+	return *n > 0 && bsearch(name, *names, *n, sizeof(char *),
+	    cmp_strp_key) != NULL;
+}
+
+/* Whether a lineage's served file is there. A sync of a few lineages
+ * (the daemon, the deploy hook) asks the file system for each; a
+ * larger one lists the directory once, as it was when the scan began (a
+ * file removed since is caught when it is read: load_bytes). */
+int
+served_has(struct work *w, const char *lineage)
+{
+	char name[STORE_NAME_MAX];
+	struct stat st;
+	char *path;
+	int r;
+
+	if (w->o->nonly > 0 && w->o->nonly <= 16 && !w->served_listed) {
+		path = store_path(w->served, lineage);
+		r = lstat(path, &st) == 0 && S_ISREG(st.st_mode);
+		free(path);
+		return r;
+	}
+	store_file_name(lineage, name);
+	return listed(w->served, &w->served_listed, &w->served_names,
+	    &w->nserved, name);
+}
+
+static int
+legacy_has(struct work *w, const char *id)
+{
+	char name[80];
+
+	snprintf(name, sizeof(name), "%s.pem", id);
+	return listed(w->legacy, &w->legacy_listed, &w->legacy_names,
+	    &w->nlegacy, name);
+}
+
+/* An applied pair's bytes are on disk: its served file, or (a host
+ * upgraded from the legacy store) both of its legacy files. */
+static int
+on_disk(struct work *w, const struct pair *p)
+{
+	return served_has(w, p->lineage) || (w->legacy != NULL &&
+	    legacy_has(w, p->key_id) && legacy_has(w, p->chain_id));
+}
+
+/*
+ * scan_cached_fn: a lineage whose resolved files are the very files its
+ * applied pair was validated from (certbot never rewrites an archive
+ * file), still within their validity, with both store copies present,
+ * need not be read or validated again (its served file is there).
+ */
+static int
+cached(void *arg, const struct lineage *l)
+{
+	struct work *w = arg;
+	const struct pair *op = old_pair(w, l->name);
+
+	return op != NULL && !op->last_good && op->src_key != NULL &&
+	    op->src_chain != NULL && strcmp(op->src_key, l->key.path) == 0 &&
+	    strcmp(op->src_chain, l->chain.path) == 0 &&
+	    same_id(&op->src_key_id, &l->key.id) &&
+	    same_id(&op->src_chain_id, &l->chain.id) &&
+	    op->not_before <= (long long)w->now &&
+	    op->not_after >= (long long)w->now && on_disk(w, op);
+}
+
+int
+in_scan(struct work *w, const char *lineage)
+{
+	/* scan_tree() returns lineages sorted by name. */
+	return w->sc.n > 0 && bsearch(lineage, w->sc.v, w->sc.n,
+	    sizeof(*w->sc.v), cmp_lineage_key) != NULL;
+}
+
+/* "Served since": a pair keeps the time it was first applied for as long
+ * as its lineage serves the same key and chain; "key since" as long as
+ * it serves the same key. */
+static void
+stamp_since(struct work *w)
+{
+	size_t i;
+
+	for (i = 0; i < w->npairs; i++) {
+		struct pair *p = &w->pairs[i];
+		const struct pair *op;
+
+		op = old_pair(w, p->lineage);
+		if (p->since == 0)
+			p->since = op != NULL && op->since != 0 &&
+			    pair_same_files(op, p) ? op->since :
+			    (long long)w->now;
+		/* A renewal that keeps its key (certbot --reuse-key) keeps
+		 * the key's time: what a DANE 3 1 1 record pins. */
+		if (p->key_since == 0)
+			p->key_since = op != NULL && op->key_since != 0 &&
+			    strcmp(op->key_id, p->key_id) == 0 ?
+			    op->key_since : p->since;
+	}
+}
+
+static int
+old_error_is(const struct work *w, const struct state_error *e)
+{
+	size_t i;
+
+	for (i = 0; i < w->old.nerrs; i++)
+		if (strcmp(w->old.errs[i].lineage, e->lineage) == 0)
+			return strcmp(w->old.errs[i].error, e->error) == 0;
+	return 0;
+}
+
+static int
+cmp_count_key(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct lineage_count *)elem)->lineage);
+}
+
+static int
+cmp_count(const void *a, const void *b)
+{
+	return strcmp(((const struct lineage_count *)a)->lineage,
+	    ((const struct lineage_count *)b)->lineage);
+}
+
+/*
+ * Failures per lineage: a lineage counts one more each time it starts
+ * failing or fails for another reason (not once per run while it keeps
+ * failing the same way). Counts of lineages gone from the tree are
+ * dropped; those of lineages not looked at (--lineage) are kept.
+ */
+static void
+count_errors(struct work *w)
+{
+	size_t i;
+
+	w->counts = xcalloc(w->old.ncounts + w->nerrs + 1, sizeof(*w->counts));
+	for (i = 0; i < w->old.ncounts; i++) {
+		const char *l = w->old.counts[i].lineage;
+
+		if (in_scan(w, l) || (w->o->nonly > 0 &&
+		    !strv_has(w->o->only, w->o->nonly, l)))
+			w->counts[w->ncounts++] = (struct lineage_count){
+			    xstrdup(l), w->old.counts[i].n };
+	}
+	for (i = 0; i < w->nerrs; i++) {
+		struct lineage_count *c;
+
+		if (old_error_is(w, &w->errs[i]))
+			continue;
+		c = w->ncounts == 0 ? NULL : bsearch(w->errs[i].lineage,
+		    w->counts, w->ncounts, sizeof(*w->counts), cmp_count_key);
+		if (c != NULL) {
+			c->n++;
+			continue;
+		}
+		w->counts[w->ncounts++] = (struct lineage_count){
+		    xstrdup(w->errs[i].lineage), 1 };
+		qsort(w->counts, w->ncounts, sizeof(*w->counts), cmp_count);
+	}
+}
+
+/* certbot's tree, or NULL: none configured, or the built-in default
+ * missing on a host that uses other sources. */
+static const char *
+certbot_dir(const struct conf *c)
+{
+	struct stat st;
+
+	if (c->letsencrypt_dir != NULL && !c->letsencrypt_explicit &&
+	    c->nsources > 0 && stat(c->letsencrypt_dir, &st) == -1 &&
+	    errno == ENOENT)
+		return NULL;
+	return c->letsencrypt_dir;
+}
+
+/* scan + validate + plan. Returns 0, or -1 when the tree cannot be read
+ * (then nothing may change). */
+int
+gather(struct work *w, const struct sync_opts *o)
+{
+	struct vjob *jobs;
+	size_t i, j, njobs = 0;
+
+	if (w->old.n > 1)
+		qsort(w->old.pairs, w->old.n, sizeof(*w->old.pairs),
+		    cmp_pair_lineage);
+
+	if (scan_all(certbot_dir(w->c), w->c->sources, w->c->nsources,
+	    o->only, o->nonly, cached, w, &w->sc) == -1)
+		return -1;
+	jobs = xcalloc(w->sc.n + 1, sizeof(*jobs));
+	for (i = 0; i < w->sc.n; i++)
+		if (w->sc.v[i].error == NULL && !w->sc.v[i].cached)
+			jobs[njobs++].l = &w->sc.v[i];
+	validate_all(jobs, njobs, w->now);
+	w->nvalidated = njobs;
+	for (i = 0, j = 0; i < w->sc.n; i++) {
+		struct vjob *job = NULL;
+
+		if (j < njobs && jobs[j].l == &w->sc.v[i])
+			job = &jobs[j++];
+		validate_one(w, &w->sc.v[i], job);
+		if (job != NULL)
+			cert_info_free(&job->info);
+	}
+	free(jobs);
+	for (i = 0; i < w->old.n; i++) {
+		const struct pair *op = &w->old.pairs[i];
+
+		if (in_scan(w, op->lineage))
+			continue;
+		if (o->nonly > 0 && !strv_has(o->only, o->nonly, op->lineage)) {
+			/* Not asked about: it stays as it is, served from
+			 * the file it had when it was applied (only a full
+			 * resync looks at each again; a map rebuilt whole
+			 * reads it, and load_bytes names it if it is gone). */
+			copy_pair_meta(add_pair(w), op);
+			continue;
+		}
+		if (strchr(op->lineage, ':') != NULL)
+			log_info("lineage %s: gone from its source; removing "
+			    "its names", log_esc(op->lineage));
+		else
+			log_info("lineage %s: gone from %s/live; removing its "
+			    "names", log_esc(op->lineage),
+			    log_esc(w->c->letsencrypt_dir ?
+			    w->c->letsencrypt_dir : "letsencrypt_dir"));
+	}
+	if (o->nonly > 0)
+		for (i = 0; i < w->old.nerrs; i++)
+			if (!strv_has(o->only, o->nonly, w->old.errs[i].lineage) &&
+			    !in_scan(w, w->old.errs[i].lineage)) {
+				struct state_error *e = &w->old.errs[i];
+
+				w->errs = xreallocarray(w->errs, w->nerrs + 1,
+				    sizeof(*w->errs));
+				w->errs[w->nerrs++] = (struct state_error){
+				    xstrdup(e->lineage),
+				    e->file ? xstrdup(e->file) : NULL,
+				    xstrdup(e->error), e->since };
+			}
+	/* Held key changes of lineages not looked at stay held. */
+	if (o->nonly > 0)
+		for (i = 0; i < w->old.nholds; i++)
+			if (!strv_has(o->only, o->nonly,
+			    w->old.holds[i].lineage) &&
+			    !in_scan(w, w->old.holds[i].lineage)) {
+				struct state_hold h = w->old.holds[i];
+
+				h.lineage = xstrdup(h.lineage);
+				w->holds = xreallocarray(w->holds, w->nholds + 1,
+				    sizeof(*w->holds));
+				w->holds[w->nholds++] = h;
+			}
+	stamp_since(w);
+	count_errors(w);
+	plan_build(w->pairs, w->npairs, &w->plan);
+	plan_build(w->old.pairs, w->old.n, &w->oldplan);
+	for (i = 0; i < w->plan.nc; i++) {
+		const struct plan_conflict *c = &w->plan.c[i];
+
+		log_info("name %s: lineage %s (issued %s) wins over lineage "
+		    "%s (issued %s)", c->name,
+		    log_esc(w->pairs[c->winner].lineage),
+		    fmt_utc(w->pairs[c->winner].not_before),
+		    log_esc(w->pairs[c->loser].lineage),
+		    fmt_utc(w->pairs[c->loser].not_before));
+	}
+	return 0;
+}
