@@ -379,32 +379,53 @@ fsio_sync_fs(const char *dir)
 	return rc;
 }
 
+/* Whether name is "<bases[i]>.tmp.*" for some i < n. */
+static int
+is_temp_of(const char *name, const char *const *bases, size_t n)
+{
+	size_t i, len;
+
+	for (i = 0; i < n; i++) {
+		len = strlen(bases[i]);
+		if (strncmp(name, bases[i], len) == 0 &&
+		    strncmp(name + len, ".tmp.", 5) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+void
+fsio_clean_temps_in(const char *dir, const char *const *bases, size_t n)
+{
+	DIR *d;
+	struct dirent *de;
+
+	if (n == 0 || (d = opendir(dir)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		char *p;
+
+		if (strstr(de->d_name, ".tmp.") == NULL ||
+		    !is_temp_of(de->d_name, bases, n))
+			continue;
+		p = xasprintf("%s/%s", dir, de->d_name);
+		log_info("%s: removing a temp file left by an interrupted run",
+		    log_esc(p));
+		fsio_remove(p);
+		free(p);
+	}
+	closedir(d);
+}
+
 void
 fsio_clean_temps(const char *path)
 {
 	char dir[PATH_MAX];
 	const char *base = strrchr(path, '/');
-	char **names = NULL, *prefix;
-	size_t n = 0, i, plen;
 
 	base = base ? base + 1 : path;
-	prefix = xasprintf("%s.tmp.", base);
-	plen = strlen(prefix);
 	fsio_dirname(path, dir, sizeof(dir));
-	if (fsio_list(dir, &names, &n) == 0)
-		for (i = 0; i < n; i++) {
-			char *p;
-
-			if (strncmp(names[i], prefix, plen) != 0)
-				continue;
-			p = xasprintf("%s/%s", dir, names[i]);
-			log_info("%s: removing a temp file left by an "
-			    "interrupted run", log_esc(p));
-			fsio_remove(p);
-			free(p);
-		}
-	fsio_list_free(names, n);
-	free(prefix);
+	fsio_clean_temps_in(dir, &base, 1);
 }
 
 int

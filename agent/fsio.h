@@ -78,6 +78,11 @@ int	fsio_sync_fs(const char *dir);
  * when a run was killed ("<path>.tmp.*"). Call it holding the lock. */
 void	fsio_clean_temps(const char *path);
 
+/* fsio_clean_temps_in(dir, bases, n): the same for the files of dir named
+ * bases[0, n); one listing of dir, nothing allocated per entry. */
+void	fsio_clean_temps_in(const char *dir, const char *const *bases,
+	    size_t n);
+
 /*
  * fsio_stamp(path): a stamp file: sets path's mtime to now (zero bytes
  * written), creating it empty (0600, O_EXCL) when missing. 0, or -1
