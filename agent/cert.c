@@ -12,6 +12,7 @@
  * logged, and OpenSSL's copies are freed with the key object.
  */
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,12 +77,31 @@ cert_key_type_name(enum key_type t)
 	}
 }
 
+/* SHA-256 fetched once: EVP_sha256() fetches it again at each digest,
+ * which costs as much as hashing a record (the state digests every
+ * record at each load and save). */
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void
+sha256_fetch(void)
+{
+	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+static const EVP_MD *
+sha256(void)
+{
+	pthread_once(&sha256_once, sha256_fetch);
+	return sha256_md != NULL ? sha256_md : EVP_sha256();
+}
+
 void
 cert_sha256(const void *buf, size_t len, unsigned char *out)
 {
 	unsigned int mdlen = 0;
 
-	EVP_Digest(buf, len, out, &mdlen, EVP_sha256(), NULL);
+	EVP_Digest(buf, len, out, &mdlen, sha256(), NULL);
 }
 
 void
@@ -90,7 +110,7 @@ cert_sha256_hex(const void *buf, size_t len, char out[65])
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0, i;
 
-	EVP_Digest(buf, len, md, &mdlen, EVP_sha256(), NULL);
+	EVP_Digest(buf, len, md, &mdlen, sha256(), NULL);
 	for (i = 0; i < mdlen && i < 32; i++)
 		snprintf(out + 2 * i, 3, "%02x", md[i]);
 	out[64] = '\0';
@@ -373,7 +393,7 @@ leaf_ids(X509 *leaf, struct cert_info *info)
 	snprintf(info->serial, sizeof(info->serial), "%s", hex ? hex : "?");
 	OPENSSL_free(hex);
 	BN_free(bn);
-	X509_digest(leaf, EVP_sha256(), md, &mdlen);
+	X509_digest(leaf, sha256(), md, &mdlen);
 	for (i = 0; i < mdlen && i < 32; i++)
 		snprintf(info->fingerprint + 3 * i, 4, i + 1 < mdlen ?
 		    "%02X:" : "%02X", md[i]);
@@ -452,7 +472,7 @@ cert_parse(struct cert_ctx *ctx, const unsigned char *pem, size_t len,
 	X509 *x;
 	BIO *bio;
 
-	EVP_Digest(pem, len, md, &mdlen, EVP_sha256(), NULL);
+	EVP_Digest(pem, len, md, &mdlen, sha256(), NULL);
 	if (issuer && (e = iss_find(ctx, md)) != NULL) {
 		X509_up_ref(e->x);
 		return e->x;
@@ -639,7 +659,7 @@ cert_spki_sha256(const unsigned char *pem, size_t len, int index,
 	if (x == NULL)
 		return -1;
 	n = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &der);
-	if (n > 0 && EVP_Digest(der, (size_t)n, md, &mdlen, EVP_sha256(),
+	if (n > 0 && EVP_Digest(der, (size_t)n, md, &mdlen, sha256(),
 	    NULL) == 1 && mdlen == 32) {
 		for (i = 0; i < 32; i++)
 			snprintf(out + 2 * i, 3, "%02x", md[i]);

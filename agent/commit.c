@@ -235,11 +235,54 @@ add_name(char ***v, size_t *n, const char *lineage)
 	(*v)[(*n)++] = xstrdup(name);
 }
 
-/* Removes the files of dir that are not in keep[0, nkeep) (sorted), and
- * temp files a killed run left; then dir itself when it is emptied and
- * rm_dir. */
+/* The served files the include on disk names (Dovecot may be held back
+ * at an earlier one), read when a file nothing else keeps is found. */
+struct inc_refs {
+	struct work	 *w;
+	const char	 *dir;		/* refs to files in this directory */
+	int		  loaded;
+	char		**v;		/* sorted */
+	size_t		  n;
+};
+
+static int
+named_by_include(struct inc_refs *r, char **name)
+{
+	unsigned char *text = NULL;
+	size_t len = 0;
+	char why[256];
+
+	if (!r->loaded) {
+		r->loaded = 1;
+		if (r->w->dovecot_on && fsio_read(r->w->c->dovecot.path,
+		    SCAN_MAX_FILE * 64, &text, &len, NULL, why,
+		    sizeof(why)) == 0)
+			r->v = dovecot_refs((const char *)text, len, r->dir,
+			    &r->n);
+		if (r->n > 1)
+			qsort(r->v, r->n, sizeof(char *), strv_cmp);
+		free(text);
+	}
+	return r->n > 0 && bsearch(name, r->v, r->n, sizeof(char *),
+	    strv_cmp) != NULL;
+}
+
 static void
-gc_dir(const char *dir, char **keep, size_t nkeep, int rm_dir)
+inc_refs_free(struct inc_refs *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->n; i++)
+		free(r->v[i]);
+	free(r->v);
+}
+
+/* Removes the files of dir that are neither in keep[0, nkeep) (sorted)
+ * nor named by the include, and temp files a killed run left; then dir
+ * itself when it is emptied and rm_dir. */
+static void
+gc_dir(const char *dir, char **keep, size_t nkeep, struct inc_refs *inc,
+    int rm_dir)
 {
 	char **names = NULL;
 	size_t n = 0, i, left = 0;
@@ -253,7 +296,7 @@ gc_dir(const char *dir, char **keep, size_t nkeep, int rm_dir)
 		if (strstr(names[i], ".pem.tmp.") == NULL && (len < 5 ||
 		    strcmp(names[i] + len - 4, ".pem") != 0 || (nkeep > 0 &&
 		    bsearch(&names[i], keep, nkeep, sizeof(char *),
-		    strv_cmp) != NULL))) {
+		    strv_cmp) != NULL) || named_by_include(inc, &names[i]))) {
 			left++;
 			continue;
 		}
@@ -272,50 +315,34 @@ gc_dir(const char *dir, char **keep, size_t nkeep, int rm_dir)
 /*
  * Removes the served files nothing names any more: the lineage of no
  * pair of this run (nor, keep_old, of the previous run's), and not named
- * by the include on disk (Dovecot may be held back at an earlier one);
- * on a host upgraded from the legacy store, its files once the include
- * names none of them, then its directory.
+ * by the include on disk (read only when such a file is found); on a
+ * host upgraded from the legacy store, its files once the include names
+ * none of them, then its directory.
  */
 void
 gc_store(struct work *w, int keep_old)
 {
-	char **keep = NULL, **inc = NULL, **linc = NULL;
-	size_t nkeep = 0, ninc = 0, nlinc = 0, i;
-	unsigned char *text = NULL;
-	size_t len = 0;
-	char why[256];
+	struct inc_refs inc = { w, w->served, 0, NULL, 0 };
+	struct inc_refs linc = { w, w->legacy, 0, NULL, 0 };
+	char **keep = NULL;
+	size_t nkeep = 0, i;
 
 	if (!gc_due(w, keep_old))
 		return;
-	if (w->dovecot_on && fsio_read(w->c->dovecot.path, SCAN_MAX_FILE * 64,
-	    &text, &len, NULL, why, sizeof(why)) == -1)
-		text = NULL;
-	inc = dovecot_refs((const char *)text, len, w->served, &ninc);
-	if (w->legacy != NULL)
-		linc = dovecot_refs((const char *)text, len, w->legacy, &nlinc);
 	for (i = 0; i < w->npairs; i++)
 		add_name(&keep, &nkeep, w->pairs[i].lineage);
 	for (i = 0; keep_old && i < w->old.n; i++)
 		add_name(&keep, &nkeep, w->old.pairs[i].lineage);
-	keep = xreallocarray(keep, nkeep + ninc + 1, sizeof(char *));
-	for (i = 0; i < ninc; i++)
-		keep[nkeep++] = inc[i];
 	if (nkeep > 1)
 		qsort(keep, nkeep, sizeof(char *), strv_cmp);
-	gc_dir(w->served, keep, nkeep, 0);
-	if (w->legacy != NULL) {
-		if (nlinc > 1)
-			qsort(linc, nlinc, sizeof(char *), strv_cmp);
-		gc_dir(w->legacy, linc, nlinc, 1);
-	}
+	gc_dir(w->served, keep, nkeep, &inc, 0);
+	if (w->legacy != NULL)
+		gc_dir(w->legacy, NULL, 0, &linc, 1);
 	for (i = 0; i < nkeep; i++)
 		free(keep[i]);
-	for (i = 0; i < nlinc; i++)
-		free(linc[i]);
 	free(keep);
-	free(inc);
-	free(linc);
-	free(text);
+	inc_refs_free(&inc);
+	inc_refs_free(&linc);
 }
 
 /* The state this run leaves, borrowing w's arrays. */
@@ -340,6 +367,7 @@ state_view(const struct work *w, struct state *st)
 	st->dovecot = w->dc;
 	memcpy(st->out_id, w->out_id, sizeof(st->out_id));
 	st->nnames = w->nnames;
+	memcpy(st->render_key, w->render_key, sizeof(st->render_key));
 }
 
 int

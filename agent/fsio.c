@@ -547,15 +547,31 @@ fsio_lock(const char *path, int timeout_s)
 }
 
 
+struct dent {
+	char		*name;
+	unsigned char	 type;
+};
+
+static int
+cmp_dent(const void *a, const void *b)
+{
+	return strcmp(((const struct dent *)a)->name,
+	    ((const struct dent *)b)->name);
+}
+
 int
-fsio_list(const char *dir, char ***namesp, size_t *np)
+fsio_list_types(const char *dir, char ***namesp, unsigned char **typesp,
+    size_t *np)
 {
 	DIR *d;
 	struct dirent *de;
-	char **names = NULL;
-	size_t n = 0, cap = 0;
+	struct dent *v = NULL;
+	char **names;
+	size_t n = 0, cap = 0, i;
 
 	*namesp = NULL;
+	if (typesp != NULL)
+		*typesp = NULL;
 	*np = 0;
 	if ((d = opendir(dir)) == NULL)
 		return -1;
@@ -564,19 +580,32 @@ fsio_list(const char *dir, char ***namesp, size_t *np)
 			continue;
 		if (n == cap) {
 			cap = cap ? cap * 2 : 16;
-			names = realloc(names, cap * sizeof(*names));
-			if (names == NULL)
-				log_fatal("out of memory");
+			v = xreallocarray(v, cap, sizeof(*v));
 		}
-		if ((names[n++] = strdup(de->d_name)) == NULL)
-			log_fatal("out of memory");
+		v[n].name = xstrdup(de->d_name);
+		v[n++].type = de->d_type;
 	}
 	closedir(d);
-	if (n > 0)
-		qsort(names, n, sizeof(*names), strv_cmp);
+	if (n > 1)
+		qsort(v, n, sizeof(*v), cmp_dent);
+	names = xcalloc(n + 1, sizeof(*names));
+	if (typesp != NULL)
+		*typesp = xcalloc(n + 1, 1);
+	for (i = 0; i < n; i++) {
+		names[i] = v[i].name;
+		if (typesp != NULL)
+			(*typesp)[i] = v[i].type;
+	}
+	free(v);
 	*namesp = names;
 	*np = n;
 	return 0;
+}
+
+int
+fsio_list(const char *dir, char ***namesp, size_t *np)
+{
+	return fsio_list_types(dir, namesp, NULL, np);
 }
 
 void

@@ -111,6 +111,12 @@ int	fsio_lock(const char *path, int timeout_s);
 /* fsio_list(dir, &names, &n): the entries of dir except "." and "..",
  * sorted. Returns 0, or -1 with errno set (not logged). */
 int	fsio_list(const char *dir, char ***names, size_t *n);
+
+/* fsio_list_types(dir, &names, &types, &n): the same, with each entry's
+ * d_type in types[] (DT_UNKNOWN where the file system gives none; free
+ * it with free()). */
+int	fsio_list_types(const char *dir, char ***names, unsigned char **types,
+	    size_t *n);
 void	fsio_list_free(char **names, size_t n);
 
 /* fsio_dirname(path, out, outsz): the directory part of path. */

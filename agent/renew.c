@@ -18,11 +18,14 @@
  * logged on the way is dropped, but for one debug line saying why).
  * mark_sole() (the whole-state path) and note_outputs() record what a
  * later renewal trusts: which pairs serve their names alone, and the
- * outputs' identities.
+ * outputs' identities. The same identities, with a digest of what else
+ * an output is rendered from (render_key()), let output_current() spare
+ * a whole-state run that changes nothing the rendering and the compare.
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "cert.h"
 #include "fsio.h"
 #include "log.h"
 #include "state.h"
@@ -168,6 +171,58 @@ try_renewal(struct work *w, const char *lmdb, struct timing *tm)
 	return 0;
 }
 
+/* What an output's bytes depend on besides the plan: snisync's version,
+ * the served directory, the output's path, and for the include the
+ * Dovecot syntax. */
+static void
+render_key(const struct work *w, enum svc_id svc, unsigned char out[32])
+{
+	char *s = xasprintf("snisync %s\n%d\n%s\n%s\n%d\n",
+	    SNISYNC_VERSION, (int)svc, w->served, svc == SVC_POSTFIX ?
+	    w->c->postfix.path : w->c->dovecot.path,
+	    svc == SVC_DOVECOT ? (int)w->syntax : 0);
+
+	cert_sha256(s, strlen(s), out);
+	free(s);
+}
+
+static int
+same_lineage(const struct pair *a, size_t ia, const struct pair *b,
+    size_t ib)
+{
+	if (ia == PLAN_NO_ALT || ib == PLAN_NO_ALT)
+		return ia == ib;
+	return strcmp(a[ia].lineage, b[ib].lineage) == 0;
+}
+
+int
+output_current(const struct work *w, const struct diff *d, enum svc_id svc)
+{
+	const struct plan *a = &w->oldplan, *b = &w->plan;
+	unsigned char key[32];
+	size_t i;
+
+	/* No entry changes, no served file is written, and the last full
+	 * plan (as many names) left this very file. */
+	if (w->partial || w->legacy != NULL || d->nnames > 0 ||
+	    d->nserving > 0 || !state_has_run(&w->old) ||
+	    b->n != w->old.nnames || a->n != b->n || !out_current(
+	    &w->old.out_id[svc], svc == SVC_POSTFIX ? w->c->postfix.path :
+	    w->c->dovecot.path))
+		return 0;
+	render_key(w, svc, key);
+	if (memcmp(key, w->old.render_key[svc], sizeof(key)) != 0)
+		return 0;
+	/* The same files may be another lineage's, named by another path. */
+	for (i = 0; i < b->n; i++)
+		if (strcmp(a->e[i].name, b->e[i].name) != 0 ||
+		    !same_lineage(w->old.pairs, a->e[i].pair, w->pairs,
+		    b->e[i].pair) || !same_lineage(w->old.pairs, a->e[i].alt,
+		    w->pairs, b->e[i].alt))
+			return 0;
+	return 1;
+}
+
 /* The whole-state path: which pairs are sole (pair.sole), for the
  * records a later renewal reads. */
 void
@@ -196,16 +251,25 @@ note_outputs(struct work *w, const struct svc_run *sv)
 
 	if (w->partial) {
 		memcpy(w->out_id, w->old.out_id, sizeof(w->out_id));
+		memcpy(w->render_key, w->old.render_key,
+		    sizeof(w->render_key));
 		w->nnames = w->old.nnames;
 		return;
 	}
 	memset(w->out_id, 0, sizeof(w->out_id));
+	memset(w->render_key, 0, sizeof(w->render_key));
 	w->nnames = w->plan.n;
-	if (pf->on && !pf->failed && (pf->written || !pf->change) &&
-	    fsio_identity(w->c->postfix.path, &w->out_id[0]) == -1)
-		memset(&w->out_id[0], 0, sizeof(w->out_id[0]));
+	if (pf->on && !pf->failed && (pf->written || !pf->change)) {
+		if (fsio_identity(w->c->postfix.path, &w->out_id[0]) == 0)
+			render_key(w, SVC_POSTFIX, w->render_key[0]);
+		else
+			memset(&w->out_id[0], 0, sizeof(w->out_id[0]));
+	}
 	if (dc->on && !dc->failed && !dc->held_back &&
-	    w->dc.held == DOVECOT_HOLD_NONE && (dc->written || !dc->change) &&
-	    fsio_identity(w->c->dovecot.path, &w->out_id[1]) == -1)
-		memset(&w->out_id[1], 0, sizeof(w->out_id[1]));
+	    w->dc.held == DOVECOT_HOLD_NONE && (dc->written || !dc->change)) {
+		if (fsio_identity(w->c->dovecot.path, &w->out_id[1]) == 0)
+			render_key(w, SVC_DOVECOT, w->render_key[1]);
+		else
+			memset(&w->out_id[1], 0, sizeof(w->out_id[1]));
+	}
 }

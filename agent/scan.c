@@ -15,6 +15,7 @@
  * directories instead of a walk of every component. Anything else takes
  * the general path, which decides (and words) every refusal.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -301,6 +302,8 @@ struct scan_job {
 	const struct scan_ctx	*cx;
 	struct scan		*sc;
 	const char		*live;
+	unsigned char		*type;		/* d_type from the listing,
+						   DT_UNKNOWN when none */
 	unsigned char		*regular;	/* a file, not a lineage */
 };
 
@@ -312,6 +315,17 @@ resolve_job(void *arg, size_t i)
 	struct stat st;
 	int got, lerr;
 
+	/* What the listing says spares an lstat in the common case. */
+	if (j->type[i] == DT_REG) {
+		j->regular[i] = 1;
+		return;
+	}
+	if (j->type[i] == DT_DIR) {
+		memset(&st, 0, sizeof(st));
+		st.st_mode = S_IFDIR;
+		scan_resolve(l, j->cx, &st, 0);
+		return;
+	}
 	got = (j->cx->live_fd >= 0 ? fstatat(j->cx->live_fd, l->name, &st,
 	    AT_SYMLINK_NOFOLLOW) : lstat(l->dir, &st)) == 0;
 	lerr = got ? 0 : errno;
@@ -342,6 +356,7 @@ scan_tree(const char *le_dir, char *const *only, size_t nonly,
 	struct scan_job job;
 	char root[PATH_MAX];
 	char *live = NULL, *archive, **names = NULL;
+	unsigned char *types = NULL;
 	size_t n = 0, i, j;
 	struct stat st;
 	struct scan_ctx cx = { root, -1, -1 };
@@ -360,6 +375,7 @@ scan_tree(const char *le_dir, char *const *only, size_t nonly,
 		/* A few lineages (a renewal): look them up, not through a
 		 * listing of every lineage; one that is not there is gone. */
 		names = xcalloc(nonly + 1, sizeof(*names));
+		types = xcalloc(nonly + 1, 1);	/* DT_UNKNOWN */
 		for (j = 0; j < nonly; j++) {
 			char *path;
 
@@ -373,7 +389,7 @@ scan_tree(const char *le_dir, char *const *only, size_t nonly,
 			free(path);
 		}
 		qsort(names, n, sizeof(*names), strv_cmp);
-	} else if (fsio_list(live, &names, &n) == -1) {
+	} else if (fsio_list_types(live, &names, &types, &n) == -1) {
 		log_err("%s: %s", log_esc(live), strerror(errno));
 		free(live);
 		return -1;
@@ -389,6 +405,7 @@ scan_tree(const char *le_dir, char *const *only, size_t nonly,
 		    O_NOFOLLOW | O_CLOEXEC);
 	free(archive);
 	sc->v = xcalloc(n ? n : 1, sizeof(*sc->v));
+	job.type = xcalloc(n + 1, 1);
 	for (i = 0; i < n; i++) {
 		if (nonly > 0) {
 			for (j = 0; j < nonly; j++)
@@ -399,6 +416,7 @@ scan_tree(const char *le_dir, char *const *only, size_t nonly,
 		}
 		if (names[i][0] == '.')
 			continue;	/* hidden files */
+		job.type[sc->n] = types[i];
 		sc->v[sc->n].name = xstrdup(names[i]);
 		sc->v[sc->n++].dir = xasprintf("%s/%s", live, names[i]);
 	}
@@ -419,12 +437,14 @@ scan_tree(const char *le_dir, char *const *only, size_t nonly,
 	}
 	sc->n = j;
 	free(job.regular);
+	free(job.type);
 	for (i = 0; i < sc->n; i++)
 		if (sc->v[i].error == NULL && cached != NULL &&
 		    cached(arg, &sc->v[i]))
 			sc->v[i].cached = 1;
 	par_for(sc->n, SCAN_PAR_MIN, read_job, &job);
 	fsio_list_free(names, n);
+	free(types);
 	free(live);
 	if (cx.live_fd >= 0)
 		close(cx.live_fd);

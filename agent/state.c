@@ -33,7 +33,8 @@
 #include "util.h"
 
 #define REC_VERSION	1
-#define RUN_VERSION	2	/* 1: without out_id and nnames */
+#define RUN_VERSION	3	/* 1: without out_id and nnames; 2: without
+				   render_key */
 #define F_PAIR		0x01
 #define F_ERROR		0x02
 #define F_HOLD		0x04
@@ -199,6 +200,7 @@ run_value(const struct state *st, struct buf *b)
 	put_id(b, &st->out_id[0]);
 	put_id(b, &st->out_id[1]);
 	put_u64(b, st->nnames);
+	buf_add(b, st->render_key[0], sizeof(st->render_key));
 }
 
 enum part { P_PAIR, P_ERR, P_HOLD, P_COUNT };
@@ -359,6 +361,19 @@ get_u8(struct rd *r)
 		return 0;
 	}
 	return *r->p++;
+}
+
+/* n bytes as they are. */
+static void
+get_raw(struct rd *r, unsigned char *out, size_t n)
+{
+	if (r->bad || (size_t)(r->end - r->p) < n) {
+		r->bad = 1;
+		memset(out, 0, n);
+		return;
+	}
+	memcpy(out, r->p, n);
+	r->p += n;
 }
 
 /* A string: malloc'd, or NULL for a null string (*isnull) or an error. */
@@ -572,6 +587,8 @@ add_run(struct state *st, struct rd *r, unsigned version)
 		get_id(r, &s.out_id[1]);
 		s.nnames = (size_t)get_u64(r);
 	}
+	if (version >= 3)
+		get_raw(r, s.render_key[0], sizeof(s.render_key));
 	if (d->held >= DOVECOT_HOLD__MAX || r->p != r->end)
 		r->bad = 1;
 	if (r->bad)
@@ -583,6 +600,7 @@ add_run(struct state *st, struct rd *r, unsigned version)
 	st->dovecot = s.dovecot;
 	memcpy(st->out_id, s.out_id, sizeof(s.out_id));
 	st->nnames = s.nnames;
+	memcpy(st->render_key, s.render_key, sizeof(s.render_key));
 }
 
 static int
@@ -598,7 +616,7 @@ decode(const void *key, size_t klen, const void *val, size_t vlen,
 		return -1;
 	version = get_u8(&r);
 	if (klen == 1 && k[0] == 'r') {
-		if (version != 1 && version != RUN_VERSION)
+		if (version < 1 || version > RUN_VERSION)
 			return -1;
 		add_run(st, &r, version);
 		return r.bad ? -1 : 0;

@@ -106,6 +106,11 @@ struct state {
 						   keeps its names trusts files
 						   with these identities */
 	size_t			 nnames;	/* names that plan serves */
+	unsigned char		 render_key[2][32]; /* what else the
+						   outputs of out_id were
+						   rendered from (renew.c,
+						   render_key()); zero:
+						   unknown */
 	struct state_mirror	*mirror;	/* what the database holds, as
 						   read or last saved (state.c's
 						   own; NULL: nothing) */

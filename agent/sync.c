@@ -411,6 +411,9 @@ sync_resync(const struct conf *c, const struct sync_opts *o)
 	diff_build(&w, &d);
 	if (sv[SVC_POSTFIX].on && w.partial)
 		sv[SVC_POSTFIX].change = d.nserving > 0; /* entries alone */
+	else if (sv[SVC_POSTFIX].on && lmdb_current(&w, lmdb) &&
+	    output_current(&w, &d, SVC_POSTFIX))
+		sv[SVC_POSTFIX].change = 0;	/* nothing to render */
 	else if (sv[SVC_POSTFIX].on) {
 		pf_src = postfix_source(&w.plan, w.pairs, w.served, &pf_len);
 		sv[SVC_POSTFIX].change = d.nserving > 0 ||
@@ -423,7 +426,9 @@ sync_resync(const struct conf *c, const struct sync_opts *o)
 		sv[SVC_DOVECOT].on = 0;
 		sv[SVC_DOVECOT].status = "version unknown, not written";
 		failed = 1;
-	} else if (sv[SVC_DOVECOT].on) {
+	} else if (sv[SVC_DOVECOT].on && output_current(&w, &d, SVC_DOVECOT))
+		sv[SVC_DOVECOT].change = sv[SVC_DOVECOT].files = 0;
+	else if (sv[SVC_DOVECOT].on) {
 		dc_text = dovecot_render(&w.plan, w.pairs, w.served, w.syntax,
 		    &dc_len);
 		sv[SVC_DOVECOT].change = !file_equals(c->dovecot.path, dc_text,

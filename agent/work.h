@@ -89,6 +89,7 @@ struct work {
 						   alone (try_renewal) */
 	struct fsio_id		  out_id[2];	/* to save */
 	size_t			  nnames;	/* to save */
+	unsigned char		  render_key[2][32]; /* to save */
 	const struct sync_opts	*o;
 };
 
@@ -310,6 +311,12 @@ void	mark_sole(struct work *w);
 /* note_outputs(w, sv): the outputs' identities and the name count this
  * run leaves for the next renewal. */
 void	note_outputs(struct work *w, const struct svc_run *sv);
+
+/* output_current(w, d, svc): 1 when svc's output on disk (the map source,
+ * the include) is what this run's plan renders, known without rendering
+ * it: a run that changes nothing skips rendering and comparing. */
+int	output_current(const struct work *w, const struct diff *d,
+	    enum svc_id svc);
 
 /* ---- sync.c: the run ---- */
 

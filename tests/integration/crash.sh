@@ -231,7 +231,7 @@ def read_state(path):
             n = struct.unpack('<I', take(4))[0]
             return None if n == 0xffffffff else take(n).decode('latin-1')
         version = u8()
-        if version != (2 if k == b'r' else 1):
+        if version != (3 if k == b'r' else 1):
             raise ValueError('record version')
         if k == b'r':
             u8(); [i64() for _ in range(4)]

@@ -258,6 +258,29 @@ t_eq "map locked by a reader: every entry right" \
 t_eq "map locked by a reader: the removed name is gone" "$(q ed2.example.test)" ""
 kill "$lpid" 2>/dev/null; wait "$lpid" 2>/dev/null
 
+# --- a run that changes nothing renders nothing, yet repairs what it must ---
+# It trusts an output unrendered only when it is the very file the last
+# full run left, for the same config: an output edited by hand, or a
+# config that now asks for another Dovecot syntax, is rendered again.
+"$SNISYNC" -c "$T/conf.json" resync >/dev/null 2>&1
+good_dc=$(cat "$DCF") good_pf=$(cat "$MAP")
+"$SNISYNC" -v -c "$T/conf.json" resync >/dev/null 2>"$T/err-same"
+t_match "nothing changed: nothing written" "$(cat "$T/err-same")" \
+	'nothing changed: .* nothing written, nothing reloaded'
+printf '# edited by hand\n' >>"$DCF"
+sed -i '1d' "$MAP"
+"$SNISYNC" -c "$T/conf.json" resync >/dev/null 2>&1
+t_eq "the include edited by hand: written again" "$(cat "$DCF")" "$good_dc"
+t_eq "the map source edited by hand: written again" "$(cat "$MAP")" "$good_pf"
+t_eq "... and the map is what postmap -F builds from it" \
+	"$(dumpmap | sha256sum)" "$(expect_dump | sha256sum)"
+tree_conf "$T/conf24.json" "$LE" "$T/state" "$MAP" "$DCF" dovecot_version='"2.4"'
+"$SNISYNC" -c "$T/conf24.json" resync >/dev/null 2>&1
+t_check "the config asks for Dovecot 2.4: the include is rendered for 2.4" \
+	grep -q '^# Written by snisync for Dovecot 2\.4\.' "$DCF"
+"$SNISYNC" -c "$T/conf.json" resync >/dev/null 2>&1
+t_eq "... and for 2.3 again when the config asks for 2.3" "$(cat "$DCF")" "$good_dc"
+
 # --- empty tree: the map still exists, with no entries ---------------------
 mkdir -p "$T/empty/live"
 tree_conf "$T/empty.json" "$T/empty" "$T/state2" "$T/pf/empty" "$T/dc/empty.conf"

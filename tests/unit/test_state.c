@@ -145,6 +145,8 @@ main(void)
 	st.out_id[0] = (struct fsio_id){ 5, 6, 7, 8, 0 };
 	st.out_id[1] = (struct fsio_id){ 9, 10, 11, -12, 0 };
 	st.nnames = 20000;
+	memset(st.render_key[0], 0xa5, sizeof(st.render_key[0]));
+	st.render_key[1][31] = 7;
 	{
 		static struct state_hold h;
 
@@ -202,6 +204,8 @@ main(void)
 	UNIT_OK(back.pairs[0].sole && !back.pairs[1].sole, "sole pairs");
 	UNIT_OK(back.out_id[0].ino == 6 && back.out_id[1].mtime_ns == -12 &&
 	    back.nnames == 20000, "outputs' identities and the name count");
+	UNIT_OK(memcmp(back.render_key, st.render_key,
+	    sizeof(st.render_key)) == 0, "what the outputs were rendered from");
 	UNIT_INTEQ(records_differ(&back, &st), 0,
 	    "read back encodes to the same records");
 
