@@ -312,7 +312,6 @@ state_encode(const struct state *st, struct state_records *out)
 	}
 	out->n = n + 1;
 	out->arena = b.p;
-	out->arenalen = b.len;
 	free(g);
 }
 

@@ -206,7 +206,6 @@ struct state_records {
 	struct state_record	*r;
 	size_t			 n;
 	char			*arena;		/* the bytes r points into */
-	size_t			 arenalen;
 };
 
 int	state_decode(const void *key, size_t klen, const void *val,

@@ -197,8 +197,10 @@ mono_ms(void)
 }
 
 struct par {
-	void		(*fn)(void *, size_t);
+	void		(*fn)(void *, void *, size_t);
 	void		 *arg;
+	void		*(*begin)(void *);
+	void		(*end)(void *);
 	size_t		  n;
 	atomic_size_t	  next;
 };
@@ -207,17 +209,21 @@ static void *
 par_worker(void *arg)
 {
 	struct par *p = arg;
+	void *tctx = p->begin != NULL ? p->begin(p->arg) : NULL;
 	size_t i;
 
 	while ((i = atomic_fetch_add(&p->next, 1)) < p->n)
-		p->fn(p->arg, i);
+		p->fn(p->arg, tctx, i);
+	if (p->end != NULL)
+		p->end(tctx);
 	return NULL;
 }
 
 void
-par_for(size_t n, size_t min, void (*fn)(void *, size_t), void *arg)
+par_for_ctx(size_t n, size_t min, void (*fn)(void *, void *, size_t),
+    void *arg, void *(*begin)(void *), void (*end)(void *))
 {
-	struct par p = { fn, arg, n, 0 };
+	struct par p = { fn, arg, begin, end, n, 0 };
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	pthread_t th[7];
 	int nth = 0, i;
@@ -231,6 +237,28 @@ par_for(size_t n, size_t min, void (*fn)(void *, size_t), void *arg)
 	par_worker(&p);			/* this thread works too */
 	for (i = 0; i < nth; i++)
 		pthread_join(th[i], NULL);
+}
+
+struct par_plain {
+	void	(*fn)(void *, size_t);
+	void	 *arg;
+};
+
+static void
+par_plain(void *arg, void *tctx, size_t i)
+{
+	struct par_plain *pp = arg;
+
+	(void)tctx;
+	pp->fn(pp->arg, i);
+}
+
+void
+par_for(size_t n, size_t min, void (*fn)(void *, size_t), void *arg)
+{
+	struct par_plain pp = { fn, arg };
+
+	par_for_ctx(n, min, par_plain, &pp, NULL, NULL);
 }
 
 int

@@ -51,6 +51,13 @@ void	free_wiped(void *p, size_t n);
 void	par_for(size_t n, size_t min, void (*fn)(void *arg, size_t i),
 	    void *arg);
 
+/* par_for_ctx(n, min, fn, arg, begin, end): the same, where each thread
+ * first makes its own context, tctx = begin(arg), passes it to every
+ * fn(arg, tctx, i) it runs, and ends with end(tctx). */
+void	par_for_ctx(size_t n, size_t min,
+	    void (*fn)(void *arg, void *tctx, size_t i), void *arg,
+	    void *(*begin)(void *arg), void (*end)(void *tctx));
+
 /* strv_cmp(a, b): strcmp() of two char * elements, for qsort(). */
 int	strv_cmp(const void *a, const void *b);
 

@@ -16,8 +16,6 @@
  */
 #include <errno.h>
 #include <limits.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -192,55 +190,47 @@ struct vjob {
 
 struct vpool {
 	struct vjob		*jobs;
-	size_t			 n;
-	atomic_size_t		 next;
 	time_t			 now;
 };
 
 static void *
-vworker(void *arg)
+vbegin(void *arg)
+{
+	(void)arg;
+	return cert_ctx_new();
+}
+
+static void
+vend(void *cx)
+{
+	cert_ctx_free(cx);
+}
+
+static void
+vjob_run(void *arg, void *cx, size_t i)
 {
 	struct vpool *vp = arg;
-	struct cert_ctx *cx = cert_ctx_new();
-	size_t i;
+	struct vjob *j = &vp->jobs[i];
+	struct lineage *l = j->l;
 
-	while ((i = atomic_fetch_add(&vp->next, 1)) < vp->n) {
-		struct vjob *j = &vp->jobs[i];
-		struct lineage *l = j->l;
-
-		l->key.len = cert_key_strip_params(l->key.data, l->key.len);
-		j->rc = cert_validate_ctx(cx, l->key.data, l->key.len,
-		    l->chain.data, l->chain.len, vp->now, &j->info, &j->f,
-		    j->why, sizeof(j->why));
-		if (j->rc == 0) {
-			cert_sha256_hex(l->key.data, l->key.len, j->key_id);
-			cert_sha256_hex(l->chain.data, l->chain.len,
-			    j->chain_id);
-		}
+	l->key.len = cert_key_strip_params(l->key.data, l->key.len);
+	j->rc = cert_validate_ctx(cx, l->key.data, l->key.len, l->chain.data,
+	    l->chain.len, vp->now, &j->info, &j->f, j->why, sizeof(j->why));
+	if (j->rc == 0) {
+		cert_sha256_hex(l->key.data, l->key.len, j->key_id);
+		cert_sha256_hex(l->chain.data, l->chain.len, j->chain_id);
 	}
-	cert_ctx_free(cx);
-	return NULL;
 }
 
 /* Validates every job, on as many threads as there are CPUs (up to 8)
- * when there are enough jobs to be worth it. */
+ * when there are enough jobs to be worth it; each thread has its own
+ * OpenSSL context (cert_ctx). */
 static void
 validate_all(struct vjob *jobs, size_t n, time_t now)
 {
-	struct vpool vp = { jobs, n, 0, now };
-	pthread_t th[8];
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	int nth = 0, i;
+	struct vpool vp = { jobs, now };
 
-	if (n >= 64 && ncpu > 1)
-		nth = ncpu > 8 ? 8 : (int)ncpu;
-	for (i = 0; i < nth - 1; i++)
-		if (pthread_create(&th[i], NULL, vworker, &vp) != 0)
-			break;
-	nth = i;
-	vworker(&vp);			/* this thread works too */
-	for (i = 0; i < nth; i++)
-		pthread_join(th[i], NULL);
+	par_for_ctx(n, 64, vjob_run, &vp, vbegin, vend);
 }
 
 static int	on_disk(struct work *w, const struct pair *p);
