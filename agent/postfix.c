@@ -175,12 +175,48 @@ write_once(const char *path, size_t mapsize, const struct pf_row *rows,
 	return rc;
 }
 
+/*
+ * The least the map's pages can take, in bytes: LMDB's page layout (a
+ * value too big for a node, as every certificate pair is, goes to
+ * overflow pages of its own; keys fill leaf pages at best), less a
+ * tenth for safety. postmap starts at 16 MiB and doubles on
+ * MDB_MAP_FULL, redoing the whole transaction; a size below this bound
+ * is one it would have failed at, so starting at the first doubling
+ * that reaches it spares the failed attempts (three at 10,000 lineages)
+ * and ends at postmap's size, the meta page byte for byte.
+ */
+static size_t
+map_floor(const struct pf_row *rows, size_t n, const struct pair *pairs)
+{
+	size_t ps = (size_t)sysconf(_SC_PAGESIZE), hdr = 16, node = 8;
+	size_t nodemax = ((ps - hdr) / 2 & ~(size_t)1) - 2;
+	size_t pages = 2, leaf = 0, i;
+
+	for (i = 0; i < n; i++) {
+		const struct pair *p = &pairs[rows[i].pair];
+		const struct pair *a = rows[i].alt == PLAN_NO_ALT ? NULL :
+		    &pairs[rows[i].alt];
+		size_t raw = p->keylen + 1 + p->chainlen +
+		    (a != NULL ? 2 + a->keylen + a->chainlen : 0);
+		size_t vlen = 4 * ((raw + 2) / 3) + 1;
+		size_t klen = strlen(rows[i].key) + 1;
+
+		if (node + klen + vlen > nodemax) {
+			pages += (hdr - 1 + vlen) / ps + 1;
+			leaf += node + klen + 8 + 2;
+		} else
+			leaf += node + klen + vlen + 2;
+	}
+	pages += leaf / (ps - hdr);
+	return pages / 10 * 9 * ps;
+}
+
 int
 postfix_write_lmdb(const char *path, const struct plan *plan,
     const struct pair *pairs)
 {
 	struct pf_row *rows;
-	size_t mapsize = POSTFIX_MAP_SIZE, i;
+	size_t mapsize = POSTFIX_MAP_SIZE, i, floor_;
 	int rc;
 
 	for (i = 0; i < plan->n; i++) {
@@ -195,6 +231,9 @@ postfix_write_lmdb(const char *path, const struct plan *plan,
 			}
 	}
 	rows = rows_get(plan);
+	floor_ = map_floor(rows, plan->n, pairs);
+	while (mapsize < floor_)
+		mapsize *= 2;
 	for (;;) {
 		rc = write_once(path, mapsize, rows, plan->n, pairs);
 		if (rc != DB_FULL)

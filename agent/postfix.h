@@ -26,7 +26,9 @@ char	*postfix_source(const struct plan *plan, const struct pair *pairs,
 /*
  * postfix_write_lmdb(path, plan, pairs): writes the map into the empty
  * file at path (a temp file the caller renames): unnamed main DB,
- * MDB_NOSUBDIR|MDB_NOLOCK, 16 MiB map size doubled on MDB_MAP_FULL; key =
+ * MDB_NOSUBDIR|MDB_NOLOCK, 16 MiB map size doubled on MDB_MAP_FULL (from
+ * the first doubling that can hold the entries: the size postmap ends
+ * at); key =
  * map key + NUL, value = postfix_value() + NUL, in map order. Every pair
  * used (alt pairs too) must have its bytes loaded. Returns 0 or -1
  * (logged).
