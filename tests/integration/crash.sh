@@ -1,4 +1,5 @@
-# crash.sh - SIGKILL at random instants during resync of a 500-lineage tree.
+# crash.sh - SIGKILL at random instants during resync of a 500-lineage tree,
+# and during `resync --lineage L` renewals that take the renewal path.
 #
 # Two certbot trees, generated here (keys and certificates only in the
 # temp dir):
@@ -48,14 +49,39 @@
 # file is written, as soon as the map and then the include are renamed
 # into place, during the Dovecot check command and during the Postfix
 # reload; each time the next run must repair everything, reloads included.
-# Last, every snapshot must be unchanged.
+# Then every snapshot must be unchanged.
+#
+# Last, the renewal path: tree R, a copy of A, in which four lineages that
+# serve their names alone (P-256 with a wildcard, P-384, Ed25519 keeping
+# its key, RSA 2048) renew in turn, the same names in a new archive
+# version. After each renewal a clean `resync --lineage L` in a second
+# worker must take the renewal path and serve the tree's new pair in the
+# map and the served file; its outputs are the new side, and its duration
+# and first served file write time the kill instants (drawn as above).
+# Until CRASH_RENEW_KILLS kills have landed (2 x that many runs, 5 s a kill
+# at most), the same run in the first worker is SIGKILLed at a random
+# instant, or (one run in five each) as soon as the map is written in
+# place or as soon as served/L.pem.tmp.* appears. After each kill:
+#   - `postmap -F -s`: each entry of L's names is its old or its new value,
+#     every other entry unchanged; the map source and the include are
+#     unchanged;
+#   - every served file holds its old or new pair whole, the state
+#     database opens and holds the old or the new state (as above).
+# Then the repair, `resync --lineage L` (in one run of five a full
+# resync), and every run the kill came too late for, must exit 0 and leave
+# what the clean run left: the map (the tree's pairs, what `postmap -F`
+# builds from the map source), source, include, served files and state; no
+# temp file, served/L.pem.tmp.* after a --lineage repair included; each
+# service's last reload saw its current files. In another run of five, a full resync after
+# the --lineage repair must change nothing. Every run that got as far as
+# choosing must have taken the renewal path.
 #
 # A failure is printed with its kill instant (ms after the start, and the
 # duration of a full run). Env: CRASH_KILLS (200), CRASH_LINEAGES (500),
-# CRASH_REPAIR_EVERY (4), CRASH_JOBS (2), CRASH_SEED (random, printed; it
-# fixes the draws, not the machine's timing), KEEP=1 keeps the temp dir,
-# with a copy of the outputs after each of the first failed checks
-# (wN/fail-K/).
+# CRASH_REPAIR_EVERY (4), CRASH_JOBS (2), CRASH_RENEW_KILLS (40),
+# CRASH_SEED (random, printed; it fixes the draws, not the machine's
+# timing), KEEP=1 keeps the temp dir, with a copy of the outputs after each
+# of the first failed checks (wN/fail-K/, wr/ and ws/ for the renewal path).
 . "$(dirname "$0")/../lib/common.sh"
 . "$T_TOP/tests/lib/certs.sh"
 . "$T_TOP/tests/lib/tree.sh"
@@ -65,6 +91,9 @@ KILLS=${CRASH_KILLS:-200}
 N=${CRASH_LINEAGES:-500}
 REPAIR_EVERY=${CRASH_REPAIR_EVERY:-4}
 JOBS=${CRASH_JOBS:-2}
+RKILLS=${CRASH_RENEW_KILLS:-40}
+RENEWALS=$((2 * RKILLS))	# at most one renewal a run
+RIDX=(0 7 13 15)	# P-256 with a wildcard, P-384, Ed25519, RSA 2048
 SEED=${CRASH_SEED:-$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')}
 RANDOM=$SEED
 echo "# seed $SEED (rerun with CRASH_SEED=$SEED)"
@@ -276,6 +305,32 @@ def norm_state(st):
                    for e in st['errors']]
     return json.dumps(d, sort_keys=True)
 
+def dump_entries(path):
+    """A `postmap -F -s` dump: {key: value}."""
+    parts = re.split(r'^(\S+)\t', rd(path).decode(), flags=re.M)
+    return dict(zip(parts[1::2], parts[2::2]))
+
+def cmd_entries(old, new, got, names, lin):
+    """After a kill during lineage LIN's renewal: prints old, new, mixed
+    or bad (where the entries of LIN's names stand), then one line per
+    problem: one of them neither its old nor its new value, another entry
+    changed, added or removed."""
+    o, n, g = (dump_entries(p) for p in (old, new, got))
+    mine = {pfkey(x) for l in open(names) if l.split()[0] == lin
+            for x in l.split()[1:]}
+    bad, side = [], set()
+    for k in sorted(set(o) | set(g)):
+        if k not in g or k not in o:
+            bad.append(f'{k}: {"removed" if k in o else "added"}')
+        elif k in mine and g[k] in (o[k], n.get(k)):
+            side.add('old' if g[k] == o[k] else 'new')
+        elif k in mine:
+            bad.append(f'{k}: neither its old nor its new entry')
+        elif g[k] != o[k]:
+            bad.append(f'{k}: changed, though its lineage did not renew')
+    print('mixed' if len(side) > 1 else side.pop() if side else 'bad')
+    print('\n'.join(bad[:5] + ([f'({len(bad) - 5} more)'] if bad[5:] else [])))
+
 def cmd_norm(state, out):
     open(out, 'w').write(norm_state(read_state(state)))
 
@@ -383,7 +438,7 @@ mkcerts() {
 lname() { printf -v "$1" 'l%03d.example.test' "$2"; }
 
 fixture() {
-	local i p L san k types renewed=() deleted=() added=()
+	local i j p L san k types renewed=() deleted=() added=()
 	certs_ca "$CA" || return 1
 	types=(ec256 ec256 ec384 ed25519 ec256 rsa2048 ec256 ec384 ed25519 ec256)
 	for p in a b; do
@@ -414,6 +469,18 @@ fixture() {
 		echo "$T/certs/$L.b $T/keys/b$((i % 10)).key DNS:$L" >>"$T/jobs"
 		added+=("$L $T/keys/b$((i % 10)).key $T/certs/$L.b")
 		echo "$L $L" >>"$T/names-b"
+	done
+	# R: the lineages RIDX renew in turn, the same names each time; the
+	# third keeps its key (certbot --reuse-key), the others alternate
+	for ((j = 0; j < RENEWALS; j++)); do
+		i=${RIDX[j % ${#RIDX[@]}]} p=b
+		lname L "$i"
+		san="DNS:$L"
+		((i % 25)) || san+=",DNS:*.$L"
+		(((j / ${#RIDX[@]}) % 2 == 0)) || p=a
+		[ "$i" != "${RIDX[2]}" ] || p=a
+		echo "$T/certs/$L.r$j $T/keys/$p$((i % 10)).key $san" >>"$T/jobs"
+		echo "$L $T/keys/$p$((i % 10)).key $T/certs/$L.r$j" >>"$T/renewals"
 	done
 	mkcerts 0 &
 	p=$!
@@ -458,7 +525,13 @@ use_worker() {
 	MAP=$OUT/pf/tls_sni DCF=$OUT/dc/99-snisync.conf ST=$OUT/state
 	REC=$WD/reloads REF=$WD/ref
 }
-run_ok() { timeout -k 5 120 "$SNISYNC" -c "$1" resync >"$2" 2>&1; }
+# run_ok CONF LOG [ARG...]: snisync -c CONF ARG... (default: resync).
+run_ok() {
+	local conf=$1 log=$2
+	shift 2
+	(($#)) || set -- resync
+	timeout -k 5 120 "$SNISYNC" -c "$conf" "$@" >"$log" 2>&1
+}
 dump() { postmap -c "$PFC" -F -s "lmdb:$MAP" >"$1" 2>"$1.err"; }
 q() { postmap -c "$PFC" -F -q "$1" "lmdb:$MAP"; }
 doveconf_ok() { doveconf -xn -c "$WD/dovecot.conf" >/dev/null 2>"$WD/doveconf.err"; }
@@ -487,7 +560,8 @@ reloads_current() {
 # check command outlives snisync; its command line names $WD).
 settle() { while pgrep -f -- "$WD/" >/dev/null; do nap 0.005; done; }
 
-# timed_ok CONF LOG: run_ok; its status in rc, its duration in DUR (us).
+# timed_ok CONF LOG [ARG...]: run_ok; its status in rc, its duration in DUR
+# (us), its start in T0.
 timed_ok() {
 	local t0
 	now_us
@@ -592,9 +666,89 @@ check_done() {
 	fi
 }
 
+# repair CONF IDEM [ARG...]: the next run after a kill, nothing done by
+# hand (snisync -c CONF ARG..., default: resync), must exit 0 and leave
+# exactly the new side (check_done FROM TO); with IDEM 1, a resync after
+# it must change nothing. Counts in the caller's nrepair, nidem,
+# bad_repair, bad_idem.
+repair() {
+	local conf=$1 idem=$2
+	shift 2
+	nrepair=$((nrepair + 1))
+	run_ok "$conf" "$WD/repair.log" "$@"
+	rc=$?
+	if [ "$rc" != 0 ]; then
+		bad_repair=$((bad_repair + 1))
+		fail_note "the repair exited $rc: $(grep -m1 error "$WD/repair.log")"
+	fi
+	check_done "$from" "$to" "the repair${*:+ ($*)}"
+	[ "$idem" = 1 ] || return 0
+	nidem=$((nidem + 1))
+	if ! run_ok "$conf" "$WD/idem.log" ||
+		! grep -q 'nothing changed: .* nothing written, nothing reloaded' "$WD/idem.log"; then
+		bad_idem=$((bad_idem + 1))
+		fail_note "a resync after the repair still changed something: $(tr '\n' ';' <"$WD/idem.log")"
+	fi
+}
+
+# The kill loops' instants and tallies, in their variables: DD, WS and
+# STREAK by direction (a full run's duration, its first served file
+# write, the kills in a row), k (the run's number), TALLY, TMIN, TMAX.
+# kill_random DIR CONF [ARG...]: snisync -c CONF ARG... (default: resync)
+# SIGKILLed DELAY after its start (timeout -s KILL), DELAY random: one kill
+# in three over the whole run, the others from shortly before its first
+# served file write to its end; then what it started may finish. Sets
+# delay (us), t0 (its start), rc; its stderr in $WD/kill.log.
+kill_random() {
+	local dir=$1 conf=$2 r lo frac D=${DD[$1]}
+	shift 2
+	(($#)) || set -- resync
+	r=$((RANDOM << 15 | RANDOM))
+	lo=$((WS[$dir] * 9 / 10))
+	((k % 3 && lo < D)) || lo=0
+	delay=$((lo + r % (D * 11 / 10 - lo)))
+	printf -v frac '%06d' $((delay % 1000000))
+	now_us
+	t0=$NOW
+	{ timeout -s KILL "$((delay / 1000000)).$frac" "$SNISYNC" \
+		-c "$conf" "$@" >/dev/null 2>"$WD/kill.log"; } 2>/dev/null
+	rc=$?
+	now_us
+	settle
+}
+# learn DIR T0: a run of DIR from T0 ended now: D and WS move halfway to
+# its figures.
+learn() {
+	DD[$1]=$(((DD[$1] + NOW - $2) / 2)) STREAK[$1]=0
+	WS[$1]=$(((WS[$1] + $(wstart "$2")) / 2))
+}
+# missed DIR: a kill landed; four in a row without a run that ended
+# raise D by 5%.
+missed() {
+	if ((++STREAK[$1] >= 4)); then
+		DD[$1]=$((DD[$1] * 21 / 20)) STREAK[$1]=0
+	fi
+}
+# tally CLASS: one more kill left CLASS, delay in % of a full run (D).
+tally() {
+	local r=$((delay * 100 / D))
+	TALLY[$1]=$((${TALLY[$1]:-0} + 1))
+	((${TMIN[$1]:-999} <= r)) || TMIN[$1]=$r
+	((${TMAX[$1]:--1} >= r)) || TMAX[$1]=$r
+}
+# print_tally TALLY TMIN TMAX (array names): a line a class, the most
+# frequent first.
+print_tally() {
+	local -n _n=$1 _lo=$2 _hi=$3
+	local c
+	for c in "${!_n[@]}"; do
+		printf '# %4d x %s (%d-%d %%)\n' "${_n[$c]}" "$c" "${_lo[$c]}" "${_hi[$c]}"
+	done | sort -k2,2nr
+}
+
 # kill_loop W KILLS SEED: one worker; leaves its counts in wW/result.
 kill_loop() {
-	local out cls mside sside dside s L r lo rc frac D k=0 from to delay t0
+	local out cls mside sside dside s L rc D k=0 from to delay t0
 	local loop_start dir
 	local -A DD WS STREAK
 	local nkilled=0 nlate=0 nrepair=0 nidem=0 map_old=0 map_new=0 with_tmp=0
@@ -614,37 +768,21 @@ kill_loop() {
 	restore a && timed_ok "$WD/conf-b.json" "$WD/timed.log"
 	DD[ab]=$DUR WS[ab]=$(wstart "$T0")
 	restore b && timed_ok "$WD/conf-a.json" "$WD/timed.log"
-	DD[ba]=$DUR WS[ba]=$(wstart "$T0") STREAK[ab]=0 STREAK[ba]=0
+	DD[ba]=$DUR WS[ba]=$(wstart "$T0")
 	for ((k = 1; nkilled < $2 && k <= 3 * $2; k++)); do
 		if ((k % 2)); then from=a to=b; else from=b to=a; fi
 		dir=$from$to D=${DD[$dir]}
 		restore "$from" || { fail_note "cannot restore snapshot $from"; break; }
-		# one kill in three over the whole run, the others over the
-		# writes, from a little before the first
-		r=$((RANDOM << 15 | RANDOM))
-		lo=$((WS[$dir] * 9 / 10))
-		((k % 3 && lo < D)) || lo=0
-		delay=$((lo + r % (D * 11 / 10 - lo)))
-		printf -v frac '%06d' $((delay % 1000000))
-		now_us
-		t0=$NOW
-		{ timeout -s KILL "$((delay / 1000000)).$frac" "$SNISYNC" \
-			-c "$WD/conf-$to.json" resync >/dev/null 2>"$WD/kill.log"; } 2>/dev/null
-		rc=$?
-		now_us
-		settle
+		kill_random "$dir" "$WD/conf-$to.json"
 		if [ "$rc" != 137 ]; then	# it finished first: a completed run
-			DD[$dir]=$(((D + NOW - t0) / 2)) STREAK[$dir]=0
-			WS[$dir]=$(((WS[$dir] + $(wstart "$t0")) / 2))
+			learn "$dir" "$t0"
 			nlate=$((nlate + 1))
 			[ "$rc" = 0 ] || fail_note "exit status $rc: $(tail -1 "$WD/kill.log")"
 			check_done "$from" "$to" "a run that finished before its kill"
 			continue
 		fi
 		nkilled=$((nkilled + 1))
-		if ((++STREAK[$dir] >= 4)); then
-			DD[$dir]=$((D * 21 / 20)) STREAK[$dir]=0
-		fi
+		missed "$dir"
 
 		mside=bad
 		if ! dump "$WD/k.dump"; then
@@ -695,25 +833,11 @@ kill_loop() {
 		fi
 		cls="map=$mside source=$sside include=$dside ${out%%$'\n'*}"
 		[[ $cls == *tmp=none ]] || with_tmp=$((with_tmp + 1))
-		TALLY[$cls]=$((${TALLY[$cls]:-0} + 1))
-		r=$((delay * 100 / D))
-		((${TMIN[$cls]:-999} <= r)) || TMIN[$cls]=$r
-		((${TMAX[$cls]:--1} >= r)) || TMAX[$cls]=$r
+		tally "$cls"
 
 		# the repair: the next run, nothing done by hand
 		((nkilled % REPAIR_EVERY == 0)) || continue
-		nrepair=$((nrepair + 1))
-		run_ok "$WD/conf-$to.json" "$WD/repair.log"
-		rc=$?
-		[ "$rc" = 0 ] || fail_note "the repair exited $rc: $(grep -m1 error "$WD/repair.log")"
-		check_done "$from" "$to" "the repair"
-		((nrepair % 10 == 0)) || continue
-		nidem=$((nidem + 1))
-		if ! run_ok "$WD/conf-$to.json" "$WD/idem.log" ||
-			! grep -q 'nothing changed: .* nothing written, nothing reloaded' "$WD/idem.log"; then
-			bad_idem=$((bad_idem + 1))
-			fail_note "a run after the repair still changed something: $(tr '\n' ';' <"$WD/idem.log")"
-		fi
+		repair "$WD/conf-$to.json" $(((nrepair + 1) % 10 == 0))
 	done
 	now_us
 	echo "# w$W: full run A->B $((DUR_AB[$W] / 1000)) ms, B->A" \
@@ -762,9 +886,7 @@ done
 echo "# ${SUM[nkilled]} kills, ${SUM[nlate]} runs finished before their kill," \
 	"${SUM[nrepair]} repairs, ${SUM[nidem]} runs after a repair, in $(since "$loop_start")"
 echo "# what the kills left (kill instant in % of a full run):"
-for c in "${!ALLTALLY[@]}"; do
-	printf '# %4d x %s (%d-%d %%)\n' "${ALLTALLY[$c]}" "$c" "${ALLMIN[$c]}" "${ALLMAX[$c]}"
-done | sort -k2,2nr
+print_tally ALLTALLY ALLMIN ALLMAX
 t_eq "$KILLS kills landed in a running resync" "${SUM[nkilled]}" "$KILLS"
 t_eq "kills landed before the map was replaced (${SUM[map_old]}) and after (${SUM[map_new]})" \
 	"$((SUM[map_old] > 0 && SUM[map_new] > 0))" 1
@@ -793,17 +915,19 @@ t_eq "a run after a repair changed nothing (${SUM[nidem]} runs)" "${SUM[bad_idem
 for f in "${ALLFAILS[@]}"; do echo "# $f"; done
 
 # --- kills at chosen instants ---------------------------------------------------
-# kill_when CONF COND...: a run from A's snapshot towards B, killed as soon
-# as COND holds (polled every 0.5 ms; the run is killed after 10 s
-# anyway); then its children may finish. Sets rc and delay (us).
+# kill_when ARG... -- COND...: snisync ARG..., killed as soon as COND
+# holds (polled every 0.5 ms; the run is killed after 10 s anyway); then
+# its children may finish. Sets rc and delay (us); its stderr in
+# $WD/kill.log.
 kill_when() {
-	local conf=$1 i=0 pid t0
+	local -a run=()
+	local i=0 pid t0
+	while [ "$1" != -- ]; do run+=("$1"); shift; done
 	shift
-	restore a
 	: >"$T/stamp"
 	now_us
 	t0=$NOW
-	"$SNISYNC" -c "$conf" resync >/dev/null 2>"$WD/kill.log" &
+	"$SNISYNC" "${run[@]}" >/dev/null 2>"$WD/kill.log" &
 	pid=$!
 	until "$@" || ! kill -0 "$pid" 2>/dev/null || ((++i > 20000)); do
 		nap 0.0005
@@ -832,7 +956,8 @@ chosen() {
 	local k=$1 from=a to=b D=${DUR_AB[1]} nfail=0 bad_repair=0 bad_tmp=0 bad_reload=0
 	local -a FAILS=()
 	shift 4
-	kill_when "$kconf" "$@"
+	restore a
+	kill_when -c "$kconf" resync -- "$@"
 	t_eq "kill $desc: killed" "$rc" 137
 	dump "$WD/k.dump"
 	for f in a b; do cp "$REF/$f.dump" "$WD/k.ref.$f"; done
@@ -882,5 +1007,205 @@ for ((w = 1; w <= JOBS; w++)); do
 			cmp -s "$WD/snap-$s.sums" <(sums "$s")
 	done
 done
-echo "# total $(since "$T_START"): ${SUM[nkilled]} kills, ${SUM[nrepair]} repairs"
+
+# --- the renewal path: kills during `resync --lineage L` -----------------------
+# Tree R, a copy of A, in which the lineages RIDX renew in turn (the same
+# names, a new archive version). Worker r is the one killed; worker s runs
+# each renewal cleanly first: what a clean run leaves, checked against the
+# tree, is the new side of each kill. postconf reads a Postfix
+# configuration of the test's own (as on a mail host: without one it
+# pauses a second before it fails, most of such a run).
+renew_conf() {
+	tree_conf "$WD/conf.json" "$T/le-r" "$ST" "$MAP" "$DCF" \
+		postfix_postconf="[\"postconf\", \"-c\", \"$T/pfr\"]" \
+		postfix_reload="[\"$T/rec\", \"postfix\", \"$MAP.lmdb\", \"$REC\"]" \
+		dovecot_reload="[\"$T/rec\", \"dovecot\", \"$DCF\", \"$REC\", \"include\"]"
+}
+RPATH='renewal path: 1 lineage renewing the names it serves alone'
+renew_prepare() {
+	local w pids=()
+	cp -a "$T/le-a" "$T/le-r" && tree_pfc "$T/pfr" &&
+		: >"$T/pfr/master.cf" || return 1
+	for w in s r; do
+		use_worker "$w"
+		mkdir -p "$REF" "$OUT/pf" "$OUT/dc" && renew_conf || return 1
+		run_ok "$WD/conf.json" "$WD/run.log" &
+		pids+=($!)
+	done
+	wait "${pids[0]}" && wait "${pids[1]}"
+	t_eq "renewal path: a resync of tree R in each of two workers exits 0" "$?" 0
+	aux expect "$T/le-r" "$T/names-a" "$ST/served" "$REF/new" &&
+		dump "$REF/new.got" && cp "$DCF" "$REF/new.dc" &&
+		aux norm "$ST/state.lmdb" "$REF/new.norm" || return 1
+	t_check "... postmap -F -s prints each name's key and chain, read from the tree" \
+		cmp -s "$REF/new.got" "$REF/new.dump"
+	cp "$MAP" "$WD/built" && postmap -c "$PFC" -F "lmdb:$WD/built" &&
+		postmap -c "$PFC" -F -s "lmdb:$WD/built" >"$WD/built.dump"
+	t_check "... the map is what postmap -F builds from its source" \
+		cmp -s "$WD/built.dump" "$REF/new.got"
+	t_check "... the map source names the served file of each name's lineage" \
+		cmp -s "$MAP" "$REF/new.src"
+	t_eq "... the include serves each name its pair" \
+		"$(aux dovecot "$DCF" "$REF/new.want")" ""
+	t_eq "... served/ holds each lineage's key then its full chain" \
+		"$(store_list)" "$(cat "$REF/new.store")"
+	t_check "... each service reloaded with its current files" reloads_current
+}
+
+# renew_loop: worker r, until RKILLS kills landed in a running
+# `resync --lineage L` (2 * RKILLS runs and 5 s a kill at most): renew L,
+# a clean run in worker s, then in worker r the same run, SIGKILLed at a
+# random instant (kill_random), or (one in five each) as soon as the map is
+# written (its mtime) or L's served temp file appears; the checks, the
+# repair and its checks.
+renew_loop() {
+	local i L key cert out cls how path mside rc D delay t0 from=old to=new k
+	local loop_start deadline rargs
+	local -A DD WS STREAK TALLY=() TMIN=() TMAX=()
+	local -a FAILS=()
+	local nkilled=0 nlate=0 nrepair=0 nfull=0 nidem=0 ntemp=0 nmapk=0
+	local map_old=0 map_new=0 npath=0 nleft=0 bad_clean=0 bad_path=0 bad_map=0
+	local bad_src=0 bad_files=0 bad_repair=0 bad_tmp=0 bad_reload=0 bad_idem=0
+	local nfail=0
+	now_us
+	loop_start=$NOW deadline=$((NOW + RKILLS * 5000000))
+	for ((k = 1; nkilled < RKILLS && k <= RENEWALS && NOW < deadline; k++)); do
+		use_worker r
+		read -r L key cert < <(sed -n "${k}p" "$T/renewals")
+		for i in dump store norm; do mv "$REF/new.$i" "$REF/old.$i" || break; done
+		echo "$L $key $cert" >"$T/renew.1" &&
+			aux tree "$T/le-r" "$CA/int.pem" "$T/renew.1" &&
+			aux expect "$T/le-r" "$T/names-a" "$ST/served" "$REF/new" ||
+			{ t_fail "renewal path: run $k: cannot renew $L"; return 1; }
+		# the clean run: the new side, and how long a run takes
+		use_worker s
+		timed_ok "$WD/conf.json" "$WD/run.log" -v resync --lineage "$L"
+		if ((k == 1)); then DD[r]=$DUR WS[r]=$(wstart "$T0"); else learn r "$T0"; fi
+		dump "$WD/d.dump"
+		if [ "$rc" != 0 ] || ! grep -q "$RPATH" "$WD/run.log" ||
+			! cmp -s "$WD/d.dump" "$T/wr/ref/new.dump" ||
+			[ "$(store_list)" != "$(cat "$T/wr/ref/new.store")" ]; then
+			bad_clean=$((bad_clean + 1))
+			fail_note "the clean run of $L (exit $rc) did not take the renewal path or did not serve the tree's pair: $(grep -m1 -e 'renewal path' -e error "$WD/run.log")"
+		fi
+		aux norm "$ST/state.lmdb" "$T/wr/ref/new.norm" ||
+			{ t_fail "renewal path: run $k: the clean run left no state"; return 1; }
+
+		use_worker r
+		D=${DD[r]}
+		if ((k % 5 == 1)); then
+			how=map
+			kill_when -c "$WD/conf.json" -v resync --lineage "$L" -- \
+				renamed "$MAP.lmdb"
+		elif ((k % 5 == 3)); then
+			how=temp
+			kill_when -c "$WD/conf.json" -v resync --lineage "$L" -- \
+				have "$ST/served/$L.pem.tmp.*"
+		else
+			how=random
+			kill_random r "$WD/conf.json" -v resync --lineage "$L"
+		fi
+		if grep -q "$RPATH" "$WD/kill.log"; then
+			path=renewal npath=$((npath + 1))
+		elif grep -q 'renewal path not taken' "$WD/kill.log"; then
+			path=whole bad_path=$((bad_path + 1))
+			fail_note "$(grep -m1 'renewal path not taken' "$WD/kill.log")"
+		else
+			path=undecided
+		fi
+		if [ "$rc" != 137 ]; then	# it finished first: a completed run
+			[ "$how" != random ] || learn r "$t0"
+			nlate=$((nlate + 1))
+			if [ "$rc" != 0 ]; then
+				bad_repair=$((bad_repair + 1))
+				fail_note "exit status $rc: $(tail -1 "$WD/kill.log")"
+			fi
+			check_done old new "a run of $L that finished before its kill"
+			continue
+		fi
+		nkilled=$((nkilled + 1))
+		case $how in
+		random) missed r ;;
+		temp) ntemp=$((ntemp + 1)) ;;
+		map) nmapk=$((nmapk + 1)) ;;
+		esac
+
+		mside=bad
+		if ! dump "$WD/k.dump"; then
+			bad_map=$((bad_map + 1))
+			fail_note "postmap -F -s failed: $(head -1 "$WD/k.dump.err")"
+		else
+			out=$(aux entries "$REF/old.dump" "$REF/new.dump" "$WD/k.dump" \
+				"$T/names-a" "$L")
+			mside=${out%%$'\n'*}
+			if [ -n "$(sed 1d <<<"$out")" ] || [ "$mside" = bad ]; then
+				bad_map=$((bad_map + 1))
+				fail_note "the map after a kill during $L's renewal: $(tr '\n' ';' <<<"$out")"
+			fi
+		fi
+		case $mside in old) map_old=$((map_old + 1)) ;; new | mixed) map_new=$((map_new + 1)) ;; esac
+		if ! cmp -s "$MAP" "$REF/new.src" || ! cmp -s "$DCF" "$REF/new.dc"; then
+			bad_src=$((bad_src + 1))
+			fail_note "the map source or the include changed during $L's renewal"
+		fi
+		out=$(aux check "$OUT" "$REF/old" "$REF/new" "kill")
+		if [ -n "$(sed 1d <<<"$out")" ] ||
+			[[ $out != *' state=old '* && $out != *' state=new '* ]]; then
+			bad_files=$((bad_files + 1))
+			fail_note "$(tr '\n' ';' <<<"$out")"
+		fi
+		cls="kill=$how path=$path map=$mside ${out%%$'\n'*}"
+		tally "$cls"
+
+		# the repair: the next run, nothing done by hand
+		rargs=(-v resync --lineage "$L")
+		if ((k % 5 == 0)); then
+			rargs=(-v resync) nfull=$((nfull + 1))
+		elif [[ $cls == *tmp=*served* ]]; then
+			nleft=$((nleft + 1))	# the --lineage run must remove it
+		fi
+		repair "$WD/conf.json" $((k % 5 == 4)) "${rargs[@]}"
+	done
+	now_us
+	echo "# renewal path: $nkilled kills ($ntemp as soon as L's served temp file" \
+		"appeared, $nmapk as soon as the map was written), $nlate runs" \
+		"finished before their kill, $nrepair repairs ($nfull full), in" \
+		"$(((NOW - loop_start) / 1000000)) s; a run took $((DD[r] / 1000)) ms," \
+		"its served file written after $((WS[r] / 1000)) ms"
+	echo "# what the kills left (kill instant in % of a run):"
+	print_tally TALLY TMIN TMAX
+	t_eq "renewal path: $RKILLS kills landed in a running resync --lineage" \
+		"$nkilled" "$RKILLS"
+	t_eq "renewal path: every clean resync --lineage of a renewal took the renewal path and served the tree's new pair, in the map and the served file ($((k - 1)) runs)" \
+		"$bad_clean" 0
+	t_eq "renewal path: every run killed or not that got as far as choosing took the renewal path ($npath of $((nkilled + nlate)))" \
+		"$bad_path $((npath > 0))" "0 1"
+	t_eq "renewal path: kills landed before the lineage's map entries changed ($map_old) and after ($map_new)" \
+		"$((map_old > 0 && map_new > 0))" 1
+	t_eq "renewal path: kills left the lineage's served temp file for a --lineage repair to remove ($nleft)" \
+		"$((nleft > 0))" 1
+	t_eq "renewal path: after every kill postmap -F -s printed each entry of the lineage's names old or new, every other entry unchanged" \
+		"$bad_map" 0
+	t_eq "renewal path: after every kill the map source and the include were unchanged" \
+		"$bad_src" 0
+	t_eq "renewal path: after every kill each served file held its lineage's old or new pair whole, each served file named by the include, the map source or the state existed, the state database opened and held the old or the new state" \
+		"$bad_files" 0
+	t_eq "renewal path: every repair (resync --lineage, one in five a full resync) and every run the kill came too late for exited 0 and left what the clean run left: map, source, include, served files, state" \
+		"$bad_repair" 0
+	t_eq "renewal path: no temp file survived a completed run, served ones included" \
+		"$bad_tmp" 0
+	t_eq "renewal path: after every completed run each service's last reload saw its current files" \
+		"$bad_reload" 0
+	t_eq "renewal path: a full resync after a --lineage repair changed nothing ($nidem runs)" \
+		"$bad_idem" 0
+	for f in "${FAILS[@]}"; do echo "# $f"; done
+	RSUM="$nkilled kills and $nrepair repairs of the renewal path"
+}
+RSUM="no renewal path phase"
+if renew_prepare; then
+	renew_loop
+else
+	t_fail "renewal path: setup of tree R"
+fi
+echo "# total $(since "$T_START"): ${SUM[nkilled]} kills, ${SUM[nrepair]} repairs; $RSUM"
 t_done

@@ -114,14 +114,16 @@ tree_expected_value() {
 
 # tree_conf FILE LEDIR STATEDIR MAP DOVECOTFILE [key=json ...]: writes a
 # snisync config. Extra arguments set "postfix_reload", "dovecot_check",
-# "dovecot_reload", "dovecot_version" (JSON values).
+# "dovecot_reload", "dovecot_version" (JSON values) and "postfix_postconf"
+# (left out, the default, unless given).
 tree_conf() {
 	local f=$1 le=$2 st=$3 map=$4 dc=$5
 	shift 5
-	local pr=null dcheck=null dr=null dv='"2.3"' kv
+	local pr=null dcheck=null dr=null dv='"2.3"' pq= kv
 	for kv in "$@"; do
 		case $kv in
 		postfix_reload=*) pr=${kv#*=} ;;
+		postfix_postconf=*) pq=", \"postconf\": ${kv#*=}" ;;
 		dovecot_check=*) dcheck=${kv#*=} ;;
 		dovecot_reload=*) dr=${kv#*=} ;;
 		dovecot_version=*) dv=${kv#*=} ;;
@@ -129,7 +131,7 @@ tree_conf() {
 	done
 	cat >"$f" <<-EOF
 	{"letsencrypt_dir": "$le", "state_dir": "$st",
-	 "postfix": {"map": "$map", "reload": $pr},
+	 "postfix": {"map": "$map", "reload": $pr$pq},
 	 "dovecot": {"config": "$dc", "version": $dv,
 	             "check": $dcheck, "reload": $dr}}
 	EOF
