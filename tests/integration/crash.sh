@@ -105,6 +105,10 @@ CA=$T/ca
 PFC=$T/pfc			# postmap needs a main.cf
 mkdir -p "$PFC" "$T/keys" "$T/certs" "$T/q" && : >"$PFC/main.cf" || exit 1
 mkfifo "$T/never" && exec {NEVER}<>"$T/never" || exit 1
+# postconf reads a Postfix configuration of the test's own (as on a mail
+# host: without one it pauses a second before it fails, most of a run).
+tree_pfc "$T/pfc" && : >"$T/pfc/master.cf" || exit 1
+PQ="[\"postconf\", \"-c\", \"$T/pfc\"]"
 nap() { read -r -t "$1" -u "$NEVER" _; }	# sleep without a fork
 now_us() { NOW=${EPOCHREALTIME/[.,]/}; }
 since() {
@@ -588,6 +592,7 @@ prepare() {
 	mkdir -p "$REF" "$OUT/pf" "$OUT/dc" || return 1
 	for s in a b; do
 		tree_conf "$WD/conf-$s.json" "$T/le-$s" "$ST" "$MAP" "$DCF" \
+			postfix_postconf="$PQ" \
 			postfix_reload="[\"$T/rec\", \"postfix\", \"$MAP.lmdb\", \"$REC\"]" \
 			dovecot_reload="[\"$T/rec\", \"dovecot\", \"$DCF\", \"$REC\", \"include\"]"
 	done
@@ -979,10 +984,12 @@ for f in a b; do
 	cp "$REF/$f.src" "$WD/src.ref.$f" && cp "$REF/$f.dc" "$WD/dc.ref.$f" || exit 1
 done
 tree_conf "$WD/conf-b-check.json" "$T/le-b" "$ST" "$MAP" "$DCF" \
+	postfix_postconf="$PQ" \
 	postfix_reload="[\"$T/rec\", \"postfix\", \"$MAP.lmdb\", \"$REC\"]" \
 	dovecot_reload="[\"$T/rec\", \"dovecot\", \"$DCF\", \"$REC\", \"include\"]" \
 	dovecot_check="[\"$T/block\", \"$T/mark\", \"$T/flag\"]"
 tree_conf "$WD/conf-b-reload.json" "$T/le-b" "$ST" "$MAP" "$DCF" \
+	postfix_postconf="$PQ" \
 	postfix_reload="[\"$T/block\", \"$T/mark\", \"$T/flag\"]" \
 	dovecot_reload="[\"$T/rec\", \"dovecot\", \"$DCF\", \"$REC\", \"include\"]"
 
@@ -1012,20 +1019,17 @@ done
 # Tree R, a copy of A, in which the lineages RIDX renew in turn (the same
 # names, a new archive version). Worker r is the one killed; worker s runs
 # each renewal cleanly first: what a clean run leaves, checked against the
-# tree, is the new side of each kill. postconf reads a Postfix
-# configuration of the test's own (as on a mail host: without one it
-# pauses a second before it fails, most of such a run).
+# tree, is the new side of each kill.
 renew_conf() {
 	tree_conf "$WD/conf.json" "$T/le-r" "$ST" "$MAP" "$DCF" \
-		postfix_postconf="[\"postconf\", \"-c\", \"$T/pfr\"]" \
+		postfix_postconf="$PQ" \
 		postfix_reload="[\"$T/rec\", \"postfix\", \"$MAP.lmdb\", \"$REC\"]" \
 		dovecot_reload="[\"$T/rec\", \"dovecot\", \"$DCF\", \"$REC\", \"include\"]"
 }
 RPATH='renewal path: 1 lineage renewing the names it serves alone'
 renew_prepare() {
 	local w pids=()
-	cp -a "$T/le-a" "$T/le-r" && tree_pfc "$T/pfr" &&
-		: >"$T/pfr/master.cf" || return 1
+	cp -a "$T/le-a" "$T/le-r" || return 1
 	for w in s r; do
 		use_worker "$w"
 		mkdir -p "$REF" "$OUT/pf" "$OUT/dc" && renew_conf || return 1
