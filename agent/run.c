@@ -211,8 +211,8 @@ run_cmd_mem(char *const argv[], int timeout_s, char *out, size_t outsz,
 		kill(-pid, SIGKILL);
 		kill(pid, SIGKILL);
 		waitpid(pid, &wst, 0);
-		log_err("%s: timed out after %d s, killed", run_argv_str(argv),
-		    timeout_s);
+		log_err("%s: timed out after %d s (command_timeout), killed",
+		    run_argv_str(argv), timeout_s);
 		goto fail;
 	}
 	err[errlen] = '\0';

@@ -86,7 +86,8 @@ def gentree(le, n, names=2, version=1, start=0):
                            "--start", str(start)], stderr=subprocess.DEVNULL)
 
 
-def config(d, le, reload_log=None, watch=None, check=None, query=None):
+def config(d, le, reload_log=None, watch=None, check=None, query=None,
+           timeout=None):
     os.makedirs(os.path.join(d, "pf"), exist_ok=True)
     os.makedirs(os.path.join(d, "dc"), exist_ok=True)
     pr = "null" if reload_log is None else \
@@ -94,6 +95,8 @@ def config(d, le, reload_log=None, watch=None, check=None, query=None):
     dr = "null" if reload_log is None else \
         '["%s", "%s", "/bin/true"]' % (COUNT_RUN, reload_log + ".dc")
     w = "" if watch is None else ', "watch": %s' % watch
+    if timeout is not None:
+        w += ', "command_timeout": %d' % timeout
     ck = "null" if check is None else check
     if query is not None:
         ck += ', "doveconf": %s' % query
@@ -303,7 +306,10 @@ with open(dmain, "w") as f:
         os.path.join(d3, "dc", "sni.conf")))
 conf3 = config(d3, LE, reload_log=rl, watch='{"settle_ms": 1000}',
                check='["doveconf", "-xn", "-c", "%s"]' % dmain,
-               query='["doveconf", "-c", "%s"]' % dmain)
+               query='["doveconf", "-c", "%s"]' % dmain,
+               # and the command timeout: doveconf -xn of 10,000 blocks
+               # takes 20-30 s here, the default timeout is 30 s
+               timeout=None if args.quick else 180)
 os.makedirs(os.path.join(d3, "pf"), exist_ok=True)
 for f in glob.glob(os.path.join(d1, "pf", "*")) + glob.glob(os.path.join(d1, "dc", "*")):
     shutil.copy2(f, os.path.join(d3, os.path.basename(os.path.dirname(f)), os.path.basename(f)))
@@ -329,7 +335,7 @@ try:
         gentree(LE, 1, version=version, start=N // 2, names=names)
         lin = "bench-%05d.example.test" % (N // 2)
         last_link = os.lstat(os.path.join(LE, "live", lin, "fullchain.pem")).st_ctime_ns
-        ok = wait_for(lambda: len(lines(rl + ".pf")) > base_pf, 60)
+        ok = wait_for(lambda: len(lines(rl + ".pf")) > base_pf, 300)
         wait_for(lambda: any("synced:" in l for l in
                              lines(os.path.join(T, "watch.log"))[nlog:]), 30)
         time.sleep(0.5)
