@@ -5,7 +5,8 @@
  *   "l" LINEAGE  one lineage: its applied pair, its rejection, its
  *                failure count, its held key change (any of them)
  *   "r"          the run: the map's identity, pending reloads, reload
- *                counts, Dovecot's side
+ *                counts, Dovecot's side, the outputs' identities and what
+ *                they were rendered from (renew.c)
  * Values are a version byte then fixed fields: integers as 8 bytes
  * little-endian, strings as a 4-byte length and the bytes (a null
  * string as length 0xffffffff). The decoder trusts nothing: every length
