@@ -3,8 +3,8 @@
  * map and its source, the state records, the stamp and metrics files;
  * then removes the served files nothing names.
  *
- * Every write goes through fsio.c (temp file in the same directory,
- * fsync, rename): readers see the old bytes or the new, never a mix, and
+ * Every write goes through fsio.c (temp file in the same directory, or
+ * for served files in staging/ of the same file system; fsync, rename): readers see the old bytes or the new, never a mix, and
  * unchanged bytes are not written. write_store() makes each new served
  * file durable before the first rename; write_postfix() changes the
  * entries a renewal touches in place when the map is the one the state
@@ -62,7 +62,8 @@ lmdb_current(struct work *w, const char *lmdb)
 
 /*
  * Replaces the served files of d->stage: every new content is written
- * into a temp file and made durable (an fsync each for a few, one
+ * into a temp file in staging/ (so that finding what a killed run left
+ * is one listing of a small directory, not of served/) and made durable (an fsync each for a few, one
  * syncfs for many) before the first rename, and the renames are made
  * durable after the last: at any instant each file holds its old pair or
  * its new one, whole. 0, or -1 (logged; the temp files are gone, files
@@ -78,7 +79,8 @@ write_store(struct work *w, const struct diff *d)
 
 	if (n == 0)
 		return 0;
-	if (fsio_mkdirs(w->served, 0700) == -1)
+	if (fsio_mkdirs(w->served, 0700) == -1 ||
+	    fsio_mkdirs(w->staging, 0700) == -1)
 		return -1;
 	tmp = xcalloc(n, sizeof(*tmp));
 	paths = xcalloc(n, sizeof(*paths));
@@ -93,8 +95,8 @@ write_store(struct work *w, const struct diff *d)
 		}
 		buf = store_content(p, &len);
 		paths[k] = store_path(w->served, p->lineage);
-		if (fsio_stage(paths[k], buf, len, 0600, durable, tmp[k],
-		    sizeof(tmp[k])) == -1)
+		if (fsio_stage(paths[k], w->staging, buf, len, 0600, durable,
+		    tmp[k], sizeof(tmp[k])) == -1)
 			rc = -1;
 		else
 			ns++;

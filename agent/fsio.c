@@ -176,20 +176,24 @@ check_target(const char *path)
 	return 0;
 }
 
-/* Creates a new file beside path, 0600, under a temp name (in tmp): its
- * descriptor, or -1 (logged). */
+/* Creates a new file beside path (or in tmpdir, when not NULL), 0600,
+ * under a temp name (in tmp): its descriptor, or -1 (logged). */
 static int
-temp_create(const char *path, char *tmp, size_t tmpsz)
+temp_create(const char *path, const char *tmpdir, char *tmp, size_t tmpsz)
 {
 	static unsigned int seq;
+	const char *base = strrchr(path, '/');
 	int fd, tries;
 
+	base = base != NULL ? base + 1 : path;
 	for (tries = 0; tries < 100; tries++) {
 		struct timespec ts;
 
 		clock_gettime(CLOCK_REALTIME, &ts);
-		if ((size_t)snprintf(tmp, tmpsz, "%s.tmp.%ld.%u.%lx", path,
-		    (long)getpid(), seq++, (unsigned long)ts.tv_nsec) >= tmpsz) {
+		if ((size_t)snprintf(tmp, tmpsz, "%s%s%s.tmp.%ld.%u.%lx",
+		    tmpdir != NULL ? tmpdir : "", tmpdir != NULL ? "/" : "",
+		    tmpdir != NULL ? base : path, (long)getpid(), seq++,
+		    (unsigned long)ts.tv_nsec) >= tmpsz) {
 			log_err("%s: path too long", log_esc(path));
 			return -1;
 		}
@@ -209,7 +213,7 @@ temp_create(const char *path, char *tmp, size_t tmpsz)
 int
 fsio_temp_open(const char *path, char *tmp, size_t tmpsz)
 {
-	int fd = temp_create(path, tmp, tmpsz);
+	int fd = temp_create(path, NULL, tmp, tmpsz);
 
 	if (fd == -1)
 		return -1;
@@ -279,15 +283,15 @@ same_content(const char *path, const void *buf, size_t len, mode_t mode)
  * as created, 0600 less the umask, for the caller to set), makes it
  * durable (durable). 0 (name in tmp) or -1 (logged, nothing left). */
 static int
-write_temp(const char *path, const void *buf, size_t len, mode_t mode,
-    int durable, char *tmp, size_t tmpsz)
+write_temp(const char *path, const char *tmpdir, const void *buf,
+    size_t len, mode_t mode, int durable, char *tmp, size_t tmpsz)
 {
 	const char *p = buf;
 	size_t off = 0;
 	ssize_t w;
 	int fd;
 
-	if ((fd = temp_create(path, tmp, tmpsz)) == -1)
+	if ((fd = temp_create(path, tmpdir, tmp, tmpsz)) == -1)
 		return -1;
 	while (off < len) {
 		w = write(fd, p + off, len - off);
@@ -328,17 +332,17 @@ fsio_replace(const char *path, const void *buf, size_t len, mode_t mode)
 		return -1;
 	if (same_content(path, buf, len, mode))
 		return 1;
-	if (write_temp(path, buf, len, 0, 0, tmp, sizeof(tmp)) == -1)
+	if (write_temp(path, NULL, buf, len, 0, 0, tmp, sizeof(tmp)) == -1)
 		return -1;
 	return fsio_temp_commit(tmp, path, mode);
 }
 
 int
-fsio_stage(const char *path, const void *buf, size_t len, mode_t mode,
-    int durable, char *tmp, size_t tmpsz)
+fsio_stage(const char *path, const char *tmpdir, const void *buf,
+    size_t len, mode_t mode, int durable, char *tmp, size_t tmpsz)
 {
-	if (check_target(path) == -1 ||
-	    write_temp(path, buf, len, mode, durable, tmp, tmpsz) == -1)
+	if (check_target(path) == -1 || write_temp(path, tmpdir, buf, len, mode,
+	    durable, tmp, tmpsz) == -1)
 		return -1;
 	return 0;
 }
@@ -400,13 +404,13 @@ fsio_clean_temps_in(const char *dir, const char *const *bases, size_t n)
 	DIR *d;
 	struct dirent *de;
 
-	if (n == 0 || (d = opendir(dir)) == NULL)
+	if ((bases != NULL && n == 0) || (d = opendir(dir)) == NULL)
 		return;
 	while ((de = readdir(d)) != NULL) {
 		char *p;
 
 		if (strstr(de->d_name, ".tmp.") == NULL ||
-		    !is_temp_of(de->d_name, bases, n))
+		    (bases != NULL && !is_temp_of(de->d_name, bases, n)))
 			continue;
 		p = xasprintf("%s/%s", dir, de->d_name);
 		log_info("%s: removing a temp file left by an interrupted run",

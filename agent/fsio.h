@@ -56,9 +56,10 @@ struct stat;
 void	fsio_stat_identity(const struct stat *st, struct fsio_id *id);
 
 /*
- * A batch of replaced files (the served files): fsio_stage(path, buf,
- * len, mode, durable, tmp, tmpsz) writes buf into a new temp file beside
- * path (O_EXCL 0600, then mode; fsync'd when durable) and returns 0 with
+ * A batch of replaced files (the served files): fsio_stage(path, tmpdir,
+ * buf, len, mode, durable, tmp, tmpsz) writes buf into a new temp file
+ * in tmpdir, a directory of the same file system (NULL: beside path;
+ * O_EXCL 0600, then mode; fsync'd when durable) and returns 0 with
  * its name in tmp, or -1 (logged, nothing left); fsio_stage_commit(tmp,
  * path) renames it over path (0, or -1 logged, tmp removed). Make every
  * staged file durable before the first commit (durable, or one
@@ -68,8 +69,8 @@ void	fsio_stat_identity(const struct stat *st, struct fsio_id *id);
  * fsio_sync_fs(dir): syncfs() of dir's file system and fsync of dir.
  * fsio_sync_dir(dir): fsync of dir. Both 0, or -1 (logged).
  */
-int	fsio_stage(const char *path, const void *buf, size_t len, mode_t mode,
-	    int durable, char *tmp, size_t tmpsz);
+int	fsio_stage(const char *path, const char *tmpdir, const void *buf,
+	    size_t len, mode_t mode, int durable, char *tmp, size_t tmpsz);
 int	fsio_stage_commit(const char *tmp, const char *path);
 int	fsio_sync_dir(const char *dir);
 int	fsio_sync_fs(const char *dir);
@@ -79,7 +80,8 @@ int	fsio_sync_fs(const char *dir);
 void	fsio_clean_temps(const char *path);
 
 /* fsio_clean_temps_in(dir, bases, n): the same for the files of dir named
- * bases[0, n); one listing of dir, nothing allocated per entry. */
+ * bases[0, n), or for every temp file in dir when bases is NULL; one
+ * listing of dir, nothing allocated per entry. */
 void	fsio_clean_temps_in(const char *dir, const char *const *bases,
 	    size_t n);
 

@@ -14,6 +14,9 @@
 #include "plan.h"
 
 #define STORE_SERVED	"served"	/* under state_dir */
+#define STORE_STAGING	"staging"	/* under state_dir: served files
+					   being written (what a killed
+					   run left, the next removes) */
 #define STORE_LEGACY	"store"		/* before 0.2: files named by the
 					   SHA-256 of their content */
 

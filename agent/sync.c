@@ -91,6 +91,7 @@ work_init(struct work *w, const struct conf *c, const struct sync_opts *o)
 	w->o = o;
 	w->now = time(NULL);
 	w->served = xasprintf("%s/" STORE_SERVED, c->state_dir);
+	w->staging = xasprintf("%s/" STORE_STAGING, c->state_dir);
 	w->legacy = xasprintf("%s/" STORE_LEGACY, c->state_dir);
 	if (lstat(w->legacy, &st) == -1 || !S_ISDIR(st.st_mode)) {
 		free(w->legacy);
@@ -133,6 +134,7 @@ work_free(struct work *w)
 	free(w->failing);
 	state_free(&w->old);
 	free(w->served);
+	free(w->staging);
 	free(w->legacy);
 	free(w->dc_old);
 }
@@ -272,31 +274,6 @@ tm_report(const struct timing *t, long long check_ms)
 
 /* --dry-run: what the run would write and reload, after the lines of
  * the names that change (diff_log). */
-/*
- * The served files' temp files a killed run left, for the lineages a
- * --lineage run asks about: such a run does not sweep the store (gc_store)
- * and would otherwise leave them for ever. A full run's sweep takes them.
- */
-static void
-clean_served_temps(struct work *w)
-{
-	char (*names)[STORE_NAME_MAX];
-	const char **bases;
-	size_t i;
-
-	if (w->o->nonly == 0 || w->served == NULL)
-		return;
-	names = xreallocarray(NULL, w->o->nonly, sizeof(*names));
-	bases = xreallocarray(NULL, w->o->nonly, sizeof(*bases));
-	for (i = 0; i < w->o->nonly; i++) {
-		store_file_name(w->o->only[i], names[i]);
-		bases[i] = names[i];
-	}
-	fsio_clean_temps_in(w->served, bases, w->o->nonly);
-	free(bases);
-	free(names);
-}
-
 static void
 print_dry_run(const struct work *w, const struct diff *d,
     const struct svc_run *sv, const char *lmdb)
@@ -402,7 +379,7 @@ sync_resync(const struct conf *c, const struct sync_opts *o)
 		fsio_clean_temps(c->postfix.path);
 		fsio_clean_temps(lmdb);
 		fsio_clean_temps(c->dovecot.path);
-		clean_served_temps(&w);
+		fsio_clean_temps_in(w.staging, NULL, 0);
 	}
 	sv[SVC_POSTFIX].on = w.postfix_on;
 	sv[SVC_DOVECOT].on = w.dovecot_on;

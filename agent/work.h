@@ -36,6 +36,7 @@ struct work {
 	const struct conf	*c;
 	time_t			 now;
 	char			*served;	/* state_dir/served */
+	char			*staging;	/* state_dir/staging */
 	char			*legacy;	/* state_dir/store (before
 						   0.2), or NULL: none */
 	struct state		 old;

@@ -61,7 +61,7 @@
 # Until CRASH_RENEW_KILLS kills have landed (2 x that many runs, 5 s a kill
 # at most), the same run in the first worker is SIGKILLed at a random
 # instant, or (one run in five each) as soon as the map is written in
-# place or as soon as served/L.pem.tmp.* appears. After each kill:
+# place or as soon as staging/L.pem.tmp.* appears. After each kill:
 #   - `postmap -F -s`: each entry of L's names is its old or its new value,
 #     every other entry unchanged; the map source and the include are
 #     unchanged;
@@ -71,7 +71,7 @@
 # resync), and every run the kill came too late for, must exit 0 and leave
 # what the clean run left: the map (the tree's pairs, what `postmap -F`
 # builds from the map source), source, include, served files and state; no
-# temp file, served/L.pem.tmp.* after a --lineage repair included; each
+# temp file, staging/L.pem.tmp.* after a --lineage repair included; each
 # service's last reload saw its current files. In another run of five, a full resync after
 # the --lineage repair must change nothing. Every run that got as far as
 # choosing must have taken the renewal path.
@@ -341,11 +341,12 @@ def cmd_norm(state, out):
 TEMP = [('pf', r'tls_sni\.lmdb\.tmp\.', 'lmdb'), ('pf', r'tls_sni\.tmp\.', 'map'),
         ('dc', r'99-snisync\.conf\.tmp\.', 'dovecot'),
         ('state', r'state\.json\.tmp\.', 'state'),
-        ('state/served', r'.+\.pem\.tmp\.', 'served')]
+        ('state/served', r'.+\.pem\.tmp\.', 'served'),
+        ('state/staging', r'.+\.pem\.tmp\.', 'served')]
 KNOWN = {'pf': {'tls_sni', 'tls_sni.lmdb'}, 'dc': {'99-snisync.conf'},
          'state': {'state.lmdb', 'state.lmdb-lock', 'lock', 'served',
-                   'last-sync', 'last-applied', 'last-success'},
-         'state/served': set()}
+                   'staging', 'last-sync', 'last-applied', 'last-success'},
+         'state/served': set(), 'state/staging': set()}
 
 def cmd_check(out, ref_old, ref_new, mode):
     """After a kill (mode kill) or a completed run (mode done): prints
@@ -1104,7 +1105,7 @@ renew_loop() {
 		elif ((k % 5 == 3)); then
 			how=temp
 			kill_when -c "$WD/conf.json" -v resync --lineage "$L" -- \
-				have "$ST/served/$L.pem.tmp.*"
+				have "$ST/staging/$L.pem.tmp.*"
 		else
 			how=random
 			kill_random r "$WD/conf.json" -v resync --lineage "$L"

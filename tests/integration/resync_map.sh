@@ -196,10 +196,14 @@ t_eq "... and only the lineage's entries changed" \
 before=$(dumpmap)
 src=$(ident "$MAP")
 tree_leaf "$LE" "$T/ca" ed.example.test ed25519 ed.example.test ed2.example.test
-# Temp files a run killed while writing served files left: the lineage's
-# own goes with its renewal, another's with the next full resync.
-printf 'partial' >"$T/state/served/ed.example.test.pem.tmp.99999.0.1"
-printf 'partial' >"$T/state/served/mail.example.test.pem.tmp.99999.1.2"
+# Temp files a run killed while writing served files left: in staging/
+# (where served files are written), the next run of any kind removes
+# them, a renewal too; beside the served files (where an earlier version
+# wrote them), the next full resync's sweep.
+mkdir -p "$T/state/staging"
+printf 'partial' >"$T/state/staging/ed.example.test.pem.tmp.99999.0.1"
+printf 'partial' >"$T/state/staging/mail.example.test.pem.tmp.99999.1.2"
+printf 'partial' >"$T/state/served/mail.example.test.pem.tmp.99999.1.3"
 "$SNISYNC" -v -c "$T/conf.json" resync --lineage ed.example.test >/dev/null 2>"$T/err-renew"
 t_eq "same-names --lineage renewal: exit 0" "$?" 0
 t_match "... takes the renewal path" "$(cat "$T/err-renew")" \
@@ -214,17 +218,17 @@ t_eq "... every entry is what postmap -F builds from the source" \
 	"$(dumpmap | sha256sum)" "$(expect_dump | sha256sum)"
 t_eq "... and only the lineage's two entries changed" \
 	"$(diff <(printf '%s\n' "$before") <(dumpmap) | grep -c '^[<>]')" 4
-t_check "... removes the temp file a killed run left for its served file" \
-	test ! -e "$T/state/served/ed.example.test.pem.tmp.99999.0.1"
+t_eq "... removes the temp files a killed run left in staging/" \
+	"$(ls "$T/state/staging")" ""
 t_match "... and says so" "$(cat "$T/err-renew")" \
-	'served/ed\.example\.test\.pem\.tmp\.99999\.0\.1: removing a temp file left by an interrupted run'
-t_check "... and leaves another lineage's to the full resync" \
-	test -e "$T/state/served/mail.example.test.pem.tmp.99999.1.2"
+	'staging/ed\.example\.test\.pem\.tmp\.99999\.0\.1: removing a temp file left by an interrupted run'
+t_check "... and leaves one beside the served files to the full resync" \
+	test -e "$T/state/served/mail.example.test.pem.tmp.99999.1.3"
 "$SNISYNC" -v -c "$T/conf.json" resync >/dev/null 2>"$T/err-full"
 t_match "a full resync after it: nothing changed" "$(cat "$T/err-full")" \
 	'nothing changed: .* nothing written, nothing reloaded'
-t_check "... and the other lineage's temp file is gone" \
-	test ! -e "$T/state/served/mail.example.test.pem.tmp.99999.1.2"
+t_check "... and the temp file beside the served files is gone" \
+	test ! -e "$T/state/served/mail.example.test.pem.tmp.99999.1.3"
 # A renewal that adds a name cannot take it.
 tree_leaf "$LE" "$T/ca" ed.example.test ed25519 ed.example.test ed2.example.test ed3.example.test
 "$SNISYNC" -v -c "$T/conf.json" resync --lineage ed.example.test >/dev/null 2>"$T/err-add"
