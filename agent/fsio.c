@@ -383,34 +383,21 @@ fsio_sync_fs(const char *dir)
 	return rc;
 }
 
-/* Whether name is "<bases[i]>.tmp.*" for some i < n. */
-static int
-is_temp_of(const char *name, const char *const *bases, size_t n)
-{
-	size_t i, len;
-
-	for (i = 0; i < n; i++) {
-		len = strlen(bases[i]);
-		if (strncmp(name, bases[i], len) == 0 &&
-		    strncmp(name + len, ".tmp.", 5) == 0)
-			return 1;
-	}
-	return 0;
-}
-
 void
-fsio_clean_temps_in(const char *dir, const char *const *bases, size_t n)
+fsio_clean_temps_in(const char *dir, const char *base)
 {
+	size_t blen = base != NULL ? strlen(base) : 0;
 	DIR *d;
 	struct dirent *de;
 
-	if ((bases != NULL && n == 0) || (d = opendir(dir)) == NULL)
+	if ((d = opendir(dir)) == NULL)
 		return;
 	while ((de = readdir(d)) != NULL) {
 		char *p;
 
-		if (strstr(de->d_name, ".tmp.") == NULL ||
-		    (bases != NULL && !is_temp_of(de->d_name, bases, n)))
+		if (base != NULL ? strncmp(de->d_name, base, blen) != 0 ||
+		    strncmp(de->d_name + blen, ".tmp.", 5) != 0 :
+		    strstr(de->d_name, ".tmp.") == NULL)
 			continue;
 		p = xasprintf("%s/%s", dir, de->d_name);
 		log_info("%s: removing a temp file left by an interrupted run",
@@ -429,7 +416,7 @@ fsio_clean_temps(const char *path)
 
 	base = base ? base + 1 : path;
 	fsio_dirname(path, dir, sizeof(dir));
-	fsio_clean_temps_in(dir, &base, 1);
+	fsio_clean_temps_in(dir, base);
 }
 
 int

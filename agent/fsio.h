@@ -79,11 +79,10 @@ int	fsio_sync_fs(const char *dir);
  * when a run was killed ("<path>.tmp.*"). Call it holding the lock. */
 void	fsio_clean_temps(const char *path);
 
-/* fsio_clean_temps_in(dir, bases, n): the same for the files of dir named
- * bases[0, n), or for every temp file in dir when bases is NULL; one
- * listing of dir, nothing allocated per entry. */
-void	fsio_clean_temps_in(const char *dir, const char *const *bases,
-	    size_t n);
+/* fsio_clean_temps_in(dir, base): the same for the temp files of dir
+ * named "<base>.tmp.*", or for every "*.tmp.*" file in dir when base is
+ * NULL (staging/); one listing, nothing allocated per entry. */
+void	fsio_clean_temps_in(const char *dir, const char *base);
 
 /*
  * fsio_stamp(path): a stamp file: sets path's mtime to now (zero bytes

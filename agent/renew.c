@@ -19,8 +19,9 @@
  * mark_sole() (the whole-state path) and note_outputs() record what a
  * later renewal trusts: which pairs serve their names alone, and the
  * outputs' identities. The same identities, with a digest of what else
- * an output is rendered from (render_key()), let output_current() spare
- * a whole-state run that changes nothing the rendering and the compare.
+ * an output is rendered from (render_key()), let a whole-state run whose
+ * plan is the last one (plan_unchanged()) skip rendering and comparing
+ * each output that is the file that plan left (output_current()).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -196,22 +197,16 @@ same_lineage(const struct pair *a, size_t ia, const struct pair *b,
 }
 
 int
-output_current(const struct work *w, const struct diff *d, enum svc_id svc)
+plan_unchanged(const struct work *w, const struct diff *d)
 {
 	const struct plan *a = &w->oldplan, *b = &w->plan;
-	unsigned char key[32];
 	size_t i;
 
 	/* No entry changes, no served file is written, and the last full
-	 * plan (as many names) left this very file. */
+	 * plan had as many names. */
 	if (w->partial || w->legacy != NULL || d->nnames > 0 ||
 	    d->nserving > 0 || !state_has_run(&w->old) ||
-	    b->n != w->old.nnames || a->n != b->n || !out_current(
-	    &w->old.out_id[svc], svc == SVC_POSTFIX ? w->c->postfix.path :
-	    w->c->dovecot.path))
-		return 0;
-	render_key(w, svc, key);
-	if (memcmp(key, w->old.render_key[svc], sizeof(key)) != 0)
+	    b->n != w->old.nnames || a->n != b->n)
 		return 0;
 	/* The same files may be another lineage's, named by another path. */
 	for (i = 0; i < b->n; i++)
@@ -221,6 +216,18 @@ output_current(const struct work *w, const struct diff *d, enum svc_id svc)
 		    w->pairs, b->e[i].alt))
 			return 0;
 	return 1;
+}
+
+int
+output_current(const struct work *w, enum svc_id svc)
+{
+	unsigned char key[32];
+
+	if (!out_current(&w->old.out_id[svc], svc == SVC_POSTFIX ?
+	    w->c->postfix.path : w->c->dovecot.path))
+		return 0;
+	render_key(w, svc, key);
+	return memcmp(key, w->old.render_key[svc], sizeof(key)) == 0;
 }
 
 /* The whole-state path: which pairs are sole (pair.sole), for the

@@ -343,7 +343,7 @@ sync_resync(const struct conf *c, const struct sync_opts *o)
 	char *pf_src = NULL, *dc_text = NULL, *lmdb;
 	size_t pf_len = 0, dc_len = 0;
 	int lockfd = -1, rc = EXIT_SYNCED, i, failed = 0, dc_rolled_back = 0;
-	int held = 0;
+	int held = 0, same_plan;
 	int have_lmdb;
 	struct fsio_id lmdb_id;
 	struct svc_stats svc_before[2];
@@ -379,17 +379,18 @@ sync_resync(const struct conf *c, const struct sync_opts *o)
 		fsio_clean_temps(c->postfix.path);
 		fsio_clean_temps(lmdb);
 		fsio_clean_temps(c->dovecot.path);
-		fsio_clean_temps_in(w.staging, NULL, 0);
+		fsio_clean_temps_in(w.staging, NULL);
 	}
 	sv[SVC_POSTFIX].on = w.postfix_on;
 	sv[SVC_DOVECOT].on = w.dovecot_on;
 	have_lmdb = w.old.have_lmdb;
 	lmdb_id = w.old.lmdb;
 	diff_build(&w, &d);
+	same_plan = plan_unchanged(&w, &d);
 	if (sv[SVC_POSTFIX].on && w.partial)
 		sv[SVC_POSTFIX].change = d.nserving > 0; /* entries alone */
-	else if (sv[SVC_POSTFIX].on && lmdb_current(&w, lmdb) &&
-	    output_current(&w, &d, SVC_POSTFIX))
+	else if (sv[SVC_POSTFIX].on && same_plan && lmdb_current(&w, lmdb) &&
+	    output_current(&w, SVC_POSTFIX))
 		sv[SVC_POSTFIX].change = 0;	/* nothing to render */
 	else if (sv[SVC_POSTFIX].on) {
 		pf_src = postfix_source(&w.plan, w.pairs, w.served, &pf_len);
@@ -403,7 +404,8 @@ sync_resync(const struct conf *c, const struct sync_opts *o)
 		sv[SVC_DOVECOT].on = 0;
 		sv[SVC_DOVECOT].status = "version unknown, not written";
 		failed = 1;
-	} else if (sv[SVC_DOVECOT].on && output_current(&w, &d, SVC_DOVECOT))
+	} else if (sv[SVC_DOVECOT].on && same_plan &&
+	    output_current(&w, SVC_DOVECOT))
 		sv[SVC_DOVECOT].change = sv[SVC_DOVECOT].files = 0;
 	else if (sv[SVC_DOVECOT].on) {
 		dc_text = dovecot_render(&w.plan, w.pairs, w.served, w.syntax,

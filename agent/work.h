@@ -313,11 +313,13 @@ void	mark_sole(struct work *w);
  * run leaves for the next renewal. */
 void	note_outputs(struct work *w, const struct svc_run *sv);
 
-/* output_current(w, d, svc): 1 when svc's output on disk (the map source,
- * the include) is what this run's plan renders, known without rendering
- * it: a run that changes nothing skips rendering and comparing. */
-int	output_current(const struct work *w, const struct diff *d,
-	    enum svc_id svc);
+/* plan_unchanged(w, d): 1 when this run's plan is the last full plan,
+ * lineage for lineage, and d writes no served file. output_current(w,
+ * svc): then, 1 when svc's output on disk (the map source, the include)
+ * is the file that plan left, rendered from the same inputs: what
+ * rendering would give, known without rendering. */
+int	plan_unchanged(const struct work *w, const struct diff *d);
+int	output_current(const struct work *w, enum svc_id svc);
 
 /* ---- sync.c: the run ---- */
 
