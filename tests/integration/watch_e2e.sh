@@ -176,7 +176,7 @@ cp "$T/conf.json" "$T/conf.good"
 printf '{"watch": {"settle_ms": "soon"}}\n' >"$T/conf.json"
 kill -HUP "$DAEMON"
 sleep 1
-t_check "SIGHUP with a bad config: refused, old one kept" grep -q 'configuration refused; keeping the previous one' "$T/watch.log"
+t_check "SIGHUP with a bad config: refused, old one kept" wait_for 5 grep -q 'configuration refused; keeping the previous one' "$T/watch.log"
 t_check "SIGHUP with a bad config: the daemon still runs" kill -0 "$DAEMON"
 # READY=1 follows the full sync a SIGHUP runs (which asks postconf and
 # doveconf for the default certificates again): wait for it
@@ -188,7 +188,7 @@ t_check "SIGHUP: RELOADING=1 then READY=1 notified" sh -c "grep -A3 '^RELOADING=
 cp "$T/conf.good" "$T/conf.json"
 kill -HUP "$DAEMON"
 sleep 1
-t_check "SIGHUP with a good config: reloaded" grep -q 'watch: configuration reloaded' "$T/watch.log"
+t_check "SIGHUP with a good config: reloaded" wait_for 5 grep -q 'watch: configuration reloaded' "$T/watch.log"
 stop_daemon
 t_eq "SIGTERM after all that: exit 0" "$?" 0
 t_nomatch "no error logged but the refused config" \

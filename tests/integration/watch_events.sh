@@ -22,16 +22,6 @@ tree_conf "$T/conf.json" "$LE" "$T/state" "$MAP" "$T/dc/sni.conf" \
 sed -i 's/^{/{"watch": {"settle_ms": 200, "report_after_s": 2}, /' "$T/conf.json"
 q() { postmap -c "$T/pfc" -F -q "$1" "lmdb:$MAP" 2>/dev/null; }
 in_map() { q "$1" | grep -q 'BEGIN CERTIFICATE'; }
-wait_for() {	# wait_for SECONDS CMD...: polls CMD every 0.1 s
-	local n=$(( $1 * 10 ))
-	shift
-	while [ "$n" -gt 0 ]; do
-		"$@" && return 0
-		sleep 0.1
-		n=$((n - 1))
-	done
-	return 1
-}
 calls() { [ -f "$T/pf.calls" ] && wc -l <"$T/pf.calls" | tr -d ' ' || echo 0; }
 
 "$SNISYNC" -v -c "$T/conf.json" watch >"$T/watch.log" 2>&1 &
@@ -90,7 +80,7 @@ cat "$w/d3.crt" "$w/d3.chain" >"$LE/archive/d.example.test/fullchain3.pem"
 ln -sfn ../../archive/d.example.test/privkey3.pem "$LE/live/d.example.test/privkey.pem"
 kill -HUP "$D"
 sleep 1
-t_check "SIGHUP mid-swap: configuration reloaded" grep -q 'watch: configuration reloaded' "$T/watch.log"
+t_check "SIGHUP mid-swap: configuration reloaded" wait_for 5 grep -q 'watch: configuration reloaded' "$T/watch.log"
 t_eq "SIGHUP mid-swap: no error for the half-swapped lineage" \
 	"$(grep -c 'error: lineage d.example.test' "$T/watch.log")" 0
 ln -sfn ../../archive/d.example.test/fullchain3.pem "$LE/live/d.example.test/fullchain.pem"
@@ -122,7 +112,7 @@ touch "$T/pf.fail"
 n0=$(calls)
 tree_leaf "$LE" "$T/ca" e.example.test ec256 e.example.test
 t_check "failing reload reported" wait_for 5 grep -q 'postfix: reload failed' "$T/watch.log"
-t_check "failing reload: retry scheduled with backoff" grep -q 'watch: will try again in 5 s' "$T/watch.log"
+t_check "failing reload: retry scheduled with backoff" wait_for 5 grep -q 'watch: will try again in 5 s' "$T/watch.log"
 rm "$T/pf.fail"
 if wait_for 20 grep -q 'postfix: reloaded (was pending)' "$T/watch.log"; then
 	t_ok "the reload is retried and succeeds"
@@ -151,7 +141,7 @@ t1=$(tail -1 "$T/pf.calls")
 tree_leaf "$LE" "$T/ca" r2.example.test ec256 r2.example.test
 t_check "rate limit: the second change is in the map at once" wait_for 2 in_map r2.example.test
 t_eq "rate limit: its reload is held" "$(( $(calls) - n0 ))" 1
-t_check "rate limit: held reload announced" grep -q 'reload held back' "$T/rate.log"
+t_check "rate limit: held reload announced" wait_for 3 grep -q 'reload held back' "$T/rate.log"
 t_check "rate limit: the held reload runs later" wait_for 5 sh -c "[ \$(wc -l <'$T/pf.calls') -gt $((n0 + 1)) ]"
 t2=$(tail -1 "$T/pf.calls")
 t_check "rate limit: the two reloads are at least 3 s apart ($t1 -> $t2)" \

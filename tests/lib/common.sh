@@ -91,3 +91,17 @@ t_require_root() {
 t_done() {
 	[ "$T_FAILS" -eq 0 ]
 }
+
+# wait_for SECONDS CMD...: polls CMD every 0.1 s until it succeeds; a
+# daemon logs after it acts, so a test asks for a line with this
+wait_for() {
+	local n=$(( $1 * 10 ))
+	shift
+	while [ "$n" -gt 0 ]; do
+		"$@" && return 0
+		sleep 0.1
+		n=$((n - 1))
+	done
+	return 1
+}
+
