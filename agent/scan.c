@@ -14,6 +14,14 @@
  * at root/archive/<lineage>/<file>; three short syscalls relative to open
  * directories instead of a walk of every component. Anything else takes
  * the general path, which decides (and words) every refusal.
+ *
+ * Cheaper still, a lineage the caller validated before (scan_prior_fn):
+ * one stat of each link, followed. When both reach the very files the
+ * caller validated (device, inode, size, mtime), the lineage keeps those
+ * resolved paths and nothing is resolved or read. A link that reaches the
+ * same file another way (a hard link) reaches the same bytes, so no file
+ * outside the tree is ever read: the first time a lineage is seen, and
+ * whenever a link moves to another file, every link is resolved.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -63,11 +71,13 @@ file_version(const char *path, const char *kind)
 	return strcmp(end, ".pem") == 0 ? v : -1;
 }
 
-/* The directories a scan works in. */
+/* The directories a scan works in, and what the caller holds. */
 struct scan_ctx {
 	const char	*root;		/* realpath(letsencrypt_dir) */
 	int		 live_fd;	/* root/live */
 	int		 archive_fd;	/* root/archive; -1: no fast path */
+	scan_prior_fn	*prior;		/* NULL: resolve every link */
+	void		*arg;
 };
 
 /*
@@ -114,6 +124,54 @@ resolve_fast(const struct lineage *l, const struct scan_ctx *cx,
 	    PATH_MAX)
 		return 0;
 	return 1;
+}
+
+/* Follows live/<lineage>/<file> with one stat: 1 with sf filled from the
+ * prior path when it reaches that very file, unchanged. */
+static int
+prior_one(const struct lineage *l, const struct scan_ctx *cx,
+    const char *file, const char *kind, const char *path,
+    const struct fsio_id *want, struct scan_file *sf)
+{
+	char rel[PATH_MAX];
+	struct fsio_id id;
+	struct stat st;
+
+	if ((size_t)snprintf(rel, sizeof(rel), "%s/%s", l->name, file) >=
+	    sizeof(rel) || fstatat(cx->live_fd, rel, &st, 0) == -1 ||
+	    !S_ISREG(st.st_mode))
+		return 0;
+	fsio_stat_identity(&st, &id);
+	if (id.dev != want->dev || id.ino != want->ino ||
+	    id.size != want->size || id.mtime_ns != want->mtime_ns)
+		return 0;
+	sf->path = xstrdup(path);
+	sf->id = id;
+	sf->version = file_version(path, kind);
+	return 1;
+}
+
+/* A lineage whose links reach the files the caller validated it from
+ * (scan_prior_fn): 1 with both files' paths and identities set. */
+static int
+resolve_prior(struct lineage *l, const struct scan_ctx *cx)
+{
+	struct scan_prior p;
+
+	if (cx->prior == NULL || cx->live_fd < 0 ||
+	    !cx->prior(cx->arg, l->name, &p) || p.key_path == NULL ||
+	    p.chain_path == NULL)
+		return 0;
+	if (prior_one(l, cx, "privkey.pem", "privkey", p.key_path, &p.key_id,
+	    &l->key) && prior_one(l, cx, "fullchain.pem", "fullchain",
+	    p.chain_path, &p.chain_id, &l->chain) &&
+	    l->key.version == l->chain.version)
+		return 1;
+	free(l->key.path);
+	free(l->chain.path);
+	memset(&l->key, 0, sizeof(l->key));
+	memset(&l->chain, 0, sizeof(l->chain));
+	return 0;
 }
 
 /* Resolves one live link inside root and checks what it points at,
@@ -240,10 +298,11 @@ chain_whole(struct lineage *l, const struct scan_ctx *cx)
 }
 
 /* Resolves both links (nothing read yet). st: lstat of l->dir, or NULL
- * when it failed with errno lerr. */
+ * when it failed with errno lerr. *by_prior: set when resolve_prior()
+ * did it. */
 static void
 scan_resolve(struct lineage *l, const struct scan_ctx *cx,
-    const struct stat *st, int lerr)
+    const struct stat *st, int lerr, unsigned char *by_prior)
 {
 	const char *bad;
 	int adir = -1;
@@ -259,6 +318,10 @@ scan_resolve(struct lineage *l, const struct scan_ctx *cx,
 	}
 	if (!S_ISDIR(st->st_mode)) {
 		l->error = xstrdup("not a directory");
+		return;
+	}
+	if (by_prior != NULL && resolve_prior(l, cx)) {
+		*by_prior = 1;
 		return;
 	}
 	if (resolve_one(l, cx, "privkey.pem", "privkey.pem", "privkey",
@@ -305,6 +368,7 @@ struct scan_job {
 	unsigned char		*type;		/* d_type from the listing,
 						   DT_UNKNOWN when none */
 	unsigned char		*regular;	/* a file, not a lineage */
+	unsigned char		*by_prior;	/* resolve_prior() did it */
 };
 
 static void
@@ -323,7 +387,7 @@ resolve_job(void *arg, size_t i)
 	if (j->type[i] == DT_DIR) {
 		memset(&st, 0, sizeof(st));
 		st.st_mode = S_IFDIR;
-		scan_resolve(l, j->cx, &st, 0);
+		scan_resolve(l, j->cx, &st, 0, &j->by_prior[i]);
 		return;
 	}
 	got = (j->cx->live_fd >= 0 ? fstatat(j->cx->live_fd, l->name, &st,
@@ -333,7 +397,7 @@ resolve_job(void *arg, size_t i)
 		j->regular[i] = 1;
 		return;
 	}
-	scan_resolve(l, j->cx, got ? &st : NULL, lerr);
+	scan_resolve(l, j->cx, got ? &st : NULL, lerr, &j->by_prior[i]);
 }
 
 static void
@@ -351,7 +415,7 @@ read_job(void *arg, size_t i)
 
 int
 scan_tree(const char *le_dir, char *const *only, size_t nonly,
-    scan_cached_fn *cached, void *arg, struct scan *sc)
+    scan_prior_fn *prior, scan_cached_fn *cached, void *arg, struct scan *sc)
 {
 	struct scan_job job;
 	char root[PATH_MAX];
@@ -359,7 +423,7 @@ scan_tree(const char *le_dir, char *const *only, size_t nonly,
 	unsigned char *types = NULL;
 	size_t n = 0, i, j;
 	struct stat st;
-	struct scan_ctx cx = { root, -1, -1 };
+	struct scan_ctx cx = { root, -1, -1, prior, arg };
 
 	memset(sc, 0, sizeof(*sc));
 	if (realpath(le_dir, root) == NULL) {
@@ -426,6 +490,7 @@ scan_tree(const char *le_dir, char *const *only, size_t nonly,
 	job.sc = sc;
 	job.live = live;
 	job.regular = xcalloc(sc->n + 1, 1);
+	job.by_prior = xcalloc(sc->n + 1, 1);
 	par_for(sc->n, SCAN_PAR_MIN, resolve_job, &job);
 	for (i = 0, j = 0; i < sc->n; i++) {
 		if (job.regular[i]) {	/* live/README */
@@ -433,15 +498,30 @@ scan_tree(const char *le_dir, char *const *only, size_t nonly,
 			free(sc->v[i].dir);
 			continue;
 		}
+		job.by_prior[j] = job.by_prior[i];
 		sc->v[j++] = sc->v[i];
 	}
 	sc->n = j;
 	free(job.regular);
 	free(job.type);
-	for (i = 0; i < sc->n; i++)
-		if (sc->v[i].error == NULL && cached != NULL &&
-		    cached(arg, &sc->v[i]))
-			sc->v[i].cached = 1;
+	for (i = 0; i < sc->n; i++) {
+		struct lineage *l = &sc->v[i];
+
+		if (l->error == NULL && cached != NULL && cached(arg, l))
+			l->cached = 1;
+		else if (job.by_prior[i]) {
+			/* Not what the caller holds after all (expired,
+			 * its served file gone): resolve every link. */
+			file_free(&l->key);
+			file_free(&l->chain);
+			scan_resolve(l, &cx, &(struct stat){ .st_mode =
+			    S_IFDIR }, 0, NULL);
+			if (l->error == NULL && cached != NULL &&
+			    cached(arg, l))
+				l->cached = 1;
+		}
+	}
+	free(job.by_prior);
 	par_for(sc->n, SCAN_PAR_MIN, read_job, &job);
 	fsio_list_free(names, n);
 	free(types);
@@ -601,7 +681,7 @@ scan_source(const struct source *src, char *const *only, size_t nonly,
 {
 	char root[PATH_MAX], *list_dir, **names = NULL;
 	size_t n = 0, i, k;
-	struct scan_ctx cx = { root, -1, -1 };
+	struct scan_ctx cx = { root, -1, -1, NULL, NULL };
 	int rc = -1;
 
 	if (realpath(src->dir, root) == NULL) {
@@ -758,15 +838,15 @@ cmp_lineage_name(const void *a, const void *b)
 
 int
 scan_all(const char *le_dir, const struct source *src, size_t nsrc,
-    char *const *only, size_t nonly, scan_cached_fn *cached, void *arg,
-    struct scan *sc)
+    char *const *only, size_t nonly, scan_prior_fn *prior,
+    scan_cached_fn *cached, void *arg, struct scan *sc)
 {
 	size_t i, cap;
 	int rc = 0;
 
 	memset(sc, 0, sizeof(*sc));
-	if (le_dir != NULL && scan_tree(le_dir, only, nonly, cached, arg,
-	    sc) == -1)
+	if (le_dir != NULL && scan_tree(le_dir, only, nonly, prior, cached,
+	    arg, sc) == -1)
 		return -1;
 	cap = sc->n;
 	for (i = 0; i < nsrc; i++)

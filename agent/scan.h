@@ -80,25 +80,43 @@ struct scan {
  */
 typedef int scan_cached_fn(void *arg, const struct lineage *l);
 
+/* The files the caller last validated a lineage from, resolved then. */
+struct scan_prior {
+	const char	*key_path, *chain_path;
+	struct fsio_id	 key_id, chain_id;
+};
+
 /*
- * scan_tree(le_dir, only, nonly, cached, arg, &scan): every lineage under
- * le_dir/live (or only those named in only[], when nonly > 0), sorted by
- * name. A lineage that cannot be read is returned with error set; it
- * never stops the scan. Returns 0, or -1 when le_dir itself is missing or
+ * prior(arg, name, &p): 1 with p filled when the caller holds certbot
+ * lineage name's files as validated from p's paths. Called on worker
+ * threads: it must only read. When both links, followed, reach the very
+ * files of p (same device, inode, size and mtime: certbot never rewrites
+ * an archive file), the lineage takes p's paths with one stat per link
+ * instead of resolving each link; cached() still decides, and a lineage
+ * it refuses is resolved in full.
+ */
+typedef int scan_prior_fn(void *arg, const char *name, struct scan_prior *p);
+
+/*
+ * scan_tree(le_dir, only, nonly, prior, cached, arg, &scan): every lineage
+ * under le_dir/live (or only those named in only[], when nonly > 0),
+ * sorted by name. A lineage that cannot be read is returned with error
+ * set; it never stops the scan. Returns 0, or -1 when le_dir itself is missing or
  * live/ cannot be listed (logged): then nothing may be removed.
  */
 int	scan_tree(const char *le_dir, char *const *only, size_t nonly,
-	    scan_cached_fn *cached, void *arg, struct scan *sc);
+	    scan_prior_fn *prior, scan_cached_fn *cached, void *arg,
+	    struct scan *sc);
 
 /*
- * scan_all(le_dir, src, nsrc, only, nonly, cached, arg, &scan): certbot's
- * tree (le_dir NULL: none) and every other source, lineages sorted by
- * name. -1 (logged) when a source's directory cannot be listed: then
- * nothing may be removed.
+ * scan_all(le_dir, src, nsrc, only, nonly, prior, cached, arg, &scan):
+ * certbot's tree (le_dir NULL: none) and every other source, lineages
+ * sorted by name. -1 (logged) when a source's directory cannot be
+ * listed: then nothing may be removed.
  */
 int	scan_all(const char *le_dir, const struct source *src, size_t nsrc,
-	    char *const *only, size_t nonly, scan_cached_fn *cached, void *arg,
-	    struct scan *sc);
+	    char *const *only, size_t nonly, scan_prior_fn *prior,
+	    scan_cached_fn *cached, void *arg, struct scan *sc);
 void	scan_free(struct scan *sc);
 
 /* scan_lineage_name_ok(name): NULL, or why a directory name is refused. */

@@ -455,6 +455,23 @@ cached(void *arg, const struct lineage *l)
 	    op->not_after >= (long long)w->now && on_disk(w, op);
 }
 
+/* scan_prior_fn: the files an applied pair that cached() may take was
+ * validated from (read only: w->old is sorted before the scan). */
+static int
+prior(void *arg, const char *lineage, struct scan_prior *p)
+{
+	const struct pair *op = old_pair(arg, lineage);
+
+	if (op == NULL || op->last_good || op->src_key == NULL ||
+	    op->src_chain == NULL)
+		return 0;
+	p->key_path = op->src_key;
+	p->chain_path = op->src_chain;
+	p->key_id = op->src_key_id;
+	p->chain_id = op->src_chain_id;
+	return 1;
+}
+
 int
 in_scan(struct work *w, const char *lineage)
 {
@@ -577,7 +594,7 @@ gather(struct work *w, const struct sync_opts *o)
 		    cmp_pair_lineage);
 
 	if (scan_all(certbot_dir(w->c), w->c->sources, w->c->nsources,
-	    o->only, o->nonly, cached, w, &w->sc) == -1)
+	    o->only, o->nonly, prior, cached, w, &w->sc) == -1)
 		return -1;
 	jobs = xcalloc(w->sc.n + 1, sizeof(*jobs));
 	for (i = 0; i < w->sc.n; i++)

@@ -116,6 +116,22 @@ t_eq "map holds only the two good names" "$(postmap -c "$PFC" -s "lmdb:$MAP" | c
 t_nomatch "no key material in the logs" "$(cat "$T/out" "$T/err")" 'PRIVATE KEY|MII'
 t_nomatch "the injection attempt reached no output" "$(cat "$T/dc/sni.conf" "$MAP")" 'shadow'
 
+# --- an applied lineage's link moved out of the tree ------------------------
+# A resync of an applied lineage stats its links instead of resolving them
+# while they reach the files it was validated from; a link moved to a copy
+# outside the tree (same bytes, another file) is resolved and refused.
+cp "$LE/archive/good.example.test/privkey1.pem" "$W/g.key"
+ln -sfn "$W/g.key" "$LE/live/good.example.test/privkey.pem"
+"$SNISYNC" -c "$T/conf.json" resync >/dev/null 2>"$T/moved"
+t_check "applied lineage, link moved outside: refused" \
+	grep -Eq "^snisync: error: lineage good.example.test: privkey.pem: link leads outside $LE \\(to $W/g.key\\)" "$T/moved"
+t_eq "applied lineage, link moved outside: still served as applied" \
+	"$(q good.example.test | grep -c 'BEGIN CERTIFICATE')" 2
+ln -sfn ../../archive/good.example.test/privkey1.pem "$LE/live/good.example.test/privkey.pem"
+"$SNISYNC" -c "$T/conf.json" resync >/dev/null 2>"$T/back"
+t_eq "link moved back: no error for the lineage" \
+	"$(grep -c 'lineage good.example.test' "$T/back")" 0
+
 # --- the lock serialises writers -------------------------------------------
 tree_conf "$T/lock.json" "$LE" "$T/state" "$MAP" "$T/dc/sni.conf"
 sed -i 's/^{/{"lock_timeout": 1, /' "$T/lock.json"
