@@ -409,14 +409,25 @@ get_str(struct rd *r, int *isnull)
 static void
 get_fixed(struct rd *r, char *out, size_t cap)
 {
-	int isnull;
-	char *s = get_str(r, &isnull);
+	unsigned v = 0;
+	int i;
 
-	if (s == NULL || strlen(s) >= cap)
+	if (r->bad || r->end - r->p < 4) {
 		r->bad = 1;
-	else
-		memcpy(out, s, strlen(s) + 1);
-	free(s);
+		return;
+	}
+	for (i = 0; i < 4; i++)
+		v |= (unsigned)r->p[i] << (8 * i);
+	r->p += 4;
+	/* NULL_STR and anything not shorter than cap are refused alike */
+	if (v >= cap || (size_t)(r->end - r->p) < v ||
+	    memchr(r->p, '\0', v) != NULL) {
+		r->bad = 1;
+		return;
+	}
+	memcpy(out, r->p, v);
+	out[v] = '\0';
+	r->p += v;
 }
 
 static char *

@@ -278,6 +278,20 @@ strv_has(char *const *v, size_t n, const char *s)
 	return 0;
 }
 
+void
+sort_unless_sorted(void *base, size_t n, size_t size,
+    int (*cmp)(const void *, const void *))
+{
+	const char *p = base;
+	size_t i;
+
+	for (i = 1; i < n; i++)
+		if (cmp(p + (i - 1) * size, p + i * size) > 0) {
+			qsort(base, n, size, cmp);
+			return;
+		}
+}
+
 int
 hex64_ok(const char *s)
 {

@@ -36,6 +36,11 @@ void	buf_free(struct buf *b);
  */
 void	*xgrow(void *p, size_t n, size_t size);
 
+/* sort_unless_sorted(base, n, size, cmp): qsort() unless base already is
+ * in cmp's order (one pass; records read in key order usually are). */
+void	sort_unless_sorted(void *base, size_t n, size_t size,
+	    int (*cmp)(const void *, const void *));
+
 /* hex64_ok(s): s is 64 lowercase hex digits (a SHA-256), nothing more. */
 int	hex64_ok(const char *s);
 

@@ -589,9 +589,8 @@ gather(struct work *w, const struct sync_opts *o)
 	struct vjob *jobs;
 	size_t i, j, njobs = 0;
 
-	if (w->old.n > 1)
-		qsort(w->old.pairs, w->old.n, sizeof(*w->old.pairs),
-		    cmp_pair_lineage);
+	sort_unless_sorted(w->old.pairs, w->old.n, sizeof(*w->old.pairs),
+	    cmp_pair_lineage);
 
 	if (scan_all(certbot_dir(w->c), w->c->sources, w->c->nsources,
 	    o->only, o->nonly, prior, cached, w, &w->sc) == -1)
