@@ -279,26 +279,34 @@ inc_refs_free(struct inc_refs *r)
 	free(r->v);
 }
 
-/* Removes the files of dir that are neither in keep[0, nkeep) (sorted)
+/*
+ * Removes the files of dir that are neither in keep[0, nkeep) (sorted)
  * nor named by the include, and temp files a killed run left; then dir
- * itself when it is emptied and rm_dir. */
+ * itself when it is emptied and rm_dir. listed[0, nlisted): dir's sorted
+ * listing taken earlier in this run, or NULL to list it now. An earlier
+ * listing lacks only the files this run renamed in since, and those are
+ * its pairs' files, all in keep.
+ */
 static void
 gc_dir(const char *dir, char **keep, size_t nkeep, struct inc_refs *inc,
-    int rm_dir)
+    int rm_dir, char **listed, size_t nlisted)
 {
-	char **names = NULL;
-	size_t n = 0, i, left = 0;
+	char **names = listed;
+	size_t n = nlisted, i, k = 0, left = 0;
 
-	if (fsio_list(dir, &names, &n) == -1)
+	if (names == NULL && fsio_list(dir, &names, &n) == -1)
 		return;
 	for (i = 0; i < n; i++) {
 		size_t len = strlen(names[i]);
+		int c = 1;
 		char *path;
 
+		/* both sorted by strcmp(): one walk */
+		while (k < nkeep && (c = strcmp(keep[k], names[i])) < 0)
+			k++;
 		if (strstr(names[i], ".pem.tmp.") == NULL && (len < 5 ||
-		    strcmp(names[i] + len - 4, ".pem") != 0 || (nkeep > 0 &&
-		    bsearch(&names[i], keep, nkeep, sizeof(char *),
-		    strv_cmp) != NULL) || named_by_include(inc, &names[i]))) {
+		    strcmp(names[i] + len - 4, ".pem") != 0 || c == 0 ||
+		    named_by_include(inc, &names[i]))) {
 			left++;
 			continue;
 		}
@@ -308,7 +316,8 @@ gc_dir(const char *dir, char **keep, size_t nkeep, struct inc_refs *inc,
 			left++;
 		free(path);
 	}
-	fsio_list_free(names, n);
+	if (names != listed)
+		fsio_list_free(names, n);
 	if (rm_dir && left == 0 && rmdir(dir) == 0)
 		log_info("store: %s removed: every pair is served from %s/ now",
 		    dir, STORE_SERVED);
@@ -335,11 +344,11 @@ gc_store(struct work *w, int keep_old)
 		add_name(&keep, &nkeep, w->pairs[i].lineage);
 	for (i = 0; keep_old && i < w->old.n; i++)
 		add_name(&keep, &nkeep, w->old.pairs[i].lineage);
-	if (nkeep > 1)
-		qsort(keep, nkeep, sizeof(char *), strv_cmp);
-	gc_dir(w->served, keep, nkeep, &inc, 0);
+	sort_unless_sorted(keep, nkeep, sizeof(char *), strv_cmp);
+	gc_dir(w->served, keep, nkeep, &inc, 0, w->served_listed &&
+	    w->nserved > 0 ? w->served_names : NULL, w->nserved);
 	if (w->legacy != NULL)
-		gc_dir(w->legacy, NULL, 0, &linc, 1);
+		gc_dir(w->legacy, NULL, 0, &linc, 1, NULL, 0);
 	for (i = 0; i < nkeep; i++)
 		free(keep[i]);
 	free(keep);

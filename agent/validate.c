@@ -94,14 +94,39 @@ cmp_lineage_key(const void *key, const void *elem)
 	return strcmp(key, ((const struct lineage *)elem)->name);
 }
 
+/*
+ * A sorted array's element for key: the one a previous lookup on this
+ * thread found (*hint), or the next, else a binary search. Runs look up
+ * every lineage in name order, several times over: most lookups cost
+ * one comparison. The hint is only a hint: any array, any key.
+ */
+static const void *
+find_sorted(const void *key, const void *base, size_t n, size_t size,
+    int (*cmp)(const void *, const void *), size_t *hint)
+{
+	const char *b = base, *e;
+	size_t h;
+
+	if (n == 0)
+		return NULL;
+	for (h = *hint; h < n && h <= *hint + 1; h++)
+		if (cmp(key, b + h * size) == 0) {
+			*hint = h;
+			return b + h * size;
+		}
+	if ((e = bsearch(key, base, n, size, cmp)) != NULL)
+		*hint = (size_t)(e - b) / size;
+	return e;
+}
+
 const struct pair *
 old_pair(const struct work *w, const char *lineage)
 {
+	static _Thread_local size_t hint;
+
 	/* gather() sorted the old pairs by lineage: one pair each. */
-	if (w->old.n == 0)
-		return NULL;
-	return bsearch(lineage, w->old.pairs, w->old.n, sizeof(*w->old.pairs),
-	    cmp_pair_key);
+	return find_sorted(lineage, w->old.pairs, w->old.n,
+	    sizeof(*w->old.pairs), cmp_pair_key, &hint);
 }
 
 /* Keeps the previously applied pair of a failing lineage in service. */
@@ -377,7 +402,7 @@ cmp_strp_key(const void *key, const void *elem)
 
 static int
 listed(const char *dir, int *done, char ***names, size_t *n,
-    const char *name)
+    const char *name, size_t *hint)
 {
 	if (dir == NULL)
 		return 0;
@@ -388,8 +413,8 @@ listed(const char *dir, int *done, char ***names, size_t *n,
 			*n = 0;
 		}
 	}
-	return *n > 0 && bsearch(name, *names, *n, sizeof(char *),
-	    cmp_strp_key) != NULL;
+	return find_sorted(name, *names, *n, sizeof(char *), cmp_strp_key,
+	    hint) != NULL;
 }
 
 /* Whether a lineage's served file is there. A sync of a few lineages
@@ -410,9 +435,11 @@ served_has(struct work *w, const char *lineage)
 		free(path);
 		return r;
 	}
+	static _Thread_local size_t hint;
+
 	store_file_name(lineage, name);
 	return listed(w->served, &w->served_listed, &w->served_names,
-	    &w->nserved, name);
+	    &w->nserved, name, &hint);
 }
 
 static int
@@ -420,9 +447,11 @@ legacy_has(struct work *w, const char *id)
 {
 	char name[80];
 
+	static _Thread_local size_t hint;
+
 	snprintf(name, sizeof(name), "%s.pem", id);
 	return listed(w->legacy, &w->legacy_listed, &w->legacy_names,
-	    &w->nlegacy, name);
+	    &w->nlegacy, name, &hint);
 }
 
 /* An applied pair's bytes are on disk: its served file, or (a host
@@ -476,8 +505,10 @@ int
 in_scan(struct work *w, const char *lineage)
 {
 	/* scan_tree() returns lineages sorted by name. */
-	return w->sc.n > 0 && bsearch(lineage, w->sc.v, w->sc.n,
-	    sizeof(*w->sc.v), cmp_lineage_key) != NULL;
+	static _Thread_local size_t hint;
+
+	return find_sorted(lineage, w->sc.v, w->sc.n, sizeof(*w->sc.v),
+	    cmp_lineage_key, &hint) != NULL;
 }
 
 /* "Served since": a pair keeps the time it was first applied for as long
