@@ -56,8 +56,7 @@ lmdb_current(struct work *w, const char *lmdb)
 	struct fsio_id id;
 
 	return w->old.have_lmdb && fsio_identity(lmdb, &id) == 0 &&
-	    id.dev == w->old.lmdb.dev && id.ino == w->old.lmdb.ino &&
-	    id.size == w->old.lmdb.size && id.mtime_ns == w->old.lmdb.mtime_ns;
+	    fsio_same_id(&id, &w->old.lmdb);
 }
 
 /*

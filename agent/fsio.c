@@ -36,6 +36,13 @@ fsio_stat_identity(const struct stat *st, struct fsio_id *id)
 }
 
 int
+fsio_same_id(const struct fsio_id *a, const struct fsio_id *b)
+{
+	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+	    a->mtime_ns == b->mtime_ns;
+}
+
+int
 fsio_identity(const char *path, struct fsio_id *id)
 {
 	struct stat st;

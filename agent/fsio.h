@@ -55,6 +55,10 @@ struct stat;
 /* fsio_stat_identity(st, &id): the identity of a stat result. */
 void	fsio_stat_identity(const struct stat *st, struct fsio_id *id);
 
+/* fsio_same_id(a, b): 1 when a and b are one file, unchanged (device,
+ * inode, size, mtime; the mode is not compared). */
+int	fsio_same_id(const struct fsio_id *a, const struct fsio_id *b);
+
 /*
  * A batch of replaced files (the served files): fsio_stage(path, tmpdir,
  * buf, len, mode, durable, tmp, tmpsz) writes buf into a new temp file

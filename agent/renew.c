@@ -39,7 +39,7 @@ out_current(const struct fsio_id *want, const char *path)
 	struct fsio_id id;
 
 	return want->ino != 0 && fsio_identity(path, &id) == 0 &&
-	    same_id(want, &id);
+	    fsio_same_id(want, &id);
 }
 
 /* Before the scan: what the records say. NULL when they allow the

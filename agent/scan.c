@@ -142,8 +142,7 @@ prior_one(const struct lineage *l, const struct scan_ctx *cx,
 	    !S_ISREG(st.st_mode))
 		return 0;
 	fsio_stat_identity(&st, &id);
-	if (id.dev != want->dev || id.ino != want->ino ||
-	    id.size != want->size || id.mtime_ns != want->mtime_ns)
+	if (!fsio_same_id(&id, want))
 		return 0;
 	sf->path = xstrdup(path);
 	sf->id = id;

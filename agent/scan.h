@@ -101,8 +101,9 @@ typedef int scan_prior_fn(void *arg, const char *name, struct scan_prior *p);
  * scan_tree(le_dir, only, nonly, prior, cached, arg, &scan): every lineage
  * under le_dir/live (or only those named in only[], when nonly > 0),
  * sorted by name. A lineage that cannot be read is returned with error
- * set; it never stops the scan. Returns 0, or -1 when le_dir itself is missing or
- * live/ cannot be listed (logged): then nothing may be removed.
+ * set; it never stops the scan. Returns 0, or -1 when le_dir itself is
+ * missing or live/ cannot be listed (logged): then nothing may be
+ * removed.
  */
 int	scan_tree(const char *le_dir, char *const *only, size_t nonly,
 	    scan_prior_fn *prior, scan_cached_fn *cached, void *arg,

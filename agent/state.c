@@ -376,15 +376,16 @@ get_raw(struct rd *r, unsigned char *out, size_t n)
 	r->p += n;
 }
 
-/* A string: malloc'd, or NULL for a null string (*isnull) or an error. */
-static char *
-get_str(struct rd *r, int *isnull)
+/* A string's bytes, left in the record: NULL for a null string (*len
+ * NULL_STR) or an error (r->bad). */
+static const unsigned char *
+get_bytes(struct rd *r, unsigned *len)
 {
+	const unsigned char *s;
 	unsigned v = 0;
 	int i;
-	char *s;
 
-	*isnull = 0;
+	*len = 0;
 	if (r->bad || r->end - r->p < 4) {
 		r->bad = 1;
 		return NULL;
@@ -392,42 +393,42 @@ get_str(struct rd *r, int *isnull)
 	for (i = 0; i < 4; i++)
 		v |= (unsigned)r->p[i] << (8 * i);
 	r->p += 4;
-	if (v == NULL_STR) {
-		*isnull = 1;
+	*len = v;
+	if (v == NULL_STR)
 		return NULL;
-	}
 	if ((size_t)(r->end - r->p) < v || memchr(r->p, '\0', v) != NULL) {
 		r->bad = 1;
 		return NULL;
 	}
-	s = xstrndup((const char *)r->p, v);
+	s = r->p;
 	r->p += v;
 	return s;
+}
+
+/* A string: malloc'd, or NULL for a null string (*isnull) or an error. */
+static char *
+get_str(struct rd *r, int *isnull)
+{
+	unsigned v;
+	const unsigned char *s = get_bytes(r, &v);
+
+	*isnull = s == NULL && !r->bad;
+	return s != NULL ? xstrndup((const char *)s, v) : NULL;
 }
 
 /* A string that must be there: into out[cap] (shorter than cap). */
 static void
 get_fixed(struct rd *r, char *out, size_t cap)
 {
-	unsigned v = 0;
-	int i;
+	unsigned v;
+	const unsigned char *s = get_bytes(r, &v);
 
-	if (r->bad || r->end - r->p < 4) {
+	if (s == NULL || v >= cap) {
 		r->bad = 1;
 		return;
 	}
-	for (i = 0; i < 4; i++)
-		v |= (unsigned)r->p[i] << (8 * i);
-	r->p += 4;
-	/* NULL_STR and anything not shorter than cap are refused alike */
-	if (v >= cap || (size_t)(r->end - r->p) < v ||
-	    memchr(r->p, '\0', v) != NULL) {
-		r->bad = 1;
-		return;
-	}
-	memcpy(out, r->p, v);
+	memcpy(out, s, v);
 	out[v] = '\0';
-	r->p += v;
 }
 
 static char *

@@ -387,13 +387,6 @@ validate_one(struct work *w, struct lineage *l, struct vjob *j)
 	}
 }
 
-int
-same_id(const struct fsio_id *a, const struct fsio_id *b)
-{
-	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
-	    a->mtime_ns == b->mtime_ns;
-}
-
 static int
 cmp_strp_key(const void *key, const void *elem)
 {
@@ -478,8 +471,8 @@ cached(void *arg, const struct lineage *l)
 	return op != NULL && !op->last_good && op->src_key != NULL &&
 	    op->src_chain != NULL && strcmp(op->src_key, l->key.path) == 0 &&
 	    strcmp(op->src_chain, l->chain.path) == 0 &&
-	    same_id(&op->src_key_id, &l->key.id) &&
-	    same_id(&op->src_chain_id, &l->chain.id) &&
+	    fsio_same_id(&op->src_key_id, &l->key.id) &&
+	    fsio_same_id(&op->src_chain_id, &l->chain.id) &&
 	    op->not_before <= (long long)w->now &&
 	    op->not_after >= (long long)w->now && on_disk(w, op);
 }

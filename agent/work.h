@@ -159,10 +159,6 @@ int	served_has(struct work *w, const char *lineage);
  * legacy store) when p has none yet. 0, or -1 (logged). */
 int	load_bytes(struct work *w, struct pair *p);
 
-/* same_id(a, b): 1 when a and b are one file, unchanged (device, inode,
- * size, mtime). */
-int	same_id(const struct fsio_id *a, const struct fsio_id *b);
-
 /* ---- diff.c: what a run changes ---- */
 
 /* A name whose entry changes: oe its entry in the applied plan (NULL:
