@@ -417,6 +417,7 @@ listed(const char *dir, int *done, char ***names, size_t *n,
 int
 served_has(struct work *w, const char *lineage)
 {
+	static _Thread_local size_t hint;
 	char name[STORE_NAME_MAX];
 	struct stat st;
 	char *path;
@@ -428,8 +429,6 @@ served_has(struct work *w, const char *lineage)
 		free(path);
 		return r;
 	}
-	static _Thread_local size_t hint;
-
 	store_file_name(lineage, name);
 	return listed(w->served, &w->served_listed, &w->served_names,
 	    &w->nserved, name, &hint);
@@ -438,9 +437,8 @@ served_has(struct work *w, const char *lineage)
 static int
 legacy_has(struct work *w, const char *id)
 {
-	char name[80];
-
 	static _Thread_local size_t hint;
+	char name[80];
 
 	snprintf(name, sizeof(name), "%s.pem", id);
 	return listed(w->legacy, &w->legacy_listed, &w->legacy_names,
