@@ -10,12 +10,14 @@ set -eu
 BUILD_PKGS="make gcc pkg-config libc6-dev libssl-dev liblmdb-dev libjansson-dev"
 TEST_PKGS="openssl python3 postfix postfix-lmdb lmdb-utils dovecot-core \
 dovecot-imapd dovecot-pop3d certbot pebble dehydrated lego curl debootstrap systemd valgrind strace \
-mandoc debhelper dpkg-dev fakeroot lintian prometheus"
+mandoc build-essential debhelper dpkg-dev fakeroot lintian prometheus"
 
 # libFuzzer: clang only recommends its runtime, so name it.
 FUZZ_PKGS="clang libclang-rt-dev openssl"
-# make deb
-DEB_PKGS="debhelper dpkg-dev fakeroot"
+# make deb: dpkg-buildpackage refuses to start without build-essential
+# ("Unmet build dependencies: build-essential:native"), whatever the
+# compiler already installed.
+DEB_PKGS="build-essential debhelper dpkg-dev fakeroot"
 
 list=0
 if [ "${1:-}" = --list ]; then

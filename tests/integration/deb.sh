@@ -151,9 +151,17 @@ t_eq "apt-get install ./snisync_${VER}_$ARCH.deb succeeds" "$rc" 0
 [ "$rc" = 0 ] || { tail -n 30 "$T/install.out" | sed 's/^/# /'; exit 1; }
 t_eq "package is installed" "$(pkg_state)" installed
 t_eq "snisync --version" "$(/usr/sbin/snisync --version 2>&1)" "snisync $VER"
-for f in /usr/sbin/snisync /lib/systemd/system/snisync.service \
-	/lib/systemd/system/snisync-resync.service \
-	/lib/systemd/system/snisync-resync.timer \
+# The release's unit directory: /lib/systemd/system on Debian 12,
+# /usr/lib/systemd/system from Debian 13 on (packaging/debian/rules).
+if dpkg --compare-versions "$(dpkg-query -W -f='${Version}' debhelper)" ge 13.11.6; then
+	UD=/usr/lib/systemd/system
+else
+	UD=/lib/systemd/system
+fi
+t_check "the package's units are in $UD" grep -qx "f $UD/snisync.service" "$T/paths"
+for f in /usr/sbin/snisync $UD/snisync.service \
+	$UD/snisync-resync.service \
+	$UD/snisync-resync.timer \
 	/etc/letsencrypt/renewal-hooks/deploy/snisync /etc/snisync/snisync.json; do
 	t_check "installed: $f" test -s "$f"
 done
@@ -167,9 +175,9 @@ t_eq "dpkg --verify: nothing changed" "$(dpkg --verify snisync 2>&1)" ""
 t_check "the hook runs the installed binary" \
 	grep -q '^SNISYNC=${SNISYNC:-/usr/sbin/snisync}$' /etc/letsencrypt/renewal-hooks/deploy/snisync
 t_check "snisync.service runs the installed binary" \
-	grep -q '^ExecStart=/usr/sbin/snisync watch$' /lib/systemd/system/snisync.service
+	grep -q '^ExecStart=/usr/sbin/snisync watch$' $UD/snisync.service
 t_check "snisync-resync.service runs the installed binary" \
-	grep -q '^ExecStart=/usr/sbin/snisync resync$' /lib/systemd/system/snisync-resync.service
+	grep -q '^ExecStart=/usr/sbin/snisync resync$' $UD/snisync-resync.service
 t_check "the configuration is comments only (all defaults)" \
 	sh -c "! grep -Ev '^[[:space:]]*(#|\$)' /etc/snisync/snisync.json | grep -q ."
 
@@ -196,9 +204,8 @@ fi
 
 # Units: verify (with their Documentation= page when man can find it);
 # installed neither enabled nor started.
-out=$(systemd-analyze verify "$vman" /lib/systemd/system/snisync.service \
-	/lib/systemd/system/snisync-resync.service \
-	/lib/systemd/system/snisync-resync.timer 2>&1)
+out=$(systemd-analyze verify "$vman" $UD/snisync.service \
+	$UD/snisync-resync.service $UD/snisync-resync.timer 2>&1)
 t_eq "systemd-analyze verify $vman on the installed units ($out)" "$?" 0
 t_eq "no unit enabled by the installation (no .wants links)" \
 	"$(sysd_links)" "$links_before"
