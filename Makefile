@@ -118,9 +118,12 @@ demo: deps
 	$(MAKE) all
 	bash tests/demo.sh
 
-# The README's first command on a fresh Debian 12 root (debootstrap,
-# cached in build/bookworm/; each run from the pristine root): a clean
-# clone of HEAD runs `make demo` once. Needs root and the mirror.
+# The README's set-up commands on fresh Debian 12 and 13 roots (debootstrap,
+# cached in build/fresh-RELEASE/; each run from the pristine root): a clean
+# clone of HEAD runs make demo, make install and uninstall, make deb and
+# apt-get install of the package (lintian of the release); make check too
+# on the releases in FRESH_CHECK (tests/fresh/run). Needs root and the
+# mirror.
 check-fresh: deps
 	sh tests/run tests/fresh/run
 

@@ -17,7 +17,7 @@
 #                        wait <= 5 s, then SIGKILL; reap its process group.
 #   pf_reload [CONFDIR]  postfix reload.
 #   dc_start DIR DEFAULT_KEY DEFAULT_CHAIN [ALT_KEY ALT_CHAIN]
-#       Dovecot 2.3 rooted in DIR (DIR/dovecot.conf, DIR/run base_dir,
+#       Dovecot (2.3 or 2.4 syntax, as dc_version says) rooted in DIR (DIR/dovecot.conf, DIR/run base_dir,
 #       DIR/state, log DIR/dovecot.log), ssl = required, IMAP (STARTTLS),
 #       IMAPS, POP3 (STARTTLS), POP3S on free ports, and
 #       "!include_try DIR/conf.d/*.conf". Extra dovecot.conf lines:
@@ -238,12 +238,63 @@ pf_log_tail() {
 
 # --- Dovecot ----------------------------------------------------------------
 
+# dc_version: prints the installed Dovecot's configuration syntax, 2.3 or
+# 2.4 (from `dovecot --version`), and sets DC_VER; fails with a message
+# for any other version.
+dc_version() {
+	local v
+	if [ -z "${DC_VER:-}" ]; then
+		v=$(dovecot --version 2>/dev/null)
+		case $v in
+		2.3.*) DC_VER=2.3 ;;
+		2.4.*) DC_VER=2.4 ;;
+		*) echo "dc_version: unsupported Dovecot version '$v'" >&2; return 1 ;;
+		esac
+		export DC_VER
+	fi
+	echo "$DC_VER"
+}
+
+# dc_setting WHAT: the name of Dovecot's setting WHAT (cert, key, alt_cert,
+# alt_key) in the installed version's syntax, as `doveconf -h` and a
+# configuration write it: ssl_cert or ssl_server_cert_file.
+dc_setting() {
+	dc_version >/dev/null || return 1
+	if [ "$DC_VER" = 2.3 ]; then echo "ssl_$1"; else echo "ssl_server_$1_file"; fi
+}
+
+# dc_conf_ssl CERT KEY [ALT_CERT ALT_KEY]: the global certificate lines of
+# a dovecot.conf for the installed version (2.3 reads "<file", 2.4 a path).
+dc_conf_ssl() {
+	local s
+	dc_version >/dev/null || return 1
+	[ "$DC_VER" = 2.3 ] && s='<' || s=''
+	printf '%s = %s%s\n' "$(dc_setting cert)" "$s" "$1" "$(dc_setting key)" "$s" "$2"
+	[ -z "${3:-}" ] ||
+		printf '%s = %s%s\n' "$(dc_setting alt_cert)" "$s" "$3" "$(dc_setting alt_key)" "$s" "$4"
+}
+
+# dc_lookup CONF NAME WHAT: the file Dovecot (configuration CONF) uses as
+# WHAT (cert, key, alt_cert, alt_key) for SNI NAME, as doveconf prints it
+# (2.3 keeps the "<" of "<file"). Keep stdout a pipe: 2.4.1's doveconf -h
+# fails with "Multiple settings matched" when it is a regular file not
+# at offset 0.
+dc_lookup() {
+	dc_version >/dev/null || return 1
+	if [ "$DC_VER" = 2.3 ]; then
+		doveconf -c "$1" -f "lname=$2" -h "ssl_$3"
+	else
+		doveconf -c "$1" -f "local_name=$2" -h "ssl_server/$3_file"
+	fi
+}
+
 dc_start() {
 	local dir=${1:?dc_start DIR KEY CHAIN} key=${2:?dc_start: KEY missing}
 	local chain=${3:?dc_start: CHAIN missing} akey=${4:-} achain=${5:-}
 	local -a p
-	local name t0 alt=''
+	local name t0
 	_srv_readable dc_start "$key" "$chain" ${akey:+"$akey" "$achain"} || return 1
+	dc_version >/dev/null || return 1
 	mkdir -p "$dir/conf.d" "$dir/run" "$dir/state" "$dir/home" || return 1
 	mapfile -t p < <(_srv_ports 4)
 	[ "${#p[@]}" = 4 ] || return 1
@@ -258,52 +309,69 @@ dc_start() {
 	# instance_name prefixes process titles ("dovecot-NAME/imap-login"); the
 	# instance list lives in our state_dir. Derive a unique name from DIR.
 	name=snisync-$(printf '%s' "$dir" | md5sum | cut -c1-12)
-	if [ -n "$akey" ]; then
-		alt="ssl_alt_cert = <$achain
-ssl_alt_key = <$akey"
-	fi
-	cat >"$DC_CONF" <<-EOF
-		# private test instance (tests/lib/servers.sh)
-		base_dir = $dir/run
-		state_dir = $dir/state
-		instance_name = $name
-		log_path = $DC_LOG
-		protocols = imap pop3
-		listen = 127.0.0.1
-		ssl = required
-		ssl_cert = <$chain
-		ssl_key = <$key
-		$alt
-		auth_mechanisms = plain
-		passdb {
-		  driver = static
-		  args = nopassword=y
-		}
-		userdb {
-		  driver = static
-		  args = uid=nobody gid=nogroup home=$dir/home
-		}
-		service imap-login {
-		  inet_listener imap {
-		    port = $DC_IMAP_PORT
-		  }
-		  inet_listener imaps {
-		    port = $DC_IMAPS_PORT
-		    ssl = yes
-		  }
-		}
-		service pop3-login {
-		  inet_listener pop3 {
-		    port = $DC_POP3_PORT
-		  }
-		  inet_listener pop3s {
-		    port = $DC_POP3S_PORT
-		    ssl = yes
-		  }
-		}
-		${DC_CONF_EXTRA:-}
-		!include_try $DC_CONFD/*.conf
-	EOF
+	{
+		[ "$DC_VER" = 2.3 ] || printf '%s\n' 'dovecot_config_version = 2.4.0' \
+			'dovecot_storage_version = 2.4.0'
+		cat <<-EOF
+			# private test instance (tests/lib/servers.sh, Dovecot $DC_VER)
+			base_dir = $dir/run
+			state_dir = $dir/state
+			instance_name = $name
+			log_path = $DC_LOG
+			protocols = imap pop3
+			listen = 127.0.0.1
+			ssl = required
+			auth_mechanisms = plain
+		EOF
+		dc_conf_ssl "$chain" "$key" "$achain" "$akey"
+		if [ "$DC_VER" = 2.3 ]; then
+			cat <<-EOF
+				passdb {
+				  driver = static
+				  args = nopassword=y
+				}
+				userdb {
+				  driver = static
+				  args = uid=nobody gid=nogroup home=$dir/home
+				}
+			EOF
+		else
+			cat <<-EOF
+				passdb static {
+				  password = test
+				}
+				userdb static {
+				  fields {
+				    uid = nobody
+				    gid = nogroup
+				    home = $dir/home
+				  }
+				}
+			EOF
+		fi
+		cat <<-EOF
+			service imap-login {
+			  inet_listener imap {
+			    port = $DC_IMAP_PORT
+			  }
+			  inet_listener imaps {
+			    port = $DC_IMAPS_PORT
+			    ssl = yes
+			  }
+			}
+			service pop3-login {
+			  inet_listener pop3 {
+			    port = $DC_POP3_PORT
+			  }
+			  inet_listener pop3s {
+			    port = $DC_POP3S_PORT
+			    ssl = yes
+			  }
+			}
+			${DC_CONF_EXTRA:-}
+			!include_try $DC_CONFD/*.conf
+		EOF
+	} >"$DC_CONF"
 	t_atexit "dc_stop $(printf %q "$DC_CONF")"
 	dovecot -c "$DC_CONF" >"$dir/start.log" 2>&1 || {
 		echo "dc_start: dovecot failed to start:" >&2
