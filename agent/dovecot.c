@@ -18,6 +18,7 @@
  * inherited.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -327,8 +328,22 @@ dovecot_refs(const char *text, size_t len, const char *dir, size_t *n)
 }
 
 long long
-dovecot_need(long long peak)
+dovecot_check_limit(enum dovecot_syntax syn, long long limit)
 {
+	if (limit <= 0)
+		return 0;
+	if (syn == DOVECOT_24)
+		return limit > LLONG_MAX / DOVECOT24_CHECK_TIMES ? 0 :
+		    limit * DOVECOT24_CHECK_TIMES;
+	return limit / 100 * DOVECOT_USABLE_PCT;
+}
+
+long long
+dovecot_need(enum dovecot_syntax syn, long long peak)
+{
+	if (syn == DOVECOT_24)
+		return (DOVECOT24_BASE + peak / 100 * DOVECOT24_PER_RSS_PCT) /
+		    100 * (100 + DOVECOT24_MARGIN_PCT);
 	return peak / DOVECOT_USABLE_PCT * 100;
 }
 

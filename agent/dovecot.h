@@ -49,14 +49,41 @@ size_t	dovecot_lacking(const char *text, size_t len, const struct plan *plan);
 char	**dovecot_refs(const char *text, size_t len, const char *dir,
 	    size_t *n);
 
-/* Of the config service's limit, what the check of a new include may
- * use: the rest is headroom for the config process, which needs a
- * little more than doveconf for the same configuration. */
+/*
+ * What the check of a new include (doveconf -xn) tells of the memory the
+ * config service will need for it, per version (measured with the real
+ * Dovecot of Debian 12 and 13: docs/performance.md, "The memory guard"):
+ *
+ * 2.3: doveconf needs about the address space the config process needs
+ * for the same configuration. The check runs under DOVECOT_USABLE_PCT of
+ * the limit (the rest is headroom for the config process); the need is
+ * doveconf's peak RSS over that share.
+ *
+ * 2.4: doveconf needs up to 1.7 times the address space of the config
+ * process (60 MB + 31 KB a block against 59 MB + 18 KB), so a check
+ * under the limit held back what the service holds (10,000 blocks under
+ * 256 MB). The check runs under DOVECOT24_CHECK_TIMES the limit, which
+ * only bounds a runaway; the need is the config process's, predicted
+ * from doveconf's peak RSS (DOVECOT24_BASE plus DOVECOT24_PER_RSS_PCT %
+ * of it), with DOVECOT24_MARGIN_PCT % more: at or above the config
+ * process's peak at every size measured (1 to 12,000 blocks) but where
+ * its memory pools double. An include fits when its need is within the
+ * limit: under 256 MB that is up to about 10,500 blocks; the service
+ * held 12,000 (with 0.7 MB to spare) and died at 13,000.
+ */
 #define DOVECOT_USABLE_PCT	90
+#define DOVECOT24_CHECK_TIMES	4
+#define DOVECOT24_BASE		(49LL << 20)
+#define DOVECOT24_PER_RSS_PCT	78
+#define DOVECOT24_MARGIN_PCT	9
 
-/* dovecot_need(peak): the limit, in bytes, that a configuration whose
- * check peaked at peak bytes needs (peak over DOVECOT_USABLE_PCT). */
-long long dovecot_need(long long peak);
+/* dovecot_check_limit(syn, limit): the address space the check runs
+ * under for a config service limited to limit bytes (0: unlimited). */
+long long dovecot_check_limit(enum dovecot_syntax syn, long long limit);
+
+/* dovecot_need(syn, peak): the limit, in bytes, that the config service
+ * needs for a configuration whose check peaked at peak bytes of RSS. */
+long long dovecot_need(enum dovecot_syntax syn, long long peak);
 
 /* Dovecot 2.3 reparses its whole configuration at each reload: above
  * about this many blocks the first handshake after one takes more than

@@ -4,8 +4,9 @@
  *
  * write_dovecot() replaces the include, then runs dovecot.check under
  * the memory limit of Dovecot's config service (dovecot_vsz_limit(),
- * asked once a run): a configuration that passes doveconf but not that
- * limit takes every login down. Returns 0 applied, -1 rejected, -2 does
+ * asked once a run), as the version's calibration says
+ * (dovecot_check_limit(), dovecot_need()): a configuration that passes
+ * doveconf but not that limit takes every login down. Returns 0 applied, -1 rejected, -2 does
  * not fit; on either failure the include this run found is back in
  * place (or removed when there was none). A hold at an earlier include
  * is kept in w->dc with its reason, its start and its counts
@@ -220,19 +221,25 @@ write_dovecot(struct work *w, const char *text, size_t len)
 	limit = w->dc.limit = dovecot_vsz_limit(w);
 	t0 = mono_ms();
 	if (run_cmd_mem(w->c->dovecot.check, w->c->command_timeout, NULL, 0,
-	    &status, limit / 100 * DOVECOT_USABLE_PCT, &peak) == 0 &&
+	    &status, dovecot_check_limit(w->syntax, limit), &peak) == 0 &&
 	    status == 0) {
 		w->dc_check_ms = mono_ms() - t0;
-		w->dc.need = dovecot_need(peak * 1024);
+		w->dc.need = dovecot_need(w->syntax, peak * 1024);
 		log_debug("dovecot: %s accepts the new config (peak %lld KB, "
-		    "config service limit %lld MB)",
-		    run_argv_str(w->c->dovecot.check), peak, limit >> 20);
-		return 0;
+		    "need %lld MB, config service limit %lld MB)",
+		    run_argv_str(w->c->dovecot.check), peak, w->dc.need >> 20,
+		    limit >> 20);
+		if (limit <= 0 || w->dc.need <= limit)
+			return 0;
+		/* 2.4: the check's room is no measure, the need is. */
+		report_no_fit(w, text, len, limit, w->dc.need);
+		restore_dovecot(w);
+		return -2;
 	}
 	if (limit > 0 && run_cmd_mem(w->c->dovecot.check,
 	    w->c->command_timeout, NULL, 0, &status, 0, &peak) == 0 &&
 	    status == 0) {
-		w->dc.need = dovecot_need(peak * 1024);
+		w->dc.need = dovecot_need(w->syntax, peak * 1024);
 		report_no_fit(w, text, len, limit, w->dc.need);
 		restore_dovecot(w);
 		return -2;

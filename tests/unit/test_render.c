@@ -210,6 +210,52 @@ packed(void)
 	plan_free(&pl);
 }
 
+/*
+ * The memory guard's calibration, on what the real Dovecot measured
+ * (docs/performance.md, "The memory guard"): doveconf -xn's peak RSS for
+ * N blocks, and whether the config service held them under its limit.
+ */
+static void
+guard_calibration(void)
+{
+	static const struct {
+		enum dovecot_syntax syn;
+		int blocks, rss_mb, limit_mb, held;
+	} t[] = {
+		/* 2.4 under the default 256 MB: served up to 12,000 blocks
+		 * (11,000 and 12,000 are held back: a margin), died at
+		 * 13,000. */
+		{ DOVECOT_24, 10000, 228, 256, 1 },
+		{ DOVECOT_24, 11000, 249, 256, 0 },
+		{ DOVECOT_24, 13000, 293, 256, 0 },
+		{ DOVECOT_24, 17000, 379, 256, 0 },
+		{ DOVECOT_24, 2000, 56, 256, 1 },
+		/* Under 80 MB: 200 blocks served, 2,000 took it down. */
+		{ DOVECOT_24, 200, 17, 80, 1 },
+		{ DOVECOT_24, 2000, 56, 80, 0 },
+		/* 2.3: the check's own room decides; the need stays below. */
+		{ DOVECOT_23, 1000, 138, 256, 1 },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		long long need = dovecot_need(t[i].syn,
+		    (long long)t[i].rss_mb << 20);
+
+		UNIT_INTEQ(need <= (long long)t[i].limit_mb << 20, t[i].held,
+		    "%s, %d blocks (doveconf %d MB): need %lld MB %s %d MB",
+		    t[i].syn == DOVECOT_23 ? "2.3" : "2.4", t[i].blocks,
+		    t[i].rss_mb, need >> 20, t[i].held ? "fits" : "exceeds",
+		    t[i].limit_mb);
+	}
+	UNIT_INTEQ(dovecot_check_limit(DOVECOT_23, 256LL << 20),
+	    (256LL << 20) / 100 * 90, "2.3: the check runs under 90 %% of the limit");
+	UNIT_INTEQ(dovecot_check_limit(DOVECOT_24, 256LL << 20), 1024LL << 20,
+	    "2.4: the check runs under 4 times the limit");
+	UNIT_INTEQ(dovecot_check_limit(DOVECOT_24, 0), 0,
+	    "no limit: the check runs unbounded");
+}
+
 int
 main(void)
 {
@@ -294,6 +340,7 @@ main(void)
 	    "size: the 'default' maximum is no limit of its own");
 	UNIT_INTEQ(dovecot_parse_size("0"), 0, "size 0: unlimited");
 	UNIT_INTEQ(dovecot_parse_size("12 X"), 0, "size: unknown unit");
+	guard_calibration();
 	UNIT_INTEQ(dovecot_parse_version("2.3.19.1 (9b53102964)"), DOVECOT_23,
 	    "version 2.3");
 	UNIT_INTEQ(dovecot_parse_version("2.4.1-4 (7d8c0e5759)"), DOVECOT_24,
