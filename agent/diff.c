@@ -221,17 +221,27 @@ diff_log(struct work *w, const struct diff *d, int print)
 	}
 	if (print)
 		return;
-	/* One DANE notice per lineage whose key changed. */
+	/*
+	 * One DANE notice per lineage whose key changed: a warning where
+	 * the configuration says DANE is in use (dane.hold_key_change names
+	 * a host), else information: a new key at each renewal is certbot's
+	 * default, and a healthy host logs no warning for it.
+	 */
 	for (i = 0; i < d->nkc; i++) {
 		const struct key_change *k = &d->kc[i];
 
 		if (k->n > 1)
 			snprintf(more, sizeof(more), " and %zu more", k->n - 1);
-		log_warn("lineage %s: served with a new key for %s%s: DANE "
-		    "TLSA 3 1 1 records that pin the old key no longer match "
-		    "(`snisync tlsa %s` prints the new ones; certbot "
-		    "--reuse-key keeps a key)", log_esc(k->lineage),
-		    k->name, k->n > 1 ? more : "", k->name);
+		snprintf(line, sizeof(line), "lineage %s: served with a new "
+		    "key for %s%s: DANE TLSA 3 1 1 records that pin the old "
+		    "key no longer match (`snisync tlsa %s` prints the new "
+		    "ones; certbot --reuse-key keeps a key)",
+		    log_esc(k->lineage), k->name, k->n > 1 ? more : "",
+		    k->name);
+		if (w->c->nhold > 0)
+			log_warn("%s", line);
+		else
+			log_info("%s", line);
 	}
 }
 

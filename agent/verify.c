@@ -214,15 +214,16 @@ dovecot_greets(const char *g)
 size_t
 verify_dovecot_endpoints(const struct conf *c, const char *sni, size_t *idx)
 {
-	char fp[96], greet[128], why[256];
+	char fp[96], greet[128], why[256], name[NAME_MAX_LEN + 32];
 	size_t j, n = 0;
 
+	probe_name(sni, name, sizeof(name));
 	for (j = 0; j < c->verify.nendpoints; j++) {
 		const struct verify_endpoint *ep = &c->verify.endpoints[j];
 
 		if (ep->proto == TLS_SMTP)
 			continue;
-		if (tls_probe_greeting(VERIFY_HOST, ep->port, ep->proto, sni,
+		if (tls_probe_greeting(VERIFY_HOST, ep->port, ep->proto, name,
 		    NULL, c->verify.timeout_ms, fp, greet, sizeof(greet), why,
 		    sizeof(why)) == 0 && dovecot_greets(greet))
 			idx[n++] = j;
@@ -236,10 +237,11 @@ verify_dovecot_confirm(const struct conf *c, const char *sni,
     char *why, size_t whysz)
 {
 	long long end = mono_ms() + deadline_ms, left;
-	char fp[96], greet[128], r_why[256];
+	char fp[96], greet[128], r_why[256], name[NAME_MAX_LEN + 32];
 	size_t k;
 	int t = 0, r;
 
+	probe_name(sni, name, sizeof(name));
 	snprintf(why, whysz, "no endpoint to probe");
 	while (n > 0) {
 		for (k = 0; k < n; k++) {
@@ -251,7 +253,7 @@ verify_dovecot_confirm(const struct conf *c, const char *sni,
 				left = 100;
 			t++;
 			r = tls_probe_greeting(VERIFY_HOST, ep->port,
-			    ep->proto, sni, NULL, left < c->verify.timeout_ms ?
+			    ep->proto, name, NULL, left < c->verify.timeout_ms ?
 			    (int)left : c->verify.timeout_ms, fp, greet,
 			    sizeof(greet), r_why, sizeof(r_why));
 			if (r == 0 && dovecot_greets(greet)) {

@@ -31,7 +31,8 @@ int	verify_lineages(const struct conf *c, char *const *lineages, size_t n,
 
 /*
  * verify_dovecot_endpoints(conf, sni, idx): the endpoints of
- * verify.endpoints where Dovecot completes a handshake for sni now: the
+ * verify.endpoints where Dovecot completes a handshake for sni (a plan
+ * name; a wildcard is probed with a host under it) now: the
  * imap and pop3 ones, and the tls ones whose greeting after the
  * handshake is IMAP's or POP3's. Their indexes go to idx (room for
  * verify.nendpoints); returns how many.

@@ -40,10 +40,10 @@ for k in 'Type=notify' 'ExecReload=/bin/kill -HUP $MAINPID' NoNewPrivileges=yes 
 	t_check "snisync.service sets $k" grep -qF "$k" "$T/u/snisync.service"
 done
 # The loopback probes (verify, the Dovecot confirmation) and `postfix
-# reload`'s tools need AF_INET/AF_INET6; the address filter keeps them on
-# the loopback.
+# reload`'s tools need AF_INET/AF_INET6, postfix's getifaddrs AF_NETLINK;
+# the address filter keeps them on the loopback.
 for u in snisync.service snisync-resync.service; do
-	for k in 'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6' IPAddressDeny=any \
+	for k in 'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK' IPAddressDeny=any \
 		IPAddressAllow=localhost; do
 		t_check "$u sets $k" grep -qx "$k" "$T/u/$u"
 	done
