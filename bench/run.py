@@ -40,6 +40,9 @@ args = ap.parse_args()
 if args.quick:
     args.lineages, args.idle, args.burst, args.big_names = 200, 2.0, 50, 4
 
+# This machine's Dovecot syntax: 2.3 (Debian 12) or 2.4 (Debian 13).
+DV = ".".join(subprocess.run(["dovecot", "--version"], capture_output=True,
+                             text=True).stdout.split(".")[:2]) or "2.3"
 T = tempfile.mkdtemp(prefix="snisync-bench.")
 rows = []
 failures = []       # wrong results: always fatal
@@ -109,9 +112,9 @@ def config(d, le, reload_log=None, watch=None, check=None, query=None,
         f.write('{"letsencrypt_dir": "%s", "state_dir": "%s/state", '
                 '"postfix": {"map": "%s/pf/tls_sni", "reload": %s, '
                 '"postconf": %s}, '
-                '"dovecot": {"config": "%s/dc/sni.conf", "version": "2.3", '
+                '"dovecot": {"config": "%s/dc/sni.conf", "version": "%s", '
                 '"check": %s, "reload": %s}%s}'
-                % (le, d, d, pr, pq, d, ck, dr, w))
+                % (le, d, d, pr, pq, d, DV, ck, dr, w))
     return path
 
 
@@ -299,11 +302,13 @@ with open(dmain, "w") as f:
     # the config service's limit raised as a host of this size must
     # (under the default 256 M the guard holds Dovecot back at this many
     # blocks: FACTS.md, "Dovecot at scale"; bench/dovecot.py measures that)
-    f.write("ssl = yes\nssl_cert = <%s\nssl_key = <%s\n"
-            "service config {\n  vsz_limit = 4G\n}\n!include %s\n" % (
-        os.path.join(LE, "live", "bench-00000.example.test", "fullchain.pem"),
-        os.path.join(LE, "live", "bench-00000.example.test", "privkey.pem"),
-        os.path.join(d3, "dc", "sni.conf")))
+    head, ref = ("", "ssl_%s = <%s\n") if DV == "2.3" else (
+        "dovecot_config_version = 2.4.0\ndovecot_storage_version = 2.4.0\n",
+        "ssl_server_%s_file = %s\n")
+    f.write(head + "ssl = yes\n" +
+            ref % ("cert", os.path.join(LE, "live", "bench-00000.example.test", "fullchain.pem")) +
+            ref % ("key", os.path.join(LE, "live", "bench-00000.example.test", "privkey.pem")) +
+            "service config {\n  vsz_limit = 4G\n}\n!include %s\n" % os.path.join(d3, "dc", "sni.conf"))
 conf3 = config(d3, LE, reload_log=rl, watch='{"settle_ms": 1000}',
                check='["doveconf", "-xn", "-c", "%s"]' % dmain,
                query='["doveconf", "-c", "%s"]' % dmain,

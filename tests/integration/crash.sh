@@ -208,14 +208,21 @@ def files_of(ref):
 
 def cmd_dovecot(dcf, want):
     """The include serves each name its served file, exact names before
-    wildcards (2.3: the first match wins), one block per pair's exact
-    names and one per its wildcards (2.3 packing), and holds nothing
+    wildcards on 2.3 (the first match wins) and after them on 2.4 (the
+    last wins), on 2.3 one block per pair's exact names and one per its
+    wildcards (packing), on 2.4 one block per name, and holds nothing
     else."""
     want = {n: tuple(v) for n, v in json.load(open(want)).items()}
     text = open(dcf).read()
-    blocks = re.findall(r'^local_name (\S+|"[^"]+") \{\n  ssl_cert = <(\S+)\n'
-                        r'  ssl_key = <(\S+)\n  ssl_alt_cert =\n'
-                        r'  ssl_alt_key =\n\}\n', text, re.M)
+    v24 = text.startswith('# Written by snisync for Dovecot 2.4.')
+    if v24:
+        blocks = re.findall(r'^local_name (\S+) \{\n  ssl_server_cert_file = (\S+)\n'
+                            r'  ssl_server_key_file = (\S+)\n  ssl_server_alt_cert_file =\n'
+                            r'  ssl_server_alt_key_file =\n\}\n', text, re.M)
+    else:
+        blocks = re.findall(r'^local_name (\S+|"[^"]+") \{\n  ssl_cert = <(\S+)\n'
+                            r'  ssl_key = <(\S+)\n  ssl_alt_cert =\n'
+                            r'  ssl_alt_key =\n\}\n', text, re.M)
     got = {}
     kinds = []
     for ns, c, k in blocks:
@@ -230,9 +237,9 @@ def cmd_dovecot(dcf, want):
                    'differ from the tree')
     if text.count('local_name ') != len(blocks):
         bad.append('unexpected text in the include')
-    if [w for w, _ in kinds] != sorted(w for w, _ in kinds):
-        bad.append('an exact name comes after a wildcard')
-    if len(set(kinds)) != len(kinds):
+    if [w for w, _ in kinds] != sorted((w for w, _ in kinds), reverse=v24):
+        bad.append('an exact name comes %s a wildcard' % ('before' if v24 else 'after'))
+    if not v24 and len(set(kinds)) != len(kinds):
         bad.append('names of one pair in several blocks')
     print('\n'.join(bad))
 
@@ -597,12 +604,12 @@ prepare() {
 			postfix_reload="[\"$T/rec\", \"postfix\", \"$MAP.lmdb\", \"$REC\"]" \
 			dovecot_reload="[\"$T/rec\", \"dovecot\", \"$DCF\", \"$REC\", \"include\"]"
 	done
-	cat >"$WD/dovecot.conf" <<-CONF
-		ssl = yes
-		ssl_cert = <$T/le-a/live/$L0/fullchain.pem
-		ssl_key = <$T/le-a/live/$L0/privkey.pem
-		!include $DCF
-	CONF
+	{
+		dc_conf_version
+		echo 'ssl = yes'
+		dc_conf_ssl "$T/le-a/live/$L0/fullchain.pem" "$T/le-a/live/$L0/privkey.pem"
+		echo "!include $DCF"
+	} >"$WD/dovecot.conf"
 	for s in a b; do
 		S=${s^^}
 		[ "$s" = a ] || restore a

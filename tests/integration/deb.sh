@@ -69,7 +69,8 @@ fi
 t_eq "package version is the Makefile's VERSION" \
 	"$(dpkg-deb -f "$DEB" Version)" "$VER"
 deps=$(dpkg-deb -f "$DEB" Depends)
-for lib in libc6 libssl3 libjansson4 liblmdb0; do
+# libssl3 is libssl3t64 from Debian 13 on (the 64-bit time_t transition).
+for lib in libc6 'libssl3(t64)?' libjansson4 liblmdb0; do
 	t_match "Depends names $lib (shlibs)" "$deps" "(^|, )$lib( |,|$)"
 done
 t_eq "Recommends" "$(dpkg-deb -f "$DEB" Recommends)" certbot

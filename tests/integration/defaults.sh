@@ -1,6 +1,7 @@
 # defaults.sh - default certificates read straight from live/ (the one a
 # service serves without SNI): a real Postfix (main.cf and a master.cf -o
-# override) and a real Dovecot 2.3 (global ssl_cert) point into lineages.
+# override) and a real Dovecot (global ssl_cert on 2.3, ssl_server_cert_file
+# on 2.4) point into lineages.
 # When such a lineage renews, snisync reloads the service even though no
 # SNI entry changed, and the services then serve the new certificate
 # without SNI; with the queries turned off (the control) nothing is
@@ -38,6 +39,8 @@ pf_start "$T/postfix" "$LE/live/mx/privkey.pem" "$LE/live/mx/fullchain.pem" "$T/
 	{ t_fail "postfix starts"; exit 1; }
 dc_start "$T/dovecot" "$LE/live/mx/privkey.pem" "$LE/live/mx/fullchain.pem" ||
 	{ t_fail "dovecot starts"; exit 1; }
+# The names of Dovecot's default certificate settings, as snisync says them.
+DCERT=$(dc_setting cert) DKEY=$(dc_setting key)
 
 # conf FILE QUERIES: QUERIES is "on" (postconf/doveconf with the private
 # instances' configs) or "off" (null: not asked).
@@ -48,7 +51,7 @@ conf() {
 	{"letsencrypt_dir": "$LE", "state_dir": "$T/state",
 	 "postfix": {"map": "$T/pf/tls_sni", "postconf": $pq,
 	   "reload": ["$CR", "$T/pf.reloads", "postfix", "-c", "$PF_CONF", "reload"]},
-	 "dovecot": {"config": "$DC_CONFD/99-snisync.conf", "version": "2.3",
+	 "dovecot": {"config": "$DC_CONFD/99-snisync.conf", "version": "$DC_VER",
 	   "doveconf": $dq,
 	   "check": ["doveconf", "-xn", "-c", "$DC_CONF"],
 	   "reload": ["$CR", "$T/dc.reloads", "doveadm", "-c", "$DC_CONF", "reload"]}}
@@ -118,7 +121,7 @@ t_eq "the Dovecot include did not change" "$(sha256sum <"$DC_CONFD/99-snisync.co
 t_match "postfix: says why it reloads" "$out" \
 	'postfix: smtpd_tls_chain_files \(and tlsproxy_tls_chain_files\) reads lineage mx, which changed: reload due'
 t_match "dovecot: says why it reloads" "$out" \
-	'dovecot: ssl_cert \(and ssl_key\) reads lineage mx, which changed: reload due'
+	"dovecot: $DCERT \\(and $DKEY\\) reads lineage mx, which changed: reload due"
 t_match "summary: reloaded for the default certificate" "$out" \
 	'postfix: reloaded \(default certificate renewed\); dovecot: reloaded \(default certificate renewed\)'
 t_eq "postfix reloaded once" "$(pfr)" "$((p0 + 1))"
@@ -155,7 +158,7 @@ out=$("$SNISYNC" -c "$T/on.json" resync 2>&1)
 t_match "half-swapped: postfix warning names the setting and the lineage" "$out" \
 	'postfix: smtpd_tls_chain_files \(and tlsproxy_tls_chain_files\) reads lineage mx from live/, which is mid-renewal or half-swapped: .*reload held back until it is whole'
 t_match "half-swapped: dovecot warning names both settings" "$out" \
-	'dovecot: ssl_cert \(and ssl_key\) reads lineage mx from live/, which is mid-renewal or half-swapped'
+	"dovecot: $DCERT \\(and $DKEY\\) reads lineage mx from live/, which is mid-renewal or half-swapped"
 t_eq "half-swapped: one warning per service for the lineage" \
 	"$(printf '%s\n' "$out" | grep -c 'reads lineage mx from live/')" 2
 t_match "half-swapped: the summary says the reloads wait" "$out" \

@@ -1,7 +1,8 @@
 # dual.sh - dual algorithm: an RSA lineage beside an ECDSA lineage for the
 # same names (certbot --key-type rsa --cert-name example.test-rsa) is served
 # together with it by a real Postfix (one SNI map value with both groups)
-# and a real Dovecot 2.3 (ssl_cert plus ssl_alt_cert): an RSA-only client
+# and a real Dovecot (2.3 ssl_cert plus ssl_alt_cert, 2.4 their
+# ssl_server_*_file forms): an RSA-only client
 # (openssl s_client -sigalgs RSA-PSS+SHA256:RSA+SHA256) gets the RSA leaf,
 # an ECDSA-only client (-sigalgs ECDSA+SHA256) the ECDSA leaf, for each
 # name, a wildcard too. A name only one lineage names gets that one pair
@@ -51,7 +52,11 @@ sed "s|^{|{\"metrics_file\": \"$T/prom/snisync.prom\", \"verify\": {\"endpoints\
 S() { "$SNISYNC" -c "$T/c.json" "$@"; }
 fp_of() { certs_fp "$LE/live/$1/cert.pem"; }
 q() { postmap -c "$PFC" -F -q "$1" "lmdb:$MAP" 2>/dev/null; }
-dc_get() { doveconf -c "$DC_CONF" -f "lname=$1" -h "$2" 2>&1; }
+dc_get() { dc_lookup "$DC_CONF" "$1" "$2" 2>&1; }
+# alt_lines: the include's alt cert and key lines that name a file.
+alt_lines() {
+	grep -cE "^  ($(dc_setting alt_cert)|$(dc_setting alt_key)) = [^ ]" "$DC_CONFD/99-snisync.conf"
+}
 
 # probe3 NAME SIGALGS WANT DESC: the leaf served for NAME to a client with
 # only SIGALGS, on Postfix (SMTP STARTTLS), Dovecot IMAPS and IMAP STARTTLS.
@@ -119,25 +124,30 @@ value_eq eco.example.test "postmap -F -q eco.example.test: the ECDSA group alone
 t_eq "the source line of a dual name names two served files" \
 	"$(awk '$1 == "mail.example.test" { print NF }' "$MAP")" 3
 t_check "the map is byte for byte what postmap -F writes from the source" postmap_same
-# store LIVEFILE: "<" + the served file of its lineage (what a 2.3 block
-# names, as cert and as key).
-store() { echo "<$T/state/served/$(basename "$(dirname "$1")").pem"; }
+# store LIVEFILE: the served file of its lineage as a block names it, as
+# cert and as key ("<" + the file on 2.3).
+store() { dc_ref "$T/state/served/$(basename "$(dirname "$1")").pem"; }
 t_eq "Dovecot: mail.example.test ssl_cert is the ECDSA fullchain" \
-	"$(dc_get mail.example.test ssl_cert)" "$(store "$LE/live/example.test/fullchain.pem")"
+	"$(dc_get mail.example.test cert)" "$(store "$LE/live/example.test/fullchain.pem")"
 t_eq "Dovecot: mail.example.test ssl_alt_cert is the RSA fullchain" \
-	"$(dc_get mail.example.test ssl_alt_cert)" "$(store "$LE/live/example.test-rsa/fullchain.pem")"
+	"$(dc_get mail.example.test alt_cert)" "$(store "$LE/live/example.test-rsa/fullchain.pem")"
 t_eq "Dovecot: mail.example.test ssl_alt_key is the RSA key" \
-	"$(dc_get mail.example.test ssl_alt_key)" "$(store "$LE/live/example.test-rsa/privkey.pem")"
+	"$(dc_get mail.example.test alt_key)" "$(store "$LE/live/example.test-rsa/privkey.pem")"
 t_eq "Dovecot: *.example.test (any.example.test) ssl_alt_cert is the RSA fullchain" \
-	"$(dc_get any.example.test ssl_alt_cert)" "$(store "$LE/live/example.test-rsa/fullchain.pem")"
-t_eq "Dovecot: eco.example.test has an empty alt cert" "$(dc_get eco.example.test ssl_alt_cert)" ""
+	"$(dc_get any.example.test alt_cert)" "$(store "$LE/live/example.test-rsa/fullchain.pem")"
+t_eq "Dovecot: eco.example.test has an empty alt cert" "$(dc_get eco.example.test alt_cert)" ""
 t_eq "Dovecot: rsaonly.example.test: the RSA pair as ssl_cert, empty alt" \
-	"$(dc_get rsaonly.example.test ssl_cert)|$(dc_get rsaonly.example.test ssl_alt_cert)" \
+	"$(dc_get rsaonly.example.test cert)|$(dc_get rsaonly.example.test alt_cert)" \
 	"$(store "$LE/live/example.test-rsa/fullchain.pem")|"
 t_check "doveconf -xn opens every file of the include" \
 	sh -c "doveconf -xn -c '$DC_CONF' >/dev/null 2>&1"
-t_eq "Dovecot's include: alt cert and key paths in the 2 dual blocks (mail and imap packed, wildcard)" \
-	"$(grep -c '^  ssl_alt_\(cert\|key\) = <' "$DC_CONFD/99-snisync.conf")" 4
+if [ "$DC_VER" = 2.3 ]; then
+	t_eq "Dovecot's include: alt cert and key paths in the 2 dual blocks (mail and imap packed, wildcard)" \
+		"$(alt_lines)" 4
+else
+	t_eq "Dovecot's include: alt cert and key paths in the 3 dual blocks (mail, imap, wildcard)" \
+		"$(alt_lines)" 6
+fi
 
 sleep 0.5
 for n in mail.example.test imap.example.test any.example.test; do both "$n"; done
@@ -226,9 +236,9 @@ value_eq mail.example.test "after the deletion: postmap -F -q mail.example.test:
 	example.test
 t_check "after the deletion: still what postmap -F writes from the source" postmap_same
 t_eq "after the deletion: Dovecot's alt cert of mail.example.test is empty" \
-	"$(dc_get mail.example.test ssl_alt_cert)" ""
+	"$(dc_get mail.example.test alt_cert)" ""
 t_eq "after the deletion: no alt paths left in Dovecot's include" \
-	"$(grep -c '^  ssl_alt_\(cert\|key\) = <' "$DC_CONFD/99-snisync.conf")" 0
+	"$(alt_lines)" 0
 t_check "after the deletion: the RSA lineage's served file is removed" test ! -e "$rsa_key_store"
 sleep 0.5
 probe3 mail.example.test "$EC" "$ec_fp" "after the deletion: an ECDSA-only client gets the ECDSA leaf"

@@ -146,14 +146,14 @@ kill "$holder" 2>/dev/null; wait "$holder" 2>/dev/null
 
 # --- a reload that hangs is killed after the timeout ------------------------
 tree_conf "$T/hang.json" "$LE" "$T/state3" "$T/pf/hang" "$T/dc/hang.conf" \
-	postfix_reload='["sleep", "60"]'
+	postfix_reload='["sleep", "61.25"]'	# an argument no other process has
 sed -i 's/^{/{"command_timeout": 1, /' "$T/hang.json"
 start=$(date +%s)
 "$SNISYNC" -c "$T/hang.json" resync >/dev/null 2>"$T/hangerr"
 t_eq "hanging reload: exit 4" "$?" 4
-t_check "hanging reload: reported as timed out" grep -q 'sleep 60: timed out after 1 s (command_timeout), killed' "$T/hangerr"
+t_check "hanging reload: reported as timed out" grep -q 'sleep 61.25: timed out after 1 s (command_timeout), killed' "$T/hangerr"
 t_check "hanging reload: bounded in time" test $(( $(date +%s) - start )) -lt 10
-t_eq "hanging reload: no sleep process left" "$(pgrep -fc '^sleep 60$' || true)" 0
+t_eq "hanging reload: no sleep process left" "$(pgrep -fc '^sleep 61\.25$' || true)" 0
 t_check "hanging reload: the map was still written" test -f "$T/pf/hang.lmdb"
 tree_conf "$T/hang2.json" "$LE" "$T/state3" "$T/pf/hang" "$T/dc/hang.conf" \
 	postfix_reload="[\"$T_TOP/tests/lib/count-run\", \"$T/hang.reloads\", \"/bin/true\"]"

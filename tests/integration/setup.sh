@@ -24,6 +24,7 @@ fp() { openssl x509 -noout -fingerprint -sha256 -in "$LE/live/$1/cert.pem" | cut
 # tls_server_sni_maps is removed, as on a host that never had one.
 certs_leaf "$CA" "$T/default" ec256 default.example.test >/dev/null 2>&1
 cat "$T/default.crt" "$T/default.chain" >"$T/default.full"
+dc_version >/dev/null || { t_fail "Dovecot 2.3 or 2.4 installed"; exit 1; }
 pf_start "$T/pf" "$T/default.key" "$T/default.full" "$T/unused" || { t_fail "start postfix"; exit 1; }
 postconf -c "$PF_CONF" -X tls_server_sni_maps
 touch -d '-1 minute' "$PF_CONF/main.cf"
@@ -32,19 +33,19 @@ postfix -c "$PF_CONF" reload >/dev/null 2>&1
 # Dovecot: a main file that includes conf.d/*.conf from its directory.
 DC=$T/dc
 mkdir -p "$DC/conf.d"
-cat >"$DC/dovecot.conf" <<EOF
-base_dir = $DC/run
-ssl = yes
-ssl_cert = <$T/default.full
-ssl_key = <$T/default.key
-!include_try conf.d/*.conf
-EOF
+{
+	dc_conf_version
+	echo "base_dir = $DC/run"
+	echo 'ssl = yes'
+	dc_conf_ssl "$T/default.full" "$T/default.key"
+	echo '!include_try conf.d/*.conf'
+} >"$DC/dovecot.conf"
 mkdir -p "$T/out"
 cat >"$T/c.json" <<EOF
 {"letsencrypt_dir": "$LE", "state_dir": "$T/state",
  "postfix": {"map": "$T/out/tls_sni",
              "reload": ["$CR", "$T/pf.reloads", "postfix", "-c", "$PF_CONF", "reload"]},
- "dovecot": {"config": "$DC/conf.d/99-snisync.conf", "version": "2.3",
+ "dovecot": {"config": "$DC/conf.d/99-snisync.conf", "version": "$DC_VER",
              "check": ["doveconf", "-c", "$DC/dovecot.conf", "-n"], "reload": null}}
 EOF
 setup() { "$SNISYNC" -c "$T/c.json" setup --postfix-dir "$PF_CONF" --dovecot-config "$DC/dovecot.conf" "$@"; }
@@ -119,16 +120,11 @@ mkdir -p "$DC/other.d"
 printf '!include %s\n' "$DC/conf.d/99-snisync.conf" >"$DC/other.d/10-sni.conf"
 out=$(setup 2>&1)
 t_eq "an include nested one level down is found: exit 0" "$?" 0
-cat >>"$DC/dovecot.conf" <<EOF
-local_name b.example.test {
-  ssl_cert = <$T/default.full
-  ssl_key = <$T/default.key
-}
-local_name hand.example.test {
-  ssl_cert = <$T/default.full
-  ssl_key = <$T/default.key
-}
-EOF
+for n in b.example.test hand.example.test; do
+	echo "local_name $n {"
+	dc_conf_ssl "$T/default.full" "$T/default.key" | sed 's/^/  /'
+	echo "}"
+done >>"$DC/dovecot.conf"
 out=$(setup 2>&1)
 t_eq "a hand-written block for one of our names: exit 1" "$?" 1
 t_match "... reported as contradicting snisync's block" "$out" \

@@ -35,6 +35,8 @@
 #   pf_log_tail [N] / dc_log_tail [N]   last N (20) log lines, "# "-prefixed.
 # Starting fails with a message and the log tail on stderr, return 1.
 
+. "$(dirname "${BASH_SOURCE[0]}")/dovecot.sh"
+
 # _srv_now_ms: wall clock in milliseconds.
 _srv_now_ms() { local t=${EPOCHREALTIME/./}; echo $((10#$t / 1000)); }
 
@@ -238,56 +240,6 @@ pf_log_tail() {
 
 # --- Dovecot ----------------------------------------------------------------
 
-# dc_version: prints the installed Dovecot's configuration syntax, 2.3 or
-# 2.4 (from `dovecot --version`), and sets DC_VER; fails with a message
-# for any other version.
-dc_version() {
-	local v
-	if [ -z "${DC_VER:-}" ]; then
-		v=$(dovecot --version 2>/dev/null)
-		case $v in
-		2.3.*) DC_VER=2.3 ;;
-		2.4.*) DC_VER=2.4 ;;
-		*) echo "dc_version: unsupported Dovecot version '$v'" >&2; return 1 ;;
-		esac
-		export DC_VER
-	fi
-	echo "$DC_VER"
-}
-
-# dc_setting WHAT: the name of Dovecot's setting WHAT (cert, key, alt_cert,
-# alt_key) in the installed version's syntax, as `doveconf -h` and a
-# configuration write it: ssl_cert or ssl_server_cert_file.
-dc_setting() {
-	dc_version >/dev/null || return 1
-	if [ "$DC_VER" = 2.3 ]; then echo "ssl_$1"; else echo "ssl_server_$1_file"; fi
-}
-
-# dc_conf_ssl CERT KEY [ALT_CERT ALT_KEY]: the global certificate lines of
-# a dovecot.conf for the installed version (2.3 reads "<file", 2.4 a path).
-dc_conf_ssl() {
-	local s
-	dc_version >/dev/null || return 1
-	[ "$DC_VER" = 2.3 ] && s='<' || s=''
-	printf '%s = %s%s\n' "$(dc_setting cert)" "$s" "$1" "$(dc_setting key)" "$s" "$2"
-	[ -z "${3:-}" ] ||
-		printf '%s = %s%s\n' "$(dc_setting alt_cert)" "$s" "$3" "$(dc_setting alt_key)" "$s" "$4"
-}
-
-# dc_lookup CONF NAME WHAT: the file Dovecot (configuration CONF) uses as
-# WHAT (cert, key, alt_cert, alt_key) for SNI NAME, as doveconf prints it
-# (2.3 keeps the "<" of "<file"). Keep stdout a pipe: 2.4.1's doveconf -h
-# fails with "Multiple settings matched" when it is a regular file not
-# at offset 0.
-dc_lookup() {
-	dc_version >/dev/null || return 1
-	if [ "$DC_VER" = 2.3 ]; then
-		doveconf -c "$1" -f "lname=$2" -h "ssl_$3"
-	else
-		doveconf -c "$1" -f "local_name=$2" -h "ssl_server/$3_file"
-	fi
-}
-
 dc_start() {
 	local dir=${1:?dc_start DIR KEY CHAIN} key=${2:?dc_start: KEY missing}
 	local chain=${3:?dc_start: CHAIN missing} akey=${4:-} achain=${5:-}
@@ -310,8 +262,7 @@ dc_start() {
 	# instance list lives in our state_dir. Derive a unique name from DIR.
 	name=snisync-$(printf '%s' "$dir" | md5sum | cut -c1-12)
 	{
-		[ "$DC_VER" = 2.3 ] || printf '%s\n' 'dovecot_config_version = 2.4.0' \
-			'dovecot_storage_version = 2.4.0'
+		dc_conf_version
 		cat <<-EOF
 			# private test instance (tests/lib/servers.sh, Dovecot $DC_VER)
 			base_dir = $dir/run

@@ -19,6 +19,7 @@
 #                               ".example.test")
 #   TREE_ABSENT=(names...)      names of rejected lineages, never served
 #   TREE_REJECT[lineage]=regex  the error line each rejected lineage gets
+. "$(dirname "${BASH_SOURCE[0]}")/dovecot.sh"
 
 declare -gA TREE_EXPECT TREE_REJECT
 declare -ga TREE_ABSENT
@@ -114,12 +115,14 @@ tree_expected_value() {
 
 # tree_conf FILE LEDIR STATEDIR MAP DOVECOTFILE [key=json ...]: writes a
 # snisync config. Extra arguments set "postfix_reload", "dovecot_check",
-# "dovecot_reload", "dovecot_version" (JSON values) and "postfix_postconf"
-# (left out, the default, unless given).
+# "dovecot_reload", "dovecot_version" (JSON values; default the installed
+# Dovecot's syntax, else 2.3) and "postfix_postconf" (left out, the
+# default, unless given).
 tree_conf() {
 	local f=$1 le=$2 st=$3 map=$4 dc=$5
 	shift 5
-	local pr=null dcheck=null dr=null dv='"2.3"' pq= kv
+	local pr=null dcheck=null dr=null dv pq= kv
+	dv="\"$(dc_version 2>/dev/null || echo 2.3)\""
 	for kv in "$@"; do
 		case $kv in
 		postfix_reload=*) pr=${kv#*=} ;;
