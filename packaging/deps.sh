@@ -1,5 +1,5 @@
 #!/bin/sh
-# packaging/deps.sh [--list] [build|test|fuzz|deb] - installs the Debian
+# packaging/deps.sh [--list] [build|test|fuzz|deb|boot] - installs the Debian
 # packages snisync needs to build (and to run its tests against real
 # Postfix, Dovecot, certbot, dehydrated, lego and pebble), when they are
 # missing. As root it runs apt-get; as anyone else it prints the exact
@@ -19,6 +19,9 @@ FUZZ_PKGS="clang libclang-rt-dev openssl"
 # compiler already installed.
 DEB_PKGS="build-essential debhelper dpkg-dev fakeroot"
 
+# make check-boot: Debian roots booted under systemd-nspawn.
+BOOT_PKGS="systemd-container debootstrap"
+
 list=0
 if [ "${1:-}" = --list ]; then
 	list=1
@@ -29,7 +32,8 @@ build) want=$BUILD_PKGS ;;
 test) want="$BUILD_PKGS $TEST_PKGS" ;;
 fuzz) want="$BUILD_PKGS $FUZZ_PKGS" ;;
 deb) want="$BUILD_PKGS $DEB_PKGS" ;;
-*) echo "usage: deps.sh [--list] [build|test|fuzz|deb]" >&2; exit 2 ;;
+boot) want="$BUILD_PKGS $BOOT_PKGS" ;;
+*) echo "usage: deps.sh [--list] [build|test|fuzz|deb|boot]" >&2; exit 2 ;;
 esac
 if [ "$list" = 1 ]; then
 	printf '%s\n' $want | sort -u
