@@ -17,8 +17,10 @@
 #                        wait <= 5 s, then SIGKILL; reap its process group.
 #   pf_reload [CONFDIR]  postfix reload.
 #   dc_start DIR DEFAULT_KEY DEFAULT_CHAIN [ALT_KEY ALT_CHAIN]
-#       Dovecot (2.3 or 2.4 syntax, as dc_version says) rooted in DIR (DIR/dovecot.conf, DIR/run base_dir,
-#       DIR/state, log DIR/dovecot.log), ssl = required, IMAP (STARTTLS),
+#       Dovecot, its configuration in the installed version's syntax
+#       (2.3 or 2.4: dc_version, tests/lib/dovecot.sh), rooted in DIR
+#       (DIR/dovecot.conf, DIR/run base_dir, DIR/state, log
+#       DIR/dovecot.log), ssl = required, IMAP (STARTTLS),
 #       IMAPS, POP3 (STARTTLS), POP3S on free ports, and
 #       "!include_try DIR/conf.d/*.conf". Extra dovecot.conf lines:
 #       $DC_CONF_EXTRA. Waits (<= 10 s) until IMAPS completes a handshake.
