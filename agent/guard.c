@@ -6,8 +6,9 @@
  * the memory limit of Dovecot's config service (dovecot_vsz_limit(),
  * asked once a run), as the version's calibration says
  * (dovecot_check_limit(), dovecot_need()): a configuration that passes
- * doveconf but not that limit takes every login down. Returns 0 applied, -1 rejected, -2 does
- * not fit; on either failure the include this run found is back in
+ * doveconf but not that limit takes every login down. Returns 0
+ * applied, -1 rejected, -2 does not fit; on either failure the include
+ * this run found is back in
  * place (or removed when there was none). A hold at an earlier include
  * is kept in w->dc with its reason, its start and its counts
  * (dovecot_hold), and a daemon retries it only when still_held() says

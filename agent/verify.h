@@ -45,7 +45,8 @@ size_t	verify_dovecot_endpoints(const struct conf *c, const char *sni,
 
 /*
  * verify_dovecot_confirm(conf, sni, idx, n, deadline_ms, &tries, why):
- * after a reload, probes those endpoints in turn, half a second between
+ * after a reload, probes those endpoints in turn for sni (as above),
+ * half a second between
  * rounds, until one completes a handshake and greets (0) or deadline_ms
  * or VERIFY_DOVECOT_TRIES probes have passed (-1, the last failure in
  * why). tries: the probes made.
