@@ -8,12 +8,12 @@
  * (dovecot_check_limit(), dovecot_need()): a configuration that passes
  * doveconf but not that limit takes every login down. Returns 0
  * applied, -1 rejected, -2 does not fit; on either failure the include
- * this run found is back in
- * place (or removed when there was none). A hold at an earlier include
- * is kept in w->dc with its reason, its start and its counts
- * (dovecot_hold), and a daemon retries it only when still_held() says
- * so. Also: Dovecot's version (detect_syntax), the check of a reload an
- * earlier run left pending, and what Dovecot logged when it went wrong.
+ * this run found is back in place (or removed when there was none). A
+ * hold at an earlier include is kept in w->dc with its reason, its start
+ * and its counts (dovecot_hold), and a daemon retries it only when
+ * still_held() says so. Also: Dovecot's version (detect_syntax), the
+ * check of a reload an earlier run left pending, and what Dovecot
+ * logged when it went wrong.
  * Never reloads Dovecot (reload.c does); writes no file but the include.
  */
 #include <fcntl.h>
