@@ -409,8 +409,13 @@ get_watch(struct conf_ctx *cx, json_t *v, struct watch_conf *wc)
 			get_int(cx, m, 0, 86400, &wc->report_after_s);
 		else if (strcmp(k, "resync_interval_s") == 0)
 			get_int(cx, m, 60, 30 * 86400, &wc->resync_interval_s);
-		else if (strcmp(k, "expiry_warn_days") == 0)
-			get_int(cx, m, 0, 365, &wc->expiry_warn_days);
+		else if (strcmp(k, "expiry_warn_days") == 0) {
+			/* null: unset, the quarter of each lifetime. */
+			if (json_is_null(m))
+				wc->expiry_warn_days = EXPIRY_WARN_UNSET;
+			else
+				get_int(cx, m, 0, 365, &wc->expiry_warn_days);
+		}
 		else if (strcmp(k, "certbot_wait_s") == 0)
 			get_int(cx, m, 0, 86400, &wc->certbot_wait_s);
 		else if (strcmp(k, "reload_min_interval_s") == 0)
@@ -653,7 +658,7 @@ conf_defaults(struct conf *c)
 	c->watch.settle_max_ms = 30000;
 	c->watch.report_after_s = 10;
 	c->watch.resync_interval_s = 12 * 3600;
-	c->watch.expiry_warn_days = 21;
+	c->watch.expiry_warn_days = EXPIRY_WARN_UNSET;
 	c->watch.certbot_wait_s = 600;
 	c->watch.reload_min_interval_s = 0;
 	{

@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "dovecot.h"
+#include "expiry.h"
 #include "scan.h"
 #include "tls.h"
 
@@ -36,7 +37,8 @@ struct watch_conf {
 						   after its last event is
 						   reported */
 	int		 resync_interval_s;	/* periodic full resync */
-	int		 expiry_warn_days;
+	int		 expiry_warn_days;	/* EXPIRY_WARN_UNSET: a quarter
+						   of each lifetime (expiry.h) */
 	int		 certbot_wait_s;	/* wait while certbot runs */
 	int		 reload_min_interval_s;	/* between two reloads */
 };

@@ -107,8 +107,9 @@ static const char status_usage[] =
 "file the last resync or the daemon wrote; writes nothing.\n"
 "  -j, --json   machine-readable output (schema 1, see snisync(8))\n"
 "\n"
-"Exit status: 0 all well, 1 a lineage fails or a name expires within\n"
-"watch.expiry_warn_days, 2 usage, 3 config, 4 the state is unreadable.\n";
+"Exit status: 0 all well, 1 a lineage fails or a name's certificate has\n"
+"less than a quarter of its lifetime left (or watch.expiry_warn_days\n"
+"days, when set), 2 usage, 3 config, 4 the state is unreadable.\n";
 
 static const char setup_usage[] =
 "usage: snisync [-c FILE] setup [--apply] [--postfix-dir DIR]\n"

@@ -50,7 +50,8 @@ name_sample(struct buf *b, const char *metric, const char *name,
 	buf_addf(b, "\"} %lld\n", v);
 }
 
-enum name_metric { NAME_EXPIRY, NAME_SINCE, NAME_KEY_SINCE, NAME_INFO };
+enum name_metric { NAME_EXPIRY, NAME_START, NAME_SINCE, NAME_KEY_SINCE,
+    NAME_INFO };
 
 /* One sample per name and pair serving it (two for a dual-algorithm
  * name: its lineages differ). */
@@ -60,6 +61,7 @@ name_samples(struct buf *b, const struct state *st, const struct plan *plan,
 {
 	static const char *const metric[] = {
 	    "snisync_certificate_expiry_timestamp_seconds",
+	    "snisync_certificate_not_before_timestamp_seconds",
 	    "snisync_certificate_served_since_timestamp_seconds",
 	    "snisync_key_served_since_timestamp_seconds",
 	    "snisync_certificate_info" };
@@ -80,8 +82,9 @@ name_samples(struct buf *b, const struct state *st, const struct plan *plan,
 				continue;
 			}
 			name_sample(b, metric[m], plan->e[i].name, p->lineage,
-			    m == NAME_EXPIRY ? p->not_after : m == NAME_SINCE ?
-			    p->since : p->key_since);
+			    m == NAME_EXPIRY ? p->not_after : m == NAME_START ?
+			    p->not_before : m == NAME_SINCE ? p->since :
+			    p->key_since);
 		}
 }
 
@@ -108,6 +111,11 @@ metrics_render(const struct state *st, const struct plan *plan,
 	family(&b, "snisync_certificate_expiry_timestamp_seconds", "gauge",
 	    "notAfter of the certificate served for a name (Unix time).");
 	name_samples(&b, st, plan, NAME_EXPIRY);
+	family(&b, "snisync_certificate_not_before_timestamp_seconds",
+	    "gauge", "notBefore of the certificate served for a name (Unix "
+	    "time): with the expiry, its lifetime; snisync warns when less "
+	    "than a quarter of it is left.");
+	name_samples(&b, st, plan, NAME_START);
 	family(&b, "snisync_certificate_served_since_timestamp_seconds",
 	    "gauge", "When the certificate served for a name was first "
 	    "applied (Unix time).");

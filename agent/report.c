@@ -17,6 +17,7 @@
 
 #include <jansson.h>
 
+#include "expiry.h"
 #include "log.h"
 #include "plan.h"
 #include "report.h"
@@ -80,7 +81,8 @@ pair_to_json(const struct pair *p)
 /* ---- check --json ---- */
 
 char *
-report_json(const struct report_row *rows, size_t n, long long now)
+report_json(const struct report_row *rows, size_t n, long long now,
+    int warn_days)
 {
 	json_t *root = json_object(), *arr = json_array();
 	char *text;
@@ -105,6 +107,9 @@ report_json(const struct report_row *rows, size_t n, long long now)
 			json_object_del(p, "last_good");
 			json_object_set_new(p, "expires_in_days", json_integer(
 			    (r->pair->not_after - now) / 86400));
+			json_object_set_new(p, "expiry_warning", json_boolean(
+			    expiry_due(warn_days, r->pair->not_before,
+			    r->pair->not_after, now)));
 			json_object_set_new(o, "certificate", p);
 		} else
 			json_object_set_new(o, "certificate", json_null());
@@ -148,9 +153,12 @@ served_json(const struct status_view *v, const struct pair *p)
 
 	json_object_set_new(o, "lineage", jstr(log_esc(p->lineage)));
 	json_object_set_new(o, "key_type", jstr(p->key_desc));
+	json_object_set_new(o, "not_before", jtime(p->not_before));
 	json_object_set_new(o, "not_after", jtime(p->not_after));
 	json_object_set_new(o, "expires_in_days",
 	    json_integer(floor_days(p->not_after - v->now)));
+	json_object_set_new(o, "expiry_warning", json_boolean(expiry_due(
+	    v->warn_days, p->not_before, p->not_after, v->now)));
 	json_object_set_new(o, "served_since", jtime(p->since));
 	json_object_set_new(o, "key_since", jtime(p->key_since));
 	json_object_set_new(o, "last_error", e == NULL ? json_null() :

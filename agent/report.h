@@ -22,7 +22,8 @@ struct report_row {
 	size_t			 nserved;
 };
 
-char	*report_json(const struct report_row *rows, size_t n, long long now);
+char	*report_json(const struct report_row *rows, size_t n, long long now,
+	    int warn_days);
 
 /* `snisync status --json` (schema 1, documented in snisync(8)). */
 struct status_view {
@@ -32,6 +33,7 @@ struct status_view {
 					/* 0: never */
 	long long		 rejected_since; /* oldest error, 0: none */
 	int			 enabled[2];	/* postfix, dovecot */
+	int			 warn_days;	/* watch.expiry_warn_days */
 };
 
 char	*status_json(const struct status_view *v);

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "dovecot.h"
+#include "expiry.h"
 #include "fsio.h"
 #include "log.h"
 #include "name.h"
@@ -42,10 +43,24 @@ print_row(const struct status_view *v, const char *name,
 	const struct state_hold *h;
 	const char *note = "-";
 
+	int due = expiry_due(v->warn_days, p->not_before, p->not_after,
+	    v->now);
+	char rule[80], overdue[120];
+
 	if (left < 0)
 		snprintf(exp, sizeof(exp), "expired");
+	else if (left >= 3 * 86400)
+		snprintf(exp, sizeof(exp), "%lldd%s", left / 86400,
+		    due ? "!" : "");
 	else
-		snprintf(exp, sizeof(exp), "%lldd", left / 86400);
+		snprintf(exp, sizeof(exp), "%lldh%s", left / 3600,
+		    due ? "!" : "");
+	if (due && left >= 0) {
+		snprintf(overdue, sizeof(overdue), "renewal overdue: %s",
+		    expiry_rule(rule, sizeof(rule), v->warn_days,
+		    p->not_before, p->not_after));
+		note = overdue;
+	}
 	if (p->since != 0)
 		snprintf(since, sizeof(since), "%.16s UTC", fmt_utc(p->since));
 	if (p->key_since != 0)
@@ -203,6 +218,7 @@ status_run(const struct conf *c, int json)
 	v.st = &st;
 	v.plan = &plan;
 	v.now = (long long)time(NULL);
+	v.warn_days = c->watch.expiry_warn_days;
 	v.last_sync = fsio_stamp_time(s1);
 	v.last_success = fsio_stamp_time(s2);
 	v.last_applied = fsio_stamp_time(s3);
@@ -228,8 +244,8 @@ status_run(const struct conf *c, int json)
 		size_t ix[2], k, n = plan_entry_pairs(&plan.e[i], ix);
 
 		for (k = 0; k < n; k++)
-			if (st.pairs[ix[k]].not_after - v.now <
-			    (long long)c->watch.expiry_warn_days * 86400)
+			if (expiry_due(v.warn_days, st.pairs[ix[k]].not_before,
+			    st.pairs[ix[k]].not_after, v.now))
 				rc = EXIT_REJECTED;
 	}
 	plan_free(&plan);

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "dovecot.h"
+#include "expiry.h"
 #include "fsio.h"
 #include "log.h"
 #include "plan.h"
@@ -588,7 +589,7 @@ sync_check(const struct conf *c, int json)
 	struct report_row *rows;
 	struct work w;
 	size_t i, j;
-	int rc;
+	int rc, days = c->watch.expiry_warn_days;
 
 	work_init(&w, c, &o);
 	log_set_quiet(1);
@@ -616,7 +617,8 @@ sync_check(const struct conf *c, int json)
 				r->served[r->nserved++] = w.plan.e[j].name;
 	}
 	if (json) {
-		char *text = report_json(rows, w.sc.n, (long long)w.now);
+		char *text = report_json(rows, w.sc.n, (long long)w.now,
+		    c->watch.expiry_warn_days);
 
 		printf("%s\n", text);
 		free(text);
@@ -625,13 +627,15 @@ sync_check(const struct conf *c, int json)
 		    "EXPIRES", "NAMES / REASON");
 		for (i = 0; i < w.sc.n; i++) {
 			const struct report_row *r = &rows[i];
-			char exp[64] = "-";
+			char exp[64] = "-", left[32];
 
 			if (r->pair != NULL)
-				snprintf(exp, sizeof(exp), "%.10s (%lld days)",
-				    fmt_utc(r->pair->not_after),
-				    (r->pair->not_after - (long long)w.now) /
-				    86400);
+				snprintf(exp, sizeof(exp), "%.10s (%s)%s",
+				    fmt_utc(r->pair->not_after), expiry_left(
+				    left, sizeof(left), r->pair->not_after -
+				    (long long)w.now), expiry_due(days,
+				    r->pair->not_before, r->pair->not_after,
+				    (long long)w.now) ? "!" : "");
 			printf("%-28s %-10s %-26s", log_esc(r->lineage),
 			    r->verdict, exp);
 			for (j = 0; j < r->nserved; j++)
@@ -641,6 +645,19 @@ sync_check(const struct conf *c, int json)
 				    r->file ? r->file : "", r->file ? ": " : "",
 				    r->error);
 			printf("\n");
+		}
+		for (i = 0; i < w.sc.n; i++) {
+			const struct pair *p = rows[i].pair;
+			char left[32], rule[80];
+
+			if (p != NULL && expiry_due(days, p->not_before,
+			    p->not_after, (long long)w.now))
+				printf("! %s: renewal overdue: expires in %s; "
+				    "%s\n", log_esc(rows[i].lineage),
+				    expiry_left(left, sizeof(left),
+				    p->not_after - (long long)w.now),
+				    expiry_rule(rule, sizeof(rule), days,
+				    p->not_before, p->not_after));
 		}
 	}
 	rc = w.nrejected > 0 ? EXIT_REJECTED : EXIT_SYNCED;

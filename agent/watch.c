@@ -37,6 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "expiry.h"
 #include "fsio.h"
 #include "log.h"
 #include "scan.h"
@@ -523,19 +524,23 @@ static void
 warn_expiry(struct watcher *w)
 {
 	struct state st;
-	long long now = (long long)time(NULL), limit;
+	long long now = (long long)time(NULL);
+	int days = w->c->watch.expiry_warn_days;
+	char left[32], rule[80];
 	size_t i;
 
-	limit = (long long)w->c->watch.expiry_warn_days * 86400;
 	if (state_load(w->c->state_dir, 0, &st) == 0) {
 		for (i = 0; i < st.n; i++) {
 			const struct pair *p = &st.pairs[i];
 
-			if (p->not_after - now < limit)
+			if (expiry_due(days, p->not_before, p->not_after, now))
 				log_warn("lineage %s: certificate expires in "
-				    "%lld days (%s); is certbot renewing it?",
-				    log_esc(p->lineage), (p->not_after - now) /
-				    86400, fmt_utc(p->not_after));
+				    "%s (%s): %s; is certbot renewing it?",
+				    log_esc(p->lineage), expiry_left(left,
+				    sizeof(left), p->not_after - now),
+				    fmt_utc(p->not_after), expiry_rule(rule,
+				    sizeof(rule), days, p->not_before,
+				    p->not_after));
 		}
 		state_free(&st);
 	}

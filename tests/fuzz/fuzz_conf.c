@@ -90,7 +90,8 @@ check_conf(const struct conf *c)
 	FUZZ_CHECK(in(c->watch.settle_max_ms, 10, 3600000));
 	FUZZ_CHECK(in(c->watch.report_after_s, 0, 86400));
 	FUZZ_CHECK(in(c->watch.resync_interval_s, 60, 30 * 86400));
-	FUZZ_CHECK(in(c->watch.expiry_warn_days, 0, 365));
+	FUZZ_CHECK(c->watch.expiry_warn_days == EXPIRY_WARN_UNSET ||
+	    in(c->watch.expiry_warn_days, 0, 365));
 	FUZZ_CHECK(in(c->watch.certbot_wait_s, 0, 86400));
 	FUZZ_CHECK(c->nhold == 0 || c->hold != NULL);
 	for (size_t i = 0; i < c->nhold; i++) {

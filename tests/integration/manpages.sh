@@ -161,9 +161,10 @@ def cmd():
         for p, d, b in entries(section(ls, "DESCRIPTION"), "Cm"):
             text = plain(b[1:])
             k = {"key": ".".join(p)}
-            m = re.match(r"An integer from (\d+) to (\d+)", text)
+            m = re.match(r"An integer from (\d+) to (\d+)(, or null)?", text)
             if m:
-                k.update(kind="int", lo=int(m.group(1)), hi=int(m.group(2)))
+                k.update(kind="int-or-null" if m.group(3) else "int",
+                         lo=int(m.group(1)), hi=int(m.group(2)))
             elif text.startswith("A path or null"):
                 k["kind"] = "path-or-null"
             elif text.startswith("A path"):
@@ -406,6 +407,9 @@ for line in open(cases):
         continue
     if kind == "int":
         good = [k["lo"], k["hi"]]
+        bad = [k["lo"] - 1, k["hi"] + 1, str(k["lo"])]
+    elif kind == "int-or-null":
+        good = [k["lo"], k["hi"], None]
         bad = [k["lo"] - 1, k["hi"] + 1, str(k["lo"])]
     elif kind == "path":
         good = [le if key == "letsencrypt_dir" else

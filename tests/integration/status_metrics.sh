@@ -107,7 +107,7 @@ t_eq "services: one reload each, none failed, none pending" \
 	"[('dovecot', 1, 0, False, True), ('postfix', 1, 0, False, True)]"
 t_eq "JSON keys are the documented schema" \
 	"$(js "(sorted(j), sorted(j['names'][0]), sorted(j['errors'][0]), sorted(j['services']['postfix']))")" \
-	"(['errors', 'generated_at', 'last_applied', 'last_success', 'last_sync', 'names', 'rejected_since', 'schema', 'services'], ['alt', 'expires_in_days', 'key_held', 'key_since', 'key_type', 'last_error', 'lineage', 'name', 'not_after', 'served_since'], ['error', 'file', 'lineage', 'since'], ['enabled', 'last_reload', 'reload_failures', 'reload_pending', 'reloads'])"
+	"(['errors', 'generated_at', 'last_applied', 'last_success', 'last_sync', 'names', 'rejected_since', 'schema', 'services'], ['alt', 'expires_in_days', 'expiry_warning', 'key_held', 'key_since', 'key_type', 'last_error', 'lineage', 'name', 'not_after', 'not_before', 'served_since'], ['error', 'file', 'lineage', 'since'], ['enabled', 'last_reload', 'reload_failures', 'reload_pending', 'reloads'])"
 
 # --- the metrics file -----------------------------------------------------
 if command -v promtool >/dev/null; then
@@ -222,6 +222,50 @@ t_eq "metrics: counters of deleted lineages dropped" \
 conf "$T/warn.json" '"watch": {"expiry_warn_days": 90}'
 "$SNISYNC" -c "$T/warn.json" status >/dev/null 2>&1
 t_eq "a name expiring within expiry_warn_days: status exit 1" "$?" 1
+
+# --- the expiry rule: a quarter of each certificate's own lifetime --------
+# Lifetimes as Let's Encrypt's shortlived profile issues them (160 hours,
+# notAfter a second short). A fresh one is healthy; one with 30 hours left
+# (under 40, a quarter) means certbot stopped renewing it.
+utc() { date -u -d "@$1" +%Y%m%d%H%M%SZ; }
+now=$(date +%s)
+CERT_START=$(utc $((now - 3600))) CERT_END=$(utc $((now + 159 * 3600 - 1))) \
+	tree_leaf "$LE" "$CA" short.example.test ec256 short.example.test
+S resync >/dev/null 2>&1
+t_eq "a fresh 160-hour certificate: resync exit 0" "$?" 0
+S status >/dev/null 2>&1
+t_eq "a fresh 160-hour certificate: status exit 0 (no warning at 6 days left)" "$?" 0
+t_eq "status --json: a fresh 160-hour certificate has expiry_warning false, and its notBefore" \
+	"$(js "[(n['expiry_warning'], n['not_before']) for n in j['names'] if n['name'] == 'short.example.test']")" \
+	"[(False, '$(date -u -d "@$((now - 3600))" +%Y-%m-%dT%H:%M:%SZ)')]"
+t_eq "metrics: notBefore of the certificate served for the name" \
+	"$(metric snisync_certificate_not_before_timestamp_seconds '{name="short.example.test",lineage="short.example.test"}')" \
+	"$((now - 3600))"
+CERT_START=$(utc $((now - 130 * 3600))) CERT_END=$(utc $((now + 30 * 3600 - 1))) \
+	tree_leaf "$LE" "$CA" late.example.test ec256 late.example.test
+S resync >/dev/null 2>&1
+t_eq "a 160-hour certificate with 30 hours left: resync exit 0 (it is valid)" "$?" 0
+S status >"$T/status.txt" 2>&1
+t_eq "a 160-hour certificate with 30 hours left: status exit 1" "$?" 1
+t_match "status table: its expiry in hours, marked, and why" \
+	"$(grep '^late.example.test ' "$T/status.txt")" \
+	' (29|30)h! .*renewal overdue: less than a quarter of its 160-hour lifetime is left'
+t_eq "status --json: expiry_warning true for it only" \
+	"$(js "sorted(n['name'] for n in j['names'] if n['expiry_warning'])")" "['late.example.test']"
+out=$(S check 2>/dev/null)
+t_match "check: the lineage marked and the rule named" "$out" \
+	'! late.example.test: renewal overdue: expires in (29|30) hours; less than a quarter of its 160-hour lifetime is left'
+t_eq "check --json: expiry_warning per lineage" \
+	"$(S check --json 2>/dev/null | $PY -c 'import json,sys; print(sorted(l["lineage"] for l in json.load(sys.stdin)["lineages"] if l["certificate"] and l["certificate"]["expiry_warning"]))')" \
+	"['late.example.test']"
+conf "$T/warn0.json" '"watch": {"expiry_warn_days": 0}'
+"$SNISYNC" -c "$T/warn0.json" status >/dev/null 2>&1
+t_eq "expiry_warn_days 0 overrides the quarter: status exit 0" "$?" 0
+lineage_delete "$LE" late.example.test >/dev/null 2>&1
+lineage_delete "$LE" short.example.test >/dev/null 2>&1
+S resync >/dev/null 2>&1
+S status >/dev/null 2>&1
+t_eq "the late lineage deleted: status exit 0 again" "$?" 0
 
 # --- a failing reload -----------------------------------------------------
 PF_RELOAD=/bin/false conf "$T/fail.json"

@@ -157,9 +157,21 @@ kill -TERM "$D"
 wait "$D"
 t_eq "SIGTERM: exit 0" "$?" 0
 
-# Expiry warning on the full sync, and the systemd watchdog when asked for.
-CERT_END=$(date -u -d '+10 days' +%Y%m%d%H%M%SZ) \
+# Expiry warning on the full sync (a quarter of each certificate's own
+# lifetime left), and the systemd watchdog when asked for. Lifetimes as
+# Let's Encrypt's profiles issue them: 160 hours (shortlived) and 45 days
+# (tlsserver), notAfter a second short of the lifetime.
+utc() { date -u -d "@$1" +%Y%m%d%H%M%SZ; }
+now=$(date +%s)
+# A 160-hour certificate issued 130 hours ago: 30 hours left, under 40.
+CERT_START=$(utc $((now - 130 * 3600))) CERT_END=$(utc $((now + 30 * 3600 - 1))) \
 	tree_leaf "$LE" "$T/ca" soon.example.test ec256 soon.example.test
+# A fresh 160-hour certificate, and a 45-day one with 13 days left
+# (certbot 4 renews it at 15): neither is due.
+CERT_START=$(utc $((now - 3600))) CERT_END=$(utc $((now + 159 * 3600 - 1))) \
+	tree_leaf "$LE" "$T/ca" fresh.example.test ec256 fresh.example.test
+CERT_START=$(utc $((now - 32 * 86400))) CERT_END=$(utc $((now + 13 * 86400 - 1))) \
+	tree_leaf "$LE" "$T/ca" tls45.example.test ec256 tls45.example.test
 "$T_TOP/tests/lib/notify-listen" "$T/notify.sock" "$T/notify.log" &
 t_atexit "kill $!"
 wait_for 5 test -S "$T/notify.sock"
@@ -173,8 +185,10 @@ sleep 1.2
 n=$(( $(grep -c '^WATCHDOG=1' "$T/notify.log") - n0 ))
 kill -TERM "$D"
 wait "$D"
-t_check "a certificate expiring within expiry_warn_days is warned about" \
-	grep -Eq 'warning: lineage soon.example.test: certificate expires in (9|10) days' "$T/watch2.log"
+t_check "a 160-hour certificate with 30 hours left is warned about, with its rule" \
+	grep -Eq 'warning: lineage soon.example.test: certificate expires in (29|30) hours \(.*\): less than a quarter of its 160-hour lifetime is left; is certbot renewing it\?' "$T/watch2.log"
+t_nomatch "a fresh 160-hour certificate, and a 45-day one with 13 days left, are not warned about" \
+	"$(grep -E 'lineage (fresh|tls45)\.example\.test: certificate expires' "$T/watch2.log")" .
 t_check "WATCHDOG_USEC=200000: watchdog pings every 100 ms ($n in 1.2 s)" test "$n" -ge 5
 t_check "STOPPING=1 notified on SIGTERM" grep -q '^STOPPING=1' "$T/notify.log"
 t_done

@@ -57,6 +57,8 @@ main(void)
 	UNIT_STREQ(c.dovecot.reload[0], "doveadm", "default dovecot reload");
 	UNIT_INTEQ(c.dovecot.syntax, DOVECOT_AUTO, "default version auto");
 	UNIT_INTEQ(c.postfix.explicit, 0, "defaults are not explicit");
+	UNIT_INTEQ(c.watch.expiry_warn_days, EXPIRY_WARN_UNSET,
+	    "expiry_warn_days unset by default: a quarter of each lifetime");
 	conf_free(&c);
 	UNIT_INTEQ(conf_load("/nonexistent/snisync.json", 1, &c), -1,
 	    "missing required file: error");
@@ -153,6 +155,22 @@ main(void)
 	conf_free(&c);
 	UNIT_INTEQ(load("{\"command_timeout\": 0}", &c, err, sizeof(err)), -1,
 	    "timeout out of range refused");
+	conf_free(&c);
+	UNIT_INTEQ(load("{\"watch\": {\"expiry_warn_days\": null}}", &c, err,
+	    sizeof(err)), 0, "expiry_warn_days null accepted (%s)", err);
+	UNIT_INTEQ(c.watch.expiry_warn_days, EXPIRY_WARN_UNSET,
+	    "expiry_warn_days null: unset");
+	conf_free(&c);
+	UNIT_INTEQ(load("{\"watch\": {\"expiry_warn_days\": 21}}", &c, err,
+	    sizeof(err)), 0, "expiry_warn_days 21 accepted (%s)", err);
+	UNIT_INTEQ(c.watch.expiry_warn_days, 21,
+	    "expiry_warn_days 21: an absolute override");
+	conf_free(&c);
+	UNIT_INTEQ(load("{\"watch\": {\"expiry_warn_days\": -1}}", &c, err,
+	    sizeof(err)), -1, "expiry_warn_days -1 refused");
+	UNIT_OK(strstr(err, "\"watch.expiry_warn_days\" must be an integer "
+	    "from 0 to 365") != NULL, "expiry_warn_days -1: the reason (%s)",
+	    err);
 	conf_free(&c);
 	unlink(path);
 	return unit_status();
