@@ -11,6 +11,7 @@
  * are not valid host names. Key bytes are parsed from memory, never
  * logged, and OpenSSL's copies are freed with the key object.
  */
+#include <arpa/inet.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -128,6 +129,11 @@ cert_info_free(struct cert_info *info)
 	free(info->names);
 	info->names = NULL;
 	info->nnames = 0;
+	for (i = 0; i < info->nips; i++)
+		free(info->ips[i]);
+	free(info->ips);
+	info->ips = NULL;
+	info->nips = 0;
 }
 
 static int
@@ -326,6 +332,20 @@ cmp_name(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* An iPAddress SAN, as text (4 or 16 bytes; anything else "?"). */
+static void
+add_ip(struct cert_info *info, const ASN1_OCTET_STRING *a)
+{
+	char text[INET6_ADDRSTRLEN] = "?";
+	int len = ASN1_STRING_length(a);
+
+	if (len == 4 || len == 16)
+		inet_ntop(len == 4 ? AF_INET : AF_INET6,
+		    ASN1_STRING_get0_data(a), text, sizeof(text));
+	info->ips = xreallocarray(info->ips, info->nips + 1, sizeof(char *));
+	info->ips[info->nips++] = xstrdup(text);
+}
+
 static int
 names_get(X509 *leaf, struct cert_info *info, char *why, size_t whysz)
 {
@@ -351,6 +371,10 @@ names_get(X509 *leaf, struct cert_info *info, char *why, size_t whysz)
 		const char *err;
 		size_t k;
 
+		if (g->type == GEN_IPADD) {
+			add_ip(info, g->d.iPAddress);
+			continue;
+		}
 		if (g->type != GEN_DNS)
 			continue;
 		err = name_normalize((const char *)ASN1_STRING_get0_data(
@@ -369,7 +393,7 @@ names_get(X509 *leaf, struct cert_info *info, char *why, size_t whysz)
 		if (k == info->nnames)
 			info->names[info->nnames++] = xstrdup(norm);
 	}
-	if (info->nnames == 0) {
+	if (info->nnames == 0 && info->nips == 0) {
 		snprintf(why, whysz, "no DNS name in subjectAltName");
 		goto out;
 	}

@@ -27,6 +27,9 @@ enum cert_file {
 struct cert_info {
 	char		**names;	/* normalised SAN dNSNames, sorted */
 	size_t		  nnames;
+	char		**ips;		/* SAN iPAddresses as text, in
+					   order: never SNI names */
+	size_t		  nips;
 	time_t		  not_before, not_after;
 	enum key_type	  key_type;
 	char		  key_desc[32];	/* "RSA 2048", "ECDSA P-256" */
@@ -42,8 +45,10 @@ struct cert_info {
  * nothing but whitespace around them; no NUL byte; one unencrypted key
  * (RSA >= 2048 bits, ECDSA P-256/P-384, Ed25519); the chain starts with
  * the leaf, each certificate is issued (and signed) by the next; the key
- * matches the leaf; notBefore <= now <= notAfter; at least one DNS name in
- * subjectAltName and every one a valid host name (name.h). Returns 0 and
+ * matches the leaf; notBefore <= now <= notAfter; at least one DNS name
+ * or IP address in subjectAltName, and every DNS name a valid host name
+ * (name.h). IP addresses are listed apart (SNI never carries one): a
+ * certificate of addresses alone is valid and has no names. Returns 0 and
  * fills info, or -1 with the failing file in *file and a one-line reason
  * in why. Never puts key bytes into why.
  */

@@ -596,6 +596,14 @@ get_sources(struct conf_ctx *cx, json_t *v, struct conf *c)
 				    != '\0')
 					conf_error(cx, "\"%s\" must be 1 to 64 "
 					    "of a-z 0-9 . _ -", path_str(cx));
+				else if (strlen(n) <= 4 &&
+				    n[strspn(n, "0123456789abcdef")] == '\0')
+					/* "fe80:..." names a certbot lineage
+					 * of an IPv6 address, not a source. */
+					conf_error(cx, "\"%s\": \"%s\" reads as "
+					    "the start of an IPv6 address (a "
+					    "certbot lineage); use another name",
+					    path_str(cx), n);
 				else {
 					free(s->name);
 					s->name = xstrdup(n);

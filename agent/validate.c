@@ -326,6 +326,25 @@ hold_check(struct work *w, struct pair *p)
 }
 
 /* The sequential part: report, or turn the result into a pair. */
+/* IP addresses in subjectAltName are never SNI names (RFC 6066, 3): a
+ * debug line each; a certificate of addresses alone is valid and serves
+ * no name, said once per new certificate. */
+static void
+note_ips(const char *lineage, const struct cert_info *info, size_t nnames)
+{
+	size_t k;
+
+	for (k = 0; k < info->nips; k++)
+		log_debug("lineage %s: IP address %s in subjectAltName left "
+		    "out: SNI never carries an address", log_esc(lineage),
+		    info->ips[k]);
+	if (nnames == 0 && info->nips > 0)
+		log_info("lineage %s: valid; only IP addresses in "
+		    "subjectAltName (%s%s), so it serves no SNI name",
+		    log_esc(lineage), info->ips[0], info->nips > 1 ?
+		    ", ..." : "");
+}
+
 static void
 validate_one(struct work *w, struct lineage *l, struct vjob *j)
 {
@@ -363,6 +382,7 @@ validate_one(struct work *w, struct lineage *l, struct vjob *j)
 	p->nnames = j->info.nnames;
 	j->info.names = NULL;
 	j->info.nnames = 0;
+	note_ips(l->name, &j->info, p->nnames);
 	p->not_before = j->info.not_before;
 	p->not_after = j->info.not_after;
 	memcpy(p->key_desc, j->info.key_desc, sizeof(p->key_desc));
@@ -646,7 +666,8 @@ gather(struct work *w, const struct sync_opts *o)
 			copy_pair_meta(add_pair(w), op);
 			continue;
 		}
-		if (strchr(op->lineage, ':') != NULL)
+		if (source_of(w->c->sources, w->c->nsources,
+		    op->lineage) != NULL)
 			log_info("lineage %s: gone from its source; removing "
 			    "its names", log_esc(op->lineage));
 		else

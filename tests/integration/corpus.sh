@@ -3,8 +3,11 @@
 # For each case: exactly one error line naming the lineage, the file and
 # the reason; exit status 1; its last good pair is still what the map
 # serves; every other name is still served. A few inputs are odd but
-# acceptable (world-readable key, uppercase, 500 names, a duplicate name):
-# they are served. Directory names and the config file get their own cases.
+# acceptable (world-readable key, uppercase, 500 names, a duplicate name,
+# and Let's Encrypt's 2026 kinds: no CN, a chain of three CA certificates,
+# addresses alone in subjectAltName, a lineage named after an IPv6
+# address): they are served, or serve no name without an error. Directory
+# names and the config file get their own cases.
 . "$(dirname "$0")/../lib/common.sh"
 . "$T_TOP/tests/lib/certs.sh"
 . "$T_TOP/tests/lib/tree.sh"
@@ -28,8 +31,9 @@ add() { CASES+=("$1"); WANT[$1]=$2; }
 
 # Every case lineage is good first.
 for c in k01 k02 k03 k04 k05 k06 k07 k08 k09 k10 k11 c01 c02 c03 c04 c05 \
-	c06 c07 c08 c09 c10 n01 n02 n03 n04 n05 n06 n07 n08 n09 n10 n11 n12 \
-	n13 n14 f01 f02 f03 f04 f05 f06 f07 f08 f09 f10 f11 a01 a02 a03 a04; do
+	c06 c07 c08 c09 c10 c11 c12 n01 n02 n03 n04 n05 n06 n07 n08 n09 n10 \
+	n11 n12 n13 n14 f01 f02 f03 f04 f05 f06 f07 f08 f09 f10 f11 a01 a02 \
+	a03 a04 a05 a06 a07; do
 	tree_leaf "$LE" "$CA" "$c.example.test" ec256 "$c.example.test" ||
 		{ t_fail "fixture $c"; exit 1; }
 done
@@ -40,8 +44,8 @@ done
 t_eq "all lineages good: exit 0" "$?" 0
 declare -A LAST
 for c in k01 k02 k03 k04 k05 k06 k07 k08 k09 k10 k11 c01 c02 c03 c04 c05 \
-	c06 c07 c08 c09 c10 n01 n02 n03 n04 n05 n06 n07 n08 n09 n10 n11 n12 \
-	n13 n14 f01 f02 f03 f04 f05 f06 f07 f08 f09 f10 f11 bystander1 \
+	c06 c07 c08 c09 c10 c11 c12 n01 n02 n03 n04 n05 n06 n07 n08 n09 n10 \
+	n11 n12 n13 n14 f01 f02 f03 f04 f05 f06 f07 f08 f09 f10 f11 bystander1 \
 	www.bystander1 bystander2 www.bystander2; do
 	LAST[$c]=$(q "$c.example.test" | sha256sum)
 done
@@ -125,11 +129,22 @@ CERT_START=$(date -u -d '+1 day' +%Y%m%d%H%M%SZ) next c07
 add c07 'fullchain\.pem: certificate not valid before [0-9-]+ [0-9:]+ UTC'
 CERT_NO_SAN=1 next c08
 add c08 'fullchain\.pem: no subjectAltName \(names come from SAN, not CN\)'
-CERT_SAN=IP:192.0.2.8 next c09
+CERT_SAN=email:c09@example.test next c09
 add c09 'fullchain\.pem: no DNS name in subjectAltName'
 next c10 && sed 's/CERTIFICATE-----/TRUSTED CERTIFICATE-----/' "$A/fullchain$N.pem" >"$W/c10" &&
 	cat "$W/c10" >"$A/fullchain$N.pem"
 add c10 'fullchain\.pem: PEM block "TRUSTED CERTIFICATE" not accepted here'
+# A 160-hour certificate (shortlived) that expired an hour ago.
+now=$(date +%s)
+CERT_PROFILE=shortlived CERT_START=$(date -u -d "@$((now - 161 * 3600))" +%Y%m%d%H%M%SZ) \
+	CERT_END=$(date -u -d "@$((now - 3600 - 1))" +%Y%m%d%H%M%SZ) next c11
+add c11 'fullchain\.pem: certificate expired [0-9-]+ [0-9:]+ UTC'
+# A chain of three CA certificates (intermediate, cross-signed roots) with
+# the last two swapped.
+certs_hierarchy "$T/geny"
+G=$T/geny
+CERT_ISSUER=$G/y1 CERT_CHAIN="$G/y1.pem $G/x2-by-x1.pem $G/y-by-x2.pem" next c12
+add c12 'fullchain\.pem: certificate 2 is not issued by certificate 3 \(chain out of order or unrelated\)'
 
 # --- names (all in the certificate; the lineage keeps its last good pair) ---
 next n01 ec256 'n01}.example.test'
@@ -197,6 +212,14 @@ names=(a03.example.test)
 for i in $(seq 499); do names+=("n$i.a03.example.test"); done
 next a03 ec256 "${names[@]}"
 next a04 ec256 a04.example.test a04.example.test www.a04.example.test
+# Let's Encrypt's 2026 kinds: a renewal with addresses alone (valid; its
+# names leave the map), tlsserver (no CN, no Subject Key ID), and a chain
+# of three CA certificates as Gen Y serves it.
+CERT_PROFILE=shortlived CERT_SAN=IP:192.0.2.5,IP:2001:db8::5 next a05
+CERT_PROFILE=tlsserver next a06
+CERT_PROFILE=classic CERT_ISSUER=$G/y2 CERT_CHAIN="$G/y2.pem $G/y-by-x2.pem $G/x2-by-x1.pem" next a07
+# A lineage named after an IPv6 address, certified for it alone.
+CERT_PROFILE=shortlived CERT_SAN=IP:2001:db8::7 tree_leaf "$LE" "$CA" 2001:db8::7 ec256
 
 # --- lineage directories that are never good ---
 tree_leaf "$LE" "$CA" "dir space" ec256 dirspace.example.test
@@ -205,7 +228,7 @@ tree_leaf "$LE" "$CA" "dir"$'\n'"newline" ec256 dirnl.example.test
 setpriv --bounding-set -dac_override,-dac_read_search \
 	"$SNISYNC" -c "$T/conf.json" resync >"$T/out" 2>"$T/err"
 t_eq "corpus resync (without CAP_DAC_OVERRIDE): exit status 1" "$?" 1
-echo "# corpus: ${#CASES[@]} broken renewals + 2 bad directory names + 4 accepted oddities"
+echo "# corpus: ${#CASES[@]} broken renewals + 2 bad directory names + 8 accepted oddities"
 for c in "${CASES[@]}"; do
 	n=$(grep -c "^snisync: error: lineage $c\.example\.test: " "$T/err")
 	line=$(grep "^snisync: error: lineage $c\.example\.test: " "$T/err" | head -1)
@@ -235,6 +258,17 @@ t_eq "uppercase name: served under its lowercase form" "$?" 0
 t_eq "500 names: all served" "$(postmap -c "$PFC" -s "lmdb:$MAP" | grep -c 'a03\.example\.test')" 500
 t_eq "a name twice in one certificate: one entry" \
 	"$(postmap -c "$PFC" -s "lmdb:$MAP" | cut -f1 | grep -c '^a04\.example\.test$')" 1
+t_eq "a renewal with addresses alone: no error or warning, its name leaves the map" \
+	"$(grep -Ec '(error|warning): lineage a05\.example\.test' "$T/err")/$(q a05.example.test | wc -c)" "0/0"
+t_check "a renewal with addresses alone: one info line, naming an address" grep -qx \
+	'snisync: lineage a05.example.test: valid; only IP addresses in subjectAltName (192.0.2.5, ...), so it serves no SNI name' "$T/err"
+t_nomatch "no address ever reaches the map" "$(postmap -c "$PFC" -s "lmdb:$MAP" | cut -f1)" '^(192\.0\.2|2001:db8)'
+cmp -s <(q a06.example.test) <(tree_expected_value "$LE" a06.example.test)
+t_eq "tlsserver profile (no CN, no Subject Key ID): the new pair is served" "$?" 0
+cmp -s <(q a07.example.test) <(tree_expected_value "$LE" a07.example.test)
+t_eq "a chain of three CA certificates: the new pair is served, whole" "$?" 0
+t_check "an IPv6 lineage name with addresses alone: one info line, no error" grep -qx \
+	'snisync: lineage 2001:db8::7: valid; only IP addresses in subjectAltName (2001:db8::7), so it serves no SNI name' "$T/err"
 # No key material anywhere we print or write outside the store: not one
 # base64 line of any private key in the tree.
 find "$LE/archive" -name 'privkey*.pem' -type f -size -100k -exec \

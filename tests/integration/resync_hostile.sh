@@ -65,8 +65,11 @@ WANT[weak.example.test]='privkey.pem: RSA key of 1024 bits \(need >= 2048\)'
 CERT_NO_SAN=1 tree_leaf "$LE" "$CA" cnonly.example.test ec256 cnonly.example.test
 WANT[cnonly.example.test]='fullchain.pem: no subjectAltName \(names come from SAN, not CN\)'
 
-CERT_SAN=IP:127.0.0.1 tree_leaf "$LE" "$CA" iponly.example.test ec256 iponly.example.test
-WANT[iponly.example.test]='fullchain.pem: no DNS name in subjectAltName'
+# An address lineage (valid ones serve no name) is still validated.
+CERT_SAN=IP:192.0.2.66 tree_leaf "$LE" "$CA" 192.0.2.66 ec256 &&
+	openssl genpkey -quiet -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$W/ip.key" &&
+	cat "$W/ip.key" >"$LE/archive/192.0.2.66/privkey1.pem"
+WANT[192.0.2.66]='fullchain.pem: private key does not match the certificate'
 
 tree_leaf "$LE" "$CA" der.example.test ec256 der.example.test
 openssl x509 -in "$LE/archive/der.example.test/cert1.pem" -outform DER \

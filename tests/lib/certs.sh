@@ -18,9 +18,30 @@
 #                                   "TYPE:value,TYPE:value" syntax, e.g.
 #                                   "IP:127.0.0.1" (replaces the NAMEs)
 #            CERT_NO_SAN=1          no subjectAltName at all (CN only)
+#            CERT_PROFILE           as Let's Encrypt's profiles issue them:
+#                                   classic (CN, Subject Key ID, RSA keys
+#                                   also keyEncipherment; 90 days),
+#                                   tlsserver (no CN, no Subject Key ID, no
+#                                   keyEncipherment; 45 days), shortlived
+#                                   (as tlsserver; 160 hours). The lifetime
+#                                   starts an hour ago and ends a second
+#                                   short, unless CERT_START/CERT_END say.
+#                                   Unset: as before (CN, SKID, 60 days).
+#            CERT_ISSUER=PREFIX     sign with PREFIX.pem/PREFIX.key (from
+#                                   certs_hierarchy) instead of CADIR's
+#                                   intermediate
+#            CERT_CHAIN="F..."      the chain file: these CA files in this
+#                                   order (default the issuer's .pem)
 #       NAMEs may hold any printable ASCII (quotes, braces, ';', spaces,
 #       commas): config metacharacters are escaped here, so the cert holds
 #       exactly what you pass. CERT_SAN is split on commas by openssl.
+#   certs_hierarchy DIR
+#       A hierarchy shaped as Let's Encrypt's Gen Y (ECDSA P-384 CAs):
+#       x1 (a root), x2 (a root) and x2-by-x1 (x2 cross-signed by x1), y
+#       (the new root) and y-by-x2 (y cross-signed by x2), and three
+#       sibling intermediates y1 y2 y3 signed by y. Each as NAME.pem and
+#       NAME.key. Does nothing when y3.pem exists. Full chains as Let's
+#       Encrypt serves them: "yN y-by-x2 x2-by-x1" (three CA certificates).
 #   certs_fp FILE|-
 #       SHA-256 fingerprint of the first certificate in FILE (or stdin) as
 #       "AB:CD:..." (what openssl x509 -fingerprint -sha256 prints after "=").
@@ -121,6 +142,21 @@ _certs_sign() {
 	mv -f "$out.tmp" "$out"
 }
 
+# _certs_ca_ext FILE: the CA extension sections: root (self-signed), cross
+# (a root signed by another) and int (an intermediate, pathlen 0).
+_certs_ca_ext() {
+	local s len
+	for s in root cross int; do
+		len=''
+		[ "$s" != int ] || len=,pathlen:0
+		echo "[$s]"
+		echo "basicConstraints = critical,CA:true$len"
+		echo "keyUsage = critical,keyCertSign,cRLSign"
+		echo "subjectKeyIdentifier = hash"
+		[ "$s" = root ] || echo "authorityKeyIdentifier = keyid:always"
+	done >"$1"
+}
+
 certs_ca() {
 	local dir=${1:?certs_ca DIR} work rc=0
 	if [ -s "$dir/root.pem" ] && [ -s "$dir/root.key" ] &&
@@ -129,17 +165,7 @@ certs_ca() {
 	fi
 	mkdir -p "$dir" || return 1
 	work=$(mktemp -d "$dir/.ca.XXXXXX") || return 1
-	cat >"$work/ext.cnf" <<-'EOF'
-		[root]
-		basicConstraints = critical,CA:true
-		keyUsage = critical,keyCertSign,cRLSign
-		subjectKeyIdentifier = hash
-		[int]
-		basicConstraints = critical,CA:true,pathlen:0
-		keyUsage = critical,keyCertSign,cRLSign
-		subjectKeyIdentifier = hash
-		authorityKeyIdentifier = keyid:always
-	EOF
+	_certs_ca_ext "$work/ext.cnf"
 	{
 		_certs_genkey "${CERTS_CA_KEYTYPE:-ec256}" "$dir/root.key" &&
 		_certs_genkey "${CERTS_CA_KEYTYPE:-ec256}" "$dir/int.key" &&
@@ -159,15 +185,34 @@ certs_leaf() {
 	local cadir=${1:?certs_leaf CADIR OUTPREFIX KEYTYPE NAME...}
 	local out=${2:?certs_leaf: OUTPREFIX missing} type=${3:?certs_leaf: KEYTYPE missing}
 	shift 3
-	local cn=${1:-} start end work ku n i=0 rc=0
-	start=${CERT_START:-$(_certs_date '-1 hour')}
-	end=${CERT_END:-$(_certs_date '+60 days')}
+	local cn=${1:-} start end work ku n i=0 rc=0 skid=1 life='' t0
+	local icert=$cadir/int.pem ikey=$cadir/int.key
+	case ${CERT_PROFILE:-} in
+	'') ;;
+	classic) life=$((90 * 86400)) ;;
+	tlsserver) life=$((45 * 86400)) cn='' skid=0 ;;
+	shortlived) life=$((160 * 3600)) cn='' skid=0 ;;
+	*) echo "certs_leaf: unknown profile '$CERT_PROFILE'" >&2; return 1 ;;
+	esac
+	t0=$(($(date +%s) - 3600))
+	if [ -n "$life" ]; then
+		start=${CERT_START:-$(date -u -d "@$t0" +%Y%m%d%H%M%SZ)}
+		end=${CERT_END:-$(date -u -d "@$((t0 + life - 1))" +%Y%m%d%H%M%SZ)}
+	else
+		start=${CERT_START:-$(_certs_date '-1 hour')}
+		end=${CERT_END:-$(_certs_date '+60 days')}
+	fi
 	[ "${#cn}" -le 64 ] || cn=''	# X.509 upper bound for a CN
 	case $type in
 	rsa*) ku=digitalSignature,keyEncipherment ;;
 	*) ku=digitalSignature ;;
 	esac
-	certs_ca "$cadir" || return 1
+	[ "$skid" = 1 ] || ku=digitalSignature
+	if [ -n "${CERT_ISSUER:-}" ]; then
+		icert=$CERT_ISSUER.pem ikey=$CERT_ISSUER.key
+	else
+		certs_ca "$cadir" || return 1
+	fi
 	mkdir -p "$(dirname "$out")" || return 1
 	work=$(mktemp -d "${TMPDIR:-/tmp}/certs-leaf.XXXXXX") || return 1
 	{
@@ -175,7 +220,11 @@ certs_leaf() {
 		echo "basicConstraints = critical,CA:false"
 		echo "keyUsage = critical,$ku"
 		echo "extendedKeyUsage = serverAuth"
-		echo "subjectKeyIdentifier = hash"
+		if [ "$skid" = 1 ]; then
+			echo "subjectKeyIdentifier = hash"
+		else
+			echo "subjectKeyIdentifier = none"
+		fi
 		echo "authorityKeyIdentifier = keyid:always"
 		if [ "${CERT_NO_SAN:-0}" = 1 ]; then
 			:
@@ -198,11 +247,49 @@ certs_leaf() {
 			_certs_genkey "$type" "$out.key"
 		fi &&
 		_certs_sign "$work/s" "$out.key" "$cn" "$work/ext.cnf" leaf \
-			"$start" "$end" "$out.crt" "$cadir/int.pem" "$cadir/int.key" &&
-		cp -f "$cadir/int.pem" "$out.chain"
+			"$start" "$end" "$out.crt" "$icert" "$ikey" &&
+		if [ -n "${CERT_CHAIN:-}" ]; then
+			# shellcheck disable=SC2086 # a list of files
+			cat $CERT_CHAIN >"$out.chain"
+		else
+			cp -f "$icert" "$out.chain"
+		fi
 	} || rc=1
 	rm -rf "$work"
 	[ "$rc" = 0 ] || echo "certs_leaf: failed for $out" >&2
+	return "$rc"
+}
+
+certs_hierarchy() {
+	local dir=${1:?certs_hierarchy DIR} work rc=0 n
+	[ -s "$dir/y3.pem" ] && return 0
+	mkdir -p "$dir" || return 1
+	work=$(mktemp -d "$dir/.h.XXXXXX") || return 1
+	_certs_ca_ext "$work/ext.cnf"
+	(
+		for n in x1 x2 y y1 y2 y3; do
+			_certs_genkey ec384 "$dir/$n.key" || exit 1
+		done
+		_certs_sign "$work/x1" "$dir/x1.key" "snisync test Root X1" "$work/ext.cnf" \
+			root 20000101000000Z 20991231235959Z "$dir/x1.pem" &&
+		_certs_sign "$work/x2" "$dir/x2.key" "snisync test Root X2" "$work/ext.cnf" \
+			root 20000101000000Z 20991231235959Z "$dir/x2.pem" &&
+		_certs_sign "$work/x2x" "$dir/x2.key" "snisync test Root X2" "$work/ext.cnf" \
+			cross 20000101000000Z 20991231235959Z "$dir/x2-by-x1.pem" \
+			"$dir/x1.pem" "$dir/x1.key" &&
+		_certs_sign "$work/y" "$dir/y.key" "snisync test Root Y" "$work/ext.cnf" \
+			root 20000101000000Z 20991231235959Z "$dir/y.pem" &&
+		_certs_sign "$work/yx" "$dir/y.key" "snisync test Root Y" "$work/ext.cnf" \
+			cross 20000101000000Z 20991231235959Z "$dir/y-by-x2.pem" \
+			"$dir/x2.pem" "$dir/x2.key" &&
+		for n in 1 2 3; do
+			_certs_sign "$work/y$n" "$dir/y$n.key" "snisync test Y$n" \
+				"$work/ext.cnf" int 20000101000000Z 20991231235959Z \
+				"$dir/y$n.pem" "$dir/y.pem" "$dir/y.key" || exit 1
+		done
+	) || rc=1
+	rm -rf "$work"
+	[ "$rc" = 0 ] || echo "certs_hierarchy: failed in $dir" >&2
 	return "$rc"
 }
 

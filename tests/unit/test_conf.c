@@ -172,6 +172,16 @@ main(void)
 	    "from 0 to 365") != NULL, "expiry_warn_days -1: the reason (%s)",
 	    err);
 	conf_free(&c);
+	UNIT_INTEQ(load("{\"sources\": [{\"type\": \"lego\", \"dir\": \"/l\", "
+	    "\"name\": \"fe80\"}]}", &c, err, sizeof(err)), -1,
+	    "a source named like an IPv6 address's first group refused");
+	UNIT_OK(strstr(err, "reads as the start of an IPv6 address") != NULL,
+	    "source name fe80: the reason (%s)", err);
+	conf_free(&c);
+	UNIT_INTEQ(load("{\"sources\": [{\"type\": \"lego\", \"dir\": \"/l\", "
+	    "\"name\": \"lego2\"}]}", &c, err, sizeof(err)), 0,
+	    "source name lego2 accepted (%s)", err);
+	conf_free(&c);
 	unlink(path);
 	return unit_status();
 }
