@@ -660,18 +660,16 @@ out:
 	return rc;
 }
 
-int
-cert_spki_sha256(const unsigned char *pem, size_t len, int index,
-    char out[65])
+/* The index-th certificate of a PEM chain (0: the leaf), or NULL. */
+static X509 *
+nth_cert(const unsigned char *pem, size_t len, int index)
 {
-	unsigned char md[EVP_MAX_MD_SIZE], *der = NULL;
-	unsigned int mdlen = 0;
 	X509 *x = NULL;
 	BIO *bio;
-	int i, n, rc = -1;
+	int i;
 
 	if (len > INT_MAX || (bio = BIO_new_mem_buf(pem, (int)len)) == NULL)
-		return -1;
+		return NULL;
 	for (i = 0; i <= index; i++) {
 		X509_free(x);
 		if ((x = PEM_read_bio_X509(bio, NULL, no_password, NULL)) ==
@@ -680,6 +678,40 @@ cert_spki_sha256(const unsigned char *pem, size_t len, int index,
 	}
 	BIO_free(bio);
 	ERR_clear_error();
+	return x;
+}
+
+int
+cert_ca_describe(const unsigned char *pem, size_t len, int index, char *cn,
+    size_t cnsz, int *self_signed)
+{
+	X509 *x = nth_cert(pem, len, index);
+	X509_NAME *subj;
+	char buf[256];
+
+	if (x == NULL)
+		return -1;
+	subj = X509_get_subject_name(x);
+	if (X509_NAME_get_text_by_NID(subj, NID_commonName, buf,
+	    sizeof(buf)) <= 0 && X509_NAME_oneline(subj, buf,
+	    sizeof(buf)) == NULL)
+		snprintf(buf, sizeof(buf), "?");
+	snprintf(cn, cnsz, "%s", log_esc(buf));
+	*self_signed = X509_check_issued(x, x) == X509_V_OK;
+	X509_free(x);
+	ERR_clear_error();
+	return 0;
+}
+
+int
+cert_spki_sha256(const unsigned char *pem, size_t len, int index,
+    char out[65])
+{
+	unsigned char md[EVP_MAX_MD_SIZE], *der = NULL;
+	unsigned int mdlen = 0;
+	X509 *x = nth_cert(pem, len, index);
+	int i, n, rc = -1;
+
 	if (x == NULL)
 		return -1;
 	n = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &der);

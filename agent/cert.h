@@ -102,4 +102,13 @@ const char *cert_key_type_name(enum key_type t);
 int	cert_spki_sha256(const unsigned char *pem, size_t len, int index,
 	    char out[65]);
 
+/*
+ * cert_ca_describe(pem, len, index, cn, cnsz, &self_signed): the subject
+ * CN (else the whole subject), escaped for a log line, of the index-th
+ * certificate of a PEM chain, and whether it is self-signed (a root).
+ * Returns 0, or -1 (no such certificate).
+ */
+int	cert_ca_describe(const unsigned char *pem, size_t len, int index,
+	    char *cn, size_t cnsz, int *self_signed);
+
 #endif

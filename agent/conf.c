@@ -504,48 +504,69 @@ get_verify(struct conf_ctx *cx, json_t *v, struct verify_conf *vc)
 	}
 }
 
-/* "dane": {"hold_key_change": ["mail.example.com", ...]} */
+/* An array of host names (normalised) into *v, *n. */
+static void
+get_names(struct conf_ctx *cx, json_t *m, char ***v, size_t *n)
+{
+	const char *why;
+	json_t *a;
+	size_t i;
+
+	if (!json_is_array(m)) {
+		conf_error(cx, "\"%s\" must be an array of host names, not %s",
+		    path_str(cx), json_kind(m));
+		return;
+	}
+	json_array_foreach(m, i, a) {
+		char name[NAME_MAX_LEN + 1];
+
+		push(cx, NULL, (int)i);
+		if (!json_is_string(a))
+			conf_error(cx, "\"%s\" must be a host name, not %s",
+			    path_str(cx), json_kind(a));
+		else if ((why = name_normalize(json_string_value(a),
+		    json_string_length(a), name)) != NULL)
+			conf_error(cx, "\"%s\": %s", path_str(cx), why);
+		else {
+			*v = xreallocarray(*v, *n + 1, sizeof(char *));
+			(*v)[(*n)++] = xstrdup(name);
+		}
+		pop(cx);
+	}
+}
+
+/* "dane": {"hold_key_change": [names], "published": [names],
+ * "issuers_file": path or null} */
 static void
 get_dane(struct conf_ctx *cx, json_t *v, struct conf *c)
 {
-	const char *k, *why;
-	json_t *m, *a;
-	size_t i;
+	const char *k;
+	json_t *m;
 
 	if (!want_object(cx, v))
 		return;
 	json_object_foreach(v, k, m) {
 		push(cx, k, 0);
-		if (strcmp(k, "hold_key_change") != 0) {
+		if (strcmp(k, "hold_key_change") == 0)
+			get_names(cx, m, &c->hold, &c->nhold);
+		else if (strcmp(k, "published") == 0)
+			get_names(cx, m, &c->dane_names, &c->ndane_names);
+		else if (strcmp(k, "issuers_file") == 0) {
+			free(c->issuers_file);
+			c->issuers_file = NULL;
+			if (!json_is_null(m))
+				get_path(cx, m, &c->issuers_file);
+		} else
 			conf_error(cx, "unknown key \"%s\"", path_str(cx));
-			pop(cx);
-			continue;
-		}
-		if (!json_is_array(m)) {
-			conf_error(cx, "\"%s\" must be an array of host names, "
-			    "not %s", path_str(cx), json_kind(m));
-			pop(cx);
-			continue;
-		}
-		json_array_foreach(m, i, a) {
-			char name[NAME_MAX_LEN + 1];
-
-			push(cx, NULL, (int)i);
-			if (!json_is_string(a))
-				conf_error(cx, "\"%s\" must be a host name, not "
-				    "%s", path_str(cx), json_kind(a));
-			else if ((why = name_normalize(json_string_value(a),
-			    json_string_length(a), name)) != NULL)
-				conf_error(cx, "\"%s\": %s", path_str(cx), why);
-			else {
-				c->hold = xreallocarray(c->hold, c->nhold + 1,
-				    sizeof(char *));
-				c->hold[c->nhold++] = xstrdup(name);
-			}
-			pop(cx);
-		}
 		pop(cx);
 	}
+}
+
+int
+conf_dane_name(const struct conf *c, const char *name)
+{
+	return strv_has(c->hold, c->nhold, name) ||
+	    strv_has(c->dane_names, c->ndane_names, name);
 }
 
 /* "sources": [{"type": T, "dir": D, "name": N}...]; names unique. */
@@ -827,5 +848,9 @@ conf_free(struct conf *c)
 	for (size_t i = 0; i < c->nhold; i++)
 		free(c->hold[i]);
 	free(c->hold);
+	for (size_t i = 0; i < c->ndane_names; i++)
+		free(c->dane_names[i]);
+	free(c->dane_names);
+	free(c->issuers_file);
 	memset(c, 0, sizeof(*c));
 }

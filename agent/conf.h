@@ -73,6 +73,12 @@ struct conf {
 						   whose key changes wait for
 						   `snisync release` */
 	size_t		  nhold;
+	char		**dane_names;		/* dane.published: names that
+						   publish TLSA records */
+	size_t		  ndane_names;
+	char		*issuers_file;		/* dane.issuers_file: more
+						   intermediates (issuers.h);
+						   NULL: none */
 };
 
 /*
@@ -83,5 +89,11 @@ struct conf {
  */
 int	conf_load(const char *path, int required, struct conf *c);
 void	conf_free(struct conf *c);
+
+/*
+ * conf_dane_name(conf, name): 1 when the configuration says name
+ * publishes TLSA records (dane.hold_key_change or dane.published).
+ */
+int	conf_dane_name(const struct conf *c, const char *name);
 
 #endif

@@ -206,6 +206,25 @@ diff_line(struct work *w, const struct diff_line *l, char *line,
 		    np->serial);
 }
 
+/* The first of lineage's names (its new pair's) that publishes TLSA
+ * records (conf_dane_name()), or NULL. */
+static const char *
+dane_name_of(const struct work *w, const char *lineage)
+{
+	size_t i, k;
+
+	for (i = 0; i < w->npairs; i++) {
+		const struct pair *p = &w->pairs[i];
+
+		if (p->last_good || strcmp(p->lineage, lineage) != 0)
+			continue;
+		for (k = 0; k < p->nnames; k++)
+			if (conf_dane_name(w->c, p->names[k]))
+				return p->names[k];
+	}
+	return NULL;
+}
+
 void
 diff_log(struct work *w, const struct diff *d, int print)
 {
@@ -222,13 +241,16 @@ diff_log(struct work *w, const struct diff *d, int print)
 	if (print)
 		return;
 	/*
-	 * One DANE notice per lineage whose key changed: a warning where
-	 * the configuration says DANE is in use (dane.hold_key_change names
-	 * a host), else information: a new key at each renewal is certbot's
-	 * default, and a healthy host logs no warning for it.
+	 * One DANE notice per lineage whose key changed: a warning when the
+	 * configuration says one of its names publishes TLSA records
+	 * (dane.hold_key_change, dane.published), naming it; else
+	 * information: a new key at each renewal is certbot's default, and
+	 * with 45-day and 160-hour certificates a host that publishes no
+	 * TLSA would log a warning several times a day.
 	 */
 	for (i = 0; i < d->nkc; i++) {
 		const struct key_change *k = &d->kc[i];
+		const char *dn = dane_name_of(w, k->lineage);
 
 		if (k->n > 1)
 			snprintf(more, sizeof(more), " and %zu more", k->n - 1);
@@ -236,9 +258,9 @@ diff_log(struct work *w, const struct diff *d, int print)
 		    "key for %s%s: DANE TLSA 3 1 1 records that pin the old "
 		    "key no longer match (`snisync tlsa %s` prints the new "
 		    "ones; certbot --reuse-key keeps a key)",
-		    log_esc(k->lineage), k->name, k->n > 1 ? more : "",
-		    k->name);
-		if (w->c->nhold > 0)
+		    log_esc(k->lineage), dn ? dn : k->name,
+		    k->n > 1 ? more : "", dn ? dn : k->name);
+		if (dn != NULL)
 			log_warn("%s", line);
 		else
 			log_info("%s", line);

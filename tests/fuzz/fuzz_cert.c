@@ -78,7 +78,12 @@ check_ok(const struct cert_info *info)
 	char norm[NAME_MAX_LEN + 1];
 	size_t i;
 
-	FUZZ_CHECK(info->nnames >= 1 && info->names != NULL);
+	/* At least one name or address; addresses are never names. */
+	FUZZ_CHECK(info->nnames + info->nips >= 1 && info->names != NULL);
+	for (i = 0; i < info->nips; i++)
+		FUZZ_CHECK(info->ips[i] != NULL && (strchr(info->ips[i], '.') !=
+		    NULL || strchr(info->ips[i], ':') != NULL ||
+		    strcmp(info->ips[i], "?") == 0));
 	for (i = 0; i < info->nnames; i++) {
 		const char *n = info->names[i];
 

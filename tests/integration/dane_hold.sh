@@ -87,7 +87,18 @@ err=$(S resync 2>&1 >/dev/null)
 reload
 t_eq "a lineage not listed: its new key is served at once" \
 	"$(served other.example.test)" "$(fp other.example.test)"
-t_match "a lineage not listed: the DANE new-key warning" "$err" 'other\.example\.test: served with a new key'
+t_match "a lineage no dane key lists: the new-key notice is an info line, not a warning" "$err" \
+	'^snisync: lineage other\.example\.test: served with a new key for other\.example\.test'
+t_nomatch "a lineage no dane key lists: no warning" "$err" 'warning: .*other\.example\.test'
+# dane.published: names that publish TLSA without holding a key change.
+sed 's/"dane": {/"dane": {"published": ["Other.example.test"], /' "$T/c.json" >"$T/pub.json"
+tree_leaf "$LE" "$CA" other.example.test ec256 other.example.test >/dev/null 2>&1
+err=$("$SNISYNC" -c "$T/pub.json" resync 2>&1 >/dev/null)
+t_match "dane.published lists it: the new-key notice is a warning naming that name" "$err" \
+	'^snisync: warning: lineage other\.example\.test: served with a new key for other\.example\.test: DANE TLSA 3 1 1'
+reload
+t_eq "dane.published: the new key is served at once (nothing held)" \
+	"$(served other.example.test)" "$(fp other.example.test)"
 
 # --- release --------------------------------------------------------------
 out=$(S release other.example.test 2>&1)

@@ -136,10 +136,7 @@ t_match "dovecot: reloaded for its default certificate" "$out" \
 	'dovecot: .* reads lineage 192\.0\.2\.11, which changed: reload due'
 t_eq "each service reloaded once" "$(($(reloads "$T/pf.reloads") - p0)) $(($(reloads "$T/dc.reloads") - d0))" "1 1"
 new=$(fp_of 192.0.2.11)
-for ((i = 0; i < 50; i++)); do
-	[ "$(probe_fp "$PF_PORT" smtp "")" = "$new" ] && break
-	sleep 0.2
-done
+probe_until "$PF_PORT" smtp "" "$new"
 t_eq "Postfix without SNI serves the renewed address certificate" "$(probe_fp "$PF_PORT" smtp "")" "$new"
 t_eq "Dovecot without SNI serves the renewed address certificate" "$(probe_fp "$DC_IMAPS_PORT" tls "")" "$new"
 

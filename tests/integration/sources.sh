@@ -155,14 +155,7 @@ for ((i = 0; i < 100; i++)); do
 	sleep 0.1
 done
 # served NAME FP: Dovecot serves FP for NAME within 10 s.
-served() {
-	local i
-	for ((i = 0; i < 100; i++)); do
-		[ "$(probe_fp "$DC_IMAPS_PORT" tls "$1")" = "$2" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
+served() { probe_until "$DC_IMAPS_PORT" tls "$1" "$2"; }
 kubelet "$T/vol" vol.example.test
 t_check "watch: a swapped single volume is served" served vol.example.test \
 	"$(certs_fp "$T/kube-vol.crt")"

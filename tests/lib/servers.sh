@@ -34,6 +34,10 @@
 #       SNI. Prints the served leaf's SHA-256 fingerprint (as certs_fp) and
 #       returns 0, or prints ERROR and returns 1. Extra s_client options:
 #       $PROBE_OPTS (word-split), e.g. "-tls1_2".
+#   probe_until PORT MODE NAME FP [SECONDS]
+#       Probes (as probe_fp) every 0.2 s until FP is served, at most
+#       SECONDS (10): a reloaded Postfix restarts its smtpd processes as
+#       they finish. 0 once served, else 1.
 #   pf_log_tail [N] / dc_log_tail [N]   last N (20) log lines, "# "-prefixed.
 # Starting fails with a message and the log tail on stderr, return 1.
 
@@ -394,4 +398,12 @@ _probe_fp() {
 probe_fp() {
 	_probe_fp 10 "${1:?probe_fp PORT MODE NAME [SIGALGS]}" "${2:?probe_fp: MODE missing}" \
 		"${3?probe_fp: NAME missing}" "${4:-}"
+}
+
+probe_until() {
+	local end=$(($(_srv_now_ms) + ${5:-10} * 1000))
+	until [ "$(probe_fp "$1" "$2" "$3")" = "${4:?probe_until PORT MODE NAME FP [SECONDS]}" ]; do
+		[ "$(_srv_now_ms)" -lt "$end" ] || return 1
+		sleep 0.2
+	done
 }
