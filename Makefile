@@ -7,6 +7,7 @@ SBINDIR  ?= $(PREFIX)/sbin
 MANDIR   ?= $(PREFIX)/share/man
 UNITDIR  ?= $(PREFIX)/lib/systemd/system
 HOOKDIR  ?= /etc/letsencrypt/renewal-hooks/deploy
+POSTHOOKDIR ?= /etc/letsencrypt/renewal-hooks/post
 SYSCONFDIR ?= /etc
 DESTDIR  ?=
 CC       ?= cc
@@ -163,23 +164,24 @@ build/units/%: units/%.in FORCE
 	@mkdir -p $(@D)
 	sed 's|@SBINDIR@|$(SBINDIR)|g' $< >$@
 
-build/hooks/snisync-deploy: hooks/snisync-deploy FORCE
+build/hooks/%: hooks/% FORCE
 	@mkdir -p $(@D)
 	sed 's|@SBINDIR@|$(SBINDIR)|g' $< >$@
 
-units: $(UNITS) build/hooks/snisync-deploy
+units: $(UNITS) build/hooks/snisync-deploy build/hooks/snisync-post
 
 FORCE:
 
 install: snisync units
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \
-	    $(DESTDIR)$(UNITDIR) $(DESTDIR)$(HOOKDIR)
+	    $(DESTDIR)$(UNITDIR) $(DESTDIR)$(HOOKDIR) $(DESTDIR)$(POSTHOOKDIR)
 	install -m 0755 snisync $(DESTDIR)$(SBINDIR)/snisync
 	install -m 0644 docs/snisync.8 $(DESTDIR)$(MANDIR)/man8/snisync.8
 	install -d $(DESTDIR)$(MANDIR)/man5
 	install -m 0644 docs/snisync.json.5 $(DESTDIR)$(MANDIR)/man5/snisync.json.5
 	install -m 0644 $(UNITS) $(DESTDIR)$(UNITDIR)/
 	install -m 0755 build/hooks/snisync-deploy $(DESTDIR)$(HOOKDIR)/snisync
+	install -m 0755 build/hooks/snisync-post $(DESTDIR)$(POSTHOOKDIR)/snisync
 # The commented default configuration; an existing one is the admin's.
 	install -d $(DESTDIR)$(SYSCONFDIR)/snisync
 	[ -e $(DESTDIR)$(SYSCONFDIR)/snisync/snisync.json ] || \
@@ -190,7 +192,7 @@ uninstall:
 	    $(DESTDIR)$(UNITDIR)/snisync.service \
 	    $(DESTDIR)$(UNITDIR)/snisync-resync.service \
 	    $(DESTDIR)$(UNITDIR)/snisync-resync.timer \
-	    $(DESTDIR)$(HOOKDIR)/snisync \
+	    $(DESTDIR)$(HOOKDIR)/snisync $(DESTDIR)$(POSTHOOKDIR)/snisync \
 	    $(DESTDIR)$(MANDIR)/man5/snisync.json.5
 # The configuration only when it is still the shipped one.
 	! cmp -s packaging/snisync.json $(DESTDIR)$(SYSCONFDIR)/snisync/snisync.json || \

@@ -63,10 +63,14 @@ static const char usage_text[] =
 "  5  another snisync run held the lock too long\n";
 
 static const char resync_usage[] =
-"usage: snisync [-c FILE] resync [--dry-run] [--lineage NAME]...\n"
+"usage: snisync [-c FILE] resync [--dry-run] [--defer-reload]\n"
+"                               [--lineage NAME]...\n"
 "\n"
 "  -n, --dry-run        print what would change (names added, changed,\n"
 "                       removed, and why); write and reload nothing\n"
+"  -d, --defer-reload   write, and leave the reloads pending for the next\n"
+"                       run without it (the deploy hook inside a certbot\n"
+"                       run; the post hook reloads once at its end)\n"
 "  -l, --lineage NAME   look at this lineage only (repeatable); the\n"
 "                       others stay as last applied\n"
 "\n"
@@ -216,6 +220,7 @@ cmd_resync(int argc, char **argv, const struct conf *c)
 {
 	static const struct option opts[] = {
 		{ "dry-run", no_argument, NULL, 'n' },
+		{ "defer-reload", no_argument, NULL, 'd' },
 		{ "lineage", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
@@ -225,10 +230,15 @@ cmd_resync(int argc, char **argv, const struct conf *c)
 
 	o.only = xcalloc((size_t)argc + 1, sizeof(char *));
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "nl:h", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "ndl:h", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'n':
 			o.dry_run = 1;
+			break;
+		case 'd':
+			o.hold_reloads = 1;
+			o.hold_why = "updated, reload deferred to the next run "
+			    "(--defer-reload)";
 			break;
 		case 'l':
 			if ((o.only[o.nonly] = lineage_arg(optarg, c)) == NULL) {

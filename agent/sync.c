@@ -508,7 +508,8 @@ sync_resync(const struct conf *c, const struct sync_opts *o)
 	if (o->hold_reloads) {
 		for (i = 0; i < SVC__MAX; i++)
 			if (sv[i].reload)
-				sv[i].status = "updated, reload held back "
+				sv[i].status = o->hold_why != NULL ?
+				    o->hold_why : "updated, reload held back "
 				    "(reload_min_interval_s)";
 	} else
 		run_reloads(&w, sv);

@@ -45,6 +45,8 @@ struct sync_opts {
 	size_t			  nrelease;
 	int			  hold_reloads;	/* write, but leave reloads
 						   pending (rate limit) */
+	const char		 *hold_why;	/* why, in the summary (NULL:
+						   reload_min_interval_s) */
 	int			  retry_held;	/* the daemon tries a new
 						   Dovecot include even when
 						   Dovecot is held back and

@@ -163,15 +163,16 @@ t_check "the package's units are in $UD" grep -qx "f $UD/snisync.service" "$T/pa
 for f in /usr/sbin/snisync $UD/snisync.service \
 	$UD/snisync-resync.service \
 	$UD/snisync-resync.timer \
-	/etc/letsencrypt/renewal-hooks/deploy/snisync /etc/snisync/snisync.json; do
+	/etc/letsencrypt/renewal-hooks/deploy/snisync \
+	/etc/letsencrypt/renewal-hooks/post/snisync /etc/snisync/snisync.json; do
 	t_check "installed: $f" test -s "$f"
 done
-t_eq "modes: binary, hook, configuration" \
+t_eq "modes: binary, hooks, configuration" \
 	"$(stat -c %a /usr/sbin/snisync /etc/letsencrypt/renewal-hooks/deploy/snisync \
-		/etc/snisync/snisync.json | tr '\n' ' ')" "755 755 644 "
-t_eq "conffiles are the hook and the configuration" \
+		/etc/letsencrypt/renewal-hooks/post/snisync /etc/snisync/snisync.json | tr '\n' ' ')" "755 755 755 644 "
+t_eq "conffiles are the hooks and the configuration" \
 	"$(dpkg-query -W -f='${Conffiles}\n' snisync | awk 'NF { print $1 }' | sort | tr '\n' ' ')" \
-	"/etc/letsencrypt/renewal-hooks/deploy/snisync /etc/snisync/snisync.json "
+	"/etc/letsencrypt/renewal-hooks/deploy/snisync /etc/letsencrypt/renewal-hooks/post/snisync /etc/snisync/snisync.json "
 t_eq "dpkg --verify: nothing changed" "$(dpkg --verify snisync 2>&1)" ""
 t_check "the hook runs the installed binary" \
 	grep -q '^SNISYNC=${SNISYNC:-/usr/sbin/snisync}$' /etc/letsencrypt/renewal-hooks/deploy/snisync

@@ -9,12 +9,15 @@ for f in usr/sbin/snisync usr/share/man/man8/snisync.8 \
 	usr/lib/systemd/system/snisync.service \
 	usr/lib/systemd/system/snisync-resync.service \
 	usr/lib/systemd/system/snisync-resync.timer \
-	etc/letsencrypt/renewal-hooks/deploy/snisync; do
+	etc/letsencrypt/renewal-hooks/deploy/snisync \
+	etc/letsencrypt/renewal-hooks/post/snisync; do
 	t_check "installed: /$f" test -s "$T/root/$f"
 done
-t_check "hook is executable" test -x "$T/root/etc/letsencrypt/renewal-hooks/deploy/snisync"
-t_check "hook calls the installed binary" \
-	grep -q '^SNISYNC=${SNISYNC:-/usr/sbin/snisync}$' "$T/root/etc/letsencrypt/renewal-hooks/deploy/snisync"
+for h in deploy post; do
+	t_check "$h hook is executable" test -x "$T/root/etc/letsencrypt/renewal-hooks/$h/snisync"
+	t_check "$h hook calls the installed binary" \
+		grep -q '^SNISYNC=${SNISYNC:-/usr/sbin/snisync}$' "$T/root/etc/letsencrypt/renewal-hooks/$h/snisync"
+done
 t_check "service runs the installed binary" \
 	grep -q '^ExecStart=/usr/sbin/snisync watch$' "$T/root/usr/lib/systemd/system/snisync.service"
 

@@ -154,6 +154,51 @@ t_check "the hook is a no-op for an applied lineage" grep -q 'nothing changed' "
 t_eq "the no-op hook reloaded nothing" "$(reloads "$T/pf.reloads")" "$pfn"
 rm "$LE/renewal-hooks/deploy/snisync"
 
+# --- one certbot renew run, the deploy hook and the post hook ---------------
+# As installed: the deploy hook defers the reloads when the post hook is
+# beside it, and the post hook reloads once at the end of the run. Five
+# more lineages, then one run renews all eight: one reload per service.
+for i in 1 2 3 4 5; do
+	cb "$LE" certonly "${CB_AUTH[@]}" --cert-name "run$i.example.test" \
+		-d "run$i.example.test" >"$T/run$i.log" 2>&1 || t_fail "certbot certonly run$i.example.test"
+done
+"$SNISYNC" -c "$T/conf.json" resync >/dev/null 2>&1
+mkdir -p "$LE/renewal-hooks/deploy" "$LE/renewal-hooks/post"
+for h in deploy post; do
+	cat >"$LE/renewal-hooks/$h/snisync" <<HOOK
+#!/bin/sh
+SNISYNC=$SNISYNC SNISYNC_CONFIG=$T/conf.json SNISYNC_POST_HOOK=$LE/renewal-hooks/post/snisync \\
+	exec $T_TOP/hooks/snisync-$h
+HOOK
+	chmod +x "$LE/renewal-hooks/$h/snisync"
+done
+pf0=$(reloads "$T/pf.reloads") dc0=$(reloads "$T/dc.reloads")
+declare -A BEFORE
+for l in "$LE"/live/*/; do l=$(basename "$l"); BEFORE[$l]=$(fp_of "$l"); done
+cb "$LE" renew --force-renewal --no-random-sleep-on-renew >"$T/run.log" 2>&1
+t_eq "certbot renew of ${#BEFORE[@]} lineages with both hooks succeeds" "$?" 0
+t_eq "the deploy hook ran for each lineage, deferring the reloads" \
+	"$(grep -c 'snisync hook: .* synced' "$T/run.log")" "${#BEFORE[@]}"
+t_check "the deploy hook said the reloads wait" grep -q 'reload deferred to the next run' "$T/run.log"
+t_check "the post hook ran once and synced" test "$(grep -c 'snisync post hook: synced' "$T/run.log")" = 1
+dpf=$(( $(reloads "$T/pf.reloads") - pf0 )) ddc=$(( $(reloads "$T/dc.reloads") - dc0 ))
+echo "# one certbot renew run of ${#BEFORE[@]} lineages: postfix reloaded $dpf time(s), dovecot $ddc time(s)"
+t_eq "one certbot run of ${#BEFORE[@]} renewals: one reload per service" "$dpf $ddc" "1 1"
+bad=''
+for l in "${!BEFORE[@]}"; do
+	new=$(fp_of "$l")
+	[ "$new" != "${BEFORE[$l]}" ] || bad+=" $l(not renewed)"
+	[ "$(probe_fp "$PF_PORT" smtp "$l")" = "$new" ] || bad+=" $l(postfix)"
+	[ "$(probe_fp "$DC_IMAPS_PORT" tls "$l")" = "$new" ] || bad+=" $l(dovecot)"
+done
+t_eq "right after certbot: every lineage renewed and served by both" "${bad# }" ""
+S_STATUS=$("$SNISYNC" -c "$T/conf.json" status --json | python3 -c '
+import json, sys
+s = json.load(sys.stdin)["services"]
+print(s["postfix"]["reload_pending"], s["dovecot"]["reload_pending"])')
+t_eq "no reload left pending" "$S_STATUS" "False False"
+rm "$LE/renewal-hooks/deploy/snisync" "$LE/renewal-hooks/post/snisync"
+
 # --- certbot delete ---------------------------------------------------------
 start_daemon
 sleep 0.5
