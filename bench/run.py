@@ -429,6 +429,57 @@ finally:
     daemon.wait(30)
     log.close()
 
+# --- 7. renewal volume: certbot 4's timing, per Let's Encrypt profile -----------
+# certbot 4 renews a certificate when a third of its lifetime is left (half
+# under 10 days) and runs `certbot renew` twice a day: each run renews
+# N / (days between renewals) / 2 lineages. Each run here is what certbot
+# does: the deploy hook once per renewed lineage (in turn), then, when it
+# is installed, the post hook once. With the post hook the deploy hook
+# defers the reloads to it; without, each hook run reloads. Same tree and
+# configuration as 3-5 (the check configured, doveconf asked for the
+# default certificates); the reload commands are the counters.
+HOOK = os.path.join(TOP, "hooks", "snisync-deploy")
+POST = os.path.join(TOP, "hooks", "snisync-post")
+start7 = N // 2 + 1
+
+
+def certbot_run(k, post):
+    """One certbot run renewing k lineages: (reloads pf, dc; CPU s)."""
+    global start7
+    if start7 + k > N:
+        start7 = N // 2 + 1 - k     # wrap below the middle lineage
+    gentree(LE, k, version=6, start=start7)
+    lins = ["bench-%05d.example.test" % i for i in range(start7, start7 + k)]
+    start7 += k
+    env = dict(os.environ, SNISYNC=SNISYNC, SNISYNC_CONFIG=conf3,
+               SNISYNC_POST_HOOK=POST if post else os.path.join(T, "no-post-hook"))
+    pf0, dc0 = len(lines(rl + ".pf")), len(lines(rl + ".dc"))
+    cpu = 0.0
+    for lin in lins:
+        env["RENEWED_LINEAGE"] = os.path.join(LE, "live", lin)
+        _, ru, rc = run(["/bin/sh", HOOK], env=env)
+        cpu += ru.ru_utime + ru.ru_stime
+    if post:
+        _, ru, rc = run(["/bin/sh", POST], env=env)
+        cpu += ru.ru_utime + ru.ru_stime
+    return len(lines(rl + ".pf")) - pf0, len(lines(rl + ".dc")) - dc0, cpu
+
+
+for name, life_h in (("classic", 90 * 24), ("tlsserver", 45 * 24),
+                     ("shortlived", 160)):
+    every_d = (life_h / 2 if life_h < 240 else life_h * 2 / 3) / 24.0
+    k = max(1, int(round(N / every_d / 2)))
+    ppf, pdc, pcpu = certbot_run(k, True)
+    npf, ndc, ncpu = certbot_run(k, False)
+    check(ppf == 1 and pdc == 1,
+          "%s: one certbot run of %d renewals with the post hook reloads "
+          "each service once (postfix %d, dovecot %d)" % (name, k, ppf, pdc))
+    row("7", "%s: renewed every %.1f days, 2 certbot runs a day" % (name, every_d),
+        "%d renewals a run; with the post hook: %d+%d reloads a day, CPU "
+        "%.1f s a day; deploy hook alone: %d+%d reloads, CPU %.1f s a day"
+        % (k, 2 * ppf, 2 * pdc, 2 * pcpu, 2 * npf, 2 * ndc, 2 * ncpu),
+        "1 reload per service a run", ppf == 1 and pdc == 1)
+
 # --- 6. 100,000 names -----------------------------------------------------------
 LE6 = os.path.join(T, "le6")
 gentree(LE6, N, names=args.big_names)
