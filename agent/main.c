@@ -70,7 +70,9 @@ static const char resync_usage[] =
 "                       removed, and why); write and reload nothing\n"
 "  -d, --defer-reload   write, and leave the reloads pending for the next\n"
 "                       run without it (the deploy hook inside a certbot\n"
-"                       run; the post hook reloads once at its end)\n"
+"                       run; the post hook reloads once at its end); a\n"
+"                       renewal leaves each service's reload pending,\n"
+"                       without asking postconf and doveconf\n"
 "  -l, --lineage NAME   look at this lineage only (repeatable); the\n"
 "                       others stay as last applied\n"
 "\n"
@@ -236,7 +238,7 @@ cmd_resync(int argc, char **argv, const struct conf *c)
 			o.dry_run = 1;
 			break;
 		case 'd':
-			o.hold_reloads = 1;
+			o.hold_reloads = o.defer_reload = 1;
 			o.hold_why = "updated, reload deferred to the next run "
 			    "(--defer-reload)";
 			break;

@@ -138,6 +138,24 @@ defaults_check(struct work *w, struct svc_run *sv)
 	for (i = 0; i < SVC__MAX; i++) {
 		if (!sv[i].on || sv[i].conf->query == NULL)
 			continue;
+		if (w->o->defer_reload) {
+			/*
+			 * Inside a certbot run (the deploy hook): asking
+			 * doveconf costs a full parse of Dovecot's
+			 * configuration (seconds at thousands of lineages)
+			 * per renewed lineage. Whatever renewed, the
+			 * service's reload is left pending instead: the
+			 * next run (the post hook) reloads it once, which
+			 * covers a default certificate among the renewals.
+			 */
+			if (w->nchanged > 0 && !sv[i].reload) {
+				sv[i].reload = 1;
+				log_debug("%s: default certificates not asked "
+				    "(--defer-reload): a reload is left "
+				    "pending for the renewal", sv[i].name);
+			}
+			continue;
+		}
 		memset(&d, 0, sizeof(d));
 		dp = defaults_get(w, sv, i, &d, &owned);
 		for (j = 0; j < dp->n; j++) {

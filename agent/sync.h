@@ -47,6 +47,10 @@ struct sync_opts {
 						   pending (rate limit) */
 	const char		 *hold_why;	/* why, in the summary (NULL:
 						   reload_min_interval_s) */
+	int			  defer_reload;	/* resync --defer-reload: as
+						   hold_reloads, and the
+						   default certificates are
+						   not asked (reload.c) */
 	int			  retry_held;	/* the daemon tries a new
 						   Dovecot include even when
 						   Dovecot is held back and

@@ -61,7 +61,8 @@ record(int port, const char *name, const char *usage, const char *data)
  * when snisync does not know it, or none when it is a root. */
 static void
 print_ta(const struct issuers *is, int port, const char *name,
-    const unsigned char *pem, size_t len, struct ta_seen *seen)
+    const unsigned char *pem, size_t len, struct ta_seen *seen,
+    struct ta_seen *warned)
 {
 	char ta[65], cn[300], members[600] = "";
 	const struct issuer *fam;
@@ -81,13 +82,14 @@ print_ta(const struct issuers *is, int port, const char *name,
 		return;
 	}
 	if ((fam = issuers_find(is, ta)) == NULL) {
-		log_warn("tlsa: %s: its issuer %s is not an intermediate "
-		    "snisync knows (Let's Encrypt's of %s, and "
-		    "dane.issuers_file): its 2 1 1 record covers that one "
-		    "intermediate and breaks when a renewal draws another; if "
-		    "it belongs to a new generation, publish its records "
-		    "before renewals use it", name, cn,
-		    issuers_builtin_date);
+		if (ta_new(warned, ta))	/* once per issuer */
+			log_warn("tlsa: %s: its issuer %s is not an "
+			    "intermediate snisync knows (Let's Encrypt's as "
+			    "of %s, and dane.issuers_file): its 2 1 1 record "
+			    "covers that one intermediate and breaks when a "
+			    "renewal draws another; if it belongs to a new "
+			    "generation, publish its records before renewals "
+			    "use it", name, cn, issuers_builtin_date);
 		if (ta_new(seen, ta)) {
 			printf("; %s: issued by %s (not a known intermediate: "
 			    "this record covers it alone)\n", name, cn);
@@ -118,7 +120,7 @@ print_ta(const struct issuers *is, int port, const char *name,
 static int
 print_pair(const struct conf *c, const struct issuers *is, int port,
     const char *name, const struct pair *p, const struct state_hold *h,
-    struct ta_seen *seen)
+    struct ta_seen *seen, struct ta_seen *warned)
 {
 	char *served = xasprintf("%s/" STORE_SERVED, c->state_dir);
 	char *legacy = xasprintf("%s/" STORE_LEGACY, c->state_dir);
@@ -142,7 +144,7 @@ print_pair(const struct conf *c, const struct issuers *is, int port,
 	printf("; %s: lineage %s, %s key\n", name, log_esc(p->lineage),
 	    p->key_desc);
 	record(port, name, "3 1 1", ee);
-	print_ta(is, port, name, q.chain, q.chainlen, seen);
+	print_ta(is, port, name, q.chain, q.chainlen, seen, warned);
 	if (h != NULL && h->spki[0] != '\0')
 		printf("; held back (dane.hold_key_change), served after "
 		    "`snisync release %s`: publish it first:\n"
@@ -161,7 +163,8 @@ out:
 /* Prints one name's records, for each pair serving it. 0, or -1. */
 static int
 print_name(const struct conf *c, const struct issuers *is, int port,
-    const struct plan_entry *e, const struct state *st)
+    const struct plan_entry *e, const struct state *st,
+    struct ta_seen *warned)
 {
 	struct ta_seen seen = { .n = 0 };
 	size_t ix[2], n = plan_entry_pairs(e, ix), k;
@@ -169,7 +172,8 @@ print_name(const struct conf *c, const struct issuers *is, int port,
 
 	for (k = 0; k < n; k++)
 		if (print_pair(c, is, port, e->name, &st->pairs[ix[k]],
-		    state_hold_of(st, st->pairs[ix[k]].lineage), &seen) == -1)
+		    state_hold_of(st, st->pairs[ix[k]].lineage), &seen,
+		    warned) == -1)
 			rc = -1;
 	return rc;
 }
@@ -177,6 +181,7 @@ print_name(const struct conf *c, const struct issuers *is, int port,
 int
 tlsa_run(const struct conf *c, int port, char **names, size_t n)
 {
+	struct ta_seen warned = { .n = 0 };
 	struct issuers is;
 	struct state st;
 	struct plan plan;
@@ -204,7 +209,8 @@ tlsa_run(const struct conf *c, int port, char **names, size_t n)
 	    "is enough.\n");
 	if (n == 0) {
 		for (i = 0; i < plan.n; i++)
-			if (print_name(c, &is, port, &plan.e[i], &st) == -1)
+			if (print_name(c, &is, port, &plan.e[i], &st,
+			    &warned) == -1)
 				rc = EXIT_REJECTED;
 	} else
 		for (i = 0; i < n; i++) {
@@ -215,7 +221,7 @@ tlsa_run(const struct conf *c, int port, char **names, size_t n)
 				rc = EXIT_REJECTED;
 				continue;
 			}
-			if (print_name(c, &is, port, e, &st) == -1)
+			if (print_name(c, &is, port, e, &st, &warned) == -1)
 				rc = EXIT_REJECTED;
 		}
 	plan_free(&plan);

@@ -140,6 +140,25 @@ probe_until "$PF_PORT" smtp "" "$new"
 t_eq "Postfix without SNI serves the renewed address certificate" "$(probe_fp "$PF_PORT" smtp "")" "$new"
 t_eq "Dovecot without SNI serves the renewed address certificate" "$(probe_fp "$DC_IMAPS_PORT" tls "")" "$new"
 
+# Inside a certbot run (the deploy hook, --defer-reload): nothing asked,
+# the reloads left pending; the post hook's resync reloads once each.
+p0=$(reloads "$T/pf.reloads") d0=$(reloads "$T/dc.reloads")
+CERT_SAN=IP:192.0.2.11 leaf 192.0.2.11 shortlived y3 "$(c3 y3)" ec256
+out=$(S -v resync --defer-reload --lineage 192.0.2.11 2>&1)
+t_eq "deferred: resync --defer-reload --lineage 192.0.2.11 exits 0" "$?" 0
+t_match "deferred: the default certificates are not asked" "$out" \
+	'postfix: default certificates not asked \(--defer-reload\): a reload is left pending'
+t_eq "deferred: nothing reloaded yet, both reloads pending" \
+	"$(($(reloads "$T/pf.reloads") - p0)) $(($(reloads "$T/dc.reloads") - d0)) $(js "(j['services']['postfix']['reload_pending'], j['services']['dovecot']['reload_pending'])")" \
+	"0 0 (True, True)"
+S resync >/dev/null 2>&1
+t_eq "the next resync (the post hook) reloads each service once" \
+	"$(($(reloads "$T/pf.reloads") - p0)) $(($(reloads "$T/dc.reloads") - d0))" "1 1"
+new=$(fp_of 192.0.2.11)
+probe_until "$PF_PORT" smtp "" "$new"
+t_eq "after the post hook both serve the renewed address certificate without SNI" \
+	"$(probe_fp "$PF_PORT" smtp "") $(probe_fp "$DC_IMAPS_PORT" tls "")" "$new $new"
+
 # --- a lineage name holding ':' everywhere ---------------------------------
 CERT_SAN=IP:2001:db8::11 leaf 2001:db8::11 shortlived y3 "$(c3 y3)" ec384
 out=$(S resync --lineage 2001:db8::11 2>&1)
