@@ -52,8 +52,8 @@ t_check "the keys differ between lineages (no constant output)" test \
 	"$(printf '%s\n' "$out" | grep '^[;_ ]*_25.* 3 1 1 ' | awk '{print $NF}' | sort -u | wc -l)" = 3
 t_match "the output says what each record covers and when it breaks" "$out" \
 	'; 3 1 1 \(DANE-EE\) pins the served key: it breaks when a renewal makes a new key'
-t_match "an issuer snisync does not know: a warning naming it, and its record alone" "$out" \
-	'warning: tlsa: mail\.example\.test: its issuer snisync test intermediate CA is not an intermediate snisync knows'
+t_eq "an issuer snisync does not know: one warning naming it, for all its names" \
+	"$(printf '%s\n' "$out" | grep -c 'warning: tlsa: [^ ]*: its issuer snisync test intermediate CA is not an intermediate snisync knows')" 1
 t_eq "no root's key is ever printed" \
 	"$(printf '%s\n' "$out" | grep -c "$(spki <"$CA/root.pem")")" 0
 t_match "a wildcard is printed as a comment" "$(printf '%s\n' "$out" | grep -F '*.example.test')" \
