@@ -239,8 +239,6 @@ cmd_resync(int argc, char **argv, const struct conf *c)
 			break;
 		case 'd':
 			o.hold_reloads = o.defer_reload = 1;
-			o.hold_why = "updated, reload deferred to the next run "
-			    "(--defer-reload)";
 			break;
 		case 'l':
 			if ((o.only[o.nonly] = lineage_arg(optarg, c)) == NULL) {

@@ -81,8 +81,7 @@ pair_to_json(const struct pair *p)
 /* ---- check --json ---- */
 
 char *
-report_json(const struct report_row *rows, size_t n, long long now,
-    int warn_days)
+report_json(const struct report_row *rows, size_t n, long long now)
 {
 	json_t *root = json_object(), *arr = json_array();
 	char *text;
@@ -107,9 +106,8 @@ report_json(const struct report_row *rows, size_t n, long long now,
 			json_object_del(p, "last_good");
 			json_object_set_new(p, "expires_in_days", json_integer(
 			    (r->pair->not_after - now) / 86400));
-			json_object_set_new(p, "expiry_warning", json_boolean(
-			    expiry_due(warn_days, r->pair->not_before,
-			    r->pair->not_after, now)));
+			json_object_set_new(p, "expiry_warning",
+			    json_boolean(r->expiry_due));
 			json_object_set_new(o, "certificate", p);
 		} else
 			json_object_set_new(o, "certificate", json_null());

@@ -20,10 +20,11 @@ struct report_row {
 	const struct pair	*pair;		/* what would be served */
 	char			**served;	/* names it wins */
 	size_t			 nserved;
+	int			 expiry_due;	/* pair due for the expiry
+						   warning (expiry.h) */
 };
 
-char	*report_json(const struct report_row *rows, size_t n, long long now,
-	    int warn_days);
+char	*report_json(const struct report_row *rows, size_t n, long long now);
 
 /* `snisync status --json` (schema 1, documented in snisync(8)). */
 struct status_view {

@@ -508,9 +508,10 @@ sync_resync(const struct conf *c, const struct sync_opts *o)
 	if (o->hold_reloads) {
 		for (i = 0; i < SVC__MAX; i++)
 			if (sv[i].reload)
-				sv[i].status = o->hold_why != NULL ?
-				    o->hold_why : "updated, reload held back "
-				    "(reload_min_interval_s)";
+				sv[i].status = o->defer_reload ? "updated, "
+				    "reload deferred to the next run "
+				    "(--defer-reload)" : "updated, reload held "
+				    "back (reload_min_interval_s)";
 	} else
 		run_reloads(&w, sv);
 	tm_mark(&tm, PH_RELOAD);
@@ -612,14 +613,15 @@ sync_check(const struct conf *c, int json)
 				r->file = w.errs[j].file;
 				r->error = w.errs[j].error;
 			}
+		r->expiry_due = r->pair != NULL && expiry_due(days,
+		    r->pair->not_before, r->pair->not_after, (long long)w.now);
 		r->served = xcalloc(w.plan.n + 1, sizeof(char *));
 		for (j = 0; j < w.plan.n; j++)
 			if (plan_entry_serves(&w.plan.e[j], w.pairs, ln))
 				r->served[r->nserved++] = w.plan.e[j].name;
 	}
 	if (json) {
-		char *text = report_json(rows, w.sc.n, (long long)w.now,
-		    c->watch.expiry_warn_days);
+		char *text = report_json(rows, w.sc.n, (long long)w.now);
 
 		printf("%s\n", text);
 		free(text);
@@ -634,9 +636,7 @@ sync_check(const struct conf *c, int json)
 				snprintf(exp, sizeof(exp), "%.10s (%s)%s",
 				    fmt_utc(r->pair->not_after), expiry_left(
 				    left, sizeof(left), r->pair->not_after -
-				    (long long)w.now), expiry_due(days,
-				    r->pair->not_before, r->pair->not_after,
-				    (long long)w.now) ? "!" : "");
+				    (long long)w.now), r->expiry_due ? "!" : "");
 			printf("%-28s %-10s %-26s", log_esc(r->lineage),
 			    r->verdict, exp);
 			for (j = 0; j < r->nserved; j++)
@@ -651,8 +651,7 @@ sync_check(const struct conf *c, int json)
 			const struct pair *p = rows[i].pair;
 			char left[32], rule[80];
 
-			if (p != NULL && expiry_due(days, p->not_before,
-			    p->not_after, (long long)w.now))
+			if (rows[i].expiry_due)
 				printf("! %s: renewal overdue: expires in %s; "
 				    "%s\n", log_esc(rows[i].lineage),
 				    expiry_left(left, sizeof(left),

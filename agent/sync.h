@@ -45,8 +45,6 @@ struct sync_opts {
 	size_t			  nrelease;
 	int			  hold_reloads;	/* write, but leave reloads
 						   pending (rate limit) */
-	const char		 *hold_why;	/* why, in the summary (NULL:
-						   reload_min_interval_s) */
 	int			  defer_reload;	/* resync --defer-reload: as
 						   hold_reloads, and the
 						   default certificates are

@@ -64,13 +64,8 @@ dcr() { stack_reloads "$T/dc.reloads"; }
 # wait_fp PORT MODE FP: the no-SNI certificate becomes FP within 10 s
 # (a reloaded Postfix restarts its smtpd processes as they finish).
 wait_fp() {
-	local i got
-	for ((i = 0; i < 50; i++)); do
-		got=$(probe_fp "$1" "$2" "")
-		[ "$got" = "$3" ] && break
-		sleep 0.2
-	done
-	echo "$got"
+	probe_until "$1" "$2" "" "$3"
+	probe_fp "$1" "$2" ""
 }
 
 # half_swap PREFIX: certbot stopped between its link swaps: archive
