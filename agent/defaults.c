@@ -5,20 +5,16 @@
  * matches) is usually a path into certbot's live/ directory, read by the
  * service itself: snisync cannot make it atomic, but it can reload the
  * service when that lineage renews and warn when the service would read
- * it half-swapped. Asks the services (postconf, doveconf) rather than
- * parsing their files. Never fails a run: a query that cannot be run is
- * one warning and no uses.
+ * it half-swapped. The services are asked (postconf, doveconf: by
+ * services.c) rather than their files parsed; this file reads their
+ * answers and runs nothing.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "defaults.h"
-#include "log.h"
-#include "run.h"
 #include "scan.h"
 #include "util.h"
-
-#define OUT_MAX	(64 * 1024)
 
 static const char *const pf_params[] = {
 	"smtpd_tls_chain_files", "smtpd_tls_cert_file", "smtpd_tls_key_file",
@@ -138,84 +134,42 @@ defaults_parse(const char *text, const char *const *names, int bare,
 	free(copy);
 }
 
-/* Runs prefix + extra; the output, or NULL (logged). */
-static char *
-query(char *const *prefix, const char *const *extra, int timeout)
+const char *const *
+defaults_postfix_names(void)
 {
-	char **argv, *out;
-	size_t n = 0, m = 0, i;
-	int status;
-
-	while (prefix[n] != NULL)
-		n++;
-	while (extra[m] != NULL)
-		m++;
-	argv = xcalloc(n + m + 1, sizeof(char *));
-	for (i = 0; i < n; i++)
-		argv[i] = prefix[i];
-	for (i = 0; i < m; i++)
-		argv[n + i] = (char *)extra[i];
-	out = xmalloc(OUT_MAX);
-	status = 0;
-	if (run_cmd(argv, timeout, out, OUT_MAX, &status) == -1 ||
-	    status != 0) {
-		/* The built-in command is a guess (a host may have no
-		 * main.cf, or Dovecot elsewhere): a failure is a debug line;
-		 * a command the configuration gives is a warning. */
-		if (status != 0)
-			(n == 1 ? log_debug : log_warn)("default certificates: "
-			    "%s: exit status %d%s%s", run_argv_str(argv), status,
-			    run_last_stderr()[0] ? ": " : "",
-			    run_last_stderr());
-		free(out);
-		out = NULL;
-	}
-	free(argv);
-	return out;
+	return pf_params;
 }
 
-int
-defaults_postfix(char *const *prefix, int timeout, const char *le_dir,
+void
+defaults_postfix_parse(const char *h, const char *p, const char *le_dir,
     struct defaults *d)
 {
-	const char *h[16] = { "-xh" }, *p[] = { "-Px", NULL };
-	char *out;
-	size_t i;
-
 	memset(d, 0, sizeof(*d));
-	for (i = 0; pf_params[i] != NULL; i++)
-		h[i + 1] = pf_params[i];
-	if ((out = query(prefix, h, timeout)) == NULL)
-		return -1;
-	defaults_parse(out, pf_params, 1, le_dir, d);
-	free(out);
-	if ((out = query(prefix, p, timeout)) == NULL)
-		return -1;
-	defaults_parse(out, pf_params, 0, le_dir, d);
-	free(out);
-	return 0;
+	defaults_parse(h, pf_params, 1, le_dir, d);
+	defaults_parse(p, pf_params, 0, le_dir, d);
 }
 
-int
-defaults_dovecot(char *const *prefix, int timeout, enum dovecot_syntax syntax,
+const char *const *
+defaults_dovecot_names(enum dovecot_syntax syntax)
+{
+	return syntax == DOVECOT_24 ? dc24_query : dc23_params;
+}
+
+void
+defaults_dovecot_parse(const char *text, enum dovecot_syntax syntax,
     const char *le_dir, struct defaults *d)
 {
 	int v24 = syntax == DOVECOT_24;
-	char *out, *name;
+	char *name;
 	size_t i;
 
 	memset(d, 0, sizeof(*d));
-	if ((out = query(prefix, v24 ? dc24_query : dc23_params,
-	    timeout)) == NULL)
-		return -1;
-	defaults_parse(out, v24 ? dc24_params : dc23_params, 0, le_dir, d);
-	free(out);
+	defaults_parse(text, v24 ? dc24_params : dc23_params, 0, le_dir, d);
 	for (i = 0; v24 && i < d->n; i++) {
 		name = xasprintf("ssl_server_%s", d->v[i].param);
 		free(d->v[i].param);
 		d->v[i].param = name;
 	}
-	return 0;
 }
 
 void

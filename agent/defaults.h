@@ -24,19 +24,21 @@ struct defaults {
 };
 
 /*
- * defaults_postfix(query, timeout, le_dir, &d): runs query (postconf's
- * argv prefix, e.g. {"postconf", "-c", DIR}) with -xh for the main.cf
- * settings and -Px for master.cf's -o overrides. defaults_dovecot(query,
- * timeout, syntax, le_dir, &d): doveconf with the global ssl_cert,
- * ssl_key and alt pair (2.4: ssl_server/cert_file and so on, reported
- * as ssl_server_cert_file). Each file under
- * le_dir/live/<lineage>/ becomes one use (duplicates dropped). Return 0,
- * or -1 when the command could not be run (logged; d left empty).
+ * defaults_postfix_names(): the main.cf settings to ask postconf with
+ * -xh (NULL-terminated). defaults_postfix_parse(h, p, le_dir, &d): the
+ * uses in the answers of `postconf -xh NAMES...` (h) and `postconf -Px`
+ * (p: master.cf's -o overrides). defaults_dovecot_names(syntax): the
+ * settings to ask doveconf (2.4: ssl_server/cert_file and so on).
+ * defaults_dovecot_parse(text, syntax, le_dir, &d): the uses in its
+ * answer (2.4's reported as ssl_server_cert_file). Each file under
+ * le_dir/live/<lineage>/ becomes one use (duplicates dropped).
  */
-int	defaults_postfix(char *const *query, int timeout, const char *le_dir,
-	    struct defaults *d);
-int	defaults_dovecot(char *const *query, int timeout,
-	    enum dovecot_syntax syntax, const char *le_dir, struct defaults *d);
+const char *const *defaults_postfix_names(void);
+void	defaults_postfix_parse(const char *h, const char *p,
+	    const char *le_dir, struct defaults *d);
+const char *const *defaults_dovecot_names(enum dovecot_syntax syntax);
+void	defaults_dovecot_parse(const char *text, enum dovecot_syntax syntax,
+	    const char *le_dir, struct defaults *d);
 
 /*
  * defaults_parse(text, names, bare, le_dir, &d): the parsing half, pure.

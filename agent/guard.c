@@ -3,17 +3,16 @@
  * only when Dovecot's own check accepts it, within its memory limit.
  *
  * write_dovecot() replaces the include, then runs dovecot.check under
- * the memory limit of Dovecot's config service (dovecot_vsz_limit(),
- * asked once a run), as the version's calibration says
+ * the memory limit of Dovecot's config service (services.c asks it), as
+ * the version's calibration says
  * (dovecot_check_limit(), dovecot_need()): a configuration that passes
  * doveconf but not that limit takes every login down. Returns 0
  * applied, -1 rejected, -2 does not fit; on either failure the include
  * this run found is back in place (or removed when there was none). A
  * hold at an earlier include is kept in w->dc with its reason, its start
  * and its counts (dovecot_hold), and a daemon retries it only when
- * still_held() says so. Also: Dovecot's version (detect_syntax), the
- * check of a reload an earlier run left pending, and what Dovecot
- * logged when it went wrong.
+ * still_held() says so. Also: the check of a reload an earlier run
+ * left pending, and what Dovecot logged when it went wrong.
  * Never reloads Dovecot (reload.c does); writes no file but the include.
  */
 #include <fcntl.h>
@@ -29,91 +28,10 @@
 #include "log.h"
 #include "run.h"
 #include "scan.h"
+#include "services.h"
 #include "state.h"
 #include "util.h"
 #include "work.h"
-
-int
-detect_syntax(struct work *w)
-{
-	char *argv[] = { "dovecot", "--version", NULL };
-	char out[256];
-	int status;
-
-	w->syntax = w->c->dovecot.syntax;
-	if (w->syntax != DOVECOT_AUTO)
-		return 0;
-	if (run_cmd(argv, w->c->command_timeout, out, sizeof(out),
-	    &status) == -1 || status != 0) {
-		log_err("dovecot: cannot detect the version (dovecot --version "
-		    "failed%s%s); set \"dovecot\": {\"version\": \"2.3\"} or "
-		    "\"2.4\"", run_last_stderr()[0] ? ": " : "",
-		    run_last_stderr());
-		return -1;
-	}
-	w->syntax = dovecot_parse_version(out);
-	if (w->syntax == DOVECOT_AUTO) {
-		log_err("dovecot: unsupported version \"%s\" (need 2.3 or "
-		    "2.4)", log_esc(strtok(out, "\n") ? out : ""));
-		return -1;
-	}
-	log_debug("dovecot: syntax %s", w->syntax == DOVECOT_23 ? "2.3" :
-	    "2.4");
-	return 0;
-}
-
-/*
- * The memory Dovecot's config service may use: service config {
- * vsz_limit }, else default_vsz_limit, asked with dovecot.doveconf in
- * one run (each run parses the whole configuration), with log_path (for
- * what Dovecot said when a reload goes wrong): 2.3 prints
- * "default_vsz_limit = 256 M" and "service/config/vsz_limit = 64 M"
- * (its maximum when unset), 2.4 the latter as "  vsz_limit = 64M" in a
- * service block, or nothing. Asked once per run. Bytes; 0 when
- * unlimited or it cannot be asked (debug line).
- */
-long long
-dovecot_vsz_limit(struct work *w)
-{
-	char *const *prefix = w->c->dovecot.query;
-	char *argv[32], out[2048], *line, *save = NULL, *eq;
-	long long def = 0, svc = 0;
-	size_t n = 0;
-	int status;
-
-	if (w->dc_asked)
-		return w->dc_limit;
-	w->dc_asked = 1;
-	if (prefix == NULL)
-		return 0;
-	while (prefix[n] != NULL && n < 28) {
-		argv[n] = prefix[n];
-		n++;
-	}
-	argv[n] = "default_vsz_limit";
-	argv[n + 1] = "service/config/vsz_limit";
-	argv[n + 2] = "log_path";
-	argv[n + 3] = NULL;
-	if (run_cmd(argv, w->c->command_timeout, out, sizeof(out),
-	    &status) == -1 || status != 0) {
-		log_debug("dovecot: %s: exit status %d", run_argv_str(argv),
-		    status);
-		return 0;
-	}
-	for (line = strtok_r(out, "\n", &save); line != NULL;
-	    line = strtok_r(NULL, "\n", &save)) {
-		if ((eq = strstr(line, " = ")) == NULL)
-			continue;
-		if (strncmp(line, "default_vsz_limit =", 19) == 0)
-			def = dovecot_parse_size(eq + 3);
-		else if (strncmp(line, "log_path =", 10) == 0)
-			snprintf(w->dc_log, sizeof(w->dc_log), "%s", eq + 3);
-		else if (strstr(line, "vsz_limit =") != NULL)
-			svc = dovecot_parse_size(eq + 3);
-	}
-	w->dc_limit = svc > 0 ? svc : def;
-	return w->dc_limit;
-}
 
 /*
  * The check passed without a limit but failed under the config service's:
@@ -154,7 +72,7 @@ dovecot_hold(struct work *w, enum dovecot_hold h)
 	if (w->dc.held == DOVECOT_HOLD_NONE)
 		w->dc.held_since = (long long)w->now;
 	w->dc.held = h;
-	w->dc.held_limit = dovecot_vsz_limit(w);
+	w->dc.held_limit = services_dovecot_limit(w->c);
 	held_counts(w);
 }
 
@@ -219,7 +137,7 @@ write_dovecot(struct work *w, const char *text, size_t len)
 		w->dc.limit = 0;	/* not asked: nothing to hold it to */
 		return 0;
 	}
-	limit = w->dc.limit = dovecot_vsz_limit(w);
+	limit = w->dc.limit = services_dovecot_limit(w->c);
 	t0 = mono_ms();
 	if (run_cmd_mem(w->c->dovecot.check, w->c->command_timeout, NULL, 0,
 	    &status, dovecot_check_limit(w->syntax, limit), &peak) == 0 &&
@@ -275,10 +193,11 @@ recheck_dovecot(struct work *w)
 off_t
 dovecot_log_size(struct work *w)
 {
+	const char *log = services_dovecot_log(w->c);
 	struct stat st;
 
-	if (w->dc_log[0] != '/' || strncmp(w->dc_log, "/dev/", 5) == 0 ||
-	    stat(w->dc_log, &st) == -1 || !S_ISREG(st.st_mode))
+	if (log[0] != '/' || strncmp(log, "/dev/", 5) == 0 ||
+	    stat(log, &st) == -1 || !S_ISREG(st.st_mode))
 		return -1;
 	return st.st_size;
 }
@@ -303,7 +222,7 @@ dovecot_logged(struct work *w, off_t from, char *out, size_t sz)
 		return;
 	if (size - from > (off_t)sizeof(text))
 		from = size - (off_t)sizeof(text);
-	if ((fd = open(w->dc_log, O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
+	if ((fd = open(services_dovecot_log(w->c), O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
 	    O_NONBLOCK)) == -1)
 		return;
 	len = pread(fd, text, (size_t)(size - from), from);
@@ -337,7 +256,7 @@ still_held(struct work *w, const struct sync_opts *o)
 
 	if (w->dc.held == DOVECOT_HOLD_NONE || !o->daemon || o->retry_held)
 		return 0;
-	if ((limit = dovecot_vsz_limit(w)) != w->dc.held_limit) {
+	if ((limit = services_dovecot_limit(w->c)) != w->dc.held_limit) {
 		log_info("dovecot: service config's limit is now %lld MB "
 		    "(was %lld MB): trying the new config", limit >> 20,
 		    w->dc.held_limit >> 20);

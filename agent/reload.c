@@ -7,12 +7,11 @@
  * fails stays due (the state records it) and is counted. After Dovecot's
  * reload it waits for a TLS handshake on an endpoint that completed one
  * before; when none completes, it puts the previous include back
- * (guard.c), reloads again and holds Dovecot back. defaults_check() asks
- * each service which default certificates it reads straight from live/
- * (the daemon keeps the answers between runs; dcache_drop() forgets
- * them): a lineage that changed makes a reload due, a failing one is
- * reported, and while it is mid-renewal the reload waits. Writes no file
- * but the include it puts back.
+ * (guard.c), reloads again and holds Dovecot back. defaults_check()
+ * reads which default certificates each service reads straight from
+ * live/ (services.c asks them): a lineage that changed makes a reload
+ * due, a failing one is reported, and while it is mid-renewal the
+ * reload waits. Writes no file but the include it puts back.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +21,7 @@
 #include "dovecot.h"
 #include "log.h"
 #include "run.h"
+#include "services.h"
 #include "util.h"
 #include "verify.h"
 #include "work.h"
@@ -57,50 +57,6 @@ reload(const struct work *w, const char *svc, char **argv)
  * about, and while that lineage is mid-renewal its reload waits (the
  * service would read the new key beside the old certificate).
  */
-/* The daemon asks again only in its full runs (start, SIGHUP, the
- * periodic resync); partial runs, often retries during a swap, reuse the
- * answer (a failed query counts as "no uses"). */
-static struct {
-	int		 valid[2];
-	struct defaults	 d[2];
-} dcache;
-
-void
-dcache_drop(void)
-{
-	defaults_free(&dcache.d[0]);
-	defaults_free(&dcache.d[1]);
-	dcache.valid[0] = dcache.valid[1] = 0;
-}
-
-/* Service i's default certificate uses, in *d (owned by the cache in the
- * daemon, else by the caller: *owned). */
-static const struct defaults *
-defaults_get(struct work *w, const struct svc_run *sv, int i,
-    struct defaults *d, int *owned)
-{
-	int rc;
-
-	*owned = 0;
-	if (w->o->daemon && w->o->nonly > 0 && dcache.valid[i])
-		return &dcache.d[i];
-	rc = i == SVC_POSTFIX ? defaults_postfix(sv[i].conf->query,
-	    w->c->command_timeout, w->c->letsencrypt_dir, d) :
-	    defaults_dovecot(sv[i].conf->query, w->c->command_timeout,
-	    w->syntax, w->c->letsencrypt_dir, d);
-	if (rc == -1)
-		defaults_free(d);
-	if (!w->o->daemon) {
-		*owned = 1;
-		return d;
-	}
-	defaults_free(&dcache.d[i]);
-	dcache.d[i] = *d;
-	dcache.valid[i] = 1;
-	memset(d, 0, sizeof(*d));
-	return &dcache.d[i];
-}
-
 /* The settings of dp that read the lineage of dp->v[j], as "a" or "a (and
  * b, c)": Postfix's cert and key files, and tlsproxy's copies of smtpd's,
  * name one lineage several times; it is reported once. */
@@ -124,9 +80,8 @@ void
 defaults_check(struct work *w, struct svc_run *sv)
 {
 	const struct defaults *dp;
-	struct defaults d;
 	size_t j, k;
-	int i, owned;
+	int i;
 
 	/* The daemon asks at each full sync (its start, SIGHUP, the periodic
 	 * resync) even when nothing changed: a renewal then reads the
@@ -156,8 +111,7 @@ defaults_check(struct work *w, struct svc_run *sv)
 			}
 			continue;
 		}
-		memset(&d, 0, sizeof(d));
-		dp = defaults_get(w, sv, i, &d, &owned);
+		dp = services_defaults(w->c, (enum svc_id)i);
 		for (j = 0; j < dp->n; j++) {
 			const struct default_use *u = &dp->v[j];
 			const struct failing *f = NULL;
@@ -194,8 +148,6 @@ defaults_check(struct work *w, struct svc_run *sv)
 				free(params);
 			}
 		}
-		if (owned)
-			defaults_free(&d);
 	}
 }
 
@@ -288,7 +240,7 @@ run_reloads(struct work *w, struct svc_run *sv)
 			eps = xcalloc(w->c->verify.nendpoints + 1,
 			    sizeof(*eps));
 			neps = verify_dovecot_endpoints(w->c, sni, eps);
-			if (neps > 0 && dovecot_vsz_limit(w) >= 0)
+			if (neps > 0)
 				log_from = dovecot_log_size(w); /* log_path */
 		}
 		if (reload(w, sv[i].name, sv[i].conf->reload) == -1) {

@@ -36,6 +36,7 @@
 #include "postfix.h"
 #include "report.h"
 #include "scan.h"
+#include "services.h"
 #include "state.h"
 #include "status.h"
 #include "store.h"
@@ -54,32 +55,6 @@ sync_result_free(struct sync_result *r)
 		free(r->deferred[i]);
 	free(r->deferred);
 	memset(r, 0, sizeof(*r));
-}
-
-/* Services in their default configuration on a host without them are
- * skipped, not errors. */
-static void
-services_on(struct work *w)
-{
-	const struct svc_conf *s[2] = { &w->c->postfix, &w->c->dovecot };
-	int *on[2] = { &w->postfix_on, &w->dovecot_on };
-	const char *name[2] = { "postfix", "dovecot" };
-	char dir[PATH_MAX];
-	struct stat st;
-	int i;
-
-	for (i = 0; i < 2; i++) {
-		*on[i] = s[i]->enabled;
-		if (!*on[i] || s[i]->explicit)
-			continue;
-		fsio_dirname(s[i]->path, dir, sizeof(dir));
-		if (stat(dir, &st) == -1) {
-			log_info("%s: %s does not exist: %s not installed? "
-			    "Skipping it (set \"%s\": null to say so)",
-			    name[i], dir, name[i], name[i]);
-			*on[i] = 0;
-		}
-	}
 }
 
 void
@@ -194,7 +169,7 @@ sync_release(const struct conf *c, char **names, size_t n)
 void
 sync_forget(void)
 {
-	dcache_drop();
+	services_forget();
 }
 
 static int
@@ -360,7 +335,14 @@ sync_resync(const struct conf *c, const struct sync_opts *o)
 		goto out;
 	}
 	tm_mark(&tm, PH_LOAD);	/* the lock wait too */
-	services_on(&w);
+	services_begin(c, o->daemon);
+	{
+		int on[SVC__MAX];
+
+		services_on(c, on);
+		w.postfix_on = on[SVC_POSTFIX];
+		w.dovecot_on = on[SVC_DOVECOT];
+	}
 	if (!try_renewal(&w, lmdb, &tm) &&
 	    (state_load(c->state_dir, !o->dry_run, &w.old) == -1 ||
 	    (tm_mark(&tm, PH_LOAD), gather(&w, o)) == -1)) {
@@ -401,7 +383,7 @@ sync_resync(const struct conf *c, const struct sync_opts *o)
 	}
 	if (sv[SVC_DOVECOT].on && w.partial)
 		sv[SVC_DOVECOT].files = d.nserving > 0;	/* same include */
-	else if (sv[SVC_DOVECOT].on && detect_syntax(&w) == -1) {
+	else if (sv[SVC_DOVECOT].on && services_syntax(c, &w.syntax) == -1) {
 		sv[SVC_DOVECOT].on = 0;
 		sv[SVC_DOVECOT].status = "version unknown, not written";
 		failed = 1;

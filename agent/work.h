@@ -28,6 +28,7 @@
 #include "fsio.h"
 #include "plan.h"
 #include "scan.h"
+#include "services.h"
 #include "state.h"
 #include "sync.h"
 
@@ -81,9 +82,6 @@ struct work {
 	size_t			  dc_oldlen;
 	int			  dc_had_old;
 	long long		  dc_check_ms;	/* the check's wall time */
-	int			  dc_asked;	/* dc_limit, dc_log known */
-	long long		  dc_limit;	/* config service, bytes */
-	char			  dc_log[PATH_MAX]; /* Dovecot's log_path */
 	int			  partial;	/* the renewal path: w->old,
 						   w->pairs and the plans hold
 						   the lineages asked about
@@ -101,8 +99,6 @@ struct failing {
 	int	 transient;	/* a certbot swap in progress explains it */
 	int	 deferred;	/* not reported yet (snisync watch) */
 };
-
-enum svc_id { SVC_POSTFIX, SVC_DOVECOT, SVC__MAX };
 
 /* One service's part of a run. */
 struct svc_run {
@@ -244,15 +240,6 @@ void	finish_run(struct work *w, int rc);
 
 /* ---- guard.c: Dovecot's side ---- */
 
-/* detect_syntax(w): w->syntax from dovecot.version, or from `dovecot
- * --version` when it is "auto". 0, or -1 (logged). */
-int	detect_syntax(struct work *w);
-
-/* dovecot_vsz_limit(w): the memory limit of Dovecot's config service,
- * bytes (0: unlimited, or it cannot be asked); its log_path goes to
- * w->dc_log. Asked once per run. */
-long long dovecot_vsz_limit(struct work *w);
-
 /* dovecot_hold(w, h): Dovecot is held back at the include in service,
  * for reason h (w->dc). dovecot_unhold(w): it is not. */
 void	dovecot_hold(struct work *w, enum dovecot_hold h);
@@ -291,9 +278,6 @@ void	defaults_check(struct work *w, struct svc_run *sv);
 /* run_reloads(w, sv): the due reloads, each service's status, Dovecot's
  * handshake confirmed (or its previous include put back). */
 void	run_reloads(struct work *w, struct svc_run *sv);
-
-/* dcache_drop(): forgets the default certificates the daemon keeps. */
-void	dcache_drop(void);
 
 /* ---- renew.c: the renewal path ---- */
 

@@ -310,6 +310,26 @@ t_match "doveconf $DC_VER: $CS read as lineage ec.example.test's" "$out" \
 	"dovecot: $CS \\(and $KS\\) reads lineage ec\\.example\\.test, which changed: reload due"
 t_nomatch "doveconf $DC_VER: the alt pair (not in live/) ties no lineage" "$out" \
 	"$(dc_setting alt_cert).* reads|$(dc_setting alt_key).* reads"
+# A lineage that serves its names alone (mail.example.test), read by the
+# global certificate of a third main config, renews with the same names
+# and is synced as the deploy hook syncs it (`resync --lineage`): the
+# renewal path reads its record alone, and the default certificate is
+# still asked with this version's names (the version "auto", asked on
+# that path too).
+MAIN4=$T/dc/default-mail.conf
+sed -e "s|^$CS = .*|$CS = $(dc_ref "$LE/live/mail.example.test/fullchain.pem")|" \
+	-e "s|^$KS = .*|$KS = $(dc_ref "$LE/live/mail.example.test/privkey.pem")|" \
+	"$MAIN" >"$MAIN4"
+conf "$T/defaults-mail.json" "$MAIN4" '["true"]'
+certs_leaf "$CA" "$CERTS/mail2" rsa2048 mail.example.test >/dev/null 2>&1 &&
+	lineage_add "$LE" mail.example.test "$CERTS/mail2.key" "$CERTS/mail2.crt" "$CERTS/mail2.chain"
+out=$(timeout -k 5 60 "$SNISYNC" -v -c "$T/defaults-mail.json" resync --lineage mail.example.test 2>&1)
+t_eq "mail.example.test renewed, resync --lineage: exit 0" "$?" 0
+t_match "resync --lineage took the renewal path" "$out" 'debug: renewal path:'
+t_match "doveconf $DC_VER on the renewal path: $CS read as lineage mail.example.test's" "$out" \
+	"dovecot: $CS \\(and $KS\\) reads lineage mail\\.example\\.test, which changed: reload due"
+t_nomatch "doveconf $DC_VER on the renewal path: no failed query" "$out" 'doveconf.*exit status'
+printf '%s\n' "$out" | grep -E 'exit status|renewal path|reads lineage' | sed 's/^/# /'
 
 # --- the memory guard ---------------------------------------------------------------
 
