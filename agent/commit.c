@@ -5,10 +5,10 @@
  *
  * Every write goes through fsio.c (temp file in the same directory, or
  * for served files in staging/ of the same file system; fsync, rename): readers see the old bytes or the new, never a mix, and
- * unchanged bytes are not written. write_store() makes each new served
- * file durable before the first rename; write_postfix() changes the
+ * unchanged bytes are not written. commit_store() makes each new served
+ * file durable before the first rename; commit_postfix() changes the
  * entries a renewal touches in place when the map is the one the state
- * describes, else writes a new map whole. save_intent() records that
+ * describes, else writes a new map whole. commit_save_intent() records that
  * reloads will be due before a service's file is replaced, so a run that
  * dies in between still reloads next time. 0, or -1 logged with the
  * path. Never writes the Dovecot include (guard.c does) and never
@@ -35,7 +35,7 @@
 
 /* 1 when path holds exactly buf, 0 otherwise. */
 int
-file_equals(const char *path, const char *buf, size_t len)
+commit_file_equals(const char *path, const char *buf, size_t len)
 {
 	unsigned char *old = NULL;
 	size_t oldlen = 0;
@@ -51,7 +51,7 @@ file_equals(const char *path, const char *buf, size_t len)
 }
 
 int
-lmdb_current(struct work *w, const char *lmdb)
+commit_lmdb_current(struct work *w, const char *lmdb)
 {
 	struct fsio_id id;
 
@@ -70,7 +70,7 @@ lmdb_current(struct work *w, const char *lmdb)
  * old ones, so the next run writes them again).
  */
 int
-write_store(struct work *w, const struct diff *d)
+commit_store(struct work *w, const struct diff *d)
 {
 	size_t k, ns = 0, n = d->nstage;
 	char (*tmp)[PATH_MAX], **paths;
@@ -88,7 +88,7 @@ write_store(struct work *w, const struct diff *d)
 		unsigned char *buf;
 		size_t len;
 
-		if (load_bytes(w, p) == -1) {
+		if (validate_load_bytes(w, p) == -1) {
 			rc = -1;
 			break;
 		}
@@ -99,7 +99,7 @@ write_store(struct work *w, const struct diff *d)
 			rc = -1;
 		else
 			ns++;
-		free_wiped(buf, len);
+		util_free_wiped(buf, len);
 	}
 	if (rc == 0 && !durable && fsio_sync_fs(w->served) == -1)
 		rc = -1;
@@ -132,7 +132,7 @@ update_postfix(struct work *w, const struct diff *d, const char *lmdb)
 	size_t i, n = 0;
 	int rc = 1;
 
-	if (w->o->nonly == 0 || !lmdb_current(w, lmdb))
+	if (w->o->nonly == 0 || !commit_lmdb_current(w, lmdb))
 		return 1;
 	ch = xcalloc(d->nnames + 1, sizeof(*ch));
 	for (i = 0; i < d->nnames; i++) {
@@ -144,8 +144,8 @@ update_postfix(struct work *w, const struct diff *d, const char *lmdb)
 		p = &w->pairs[e->pair];
 		if (e->alt != PLAN_NO_ALT)
 			alt = &w->pairs[e->alt];
-		if (load_bytes(w, p) == -1 ||
-		    (alt != NULL && load_bytes(w, alt) == -1))
+		if (validate_load_bytes(w, p) == -1 ||
+		    (alt != NULL && validate_load_bytes(w, alt) == -1))
 			goto out;
 		ch[n++] = (struct pf_change){ e->name, p, alt };
 	}
@@ -165,7 +165,7 @@ out:
 }
 
 int
-write_postfix(struct work *w, const struct diff *d, const char *src,
+commit_postfix(struct work *w, const struct diff *d, const char *src,
     size_t srclen, struct fsio_id *lmdb_id)
 {
 	const char *map = w->c->postfix.path;
@@ -181,7 +181,7 @@ write_postfix(struct work *w, const struct diff *d, const char *src,
 		size_t ix[2], k, n = plan_entry_pairs(&w->plan.e[i], ix);
 
 		for (k = 0; k < n; k++)
-			if (load_bytes(w, &w->pairs[ix[k]]) == -1)
+			if (validate_load_bytes(w, &w->pairs[ix[k]]) == -1)
 				goto out;
 	}
 	if (fsio_temp_open(lmdb, tmp, sizeof(tmp)) == -1)
@@ -220,8 +220,8 @@ gc_due(struct work *w, int keep_old)
 	    w->npairs != w->old.n)
 		return 1;
 	for (i = 0; i < w->npairs; i++)
-		if (in_scan(w, w->pairs[i].lineage) &&
-		    old_pair(w, w->pairs[i].lineage) == NULL)
+		if (validate_in_scan(w, w->pairs[i].lineage) &&
+		    validate_old_pair(w, w->pairs[i].lineage) == NULL)
 			return 1;
 	return 0;
 }
@@ -330,7 +330,7 @@ gc_dir(const char *dir, char **keep, size_t nkeep, struct inc_refs *inc,
  * none of them, then its directory.
  */
 void
-gc_store(struct work *w, int keep_old)
+commit_gc(struct work *w, int keep_old)
 {
 	struct inc_refs inc = { w, w->served, 0, NULL, 0 };
 	struct inc_refs linc = { w, w->legacy, 0, NULL, 0 };
@@ -343,7 +343,7 @@ gc_store(struct work *w, int keep_old)
 		add_name(&keep, &nkeep, w->pairs[i].lineage);
 	for (i = 0; keep_old && i < w->old.n; i++)
 		add_name(&keep, &nkeep, w->old.pairs[i].lineage);
-	sort_unless_sorted(keep, nkeep, sizeof(char *), strv_cmp);
+	util_sort_unless_sorted(keep, nkeep, sizeof(char *), strv_cmp);
 	gc_dir(w->served, keep, nkeep, &inc, 0, w->served_listed &&
 	    w->nserved > 0 ? w->served_names : NULL, w->nserved);
 	if (w->legacy != NULL)
@@ -381,7 +381,7 @@ state_view(const struct work *w, struct state *st)
 }
 
 int
-save_state(struct work *w, const struct fsio_id *lmdb_id, int have_lmdb,
+commit_save_state(struct work *w, const struct fsio_id *lmdb_id, int have_lmdb,
     int run_only)
 {
 	struct state st;
@@ -401,7 +401,7 @@ save_state(struct work *w, const struct fsio_id *lmdb_id, int have_lmdb,
 }
 
 int
-save_intent(struct work *w, const struct svc_run *sv)
+commit_save_intent(struct work *w, const struct svc_run *sv)
 {
 	int i, more = 0;
 
@@ -424,7 +424,7 @@ save_intent(struct work *w, const struct svc_run *sv)
  * written when nothing changed) and the metrics file when configured.
  */
 void
-finish_run(struct work *w, int rc)
+commit_finish(struct work *w, int rc)
 {
 	const char *dir = w->c->state_dir;
 	char *sync_stamp = xasprintf("%s/" STAMP_LAST_SYNC, dir);

@@ -599,7 +599,7 @@ get_sources(struct conf_ctx *cx, json_t *v, struct conf *c)
 				for (t = 0; t < SOURCE__MAX; t++)
 					if (json_is_string(m) && strcmp(
 					    json_string_value(m),
-					    source_type_name(t)) == 0)
+					    scan_source_type_name(t)) == 0)
 						s->type = t;
 				if (s->type == SOURCE__MAX)
 					conf_error(cx, "\"%s\" must be "
@@ -644,7 +644,7 @@ get_sources(struct conf_ctx *cx, json_t *v, struct conf *c)
 			continue;
 		}
 		if (s->name == NULL)
-			s->name = xstrdup(source_type_name(s->type));
+			s->name = xstrdup(scan_source_type_name(s->type));
 		for (j = 0; j < c->nsources; j++)
 			if (strcmp(c->sources[j].name, s->name) == 0)
 				conf_error(cx, "\"%s\": another source is "

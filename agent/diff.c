@@ -124,11 +124,11 @@ needs_file(struct work *w, const struct pair *p)
 {
 	const struct pair *op;
 
-	if (!in_scan(w, p->lineage) && w->legacy == NULL)
+	if (!validate_in_scan(w, p->lineage) && w->legacy == NULL)
 		return 0;	/* upgraded: every pair gets its file */
-	op = old_pair(w, p->lineage);
+	op = validate_old_pair(w, p->lineage);
 	return op == NULL || !pair_same_files(op, p) ||
-	    !served_has(w, p->lineage);
+	    !validate_served_has(w, p->lineage);
 }
 
 /* The pairs whose served files this run writes, and how many of them
@@ -194,7 +194,7 @@ diff_line(struct work *w, const struct diff_line *l, char *line,
 		snprintf(line, sz, "- %s: lineage %s %s", l->name,
 		    log_esc(op->lineage), rejected(w, op->lineage) ?
 		    "rejected, last good pair expired or unavailable" :
-		    in_scan(w, op->lineage) ? "no longer names it" :
+		    validate_in_scan(w, op->lineage) ? "no longer names it" :
 		    "deleted");
 	else if (strcmp(op->lineage, np->lineage) != 0)
 		snprintf(line, sz, "~ %s: moves from lineage %s to lineage %s "

@@ -2,7 +2,7 @@
  * guard.c - Dovecot's side of a commit: a new include stays in service
  * only when Dovecot's own check accepts it, within its memory limit.
  *
- * write_dovecot() replaces the include, then runs dovecot.check under
+ * guard_write() replaces the include, then runs dovecot.check under
  * the memory limit of Dovecot's config service (services.c asks it), as
  * the version's calibration says
  * (dovecot_check_limit(), dovecot_need()): a configuration that passes
@@ -11,7 +11,7 @@
  * this run found is back in place (or removed when there was none). A
  * hold at an earlier include is kept in w->dc with its reason, its start
  * and its counts (dovecot_hold), and a daemon retries it only when
- * still_held() says so. Also: the check of a reload an earlier run
+ * guard_still_held() says so. Also: the check of a reload an earlier run
  * left pending, and what Dovecot logged when it went wrong.
  * Never reloads Dovecot (reload.c does); writes no file but the include.
  */
@@ -67,7 +67,7 @@ held_counts(struct work *w)
 /* Dovecot is held back at the include it has (reason h); a hold that
  * goes on keeps its start. */
 void
-dovecot_hold(struct work *w, enum dovecot_hold h)
+guard_hold(struct work *w, enum dovecot_hold h)
 {
 	if (w->dc.held == DOVECOT_HOLD_NONE)
 		w->dc.held_since = (long long)w->now;
@@ -77,7 +77,7 @@ dovecot_hold(struct work *w, enum dovecot_hold h)
 }
 
 void
-dovecot_unhold(struct work *w)
+guard_unhold(struct work *w)
 {
 	w->dc.held = DOVECOT_HOLD_NONE;
 	w->dc.held_since = w->dc.held_limit = 0;
@@ -107,7 +107,7 @@ read_dovecot(struct work *w)
 /* Puts the include this run found back in service (or removes the new
  * one when there was none). */
 void
-restore_dovecot(struct work *w)
+guard_restore(struct work *w)
 {
 	if (w->dc_had_old)
 		fsio_replace(w->c->dovecot.path, w->dc_old, w->dc_oldlen, 0644);
@@ -121,7 +121,7 @@ restore_dovecot(struct work *w)
  * check fails. What the check measured goes to w->dc. Returns 0
  * applied, -1 rejected, -2 does not fit (old file in place). */
 int
-write_dovecot(struct work *w, const char *text, size_t len)
+guard_write(struct work *w, const char *text, size_t len)
 {
 	int status;
 	long long limit, peak = 0, t0;
@@ -138,11 +138,11 @@ write_dovecot(struct work *w, const char *text, size_t len)
 		return 0;
 	}
 	limit = w->dc.limit = services_dovecot_limit(w->c);
-	t0 = mono_ms();
+	t0 = util_mono_ms();
 	if (run_cmd_mem(w->c->dovecot.check, w->c->command_timeout, NULL, 0,
 	    &status, dovecot_check_limit(w->syntax, limit), &peak) == 0 &&
 	    status == 0) {
-		w->dc_check_ms = mono_ms() - t0;
+		w->dc_check_ms = util_mono_ms() - t0;
 		w->dc.need = dovecot_need(w->syntax, peak * 1024);
 		log_debug("dovecot: %s accepts the new config (peak %lld KB, "
 		    "need %lld MB, config service limit %lld MB)",
@@ -152,7 +152,7 @@ write_dovecot(struct work *w, const char *text, size_t len)
 			return 0;
 		/* 2.4: the check's room is no measure, the need is. */
 		report_no_fit(w, text, len, limit, w->dc.need);
-		restore_dovecot(w);
+		guard_restore(w);
 		return -2;
 	}
 	if (limit > 0 && run_cmd_mem(w->c->dovecot.check,
@@ -160,21 +160,21 @@ write_dovecot(struct work *w, const char *text, size_t len)
 	    status == 0) {
 		w->dc.need = dovecot_need(w->syntax, peak * 1024);
 		report_no_fit(w, text, len, limit, w->dc.need);
-		restore_dovecot(w);
+		guard_restore(w);
 		return -2;
 	}
 	log_err("dovecot: %s rejected the new config (exit status "
 	    "%d%s%s); previous config restored, dovecot not reloaded",
 	    run_argv_str(w->c->dovecot.check), status,
 	    run_last_stderr()[0] ? ": " : "", run_last_stderr());
-	restore_dovecot(w);
+	guard_restore(w);
 	return -1;
 }
 
 /* A Dovecot reload left pending by an earlier run: check the file first,
  * that run may have died before its check finished. */
 int
-recheck_dovecot(struct work *w)
+guard_recheck(struct work *w)
 {
 	int status;
 
@@ -191,7 +191,7 @@ recheck_dovecot(struct work *w)
 
 /* The size of Dovecot's log (log_path, when it is a file), or -1. */
 off_t
-dovecot_log_size(struct work *w)
+guard_log_size(struct work *w)
 {
 	const char *log = services_dovecot_log(w->c);
 	struct stat st;
@@ -207,12 +207,12 @@ dovecot_log_size(struct work *w)
  * "Fatal:", "Error:" (of the last 64 KB), escaped; "" when there is
  * none or no log file. */
 void
-dovecot_logged(struct work *w, off_t from, char *out, size_t sz)
+guard_logged(struct work *w, off_t from, char *out, size_t sz)
 {
 	static const char *const what[] = { "vsz_limit", "Out of memory",
 	    "Fatal:", "Error:" };
 	char text[65536], line[320];
-	off_t size = dovecot_log_size(w);
+	off_t size = guard_log_size(w);
 	ssize_t len = 0;
 	size_t i, k, s, e;
 	int fd;
@@ -250,7 +250,7 @@ dovecot_logged(struct work *w, off_t from, char *out, size_t sz)
  * every event; `snisync resync` always tries. One line says so.
  */
 int
-still_held(struct work *w, const struct sync_opts *o)
+guard_still_held(struct work *w, const struct sync_opts *o)
 {
 	long long limit;
 
@@ -268,6 +268,6 @@ still_held(struct work *w, const struct sync_opts *o)
 	log_err("dovecot: held back since %s (%s): the config in service "
 	    "lacks %zu of %zu names; tried again after SIGHUP or a change of "
 	    "service config's vsz_limit", fmt_utc(w->dc.held_since),
-	    dovecot_hold_name(w->dc.held), w->dc.lacking, w->plan.n);
+	    state_hold_name(w->dc.held), w->dc.lacking, w->plan.n);
 	return 1;
 }

@@ -17,52 +17,6 @@
 #include "plan.h"
 #include "util.h"
 
-void
-pair_free(struct pair *p)
-{
-	size_t i;
-
-	if (p == NULL)
-		return;
-	free_wiped(p->key, p->keylen);
-	free(p->chain);
-	if (!p->borrowed) {
-		free(p->lineage);
-		for (i = 0; i < p->nnames; i++)
-			free(p->names[i]);
-		free(p->names);
-		free(p->src_key);
-		free(p->src_chain);
-	}
-	memset(p, 0, sizeof(*p));
-}
-
-int
-pair_same_files(const struct pair *a, const struct pair *b)
-{
-	return strcmp(a->key_id, b->key_id) == 0 &&
-	    strcmp(a->chain_id, b->chain_id) == 0;
-}
-
-enum pair_alg
-pair_alg(const struct pair *p)
-{
-	if (strncmp(p->key_desc, "ECDSA", 5) == 0)
-		return PAIR_ALG_ECDSA;
-	if (strncmp(p->key_desc, "RSA", 3) == 0)
-		return PAIR_ALG_RSA;
-	return PAIR_ALG_OTHER;
-}
-
-const char *
-pair_alg_name(enum pair_alg a)
-{
-	static const char *const names[PAIR_ALG__MAX] = { "ECDSA", "RSA",
-	    "other" };
-
-	return a < PAIR_ALG__MAX ? names[a] : "other";
-}
-
 size_t
 plan_entry_pairs(const struct plan_entry *e, size_t out[2])
 {

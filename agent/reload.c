@@ -1,13 +1,13 @@
 /*
  * reload.c - the reloads a run makes due, and Dovecot's confirmation.
  *
- * run_reloads() runs each due service's reload command (an argv array,
+ * reload_run() runs each due service's reload command (an argv array,
  * with the command timeout: run.c) unless its default certificate is
  * mid-renewal, and sets the status each service reports; a reload that
  * fails stays due (the state records it) and is counted. After Dovecot's
  * reload it waits for a TLS handshake on an endpoint that completed one
  * before; when none completes, it puts the previous include back
- * (guard.c), reloads again and holds Dovecot back. defaults_check()
+ * (guard.c), reloads again and holds Dovecot back. reload_defaults()
  * reads which default certificates each service reads straight from
  * live/ (services.c asks them): a lineage that changed makes a reload
  * due, a failing one is reported, and while it is mid-renewal the
@@ -77,7 +77,7 @@ default_params(const struct defaults *dp, size_t j)
 }
 
 void
-defaults_check(struct work *w, struct svc_run *sv)
+reload_defaults(struct work *w, struct svc_run *sv)
 {
 	const struct defaults *dp;
 	size_t j, k;
@@ -169,7 +169,7 @@ confirm_dovecot(struct work *w, struct svc_run *sv, const char *sni,
 	    (long long)w->c->command_timeout * 1000;
 	char why[300], why2[300], logged[400];
 	int tries = 0, tries2 = 0, ok2;
-	long long t0 = mono_ms();
+	long long t0 = util_mono_ms();
 
 	if (neps == 0) {
 		log_debug("dovecot: no endpoint of verify.endpoints completed "
@@ -179,21 +179,21 @@ confirm_dovecot(struct work *w, struct svc_run *sv, const char *sni,
 	if (verify_dovecot_confirm(w->c, sni, eps, neps, deadline, &tries,
 	    why, sizeof(why)) == 0) {
 		log_debug("dovecot: a handshake completes after the reload "
-		    "(%d probes, %lld ms)", tries, mono_ms() - t0);
+		    "(%d probes, %lld ms)", tries, util_mono_ms() - t0);
 		return 0;
 	}
-	dovecot_logged(w, log_from, logged, sizeof(logged));
+	guard_logged(w, log_from, logged, sizeof(logged));
 	if (!sv->written) {
 		log_err("dovecot: no TLS handshake completes after its reload "
 		    "(%d probes in %lld ms; last: %s)%s%s", tries,
-		    mono_ms() - t0, why, logged[0] ? "; Dovecot logged: " : "",
-		    logged);
+		    util_mono_ms() - t0, why, logged[0] ?
+		    "; Dovecot logged: " : "", logged);
 		return -1;
 	}
 	/* Dovecot's master throttles the services that failed to start
 	 * (2 s, then 4, 8, 16 ...; a minute at most): give the previous
 	 * config that long on top. */
-	restore_dovecot(w);
+	guard_restore(w);
 	ok2 = reload(w, sv->name, sv->conf->reload) == 0 &&
 	    verify_dovecot_confirm(w->c, sni, eps, neps, deadline + 60000,
 	    &tries2, why2, sizeof(why2)) == 0;
@@ -204,12 +204,12 @@ confirm_dovecot(struct work *w, struct svc_run *sv, const char *sni,
 	    dovecot_blocks((const char *)w->dc_old, w->dc_oldlen) : 0,
 	    ok2 ? "handshakes complete again" : "still no handshake",
 	    logged[0] ? "; Dovecot logged: " : "", logged);
-	dovecot_hold(w, DOVECOT_HOLD_NO_HANDSHAKE);
+	guard_hold(w, DOVECOT_HOLD_NO_HANDSHAKE);
 	return -1;
 }
 
 void
-run_reloads(struct work *w, struct svc_run *sv)
+reload_run(struct work *w, struct svc_run *sv)
 {
 	size_t *eps = NULL, neps = 0;
 	off_t log_from = -1;
@@ -228,7 +228,7 @@ run_reloads(struct work *w, struct svc_run *sv)
 			continue;
 		}
 		if (i == SVC_DOVECOT && !sv[i].written && !sv[i].files &&
-		    recheck_dovecot(w) == -1) {
+		    guard_recheck(w) == -1) {
 			sv[i].status = "pending reload held back: config "
 			    "check fails";
 			sv[i].failed = 1;
@@ -241,7 +241,7 @@ run_reloads(struct work *w, struct svc_run *sv)
 			    sizeof(*eps));
 			neps = verify_dovecot_endpoints(w->c, sni, eps);
 			if (neps > 0)
-				log_from = dovecot_log_size(w); /* log_path */
+				log_from = guard_log_size(w); /* log_path */
 		}
 		if (reload(w, sv[i].name, sv[i].conf->reload) == -1) {
 			sv[i].status = "updated, reload failed (retried on the "

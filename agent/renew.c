@@ -13,15 +13,16 @@
  * deleted lineage, a name added or removed, a rival, a failure, Dovecot
  * held back, the metrics file) takes the whole-state path.
  *
- * try_renewal() decides, and writes nothing: when it gives up, the run
+ * renew_try() decides, and writes nothing: when it gives up, the run
  * starts again from the whole state as if it had not tried (what it
  * logged on the way is dropped, but for one debug line saying why).
- * mark_sole() (the whole-state path) and note_outputs() record what a
- * later renewal trusts: which pairs serve their names alone, and the
- * outputs' identities. The same identities, with a digest of what else
- * an output is rendered from (render_key()), let a whole-state run whose
- * plan is the last one (plan_unchanged()) skip rendering and comparing
- * each output that is the file that plan left (output_current()).
+ * renew_mark_sole() (the whole-state path) and renew_note_outputs()
+ * record what a later renewal trusts: which pairs serve their names
+ * alone, and the outputs' identities. The same identities, with a digest
+ * of what else an output is rendered from (render_key()), let a
+ * whole-state run whose plan is the last one (renew_plan_unchanged())
+ * skip rendering and comparing each output that is the file that plan
+ * left (renew_output_current()).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -55,7 +56,7 @@ renewal_ready(struct work *w, const char *lmdb)
 		return "no run record";
 	if (st->nerrs > 0)
 		return "a lineage asked about failed before";
-	if (w->postfix_on && !lmdb_current(w, lmdb))
+	if (w->postfix_on && !commit_lmdb_current(w, lmdb))
 		return "the map is not the one the state describes";
 	if (w->postfix_on && !out_current(&st->out_id[0], w->c->postfix.path))
 		return "the map source is not the one the last full sync left";
@@ -105,7 +106,7 @@ renewal_fits(const struct work *w)
 		return "a lineage is new or gone";
 	for (i = 0; i < w->npairs; i++) {
 		const struct pair *p = &w->pairs[i];
-		const struct pair *op = old_pair(w, p->lineage);
+		const struct pair *op = validate_old_pair(w, p->lineage);
 
 		if (op == NULL || p->last_good)
 			return "a lineage is new or failing";
@@ -125,7 +126,7 @@ renewal_fits(const struct work *w)
  * up).
  */
 int
-try_renewal(struct work *w, const char *lmdb, struct timing *tm)
+renew_try(struct work *w, const char *lmdb, struct timing *tm)
 {
 	const struct sync_opts *o = w->o;
 	const struct conf *c = w->c;
@@ -144,9 +145,9 @@ try_renewal(struct work *w, const char *lmdb, struct timing *tm)
 	    &w->old) == -1)
 		why = "the state cannot be read";
 	else if ((why = renewal_ready(w, lmdb)) == NULL) {
-		tm_mark(tm, PH_LOAD);
+		timing_mark(tm, PH_LOAD);
 		log_defer();
-		if (gather(w, o) == -1)
+		if (validate_gather(w, o) == -1)
 			why = "the tree cannot be read";
 		else if ((why = renewal_fits(w)) == NULL) {
 			log_defer_end(1);
@@ -160,8 +161,6 @@ try_renewal(struct work *w, const char *lmdb, struct timing *tm)
 			return 1;
 		}
 		log_defer_end(0);
-		if (o->result != NULL)
-			sync_result_free(o->result);
 	}
 	log_debug("renewal path not taken (%s): reading the whole state",
 	    why);
@@ -197,7 +196,7 @@ same_lineage(const struct pair *a, size_t ia, const struct pair *b,
 }
 
 int
-plan_unchanged(const struct work *w, const struct diff *d)
+renew_plan_unchanged(const struct work *w, const struct diff *d)
 {
 	const struct plan *a = &w->oldplan, *b = &w->plan;
 	size_t i;
@@ -219,7 +218,7 @@ plan_unchanged(const struct work *w, const struct diff *d)
 }
 
 int
-output_current(const struct work *w, enum svc_id svc)
+renew_output_current(const struct work *w, enum svc_id svc)
 {
 	unsigned char key[32];
 
@@ -233,7 +232,7 @@ output_current(const struct work *w, enum svc_id svc)
 /* The whole-state path: which pairs are sole (pair.sole), for the
  * records a later renewal reads. */
 void
-mark_sole(struct work *w)
+renew_mark_sole(struct work *w)
 {
 	size_t *alone = xcalloc(w->npairs + 1, sizeof(*alone)), i;
 
@@ -252,7 +251,7 @@ mark_sole(struct work *w)
  * the renewal path keeps those it found; the whole-state path records
  * the source and the include when they hold what it rendered. */
 void
-note_outputs(struct work *w, const struct svc_run *sv)
+renew_note_outputs(struct work *w, const struct svc_run *sv)
 {
 	const struct svc_run *pf = &sv[SVC_POSTFIX], *dc = &sv[SVC_DOVECOT];
 

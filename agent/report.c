@@ -1,6 +1,6 @@
 /*
  * report.c - the JSON snisync prints (report.h): `snisync check --json`
- * (report_json()) and `snisync status --json` (status_json(), schema 1,
+ * (report_json()) and `snisync status --json` (report_status_json(), schema 1,
  * documented in snisync(8)); with conf.c and state_json.c, one of the
  * three files that include <jansson.h>.
  *
@@ -190,7 +190,7 @@ dovecot_json(json_t *o, const struct dovecot_state *d)
 		return;
 	}
 	h = json_object();
-	json_object_set_new(h, "reason", jstr(dovecot_hold_name(d->held)));
+	json_object_set_new(h, "reason", jstr(state_hold_name(d->held)));
 	json_object_set_new(h, "since", jtime(d->held_since));
 	json_object_set_new(h, "names_lacking",
 	    json_integer((json_int_t)d->lacking));
@@ -202,7 +202,7 @@ dovecot_json(json_t *o, const struct dovecot_state *d)
 }
 
 char *
-status_json(const struct status_view *v)
+report_status_json(const struct status_view *v)
 {
 	const struct state *st = v->st;
 	json_t *root = json_object(), *names = json_array();

@@ -37,7 +37,7 @@ struct status_view {
 	int			 warn_days;	/* watch.expiry_warn_days */
 };
 
-char	*status_json(const struct status_view *v);
+char	*report_status_json(const struct status_view *v);
 
 /* Both return the text, malloc'd (the caller frees it); out of memory is
  * fatal. */

@@ -140,12 +140,12 @@ run_cmd_mem(char *const argv[], int timeout_s, char *out, size_t outsz,
 		close(op[1]);
 	close(ep[1]);
 	op[1] = ep[1] = -1;
-	deadline = mono_ms() + (long long)timeout_s * 1000;
+	deadline = util_mono_ms() + (long long)timeout_s * 1000;
 	open_fds = (op[0] != -1) + 1;
 	while (open_fds > 0) {
 		struct pollfd pfd[2];
 		int n = 0, r;
-		long long left = deadline - mono_ms();
+		long long left = deadline - util_mono_ms();
 
 		if (left <= 0) {
 			timed_out = 1;
@@ -199,7 +199,7 @@ run_cmd_mem(char *const argv[], int timeout_s, char *out, size_t outsz,
 		/* Output closed; give the process the rest of the time. */
 		memset(&ru, 0, sizeof(ru));
 		while (wait4(pid, &wst, WNOHANG, &ru) == 0) {
-			if (mono_ms() >= deadline) {
+			if (util_mono_ms() >= deadline) {
 				timed_out = 1;
 				break;
 			}

@@ -353,7 +353,7 @@ static void
 file_free(struct scan_file *sf)
 {
 	free(sf->path);
-	free_wiped(sf->data, sf->len);
+	util_free_wiped(sf->data, sf->len);
 	memset(sf, 0, sizeof(*sf));
 }
 
@@ -539,13 +539,13 @@ static const char *const type_names[SOURCE__MAX] = {
 };
 
 const char *
-source_type_name(enum source_type t)
+scan_source_type_name(enum source_type t)
 {
 	return t < SOURCE__MAX ? type_names[t] : "?";
 }
 
 const struct source *
-source_of(const struct source *src, size_t n, const char *lineage)
+scan_source_of(const struct source *src, size_t n, const char *lineage)
 {
 	const char *colon = strchr(lineage, ':');
 	size_t i;

@@ -29,12 +29,12 @@ struct source {
 	char		*dir;
 };
 
-/* source_type_name(t): "dehydrated", "lego", "acme.sh", "kubernetes". */
-const char *source_type_name(enum source_type t);
+/* scan_source_type_name(t): "dehydrated", "lego", "acme.sh", "kubernetes". */
+const char *scan_source_type_name(enum source_type t);
 
-/* source_of(sources, n, lineage): the source a lineage id names (the part
+/* scan_source_of(sources, n, lineage): the source a lineage id names (the part
  * before ':'), or NULL for certbot's lineages. */
-const struct source *source_of(const struct source *src, size_t n,
+const struct source *scan_source_of(const struct source *src, size_t n,
 	    const char *lineage);
 
 /* One file of a lineage, read through its resolved path. */

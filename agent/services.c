@@ -6,8 +6,10 @@
  * for as long as the daemon runs: services_begin() at each run's start
  * compares the identities of the services' configuration files (device,
  * inode, size, times) with those of the last run and forgets the
- * answers when one changed; SIGHUP forgets them. A question that could
- * not be answered is asked again at the next run, never twice in one.
+ * answers when one changed; SIGHUP forgets them. A query that fails
+ * counts as its answer (no limit, no default certificate: logged once),
+ * as the daemon always did; only Dovecot's version, a cheap question,
+ * is asked again at the next run when it could not be told.
  * Runs postconf, doveconf and `dovecot --version`; writes nothing.
  */
 #include <limits.h>
@@ -34,7 +36,6 @@ static struct {
 	int			 syntax_rc;
 	enum dovecot_syntax	 syntax;
 	int			 asked[SVC__MAX];
-	int			 failed[SVC__MAX];	/* ask again next run */
 	long long		 dc_limit;
 	char			 dc_log[PATH_MAX];
 	struct defaults		 d[SVC__MAX];
@@ -46,17 +47,6 @@ services_forget(void)
 	defaults_free(&sa.d[SVC_POSTFIX]);
 	defaults_free(&sa.d[SVC_DOVECOT]);
 	memset(&sa, 0, sizeof(sa));
-}
-
-static void
-forget_svc(int i)
-{
-	defaults_free(&sa.d[i]);
-	sa.asked[i] = sa.failed[i] = 0;
-	if (i == SVC_DOVECOT) {
-		sa.dc_limit = 0;
-		sa.dc_log[0] = '\0';
-	}
 }
 
 /* ---- the configuration files' identity ---- */
@@ -170,7 +160,6 @@ void
 services_begin(const struct conf *c, int keep)
 {
 	unsigned long long fp;
-	int i;
 
 	if (!keep) {
 		services_forget();
@@ -185,10 +174,7 @@ services_begin(const struct conf *c, int keep)
 	sa.have_fp = 1;
 	sa.fp = fp;
 	if (sa.syntax_asked && sa.syntax_rc == -1)
-		sa.syntax_asked = 0;
-	for (i = 0; i < SVC__MAX; i++)
-		if (sa.failed[i])
-			forget_svc(i);
+		sa.syntax_asked = 0;	/* `dovecot --version` is cheap */
 }
 
 /* ---- which services are on ---- */
@@ -339,10 +325,8 @@ ask_dovecot(const struct conf *c)
 	if (le != NULL && services_syntax(c, &syntax) == -1)
 		le = NULL;
 	if ((out = ask(c, "dovecot", c->dovecot.query, limits, le != NULL ?
-	    defaults_dovecot_names(syntax) : NULL)) == NULL) {
-		sa.failed[SVC_DOVECOT] = 1;
+	    defaults_dovecot_names(syntax) : NULL)) == NULL)
 		return;
-	}
 	services_parse_dovecot(out, syntax, le, &sa.dc_limit, sa.dc_log,
 	    sizeof(sa.dc_log), &sa.d[SVC_DOVECOT]);
 	free(out);
@@ -364,10 +348,8 @@ ask_postfix(const struct conf *c)
 	if (c->postfix.query == NULL || c->letsencrypt_dir == NULL)
 		return;
 	if ((hout = ask(c, what, c->postfix.query, h,
-	    defaults_postfix_names())) == NULL ||
-	    (pout = ask(c, what, c->postfix.query, p, NULL)) == NULL)
-		sa.failed[SVC_POSTFIX] = 1;
-	else
+	    defaults_postfix_names())) != NULL &&
+	    (pout = ask(c, what, c->postfix.query, p, NULL)) != NULL)
 		defaults_postfix_parse(hout, pout, c->letsencrypt_dir,
 		    &sa.d[SVC_POSTFIX]);
 	free(hout);

@@ -130,7 +130,7 @@ check_other_map(struct setup *s, const char *map, int before)
 			    "used (snisync's map comes first); remove it to "
 			    "avoid confusion", map, log_esc(key));
 	}
-	free_wiped(text, len);
+	util_free_wiped(text, len);
 }
 
 /* --apply: sets the unset parameter, once snisync's map exists (a map

@@ -118,21 +118,14 @@ struct state {
 
 
 /*
- * state_load(dir, peek, &st): the state of state_dir dir: its database,
- * or (before the first save of 0.2) its state.json; empty when there is
- * neither. peek: the caller holds snisync's lock (no writer runs), so
+ * state_load(dir, peek, &st): the state of state_dir dir: its database;
+ * empty when there is none (migrate.c imports 0.1's state.json first). peek: the caller holds snisync's lock (no writer runs), so
  * the database is read without its lock file: nothing is written. A
  * record that cannot be decoded is logged and left out (the next sync
  * writes it again). 0, or -1 (logged) when the state exists but cannot
  * be read.
  */
 int	state_load(const char *dir, int peek, struct state *st);
-
-/* state_json_load(path, &st) (state_json.c): reads a state.json of
- * snisync 0.1 (formats 1 and 2) into st, for its one import into the
- * state database. 0 with st filled (empty when path is missing or
- * unreadable as a state: logged), -1 when it cannot be read. */
-int	state_json_load(const char *path, struct state *st);
 
 /*
  * state_load_some(dir, lineages, n, &st): state_load() of the run record
@@ -175,8 +168,8 @@ void	state_free(struct state *st);
  * "dovecot". */
 extern const char *const state_svc_names[2];
 
-/* dovecot_hold_name(h): "none", "does not fit", "no handshake". */
-const char *dovecot_hold_name(enum dovecot_hold h);
+/* state_hold_name(h): "none", "does not fit", "no handshake". */
+const char *state_hold_name(enum dovecot_hold h);
 
 /* state_hold_of(st, lineage): the lineage's held key change, or NULL. */
 const struct state_hold *state_hold_of(const struct state *st,
@@ -185,32 +178,5 @@ const struct state_hold *state_hold_of(const struct state *st,
 /* state_error_of(st, lineage): the lineage's recorded error, or NULL. */
 const struct state_error *state_error_of(const struct state *st,
 	    const char *lineage);
-
-/*
- * The record codec (pure; fuzz_state). state_decode(key, klen, val, vlen,
- * &st): adds the record to st: a lineage record ("l" + lineage) to its
- * pair, error, count and hold arrays, the run record ("r") to its run
- * fields; another key is skipped. Returns 0, or -1 when the record is
- * malformed (st unchanged). state_encode(st, &recs): every record of st
- * as the database would hold it, sorted by key, in one arena;
- * state_records_free().
- */
-struct state_record {
-	const char		*key;
-	size_t			 klen;
-	const unsigned char	*val;
-	size_t			 vlen;
-};
-
-struct state_records {
-	struct state_record	*r;
-	size_t			 n;
-	char			*arena;		/* the bytes r points into */
-};
-
-int	state_decode(const void *key, size_t klen, const void *val,
-	    size_t vlen, struct state *st);
-void	state_encode(const struct state *st, struct state_records *recs);
-void	state_records_free(struct state_records *recs);
 
 #endif

@@ -1,10 +1,11 @@
 /*
  * state_json.c - the one-time import of a snisync 0.1 state.json
- * (formats 1 and 2) into a struct state (state_json_load(), state.h);
+ * (formats 1 and 2) into a struct state (state_json_load(),
+ * state_json.h);
  * with conf.c and report.c, one of the three files that include
  * <jansson.h>.
  *
- * state.c calls it when state_dir has no database yet, saves what it
+ * migrate.c calls it when state_dir has no database yet, saves what it
  * read into the database and then keeps the file as state.json.old:
  * this file only reads (at most 64 MiB, through fsio_read()); it never
  * writes, renames or removes anything. It trusts nothing in the file: a
@@ -28,6 +29,7 @@
 #include "log.h"
 #include "plan.h"
 #include "state.h"
+#include "state_json.h"
 #include "util.h"
 
 static void
@@ -51,7 +53,8 @@ pair_head(struct pair *p, const char *lineage, const char *key,
 
 	memset(p, 0, sizeof(*p));
 	if (lineage == NULL || key == NULL || chain == NULL ||
-	    !json_is_array(names) || !hex64_ok(key) || !hex64_ok(chain))
+	    !json_is_array(names) || !util_hex64_ok(key) ||
+	    !util_hex64_ok(chain))
 		return -1;
 	p->lineage = xstrdup(lineage);
 	memcpy(p->key_id, key, 65);
@@ -183,7 +186,7 @@ holds_from_json(json_t *a, struct state *st)
 		const char *sp = json_string_value(json_object_get(h, "spki"));
 		struct state_hold *sh;
 
-		if (l == NULL || k == NULL || !hex64_ok(k))
+		if (l == NULL || k == NULL || !util_hex64_ok(k))
 			continue;
 		sh = &st->holds[st->nholds++];
 		sh->lineage = xstrdup(l);
@@ -230,7 +233,7 @@ dovecot_from_json(json_t *o, struct dovecot_state *d)
 	d->limit = jint(o, "limit");
 	d->measured = jint(o, "measured");
 	for (i = 1; h != NULL && i < DOVECOT_HOLD__MAX; i++)
-		if (strcmp(h, dovecot_hold_name((enum dovecot_hold)i)) == 0)
+		if (strcmp(h, state_hold_name((enum dovecot_hold)i)) == 0)
 			d->held = (enum dovecot_hold)i;
 	if (d->held == DOVECOT_HOLD_NONE)
 		return;

@@ -18,6 +18,7 @@
 #include "fsio.h"
 #include "log.h"
 #include "name.h"
+#include "migrate.h"
 #include "plan.h"
 #include "report.h"
 #include "exit.h"
@@ -88,7 +89,7 @@ status_print_dovecot(const struct dovecot_state *d, size_t names)
 		printf("dovecot: HELD BACK since %s (%s): the config in service "
 		    "lacks %zu of %zu names (%zu blocks in service); raise "
 		    "service config { vsz_limit = %s }, then reload snisync\n",
-		    when(d->held_since), dovecot_hold_name(d->held),
+		    when(d->held_since), state_hold_name(d->held),
 		    d->lacking, names, d->held_blocks, adv);
 	}
 	if (d->measured == 0)
@@ -175,7 +176,7 @@ status_load(const struct conf *c, struct state *st, struct plan *plan)
 	int rc;
 
 	log_set_quiet(1);
-	rc = state_load(c->state_dir, 0, st);
+	rc = migrate_load(c->state_dir, 0, 0, st);
 	if (rc == -1) {
 		memset(plan, 0, sizeof(*plan));
 		return -1;
@@ -229,7 +230,7 @@ status_run(const struct conf *c, int json)
 	v.enabled[0] = c->postfix.enabled;
 	v.enabled[1] = c->dovecot.enabled;
 	if (json) {
-		char *text = status_json(&v);
+		char *text = report_status_json(&v);
 
 		printf("%s\n", text);
 		free(text);

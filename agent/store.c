@@ -124,13 +124,13 @@ load_legacy(const char *legacy, struct pair *p, char *why, size_t whysz)
 		else if (!is_id(b[i], l[i], ids[i])) {
 			snprintf(why, whysz, "%s: content does not match its "
 			    "name", path);
-			free_wiped(b[i], l[i]);
+			util_free_wiped(b[i], l[i]);
 			b[i] = NULL;
 		}
 		free(path);
 		if (b[i] == NULL) {
 			if (i == 1)
-				free_wiped(b[0], l[0]);
+				util_free_wiped(b[0], l[0]);
 			return -1;
 		}
 	}
@@ -174,7 +174,7 @@ store_load(const char *served, const char *legacy, struct pair *p,
 	rc = 0;
 out:
 	if (buf != NULL)
-		free_wiped(buf, len);
+		util_free_wiped(buf, len);
 	free(path);
 	return rc;
 }

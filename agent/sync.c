@@ -32,6 +32,7 @@
 #include "expiry.h"
 #include "fsio.h"
 #include "log.h"
+#include "migrate.h"
 #include "plan.h"
 #include "postfix.h"
 #include "report.h"
@@ -55,64 +56,6 @@ sync_result_free(struct sync_result *r)
 		free(r->deferred[i]);
 	free(r->deferred);
 	memset(r, 0, sizeof(*r));
-}
-
-void
-work_init(struct work *w, const struct conf *c, const struct sync_opts *o)
-{
-	struct stat st;
-
-	memset(w, 0, sizeof(*w));
-	w->c = c;
-	w->o = o;
-	w->now = time(NULL);
-	w->served = xasprintf("%s/" STORE_SERVED, c->state_dir);
-	w->staging = xasprintf("%s/" STORE_STAGING, c->state_dir);
-	w->legacy = xasprintf("%s/" STORE_LEGACY, c->state_dir);
-	if (lstat(w->legacy, &st) == -1 || !S_ISDIR(st.st_mode)) {
-		free(w->legacy);
-		w->legacy = NULL;
-	}
-}
-
-void
-work_free(struct work *w)
-{
-	size_t i;
-
-	for (i = 0; i < w->npairs; i++)
-		pair_free(&w->pairs[i]);
-	free(w->pairs);
-	for (i = 0; i < w->nerrs; i++) {
-		free(w->errs[i].lineage);
-		free(w->errs[i].file);
-		free(w->errs[i].error);
-	}
-	free(w->errs);
-	plan_free(&w->plan);
-	plan_free(&w->oldplan);
-	scan_free(&w->sc);
-	fsio_list_free(w->served_names, w->nserved);
-	fsio_list_free(w->legacy_names, w->nlegacy);
-	for (i = 0; i < w->nholds; i++)
-		free(w->holds[i].lineage);
-	free(w->holds);
-	for (i = 0; i < w->ncounts; i++)
-		free(w->counts[i].lineage);
-	free(w->counts);
-	for (i = 0; i < w->nchanged; i++)
-		free(w->changed[i]);
-	free(w->changed);
-	for (i = 0; i < w->nfailing; i++) {
-		free(w->failing[i].lineage);
-		free(w->failing[i].why);
-	}
-	free(w->failing);
-	state_free(&w->old);
-	free(w->served);
-	free(w->staging);
-	free(w->legacy);
-	free(w->dc_old);
 }
 
 int
@@ -185,64 +128,6 @@ take_lock(const struct conf *c)
 		log_err("another snisync run held the lock for %d s; giving up",
 		    c->lock_timeout);
 	return fd;
-}
-
-static long long
-mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static void
-tm_start(struct timing *t)
-{
-	memset(t, 0, sizeof(*t));
-	t->start = t->mark = mono_us();
-	getrusage(RUSAGE_SELF, &t->self);
-	getrusage(RUSAGE_CHILDREN, &t->kids);
-}
-
-void
-tm_mark(struct timing *t, enum phase p)
-{
-	long long now = mono_us();
-
-	t->us[p] += now - t->mark;
-	t->mark = now;
-}
-
-static long long
-ru_us(const struct rusage *a, const struct rusage *b)
-{
-	return (long long)(b->ru_utime.tv_sec - a->ru_utime.tv_sec) * 1000000 +
-	    (b->ru_utime.tv_usec - a->ru_utime.tv_usec) +
-	    (long long)(b->ru_stime.tv_sec - a->ru_stime.tv_sec) * 1000000 +
-	    (b->ru_stime.tv_usec - a->ru_stime.tv_usec);
-}
-
-static void
-tm_report(const struct timing *t, long long check_ms)
-{
-	struct rusage self, kids;
-
-	getrusage(RUSAGE_SELF, &self);
-	getrusage(RUSAGE_CHILDREN, &kids);
-	log_debug("timing: %.1f ms: state load %.1f, scan/validate/plan %.1f, "
-	    "render and compare %.1f, default-certificate queries %.1f, "
-	    "write %.1f (Dovecot check %lld ms), state save %.1f, reloads "
-	    "%.1f, clean-up %.1f; CPU %.1f ms (children %.1f), %ld page "
-	    "faults",
-	    (mono_us() - t->start) / 1000.0, t->us[PH_LOAD] / 1000.0,
-	    t->us[PH_GATHER] / 1000.0, t->us[PH_RENDER] / 1000.0,
-	    t->us[PH_DEFAULTS] / 1000.0,
-	    (t->us[PH_WRITE] + t->us[PH_CHECK]) / 1000.0, check_ms,
-	    t->us[PH_SAVE] / 1000.0, t->us[PH_RELOAD] / 1000.0,
-	    t->us[PH_GC] / 1000.0, ru_us(&t->self, &self) / 1000.0,
-	    ru_us(&t->kids, &kids) / 1000.0,
-	    self.ru_minflt - t->self.ru_minflt);
 }
 
 /* The names served: the renewal path's plan holds its lineages' alone. */
@@ -327,14 +212,14 @@ sync_resync(const struct conf *c, const struct sync_opts *o)
 	struct fsio_id out_before[2];
 	struct timing tm;
 
-	tm_start(&tm);
+	timing_start(&tm);
 	work_init(&w, c, o);
 	lmdb = xasprintf("%s.lmdb", c->postfix.path);
 	if (!o->dry_run && (lockfd = take_lock(c)) < 0) {
 		rc = lockfd == -2 ? EXIT_LOCKED : EXIT_APPLY;
 		goto out;
 	}
-	tm_mark(&tm, PH_LOAD);	/* the lock wait too */
+	timing_mark(&tm, PH_LOAD);	/* the lock wait too */
 	services_begin(c, o->daemon);
 	{
 		int on[SVC__MAX];
@@ -343,14 +228,20 @@ sync_resync(const struct conf *c, const struct sync_opts *o)
 		w.postfix_on = on[SVC_POSTFIX];
 		w.dovecot_on = on[SVC_DOVECOT];
 	}
-	if (!try_renewal(&w, lmdb, &tm) &&
-	    (state_load(c->state_dir, !o->dry_run, &w.old) == -1 ||
-	    (tm_mark(&tm, PH_LOAD), gather(&w, o)) == -1)) {
-		log_err("nothing changed");
-		rc = EXIT_APPLY;
-		goto out;
+	if (!renew_try(&w, lmdb, &tm)) {
+		/* The whole state; what the renewal path's try deferred is
+		 * dropped with it. */
+		if (o->result != NULL)
+			sync_result_free(o->result);
+		if (migrate_load(c->state_dir, !o->dry_run, !o->dry_run,
+		    &w.old) == -1 || (timing_mark(&tm, PH_LOAD),
+		    validate_gather(&w, o)) == -1) {
+			log_err("nothing changed");
+			rc = EXIT_APPLY;
+			goto out;
+		}
 	}
-	tm_mark(&tm, PH_GATHER);
+	timing_mark(&tm, PH_GATHER);
 	w.svc[0] = w.old.svc[0];
 	w.svc[1] = w.old.svc[1];
 	w.dc = w.old.dovecot;
@@ -369,17 +260,18 @@ sync_resync(const struct conf *c, const struct sync_opts *o)
 	have_lmdb = w.old.have_lmdb;
 	lmdb_id = w.old.lmdb;
 	diff_build(&w, &d);
-	same_plan = plan_unchanged(&w, &d);
+	same_plan = renew_plan_unchanged(&w, &d);
 	if (sv[SVC_POSTFIX].on && w.partial)
 		sv[SVC_POSTFIX].change = d.nserving > 0; /* entries alone */
-	else if (sv[SVC_POSTFIX].on && same_plan && lmdb_current(&w, lmdb) &&
-	    output_current(&w, SVC_POSTFIX))
+	else if (sv[SVC_POSTFIX].on && same_plan &&
+	    commit_lmdb_current(&w, lmdb) &&
+	    renew_output_current(&w, SVC_POSTFIX))
 		sv[SVC_POSTFIX].change = 0;	/* nothing to render */
 	else if (sv[SVC_POSTFIX].on) {
 		pf_src = postfix_source(&w.plan, w.pairs, w.served, &pf_len);
 		sv[SVC_POSTFIX].change = d.nserving > 0 ||
-		    !lmdb_current(&w, lmdb) ||
-		    !file_equals(c->postfix.path, pf_src, pf_len);
+		    !commit_lmdb_current(&w, lmdb) ||
+		    !commit_file_equals(c->postfix.path, pf_src, pf_len);
 	}
 	if (sv[SVC_DOVECOT].on && w.partial)
 		sv[SVC_DOVECOT].files = d.nserving > 0;	/* same include */
@@ -388,13 +280,13 @@ sync_resync(const struct conf *c, const struct sync_opts *o)
 		sv[SVC_DOVECOT].status = "version unknown, not written";
 		failed = 1;
 	} else if (sv[SVC_DOVECOT].on && same_plan &&
-	    output_current(&w, SVC_DOVECOT))
+	    renew_output_current(&w, SVC_DOVECOT))
 		sv[SVC_DOVECOT].change = sv[SVC_DOVECOT].files = 0;
 	else if (sv[SVC_DOVECOT].on) {
 		dc_text = dovecot_render(&w.plan, w.pairs, w.served, w.syntax,
 		    &dc_len);
-		sv[SVC_DOVECOT].change = !file_equals(c->dovecot.path, dc_text,
-		    dc_len);
+		sv[SVC_DOVECOT].change = !commit_file_equals(c->dovecot.path,
+		    dc_text, dc_len);
 		/* The include names served files; new content is read at
 		 * Dovecot's reload, with no new include to check. */
 		sv[SVC_DOVECOT].files = d.nserving > 0;
@@ -404,16 +296,16 @@ sync_resync(const struct conf *c, const struct sync_opts *o)
 			sv[i].status = "unchanged";
 			sv[i].reload = w.old.reload_pending[i];
 		}
-	tm_mark(&tm, PH_RENDER);
-	defaults_check(&w, sv);
-	tm_mark(&tm, PH_DEFAULTS);
+	timing_mark(&tm, PH_RENDER);
+	reload_defaults(&w, sv);
+	timing_mark(&tm, PH_DEFAULTS);
 	diff_log(&w, &d, o->dry_run);
 	if (o->dry_run) {
 		print_dry_run(&w, &d, sv, lmdb);
 		goto report;
 	}
-	tm_mark(&tm, PH_RENDER);
-	if (write_store(&w, &d) == -1) {
+	timing_mark(&tm, PH_RENDER);
+	if (commit_store(&w, &d) == -1) {
 		log_err("store: cannot write %s; outputs left as they were",
 		    w.served);
 		rc = EXIT_APPLY;
@@ -422,14 +314,14 @@ sync_resync(const struct conf *c, const struct sync_opts *o)
 	/* Before replacing a service's files, record that it will need a
 	 * reload: if this run dies between the two, the next one sees
 	 * unchanged files and must still reload. */
-	tm_mark(&tm, PH_WRITE);
-	if (save_intent(&w, sv) == -1) {
+	timing_mark(&tm, PH_WRITE);
+	if (commit_save_intent(&w, sv) == -1) {
 		rc = EXIT_APPLY;
 		goto out;
 	}
-	tm_mark(&tm, PH_SAVE);
+	timing_mark(&tm, PH_SAVE);
 	if (sv[SVC_POSTFIX].change) {
-		if (write_postfix(&w, &d, pf_src, pf_len, &lmdb_id) == -1) {
+		if (commit_postfix(&w, &d, pf_src, pf_len, &lmdb_id) == -1) {
 			sv[SVC_POSTFIX].status = "write failed, previous map "
 			    "kept";
 			sv[SVC_POSTFIX].failed = 1;
@@ -443,17 +335,17 @@ sync_resync(const struct conf *c, const struct sync_opts *o)
 		}
 	}
 	if (sv[SVC_DOVECOT].on && !sv[SVC_DOVECOT].change)
-		dovecot_unhold(&w);	/* the include has every name */
-	if (sv[SVC_DOVECOT].change && still_held(&w, o)) {
+		guard_unhold(&w);	/* the include has every name */
+	if (sv[SVC_DOVECOT].change && guard_still_held(&w, o)) {
 		sv[SVC_DOVECOT].status = "held back, not retried";
 		sv[SVC_DOVECOT].held_back = dc_rolled_back = 1;
 	} else if (sv[SVC_DOVECOT].change) {
-		if ((i = write_dovecot(&w, dc_text, dc_len)) < 0) {
+		if ((i = guard_write(&w, dc_text, dc_len)) < 0) {
 			sv[SVC_DOVECOT].status = i == -2 ? "too big for "
 			    "service config's vsz_limit, previous config kept" :
 			    "rejected by its check, previous config kept";
 			if (i == -2) {
-				dovecot_hold(&w, DOVECOT_HOLD_NO_FIT);
+				guard_hold(&w, DOVECOT_HOLD_NO_FIT);
 				sv[SVC_DOVECOT].held_back = 1;
 			} else
 				sv[SVC_DOVECOT].failed = 1;
@@ -475,15 +367,15 @@ sync_resync(const struct conf *c, const struct sync_opts *o)
 	 * them (the next run sees unchanged files). */
 	w.reload_pending[SVC_POSTFIX] = sv[SVC_POSTFIX].reload;
 	w.reload_pending[SVC_DOVECOT] = sv[SVC_DOVECOT].reload;
-	tm_mark(&tm, PH_WRITE);
+	timing_mark(&tm, PH_WRITE);
 	tm.us[PH_WRITE] -= w.dc_check_ms * 1000;
 	tm.us[PH_CHECK] += w.dc_check_ms * 1000;
 	if (!w.partial)
-		mark_sole(&w);
-	note_outputs(&w, sv);
-	if (save_state(&w, &lmdb_id, have_lmdb, 0) == -1)
+		renew_mark_sole(&w);
+	renew_note_outputs(&w, sv);
+	if (commit_save_state(&w, &lmdb_id, have_lmdb, 0) == -1)
 		failed = 1;
-	tm_mark(&tm, PH_SAVE);
+	timing_mark(&tm, PH_SAVE);
 	memcpy(svc_before, w.svc, sizeof(svc_before));
 	dc_before = w.dc;
 	memcpy(out_before, w.out_id, sizeof(out_before));
@@ -495,13 +387,13 @@ sync_resync(const struct conf *c, const struct sync_opts *o)
 				    "(--defer-reload)" : "updated, reload held "
 				    "back (reload_min_interval_s)";
 	} else
-		run_reloads(&w, sv);
-	tm_mark(&tm, PH_RELOAD);
+		reload_run(&w, sv);
+	timing_mark(&tm, PH_RELOAD);
 	if (sv[SVC_DOVECOT].held_back)
 		dc_rolled_back = 1;
 	else if (sv[SVC_DOVECOT].written && !sv[SVC_DOVECOT].reload)
-		dovecot_unhold(&w);	/* applied and reloaded */
-	note_outputs(&w, sv);
+		guard_unhold(&w);	/* applied and reloaded */
+	renew_note_outputs(&w, sv);
 	if (memcmp(out_before, w.out_id, sizeof(out_before)) != 0 ||
 	    w.reload_pending[SVC_POSTFIX] != sv[SVC_POSTFIX].reload ||
 	    w.reload_pending[SVC_DOVECOT] != sv[SVC_DOVECOT].reload ||
@@ -509,12 +401,12 @@ sync_resync(const struct conf *c, const struct sync_opts *o)
 	    memcmp(&dc_before, &w.dc, sizeof(dc_before)) != 0) {
 		w.reload_pending[SVC_POSTFIX] = sv[SVC_POSTFIX].reload;
 		w.reload_pending[SVC_DOVECOT] = sv[SVC_DOVECOT].reload;
-		if (save_state(&w, &lmdb_id, have_lmdb, 1) == -1)
+		if (commit_save_state(&w, &lmdb_id, have_lmdb, 1) == -1)
 			failed = 1;
 	}
-	tm_mark(&tm, PH_SAVE);
-	gc_store(&w, dc_rolled_back);
-	tm_mark(&tm, PH_GC);
+	timing_mark(&tm, PH_SAVE);
+	commit_gc(&w, dc_rolled_back);
+	timing_mark(&tm, PH_GC);
 	for (i = 0; i < SVC__MAX; i++)
 		failed |= sv[i].failed;
 	held = sv[SVC_DOVECOT].held_back;
@@ -538,9 +430,9 @@ report:
 	if (o->result != NULL)
 		fill_result(&w, sv, held, failed, o->result);
 	if (!o->dry_run) {
-		finish_run(&w, rc);
-		tm_mark(&tm, PH_GC);
-		tm_report(&tm, w.dc_check_ms);
+		commit_finish(&w, rc);
+		timing_mark(&tm, PH_GC);
+		timing_report(&tm, w.dc_check_ms);
 	}
 out:
 	if (lockfd >= 0)
@@ -577,7 +469,8 @@ sync_check(const struct conf *c, int json)
 
 	work_init(&w, c, &o);
 	log_set_quiet(1);
-	if (state_load(c->state_dir, 0, &w.old) == -1 || gather(&w, &o) == -1) {
+	if (migrate_load(c->state_dir, 0, 0, &w.old) == -1 ||
+	    validate_gather(&w, &o) == -1) {
 		work_free(&w);
 		return EXIT_APPLY;
 	}

@@ -153,7 +153,7 @@ print_pair(const struct conf *c, const struct issuers *is, int port,
 	rc = 0;
 out:
 	if (q.key != NULL)
-		free_wiped(q.key, q.keylen);
+		util_free_wiped(q.key, q.keylen);
 	free(q.chain);
 	free(served);
 	free(legacy);

@@ -1,6 +1,9 @@
 /*
- * util.h - allocation that never returns NULL (out of memory is fatal)
- * and a growable byte buffer.
+ * util.h - the base library every file may use: allocation that never
+ * returns NULL (xmalloc.c: x*), a growable byte buffer (buf.c: buf_*),
+ * string arrays (strv.c: strv_*), times as snisync prints them (fmt.c:
+ * fmt_*), a loop run on every CPU (par.c: par_*) and the rest (util.c:
+ * util_*).
  */
 #ifndef SNISYNC_UTIL_H
 #define SNISYNC_UTIL_H
@@ -36,16 +39,18 @@ void	buf_free(struct buf *b);
  */
 void	*xgrow(void *p, size_t n, size_t size);
 
-/* sort_unless_sorted(base, n, size, cmp): qsort() unless base already is
- * in cmp's order (one pass; records read in key order usually are). */
-void	sort_unless_sorted(void *base, size_t n, size_t size,
+/* util_sort_unless_sorted(base, n, size, cmp): qsort() unless base
+ * already is in cmp's order (one pass; records read in key order usually
+ * are). */
+void	util_sort_unless_sorted(void *base, size_t n, size_t size,
 	    int (*cmp)(const void *, const void *));
 
-/* hex64_ok(s): s is 64 lowercase hex digits (a SHA-256), nothing more. */
-int	hex64_ok(const char *s);
+/* util_hex64_ok(s): s is 64 lowercase hex digits (a SHA-256), nothing
+ * more. */
+int	util_hex64_ok(const char *s);
 
-/* free_wiped(p, n): explicit_bzero n bytes at p, then free(p). */
-void	free_wiped(void *p, size_t n);
+/* util_free_wiped(p, n): explicit_bzero n bytes at p, then free(p). */
+void	util_free_wiped(void *p, size_t n);
 
 /*
  * par_for(n, min, fn, arg): fn(arg, i) for every i < n, on as many
@@ -69,8 +74,8 @@ int	strv_cmp(const void *a, const void *b);
 /* strv_has(v, n, s): 1 when one of the n strings in v equals s. */
 int	strv_has(char *const *v, size_t n, const char *s);
 
-/* mono_ms(): CLOCK_MONOTONIC in milliseconds. */
-long long mono_ms(void);
+/* util_mono_ms(): CLOCK_MONOTONIC in milliseconds. */
+long long util_mono_ms(void);
 
 /* fmt_utc(t): "2026-11-22 10:00:00 UTC", in a rotating static buffer. */
 const char *fmt_utc(long long t);

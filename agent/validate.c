@@ -1,7 +1,7 @@
 /*
  * validate.c - scan -> validate -> plan: the pairs a run may serve.
  *
- * gather() scans the sources (scan.c returns what it saw and nothing
+ * validate_gather() scans the sources (scan.c returns what it saw and nothing
  * else), validates each lineage it read (cert.c, on up to 8 threads) and
  * builds this run's plan beside the applied state's. Validation owns the
  * cache of unchanged pairs: a lineage whose resolved files are the very
@@ -62,7 +62,7 @@ copy_pair_meta(struct pair *dst, const struct pair *src)
 /* Loads a pair's bytes from its served file (or the legacy store),
  * checked against the ids the state records. 0, or -1 (logged). */
 int
-load_bytes(struct work *w, struct pair *p)
+validate_load_bytes(struct work *w, struct pair *p)
 {
 	char why[PATH_MAX + 200];
 
@@ -120,11 +120,11 @@ find_sorted(const void *key, const void *base, size_t n, size_t size,
 }
 
 const struct pair *
-old_pair(const struct work *w, const char *lineage)
+validate_old_pair(const struct work *w, const char *lineage)
 {
 	static _Thread_local size_t hint;
 
-	/* gather() sorted the old pairs by lineage: one pair each. */
+	/* validate_gather() sorted the old pairs by lineage: one pair each. */
 	return find_sorted(lineage, w->old.pairs, w->old.n,
 	    sizeof(*w->old.pairs), cmp_pair_key, &hint);
 }
@@ -133,7 +133,7 @@ old_pair(const struct work *w, const char *lineage)
 static void
 keep_last_good(struct work *w, const char *lineage, int quiet)
 {
-	const struct pair *op = old_pair(w, lineage);
+	const struct pair *op = validate_old_pair(w, lineage);
 	struct pair *p;
 
 	if (op == NULL)
@@ -147,7 +147,7 @@ keep_last_good(struct work *w, const char *lineage, int quiet)
 	p = add_pair(w);
 	copy_pair_meta(p, op);
 	p->last_good = 1;
-	if (load_bytes(w, p) == -1) {
+	if (validate_load_bytes(w, p) == -1) {
 		log_err("lineage %s: last good pair unavailable; its names "
 		    "are no longer served", log_esc(lineage));
 		pair_free(p);
@@ -282,7 +282,7 @@ held_name(const struct work *w, const struct pair *p)
 static int
 hold_check(struct work *w, struct pair *p)
 {
-	const struct pair *op = old_pair(w, p->lineage);
+	const struct pair *op = validate_old_pair(w, p->lineage);
 	const struct state_hold *oh;
 	struct state_hold h = { 0 };
 	const char *name;
@@ -359,7 +359,7 @@ validate_one(struct work *w, struct lineage *l, struct vjob *j)
 	if (l->cached) {
 		/* The files validated and applied before, unchanged. */
 		p = add_pair(w);
-		copy_pair_meta(p, old_pair(w, l->name));
+		copy_pair_meta(p, validate_old_pair(w, l->name));
 		p->last_good = 0;
 		return;
 	}
@@ -398,7 +398,7 @@ validate_one(struct work *w, struct lineage *l, struct vjob *j)
 	p->src_chain = xstrdup(l->chain.path);
 	p->src_key_id = l->key.id;
 	p->src_chain_id = l->chain.id;
-	op = old_pair(w, p->lineage);
+	op = validate_old_pair(w, p->lineage);
 	differs = op == NULL || !pair_same_files(op, p);
 	if (hold_check(w, p) == 0 && differs) {
 		w->changed = xreallocarray(w->changed, w->nchanged + 1,
@@ -433,9 +433,9 @@ listed(const char *dir, int *done, char ***names, size_t *n,
 /* Whether a lineage's served file is there. A sync of a few lineages
  * (the daemon, the deploy hook) asks the file system for each; a
  * larger one lists the directory once, as it was when the scan began (a
- * file removed since is caught when it is read: load_bytes). */
+ * file removed since is caught when it is read: validate_load_bytes). */
 int
-served_has(struct work *w, const char *lineage)
+validate_served_has(struct work *w, const char *lineage)
 {
 	static _Thread_local size_t hint;
 	char name[STORE_NAME_MAX];
@@ -470,7 +470,7 @@ legacy_has(struct work *w, const char *id)
 static int
 on_disk(struct work *w, const struct pair *p)
 {
-	return served_has(w, p->lineage) || (w->legacy != NULL &&
+	return validate_served_has(w, p->lineage) || (w->legacy != NULL &&
 	    legacy_has(w, p->key_id) && legacy_has(w, p->chain_id));
 }
 
@@ -484,7 +484,7 @@ static int
 cached(void *arg, const struct lineage *l)
 {
 	struct work *w = arg;
-	const struct pair *op = old_pair(w, l->name);
+	const struct pair *op = validate_old_pair(w, l->name);
 
 	return op != NULL && !op->last_good && op->src_key != NULL &&
 	    op->src_chain != NULL && strcmp(op->src_key, l->key.path) == 0 &&
@@ -500,7 +500,7 @@ cached(void *arg, const struct lineage *l)
 static int
 prior(void *arg, const char *lineage, struct scan_prior *p)
 {
-	const struct pair *op = old_pair(arg, lineage);
+	const struct pair *op = validate_old_pair(arg, lineage);
 
 	if (op == NULL || op->last_good || op->src_key == NULL ||
 	    op->src_chain == NULL)
@@ -513,7 +513,7 @@ prior(void *arg, const char *lineage, struct scan_prior *p)
 }
 
 int
-in_scan(struct work *w, const char *lineage)
+validate_in_scan(struct work *w, const char *lineage)
 {
 	/* scan_tree() returns lineages sorted by name. */
 	static _Thread_local size_t hint;
@@ -534,7 +534,7 @@ stamp_since(struct work *w)
 		struct pair *p = &w->pairs[i];
 		const struct pair *op;
 
-		op = old_pair(w, p->lineage);
+		op = validate_old_pair(w, p->lineage);
 		if (p->since == 0)
 			p->since = op != NULL && op->since != 0 &&
 			    pair_same_files(op, p) ? op->since :
@@ -587,7 +587,7 @@ count_errors(struct work *w)
 	for (i = 0; i < w->old.ncounts; i++) {
 		const char *l = w->old.counts[i].lineage;
 
-		if (in_scan(w, l) || (w->o->nonly > 0 &&
+		if (validate_in_scan(w, l) || (w->o->nonly > 0 &&
 		    !strv_has(w->o->only, w->o->nonly, l)))
 			w->counts[w->ncounts++] = (struct lineage_count){
 			    xstrdup(l), w->old.counts[i].n };
@@ -626,12 +626,12 @@ certbot_dir(const struct conf *c)
 /* scan + validate + plan. Returns 0, or -1 when the tree cannot be read
  * (then nothing may change). */
 int
-gather(struct work *w, const struct sync_opts *o)
+validate_gather(struct work *w, const struct sync_opts *o)
 {
 	struct vjob *jobs;
 	size_t i, j, njobs = 0;
 
-	sort_unless_sorted(w->old.pairs, w->old.n, sizeof(*w->old.pairs),
+	util_sort_unless_sorted(w->old.pairs, w->old.n, sizeof(*w->old.pairs),
 	    cmp_pair_lineage);
 
 	if (scan_all(certbot_dir(w->c), w->c->sources, w->c->nsources,
@@ -656,17 +656,18 @@ gather(struct work *w, const struct sync_opts *o)
 	for (i = 0; i < w->old.n; i++) {
 		const struct pair *op = &w->old.pairs[i];
 
-		if (in_scan(w, op->lineage))
+		if (validate_in_scan(w, op->lineage))
 			continue;
 		if (o->nonly > 0 && !strv_has(o->only, o->nonly, op->lineage)) {
 			/* Not asked about: it stays as it is, served from
 			 * the file it had when it was applied (only a full
 			 * resync looks at each again; a map rebuilt whole
-			 * reads it, and load_bytes names it if it is gone). */
+			 * reads it, and validate_load_bytes names it if it
+			 * is gone). */
 			copy_pair_meta(add_pair(w), op);
 			continue;
 		}
-		if (source_of(w->c->sources, w->c->nsources,
+		if (scan_source_of(w->c->sources, w->c->nsources,
 		    op->lineage) != NULL)
 			log_info("lineage %s: gone from its source; removing "
 			    "its names", log_esc(op->lineage));
@@ -679,7 +680,7 @@ gather(struct work *w, const struct sync_opts *o)
 	if (o->nonly > 0)
 		for (i = 0; i < w->old.nerrs; i++)
 			if (!strv_has(o->only, o->nonly, w->old.errs[i].lineage) &&
-			    !in_scan(w, w->old.errs[i].lineage)) {
+			    !validate_in_scan(w, w->old.errs[i].lineage)) {
 				struct state_error *e = &w->old.errs[i];
 
 				w->errs = xreallocarray(w->errs, w->nerrs + 1,
@@ -694,7 +695,7 @@ gather(struct work *w, const struct sync_opts *o)
 		for (i = 0; i < w->old.nholds; i++)
 			if (!strv_has(o->only, o->nonly,
 			    w->old.holds[i].lineage) &&
-			    !in_scan(w, w->old.holds[i].lineage)) {
+			    !validate_in_scan(w, w->old.holds[i].lineage)) {
 				struct state_hold h = w->old.holds[i];
 
 				h.lineage = xstrdup(h.lineage);

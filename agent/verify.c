@@ -236,7 +236,7 @@ verify_dovecot_confirm(const struct conf *c, const char *sni,
     const size_t *idx, size_t n, long long deadline_ms, int *tries,
     char *why, size_t whysz)
 {
-	long long end = mono_ms() + deadline_ms, left;
+	long long end = util_mono_ms() + deadline_ms, left;
 	char fp[96], greet[128], r_why[256], name[NAME_MAX_LEN + 32];
 	size_t k;
 	int t = 0, r;
@@ -248,7 +248,7 @@ verify_dovecot_confirm(const struct conf *c, const char *sni,
 			const struct verify_endpoint *ep =
 			    &c->verify.endpoints[idx[k]];
 
-			left = end - mono_ms();
+			left = end - util_mono_ms();
 			if (left < 100)
 				left = 100;
 			t++;
@@ -268,7 +268,7 @@ verify_dovecot_confirm(const struct conf *c, const char *sni,
 			    "connection refused" : r == 0 ? "no greeting "
 			    "after the handshake" : r_why);
 		}
-		if (mono_ms() + 500 >= end || t >= VERIFY_DOVECOT_TRIES)
+		if (util_mono_ms() + 500 >= end || t >= VERIFY_DOVECOT_TRIES)
 			break;
 		nanosleep(&(struct timespec){ 0, 500 * 1000000L }, NULL);
 	}

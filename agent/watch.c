@@ -2,21 +2,16 @@
  * watch.c - `snisync watch`; the only file that includes <sys/inotify.h>.
  *
  * Watches letsencrypt_dir (for live/ appearing and certbot's lock),
- * live/ and every lineage directory. Events only mark lineages dirty; a
- * settle window (settle_ms of quiet, at most settle_max_ms after the
- * first event) batches a burst into one pipeline run, deferred while
- * certbot holds its lock (at most certbot_wait_s). A lineage that fails
- * right after an event may be mid-swap: it is retried quietly and
- * reported only if still broken report_after_s later. A failed reload is
- * retried with backoff; two reloads of a service are at least
- * reload_min_interval_s apart (a change inside that time is written at
- * once and its reload held until then). A full resync runs every
- * resync_interval_s and
- * warns about certificates close to expiry. Idle, it sleeps in one poll()
- * with no timer shorter than the periodic resync (or the systemd
- * watchdog, when configured). SIGHUP re-reads the config (a bad one is
- * refused and the old one kept) and resyncs everything; SIGTERM/SIGINT
- * end it after the current run, exit status 0.
+ * live/, every lineage directory and each source's. Events only mark
+ * lineages dirty; schedule.c decides when the pipeline runs (the settle
+ * window, certbot's lock, quiet retries of a lineage that may be
+ * mid-swap, backoff, the reload rate limit, the periodic full resync).
+ * After a full resync it warns about certificates close to expiry.
+ * Idle, it sleeps in one poll() with no timer shorter than the periodic
+ * resync (or the systemd watchdog, when configured). SIGHUP re-reads the
+ * config (a bad one is refused and the old one kept), forgets what the
+ * services answered and resyncs everything; SIGTERM/SIGINT end it after
+ * the current run, exit status 0.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -40,7 +35,9 @@
 #include "expiry.h"
 #include "fsio.h"
 #include "log.h"
+#include "migrate.h"
 #include "scan.h"
+#include "schedule.h"
 #include "state.h"
 #include "sync.h"
 #include "util.h"
@@ -63,11 +60,6 @@ struct wd_ent {
 					   WD_ENTRY; source name for WD_SRC */
 };
 
-struct pending {
-	char		*name;
-	long long	 since;		/* ms: first failure, or last event */
-};
-
 struct watcher {
 	const char	*conf_path;
 	int		 explicit_conf;
@@ -75,21 +67,10 @@ struct watcher {
 	int		 in, sfd;
 	struct wd_ent	*wds;
 	size_t		 nwds;
-	char		**dirty;
-	size_t		 ndirty;
-	int		 full;
-	long long	 first_event, settle_at;
-	struct pending	*pend;
-	size_t		 npend;
-	long long	 retry_at;
-	long long	 next_full;
-	long long	 reload_retry_at;
-	int		 backoff_s;
+	struct schedule	 s;		/* when the pipeline runs */
 	int		 retry_held;	/* the next run tries a Dovecot
 					   include held back (start,
 					   SIGHUP) */
-	long long	 last_reload, reload_due_at;	/* rate limit */
-	long long	 certbot_since;
 	long long	 watchdog_ms, watchdog_at;
 	int		 stop;
 };
@@ -279,41 +260,18 @@ watch_all(struct watcher *w)
 		watch_source(w, &w->c->sources[i]);
 }
 
-/* ---- dirty set ---- */
-
-static void
-settle(struct watcher *w)
-{
-	long long now = mono_ms();
-
-	if (w->first_event == 0)
-		w->first_event = now;
-	w->settle_at = now + w->c->watch.settle_ms;
-	if (w->settle_at > w->first_event + w->c->watch.settle_max_ms)
-		w->settle_at = w->first_event + w->c->watch.settle_max_ms;
-}
+/* ---- dirty set (schedule.c) ---- */
 
 static void
 mark(struct watcher *w, const char *name)
 {
-	size_t i;
-
-	for (i = 0; i < w->npend; i++)
-		if (strcmp(w->pend[i].name, name) == 0)
-			w->pend[i].since = mono_ms();	/* still changing */
-	settle(w);
-	for (i = 0; i < w->ndirty; i++)
-		if (strcmp(w->dirty[i], name) == 0)
-			return;
-	w->dirty = xreallocarray(w->dirty, w->ndirty + 1, sizeof(char *));
-	w->dirty[w->ndirty++] = xstrdup(name);
+	schedule_mark(&w->s, &w->c->watch, name, util_mono_ms());
 }
 
 static void
 mark_full(struct watcher *w)
 {
-	w->full = 1;
-	settle(w);
+	schedule_mark_full(&w->s, &w->c->watch, util_mono_ms());
 }
 
 static int
@@ -407,9 +365,8 @@ handle_event(struct watcher *w, const struct inotify_event *ev)
 			    IN_MOVED_TO) ? "appeared" : "went away");
 			watch_all(w);
 			mark_full(w);
-		} else if (strcmp(name, ".certbot.lock") == 0 &&
-		    w->settle_at != 0)
-			w->settle_at = mono_ms();	/* recheck now */
+		} else if (strcmp(name, ".certbot.lock") == 0)
+			schedule_recheck(&w->s, util_mono_ms());
 		if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF))
 			log_warn("watch: %s went away",
 			    log_esc(w->c->letsencrypt_dir));
@@ -496,30 +453,6 @@ certbot_running(struct watcher *w)
 	return held;
 }
 
-static struct pending *
-pend_find(struct watcher *w, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < w->npend; i++)
-		if (strcmp(w->pend[i].name, name) == 0)
-			return &w->pend[i];
-	return NULL;
-}
-
-static void
-pend_drop(struct watcher *w, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < w->npend; i++)
-		if (strcmp(w->pend[i].name, name) == 0) {
-			free(w->pend[i].name);
-			w->pend[i] = w->pend[--w->npend];
-			return;
-		}
-}
-
 static void
 warn_expiry(struct watcher *w)
 {
@@ -529,7 +462,7 @@ warn_expiry(struct watcher *w)
 	char left[32], rule[80];
 	size_t i;
 
-	if (state_load(w->c->state_dir, 0, &st) == 0) {
+	if (migrate_load(w->c->state_dir, 0, 0, &st) == 0) {
 		for (i = 0; i < st.n; i++) {
 			const struct pair *p = &st.pairs[i];
 
@@ -547,123 +480,29 @@ warn_expiry(struct watcher *w)
 }
 
 static void
-add_dirty(struct watcher *w, const char *name)
-{
-	if (strv_has(w->dirty, w->ndirty, name))
-		return;
-	w->dirty = xreallocarray(w->dirty, w->ndirty + 1, sizeof(char *));
-	w->dirty[w->ndirty++] = xstrdup(name);
-}
-
-static void
 run_sync(struct watcher *w, int full)
 {
 	struct sync_result res = { 0 };
 	struct sync_opts o = { 0 };
-	char **quiet, **loud;
-	size_t nquiet = 0, nloud = 0, i;
-	long long now = mono_ms();
 	int rc;
 
-	/* Pending lineages are looked at again: quietly while their time
-	 * lasts, loudly once it is up. Lineages with fresh events are quiet:
-	 * certbot may be mid-swap. */
-	for (i = 0; i < w->npend; i++)
-		add_dirty(w, w->pend[i].name);
-	quiet = xcalloc(w->ndirty + 1, sizeof(char *));
-	loud = xcalloc(w->npend + 1, sizeof(char *));
-	for (i = 0; i < w->ndirty; i++) {
-		struct pending *p = pend_find(w, w->dirty[i]);
-
-		if (p != NULL && now - p->since >=
-		    (long long)w->c->watch.report_after_s * 1000)
-			loud[nloud++] = w->dirty[i];
-		else
-			quiet[nquiet++] = w->dirty[i];
-	}
-	o.daemon = 1;
-	o.quiet = quiet;
-	o.nquiet = nquiet;
-	o.loud = loud;
-	o.nloud = nloud;
+	schedule_begin(&w->s, &w->c->watch, full, util_mono_ms(), &o);
 	o.result = &res;
 	o.retry_held = w->retry_held;
 	w->retry_held = 0;
-	o.hold_reloads = w->last_reload != 0 && now - w->last_reload <
-	    (long long)w->c->watch.reload_min_interval_s * 1000;
-	w->reload_due_at = 0;
-	if (!full) {
-		o.only = w->dirty;
-		o.nonly = w->ndirty;
-	}
-	log_debug("watch: sync (%s, %zu dirty, %zu quiet, %zu due)",
-	    full ? "full" : "partial", w->ndirty, nquiet, nloud);
 	rc = sync_resync(w->c, &o);
 	/* Renewed on disk, still the old certificate served? Ask. */
 	if (res.reloaded && w->c->verify.after_reload)
-		verify_lineages(w->c, full ? NULL : w->dirty,
-		    full ? 0 : w->ndirty, 2000);
+		verify_lineages(w->c, full ? NULL : w->s.dirty,
+		    full ? 0 : w->s.ndirty, 2000);
 	malloc_trim(0);		/* idle, hand a big run's memory back */
-
-	/* Deferred failures wait; anything looked at and not deferred is
-	 * healed or has been reported. */
-	for (i = 0; i < w->npend; ) {
-		const char *n = w->pend[i].name;
-
-		if ((full || strv_has(w->dirty, w->ndirty, n)) &&
-		    !strv_has(res.deferred, res.ndeferred, n))
-			pend_drop(w, n);
-		else
-			i++;
-	}
-	for (i = 0; i < res.ndeferred; i++)
-		if (pend_find(w, res.deferred[i]) == NULL) {
-			w->pend = xreallocarray(w->pend, w->npend + 1,
-			    sizeof(*w->pend));
-			w->pend[w->npend++] = (struct pending){
-			    xstrdup(res.deferred[i]), now };
-		}
-	free(quiet);
-	free(loud);
-	for (i = 0; i < w->ndirty; i++)
-		free(w->dirty[i]);
-	free(w->dirty);
-	w->dirty = NULL;
-	w->ndirty = 0;
-	w->full = 0;
-	w->first_event = w->settle_at = 0;
-	w->certbot_since = 0;
-	w->retry_at = w->npend ? mono_ms() + w->c->watch.settle_ms : 0;
-
-	if (res.reloaded)
-		w->last_reload = mono_ms();
-	if (res.reload_held) {
-		w->reload_due_at = w->last_reload +
-		    (long long)w->c->watch.reload_min_interval_s * 1000;
-		log_info("watch: reloading in %lld ms (reload_min_interval_s)",
-		    w->reload_due_at - mono_ms());
-	}
-	/* Dovecot held back at an earlier include is not a step to retry
-	 * on a timer: it waits for SIGHUP or a new limit (guard.c,
-	 * still_held). */
-	if (res.reload_failed || (rc == EXIT_APPLY && !res.dovecot_held)) {
-		w->backoff_s = w->backoff_s ? w->backoff_s * 2 : 5;
-		if (w->backoff_s > 600)
-			w->backoff_s = 600;
-		w->reload_retry_at = mono_ms() + (long long)w->backoff_s * 1000;
-		log_warn("watch: will try again in %d s", w->backoff_s);
-	} else {
-		w->backoff_s = 0;
-		w->reload_retry_at = 0;
-	}
-	if (full) {
-		w->next_full = mono_ms() +
-		    (long long)w->c->watch.resync_interval_s * 1000;
+	schedule_end(&w->s, &w->c->watch, full, util_mono_ms(), &res,
+	    rc == EXIT_APPLY);
+	if (full)
 		warn_expiry(w);
-	}
 	notify("STATUS=%zu lineages, %zu names, %zu rejected%s",
 	    res.nlineages, res.nnames, res.nrejected,
-	    w->reload_retry_at ? "; retrying a failed step" : "");
+	    w->s.reload_retry_at ? "; retrying a failed step" : "");
 	sync_result_free(&res);
 }
 
@@ -690,6 +529,7 @@ reconfigure(struct watcher *w)
 			watch_all(w);
 		log_info("watch: configuration reloaded");
 	}
+	sync_forget();		/* the services are asked again */
 	w->retry_held = 1;
 	run_sync(w, 1);
 	notify("READY=1");
@@ -713,16 +553,8 @@ read_signals(struct watcher *w)
 static long long
 next_deadline(const struct watcher *w)
 {
-	long long d = w->next_full;
+	long long d = schedule_deadline(&w->s);
 
-	if (w->settle_at != 0 && w->settle_at < d)
-		d = w->settle_at;
-	if (w->retry_at != 0 && w->retry_at < d)
-		d = w->retry_at;
-	if (w->reload_retry_at != 0 && w->reload_retry_at < d)
-		d = w->reload_retry_at;
-	if (w->reload_due_at != 0 && w->reload_due_at < d)
-		d = w->reload_due_at;
 	if (w->watchdog_ms != 0 && w->watchdog_at < d)
 		d = w->watchdog_at;
 	return d;
@@ -734,34 +566,18 @@ next_deadline(const struct watcher *w)
 static void
 due(struct watcher *w)
 {
-	long long now = mono_ms();
+	long long now = util_mono_ms();
 	int full;
 
 	if (w->watchdog_ms != 0 && now >= w->watchdog_at) {
 		notify("WATCHDOG=1");
 		w->watchdog_at = now + w->watchdog_ms;
 	}
-	if (w->settle_at != 0 && now < w->settle_at)
+	if (!schedule_due(&w->s, now, &full))
 		return;
-	full = w->full || (w->reload_retry_at != 0 &&
-	    now >= w->reload_retry_at) || now >= w->next_full ||
-	    (w->reload_due_at != 0 && now >= w->reload_due_at);
-	if (w->settle_at == 0 && !full &&
-	    (w->retry_at == 0 || now < w->retry_at))
+	if (certbot_running(w) && schedule_certbot(&w->s, &w->c->watch, now,
+	    full))
 		return;
-	if (certbot_running(w)) {
-		if (w->certbot_since == 0) {
-			w->certbot_since = now;
-			log_info("watch: certbot is running; syncing when it "
-			    "is done");
-		}
-		if (now - w->certbot_since <
-		    (long long)w->c->watch.certbot_wait_s * 1000) {
-			w->full = full;
-			w->settle_at = now + 1000;	/* look again */
-			return;
-		}
-	}
 	run_sync(w, full);
 }
 
@@ -777,7 +593,7 @@ watchdog_init(struct watcher *w)
 	if (us <= 0)
 		return;
 	w->watchdog_ms = us / 2000 > 0 ? us / 2000 : 1;
-	w->watchdog_at = mono_ms() + w->watchdog_ms;
+	w->watchdog_at = util_mono_ms() + w->watchdog_ms;
 }
 
 int
@@ -815,7 +631,7 @@ watch_run(const char *conf_path, int explicit_conf, struct conf *c)
 	watch_all(&w);
 	for (size_t i = 0; i < w.c->nsources; i++)
 		log_info("watch: source %s: %s %s", w.c->sources[i].name,
-		    source_type_name(w.c->sources[i].type),
+		    scan_source_type_name(w.c->sources[i].type),
 		    log_esc(w.c->sources[i].dir));
 	log_info("watch: watching %s (settle %d ms)", w.c->letsencrypt_dir ?
 	    log_esc(w.c->letsencrypt_dir) : "no certbot tree",
@@ -827,7 +643,7 @@ watch_run(const char *conf_path, int explicit_conf, struct conf *c)
 		struct pollfd pfd[2] = {
 			{ w.in, POLLIN, 0 }, { w.sfd, POLLIN, 0 }
 		};
-		long long wait = next_deadline(&w) - mono_ms();
+		long long wait = next_deadline(&w) - util_mono_ms();
 		int r;
 
 		if (wait < 0)
@@ -850,12 +666,7 @@ watch_run(const char *conf_path, int explicit_conf, struct conf *c)
 	wd_clear(&w);
 	close(w.in);
 	close(w.sfd);
-	for (size_t i = 0; i < w.ndirty; i++)
-		free(w.dirty[i]);
-	free(w.dirty);
-	for (size_t i = 0; i < w.npend; i++)
-		free(w.pend[i].name);
-	free(w.pend);
+	schedule_free(&w.s);
 	sync_forget();
 	conf_free(w.c);
 	free(w.c);

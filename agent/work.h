@@ -8,11 +8,11 @@
  * Calls go one way, down the run: sync.c calls the steps in order;
  * diff.c and commit.c look pairs up through validate.c, and commit.c
  * reads the diff that diff.c built; reload.c uses guard.c (Dovecot's
- * limit, its log, its hold, putting an include back); renew.c runs
- * validate.c's gather() and asks commit.c whether the map is current.
- * The one call back up is the renewal path's: when try_renewal() gives
- * up it starts the run again (work_free, work_init), and it marks its
- * time (tm_mark).
+ * hold, its log, putting an include back); every question to the
+ * services goes through services.c; renew.c runs validate.c's
+ * validate_gather() and asks commit.c whether the map is current. The
+ * one step back is the renewal path's: when renew_try() gives up it
+ * starts the run's struct again (work.c: work_free, work_init).
  */
 #ifndef SNISYNC_WORK_H
 #define SNISYNC_WORK_H
@@ -31,6 +31,7 @@
 #include "services.h"
 #include "state.h"
 #include "sync.h"
+#include "timing.h"
 
 /* One run of the pipeline (sync_resync, sync_check). */
 struct work {
@@ -85,7 +86,7 @@ struct work {
 	int			  partial;	/* the renewal path: w->old,
 						   w->pairs and the plans hold
 						   the lineages asked about
-						   alone (try_renewal) */
+						   alone (renew_try) */
 	struct fsio_id		  out_id[2];	/* to save */
 	size_t			  nnames;	/* to save */
 	unsigned char		  render_key[2][32]; /* to save */
@@ -122,38 +123,29 @@ struct svc_run {
 	const char		*status;
 };
 
-/* Where a run's time goes: one debug line at its end (make bench prints
- * it beside a missed target). */
-enum phase { PH_LOAD, PH_GATHER, PH_RENDER, PH_DEFAULTS, PH_WRITE,
-	PH_CHECK, PH_SAVE, PH_RELOAD, PH_GC, PH__MAX };
-
-struct timing {
-	long long	 us[PH__MAX], mark, start;
-	struct rusage	 self, kids;
-};
-
 /* ---- validate.c: scan, validation, plan ---- */
 
 /*
- * gather(w, o): scan + validate + plan into w (its pairs, errors,
+ * validate_gather(w, o): scan + validate + plan into w (its pairs, errors,
  * failing and changed lineages, holds, counts, plan and oldplan; w->old
  * sorted by lineage). 0, or -1 when the tree cannot be read (then
  * nothing may change).
  */
-int	gather(struct work *w, const struct sync_opts *o);
+int	validate_gather(struct work *w, const struct sync_opts *o);
 
-/* old_pair(w, lineage): the lineage's applied pair, or NULL. */
-const struct pair *old_pair(const struct work *w, const char *lineage);
+/* validate_old_pair(w, lineage): the lineage's applied pair, or NULL. */
+const struct pair *validate_old_pair(const struct work *w, const char *lineage);
 
-/* in_scan(w, lineage): 1 when this run's scan saw the lineage. */
-int	in_scan(struct work *w, const char *lineage);
+/* validate_in_scan(w, lineage): 1 when this run's scan saw the lineage. */
+int	validate_in_scan(struct work *w, const char *lineage);
 
-/* served_has(w, lineage): 1 when the lineage's served file is there. */
-int	served_has(struct work *w, const char *lineage);
+/* validate_served_has(w, lineage): 1 when the lineage's served file is
+ * there. */
+int	validate_served_has(struct work *w, const char *lineage);
 
-/* load_bytes(w, p): p's key and chain, from its served file (or the
+/* validate_load_bytes(w, p): p's key and chain, from its served file (or the
  * legacy store) when p has none yet. 0, or -1 (logged). */
-int	load_bytes(struct work *w, struct pair *p);
+int	validate_load_bytes(struct work *w, struct pair *p);
 
 /* ---- diff.c: what a run changes ---- */
 
@@ -195,7 +187,7 @@ struct diff {
 						   a name */
 };
 
-/* diff_build(w, &d): this run's plan (after gather()) against the
+/* diff_build(w, &d): this run's plan (after validate_gather()) against the
  * applied one. diff_free(&d) frees what it holds. */
 void	diff_build(struct work *w, struct diff *d);
 void	diff_free(struct diff *d);
@@ -206,110 +198,107 @@ void	diff_log(struct work *w, const struct diff *d, int print);
 
 /* ---- commit.c: writing the outputs ---- */
 
-/* file_equals(path, buf, len): 1 when path holds exactly buf. */
-int	file_equals(const char *path, const char *buf, size_t len);
+/* commit_file_equals(path, buf, len): 1 when path holds exactly buf. */
+int	commit_file_equals(const char *path, const char *buf, size_t len);
 
-/* lmdb_current(w, lmdb): 1 when the map is the one the state records. */
-int	lmdb_current(struct work *w, const char *lmdb);
+/* commit_lmdb_current(w, lmdb): 1 when the map is the one the state records. */
+int	commit_lmdb_current(struct work *w, const char *lmdb);
 
-/* write_store(w, d): replaces the served files of d->stage. 0, or -1
+/* commit_store(w, d): replaces the served files of d->stage. 0, or -1
  * (logged; the state still records the old pairs). */
-int	write_store(struct work *w, const struct diff *d);
+int	commit_store(struct work *w, const struct diff *d);
 
-/* write_postfix(w, d, src, srclen, &lmdb_id): the map (d's entries in
+/* commit_postfix(w, d, src, srclen, &lmdb_id): the map (d's entries in
  * place, or whole) and its source; the map's new identity. 0, or -1
  * (logged). */
-int	write_postfix(struct work *w, const struct diff *d, const char *src,
+int	commit_postfix(struct work *w, const struct diff *d, const char *src,
 	    size_t srclen, struct fsio_id *lmdb_id);
 
-/* save_intent(w, sv): records the reloads that will be due, before the
+/* commit_save_intent(w, sv): records the reloads that will be due, before the
  * services' files are replaced. 0, or -1. */
-int	save_intent(struct work *w, const struct svc_run *sv);
+int	commit_save_intent(struct work *w, const struct svc_run *sv);
 
-/* save_state(w, lmdb_id, have_lmdb, run_only): the state this run
+/* commit_save_state(w, lmdb_id, have_lmdb, run_only): the state this run
  * leaves (run_only: only the run record can have changed). 0, or -1. */
-int	save_state(struct work *w, const struct fsio_id *lmdb_id,
+int	commit_save_state(struct work *w, const struct fsio_id *lmdb_id,
 	    int have_lmdb, int run_only);
 
-/* gc_store(w, keep_old): removes the served files nothing names (keep_old:
+/* commit_gc(w, keep_old): removes the served files nothing names (keep_old:
  * nor the previous run's pairs). */
-void	gc_store(struct work *w, int keep_old);
+void	commit_gc(struct work *w, int keep_old);
 
-/* finish_run(w, rc): the stamp files and the metrics file. */
-void	finish_run(struct work *w, int rc);
+/* commit_finish(w, rc): the stamp files and the metrics file. */
+void	commit_finish(struct work *w, int rc);
 
 /* ---- guard.c: Dovecot's side ---- */
 
-/* dovecot_hold(w, h): Dovecot is held back at the include in service,
- * for reason h (w->dc). dovecot_unhold(w): it is not. */
-void	dovecot_hold(struct work *w, enum dovecot_hold h);
-void	dovecot_unhold(struct work *w);
+/* guard_hold(w, h): Dovecot is held back at the include in service,
+ * for reason h (w->dc). guard_unhold(w): it is not. */
+void	guard_hold(struct work *w, enum dovecot_hold h);
+void	guard_unhold(struct work *w);
 
-/* write_dovecot(w, text, len): the new include, checked. 0 applied, -1
+/* guard_write(w, text, len): the new include, checked. 0 applied, -1
  * rejected, -2 does not fit (the previous one in place: both logged). */
-int	write_dovecot(struct work *w, const char *text, size_t len);
+int	guard_write(struct work *w, const char *text, size_t len);
 
-/* restore_dovecot(w): puts the include this run found back in service
+/* guard_restore(w): puts the include this run found back in service
  * (removes the new one when there was none). */
-void	restore_dovecot(struct work *w);
+void	guard_restore(struct work *w);
 
-/* still_held(w, o): 1 when Dovecot stays at the include it is held back
+/* guard_still_held(w, o): 1 when Dovecot stays at the include it is held back
  * at, without trying the new one (logged), else 0. */
-int	still_held(struct work *w, const struct sync_opts *o);
+int	guard_still_held(struct work *w, const struct sync_opts *o);
 
-/* recheck_dovecot(w): dovecot.check before a reload an earlier run left
+/* guard_recheck(w): dovecot.check before a reload an earlier run left
  * pending. 0 passed (or no check), -1 (logged). */
-int	recheck_dovecot(struct work *w);
+int	guard_recheck(struct work *w);
 
-/* dovecot_log_size(w): the size of Dovecot's log_path when it is a
- * file, else -1. dovecot_logged(w, from, out, sz): the line it logged
+/* guard_log_size(w): the size of Dovecot's log_path when it is a
+ * file, else -1. guard_logged(w, from, out, sz): the line it logged
  * after offset from that says what went wrong, escaped, or "". */
-off_t	dovecot_log_size(struct work *w);
-void	dovecot_logged(struct work *w, off_t from, char *out, size_t sz);
+off_t	guard_log_size(struct work *w);
+void	guard_logged(struct work *w, off_t from, char *out, size_t sz);
 
 /* ---- reload.c: reloads and default certificates ---- */
 
-/* defaults_check(w, sv): the default certificates the services read
+/* reload_defaults(w, sv): the default certificates the services read
  * from live/: a reload due for one whose lineage changed
  * (sv[i].for_default), held back while one is mid-renewal (sv[i].hold),
  * a warning for one failing. */
-void	defaults_check(struct work *w, struct svc_run *sv);
+void	reload_defaults(struct work *w, struct svc_run *sv);
 
-/* run_reloads(w, sv): the due reloads, each service's status, Dovecot's
+/* reload_run(w, sv): the due reloads, each service's status, Dovecot's
  * handshake confirmed (or its previous include put back). */
-void	run_reloads(struct work *w, struct svc_run *sv);
+void	reload_run(struct work *w, struct svc_run *sv);
 
 /* ---- renew.c: the renewal path ---- */
 
-/* try_renewal(w, lmdb, tm): 1 when w is set up for the renewal path
+/* renew_try(w, lmdb, tm): 1 when w is set up for the renewal path
  * (w->partial), 0 when the run reads the whole state (w as work_init()
  * left it). */
-int	try_renewal(struct work *w, const char *lmdb, struct timing *tm);
+int	renew_try(struct work *w, const char *lmdb, struct timing *tm);
 
-/* mark_sole(w): which pairs serve their names alone (pair.sole). */
-void	mark_sole(struct work *w);
+/* renew_mark_sole(w): which pairs serve their names alone (pair.sole). */
+void	renew_mark_sole(struct work *w);
 
-/* note_outputs(w, sv): the outputs' identities and the name count this
+/* renew_note_outputs(w, sv): the outputs' identities and the name count this
  * run leaves for the next renewal. */
-void	note_outputs(struct work *w, const struct svc_run *sv);
+void	renew_note_outputs(struct work *w, const struct svc_run *sv);
 
-/* plan_unchanged(w, d): 1 when this run's plan is the last full plan,
- * lineage for lineage, and d writes no served file. output_current(w,
+/* renew_plan_unchanged(w, d): 1 when this run's plan is the last full plan,
+ * lineage for lineage, and d writes no served file. renew_output_current(w,
  * svc): then, 1 when svc's output on disk (the map source, the include)
  * is the file that plan left, rendered from the same inputs: what
  * rendering would give, known without rendering. */
-int	plan_unchanged(const struct work *w, const struct diff *d);
-int	output_current(const struct work *w, enum svc_id svc);
+int	renew_plan_unchanged(const struct work *w, const struct diff *d);
+int	renew_output_current(const struct work *w, enum svc_id svc);
 
-/* ---- sync.c: the run ---- */
+/* ---- work.c: the run's struct ---- */
 
 /* work_init(w, c, o): w for a new run; work_free(w): frees what it
  * holds (then w may be initialised again). */
 void	work_init(struct work *w, const struct conf *c,
 	    const struct sync_opts *o);
 void	work_free(struct work *w);
-
-/* tm_mark(t, p): the time since the last mark goes to phase p. */
-void	tm_mark(struct timing *t, enum phase p);
 
 #endif

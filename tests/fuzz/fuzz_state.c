@@ -1,10 +1,10 @@
 /*
  * fuzz_state.c - libFuzzer target for the state database's record
- * decoder (state_decode()), its encoder and state_free().
+ * decoder (staterec_decode()), its encoder and state_free().
  *
  * Input: records, each a byte of key length, the key, two bytes of value
  * length (little-endian), the value; a record cut short ends the input.
- * state_decode() must never crash or leak, and it keeps a record whole
+ * staterec_decode() must never crash or leak, and it keeps a record whole
  * or not at all. What it keeps must survive a round trip: encoding the
  * state, decoding those records into a new state and encoding again
  * gives the same records, byte for byte; every pair it keeps has
@@ -19,6 +19,7 @@
 #include "fuzz.h"
 #include "name.h"
 #include "state.h"
+#include "staterec.h"
 
 static int
 hex64(const char *s)
@@ -69,19 +70,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (off + 3 + kl + vl > size)
 			break;
 		before = st.n + st.nerrs + st.nholds + st.ncounts;
-		if (state_decode(data + off + 1, kl, data + off + 3 + kl, vl,
-		    &st) == -1)
+		if (staterec_decode(data + off + 1, kl, data + off + 3 + kl,
+		    vl, &st, 0) == -1)
 			FUZZ_CHECK(st.n + st.nerrs + st.nholds + st.ncounts ==
 			    before);
 		off += 3 + kl + vl;
 	}
 	check_pairs(&st);
-	state_encode(&st, &e1);
+	staterec_encode(&st, &e1);
 	for (i = 0; i < e1.n; i++)
-		FUZZ_CHECK(state_decode(e1.r[i].key, e1.r[i].klen, e1.r[i].val,
-		    e1.r[i].vlen, &again) == 0);
+		FUZZ_CHECK(staterec_decode(e1.r[i].key, e1.r[i].klen,
+		    e1.r[i].val, e1.r[i].vlen, &again, 0) == 0);
 	check_pairs(&again);
-	state_encode(&again, &e2);
+	staterec_encode(&again, &e2);
 	/* A lineage decoded twice (two records, one key) keeps both parts
 	 * in st; encoding keeps the first of each kind: compare only when
 	 * every lineage came once. */
@@ -92,8 +93,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			    memcmp(e1.r[i].key, e2.r[i].key, e1.r[i].klen) == 0 &&
 			    e1.r[i].vlen == e2.r[i].vlen &&
 			    memcmp(e1.r[i].val, e2.r[i].val, e1.r[i].vlen) == 0);
-	state_records_free(&e1);
-	state_records_free(&e2);
+	staterec_free(&e1);
+	staterec_free(&e2);
 	state_free(&again);
 	state_free(&st);
 	return 0;

@@ -184,7 +184,13 @@ t_nomatch "no key material in any output" "$out" 'PRIVATE KEY'
 
 # --- the daemon: other renewed and mx half-swapped in one burst; the
 # reloads wait (no failure, no retry backoff) until certbot finishes.
-sed 's/^{/{"watch": {"settle_ms": 200}, /' "$T/on.json" >"$T/watch.json"
+# Its doveconf queries are counted (count-run): Dovecot is asked once,
+# at the start, and again only after a change of its configuration
+# files or SIGHUP.
+sed -e 's/^{/{"watch": {"settle_ms": 200}, /' \
+	-e "s|\"doveconf\": \\[\"doveconf\"|\"doveconf\": [\"$CR\", \"$T/dq.calls\", \"doveconf\"|" \
+	"$T/on.json" >"$T/watch.json"
+dq() { stack_reloads "$T/dq.calls"; }
 "$SNISYNC" -c "$T/watch.json" watch >"$T/watch.log" 2>&1 &
 DAEMON=$!
 t_atexit "kill $DAEMON"
@@ -220,6 +226,21 @@ t_eq "watch, swap done: dovecot serves the renewed other by SNI" \
 	"$(probe_fp "$DC_IMAPS_PORT" tls other.example.test)" "$(fp_of other)"
 t_nomatch "watch: the wait is no failure (no retry backoff, no error)" \
 	"$(cat "$T/watch.log")" 'will try again|error:'
+t_eq "watch: Dovecot asked once, at the start; the renewals reuse its answers" \
+	"$(dq)" 1
+# Dovecot's configuration changes: the next renewal asks again (once).
+printf '# edited\n' >>"$DC_CONF"
+q0=$(dcr)
+tree_leaf "$LE" "$CA" other ec256 other.example.test >/dev/null 2>&1
+for ((i = 0; i < 100; i++)); do [ "$(dcr)" -gt "$q0" ] && break; sleep 0.1; done
+t_eq "watch: after dovecot.conf changed, the next renewal asks Dovecot again" "$(dq)" 2
+q0=$(dcr)
+tree_leaf "$LE" "$CA" other ec256 other.example.test >/dev/null 2>&1
+for ((i = 0; i < 100; i++)); do [ "$(dcr)" -gt "$q0" ] && break; sleep 0.1; done
+t_eq "watch: the renewal after that does not" "$(dq)" 2
+kill -HUP "$DAEMON"
+for ((i = 0; i < 100; i++)); do [ "$(dq)" -gt 2 ] && break; sleep 0.1; done
+t_eq "watch: SIGHUP asks Dovecot again" "$(dq)" 3
 kill -TERM "$DAEMON"
 wait "$DAEMON"
 t_eq "watch: stops on SIGTERM with status 0" "$?" 0

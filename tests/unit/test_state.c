@@ -1,15 +1,18 @@
 /* test_state.c - the state database: every field saved and read back
  * bit for bit, a save that changes nothing writes nothing, a renewal
  * changes one record, malformed records are refused whole; the import of
- * 0.1's state.json (formats 2 and 1), then kept as state.json.old. */
+ * 0.1's state.json (formats 2 and 1: migrate.c), then kept as
+ * state.json.old. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "migrate.h"
 #include "plan.h"
 #include "state.h"
+#include "staterec.h"
 #include "unit.h"
 #include "util.h"
 
@@ -64,8 +67,8 @@ records_differ(const struct state *a, const struct state *b)
 	size_t i, j;
 	int d = 0;
 
-	state_encode(a, &x);
-	state_encode(b, &y);
+	staterec_encode(a, &x);
+	staterec_encode(b, &y);
 	for (i = 0, j = 0; i < x.n || j < y.n; ) {
 		const struct state_record *p = &x.r[i], *q = &y.r[j];
 		int c = i >= x.n ? 1 : j >= y.n ? -1 :
@@ -78,8 +81,8 @@ records_differ(const struct state *a, const struct state *b)
 		i += c <= 0;
 		j += c >= 0;
 	}
-	state_records_free(&x);
-	state_records_free(&y);
+	staterec_free(&x);
+	staterec_free(&y);
 	return d;
 }
 
@@ -283,15 +286,17 @@ main(void)
 		struct state t = { 0 };
 		int refused = 0, bad_names = 0;
 
-		state_encode(&st, &rs);
+		staterec_encode(&st, &rs);
 		rec = rs.r;
 		n = rs.n;
 		for (i = 0; i < n; i++)
 			if (rec[i].key[0] == 'l' && rec[i].vlen > 8) {
-				refused += state_decode(rec[i].key, rec[i].klen,
-				    rec[i].val, rec[i].vlen - 1, &t) == -1;
-				refused += state_decode(rec[i].key, rec[i].klen,
-				    rec[i].val, rec[i].vlen, &t) == -1 ? 0 : 1;
+				refused += staterec_decode(rec[i].key,
+				    rec[i].klen, rec[i].val, rec[i].vlen - 1,
+				    &t, 0) == -1;
+				refused += staterec_decode(rec[i].key,
+				    rec[i].klen, rec[i].val, rec[i].vlen, &t,
+				    0) == -1 ? 0 : 1;
 			}
 		UNIT_INTEQ(refused, 6, "each lineage record: refused one byte "
 		    "short, read whole");
@@ -306,24 +311,25 @@ main(void)
 			ep.names = evil;
 			es.pairs = &ep;
 			es.n = 1;
-			state_encode(&es, &er);
+			staterec_encode(&es, &er);
 			for (i = 0; i < er.n; i++)
 				if (er.r[i].key[0] == 'l')
-					bad_names += state_decode(er.r[i].key,
-					    er.r[i].klen, er.r[i].val,
-					    er.r[i].vlen, &t) == -1;
-			state_records_free(&er);
+					bad_names += staterec_decode(
+					    er.r[i].key, er.r[i].klen,
+					    er.r[i].val, er.r[i].vlen, &t,
+					    0) == -1;
+			staterec_free(&er);
 		}
 		UNIT_OK(bad_names == 1 && t.n == 0, "a name that is not a "
 		    "valid DNS name: the record is refused");
 		state_free(&t);
-		state_records_free(&rs);
+		staterec_free(&rs);
 	}
 	state_free(&base);
 	rm(STATE_DB);
 	rm(STATE_DB "-lock");
 
-	/* 0.1's state.json, format 2: imported at the first save. */
+	/* 0.1's state.json, format 2: imported by a run that writes. */
 	static const char v2[] = "{\"format\":2,\n\"pairs\":[\n"
 	    "[\"new.example.test\",\""
 	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
@@ -338,19 +344,28 @@ main(void)
 	    "\"dovecot\":true},\n\"postfix_lmdb\":{\"dev\":1,\"ino\":2,"
 	    "\"size\":3,\"mtime_ns\":4}}\n";
 	put(STATE_JSON, v2, sizeof(v2) - 1);
-	UNIT_INTEQ(state_load(dir, 1, &back), 0, "format 2 read");
+	UNIT_INTEQ(state_load(dir, 1, &back), 0, "no database: state_load "
+	    "reads nothing else");
+	UNIT_INTEQ((int)back.n, 0, "no database: an empty state");
+	state_free(&back);
+	UNIT_INTEQ(migrate_load(dir, 1, 0, &back), 0, "format 2 read");
+	UNIT_OK(!exists(STATE_DB) && exists(STATE_JSON), "a reader writes "
+	    "nothing: no database, state.json in place");
 	UNIT_OK(back.n == 1 && back.pairs[0].since == 1750000000 &&
 	    back.pairs[0].key_since == 1740000000 &&
 	    back.pairs[0].src_chain_id.mtime_ns == 8 &&
 	    back.svc[0].reloads == 3 && back.reload_pending[1] &&
 	    back.have_lmdb && back.lmdb.ino == 2, "format 2: every field");
-	UNIT_INTEQ(state_save(dir, &back, &back), 0, "imported");
-	UNIT_OK(!exists(STATE_JSON) && exists(STATE_JSON ".old") &&
-	    exists(STATE_DB), "imported once: state.json kept as "
-	    "state.json.old");
 	{
 		struct state again;
 
+		UNIT_INTEQ(migrate_load(dir, 1, 1, &again), 0, "imported");
+		UNIT_OK(!exists(STATE_JSON) && exists(STATE_JSON ".old") &&
+		    exists(STATE_DB), "imported once: state.json kept as "
+		    "state.json.old");
+		UNIT_INTEQ(records_differ(&again, &back), 0,
+		    "read back from the database: what state.json held");
+		state_free(&again);
 		UNIT_INTEQ(state_load(dir, 1, &again), 0, "read from the "
 		    "database");
 		UNIT_INTEQ(records_differ(&again, &back), 0,
@@ -378,7 +393,7 @@ main(void)
 	    "\"old.example.test\", \"file\": null, \"error\": \"why\"}], "
 	    "\"reload_pending\": {\"postfix\": false, \"dovecot\": true}}";
 	put(STATE_JSON, v1, sizeof(v1) - 1);
-	UNIT_INTEQ(state_load(dir, 1, &back), 0, "format 1 read");
+	UNIT_INTEQ(migrate_load(dir, 1, 0, &back), 0, "format 1 read");
 	UNIT_OK(back.n == 1 && back.pairs[0].last_good &&
 	    back.pairs[0].not_after == 2000000000 &&
 	    back.pairs[0].src_chain_id.mtime_ns == 8 &&
@@ -389,7 +404,8 @@ main(void)
 	state_free(&back);
 
 	put(STATE_JSON, "{\"format\": 3, \"pairs\": []}", 26);
-	UNIT_INTEQ(state_load(dir, 1, &back), 0, "unknown format: read as empty");
+	UNIT_INTEQ(migrate_load(dir, 1, 0, &back), 0,
+	    "unknown format: read as empty");
 	UNIT_INTEQ((int)back.n, 0, "unknown format: no pairs");
 	state_free(&back);
 	rm(STATE_JSON);
