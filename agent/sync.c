@@ -1,14 +1,19 @@
 /*
  * sync.c - the pipeline of DESIGN.md, once: the orchestrator.
  *
- * scan -> validate -> plan (validate.c) -> render -> diff against the
- * applied state, once (diff.c) -> commit (served files, Postfix map and
- * state records: commit.c; the Dovecot file checked and rolled back on
- * failure: guard.c) -> reload only what changed (reload.c) -> remove the
- * served files nothing names (commit.c); a renewal of names its lineages
- * serve alone reads only their state records (renew.c). Each step reads
- * what the ones before it left in struct work (work.h); this file
- * decides what runs, in which order, and what each service reports.
+ * sync_resync() reads as the pipeline: load (the renewal path's records,
+ * or the whole state: migrate.c, then scan, validate and plan:
+ * validate.c) -> diff against the applied state, once (diff.c) ->
+ * render (postfix.c, dovecot.c; skipped when the last full plan says
+ * what each output holds: renew.c) -> the default certificates
+ * (reload.c, asked through services.c) -> commit (served files, the map
+ * and the state's intent: commit.c; the include checked, rolled back or
+ * held: guard.c) -> save, reload only what changed (reload.c), save what
+ * the reloads changed -> remove the served files nothing names
+ * (commit.c). Each stage is a function here of what the ones before it
+ * returned, and of struct work (work.h), which still carries the state
+ * read, the pairs and the plan.
+ *
  * A lineage's served file has a stable path (store.h): a renewal that
  * keeps its names rewrites that one file, the map entries of its names
  * in place and its state record; the include and the map source stay
@@ -192,6 +197,267 @@ fill_result(const struct work *w, const struct svc_run *sv, int held,
 	r->nrejected = w->nrejected;
 }
 
+/* The map the state records: its identity, and whether this run leaves
+ * one (a failed write leaves none the state may trust). */
+struct map_id {
+	int		have;
+	struct fsio_id	id;
+};
+
+/* What this run rendered (NULL: nothing, the file on disk stands). */
+struct rendered {
+	char	*pf_src, *dc_text;
+	size_t	 pf_len, dc_len;
+};
+
+/* Load: the renewal path's records, or the whole state and tree. 0, or
+ * -1 (logged) when nothing may change. */
+static int
+load_run(struct work *w, const char *lmdb, struct timing *tm)
+{
+	const struct conf *c = w->c;
+	const struct sync_opts *o = w->o;
+	int on[SVC__MAX];
+
+	services_begin(c, o->daemon);
+	services_on(c, on);
+	w->postfix_on = on[SVC_POSTFIX];
+	w->dovecot_on = on[SVC_DOVECOT];
+	if (renew_try(w, lmdb, tm))
+		return 0;
+	/* The whole state; what the renewal path's try deferred is dropped
+	 * with it. */
+	if (o->result != NULL)
+		sync_result_free(o->result);
+	if (migrate_load(c->state_dir, !o->dry_run, !o->dry_run,
+	    &w->old) == -1)
+		return -1;
+	timing_mark(tm, PH_LOAD);
+	return validate_gather(w, o);
+}
+
+/* What the run starts from: the services' counts and Dovecot's side as
+ * the state left them, each service's switch and pending reload, the
+ * map's identity; temp files a killed run left are removed. */
+static void
+begin_outputs(struct work *w, struct svc_run *sv, const char *lmdb,
+    struct map_id *m)
+{
+	const struct conf *c = w->c;
+	int i;
+
+	w->svc[0] = w->old.svc[0];
+	w->svc[1] = w->old.svc[1];
+	w->dc = w->old.dovecot;
+	log_debug("scan: %zu lineages, %zu read and validated, %zu unchanged "
+	    "since they were applied", w->sc.n, w->nvalidated,
+	    w->sc.n - w->nvalidated);
+	if (!w->o->dry_run) {
+		/* A killed run may have left temp files; we hold the lock. */
+		fsio_clean_temps(c->postfix.path);
+		fsio_clean_temps(lmdb);
+		fsio_clean_temps(c->dovecot.path);
+		fsio_clean_temps_in(w->staging, NULL);
+	}
+	sv[SVC_POSTFIX].on = w->postfix_on;
+	sv[SVC_DOVECOT].on = w->dovecot_on;
+	m->have = w->old.have_lmdb;
+	m->id = w->old.lmdb;
+	for (i = 0; i < SVC__MAX; i++)
+		if (sv[i].on) {
+			sv[i].status = "unchanged";
+			sv[i].reload = w->old.reload_pending[i];
+		}
+}
+
+/* Render: each service's output, unless the renewal path or the last
+ * full plan says what it would be; whether it differs from the file in
+ * service (sv[i].change, .files). 1 when Dovecot's version cannot be
+ * told (it is left off), else 0. */
+static int
+render_outputs(struct work *w, const struct diff *d, struct svc_run *sv,
+    const char *lmdb, struct rendered *r)
+{
+	const struct conf *c = w->c;
+	int same_plan = renew_plan_unchanged(w, d), failed = 0;
+	struct svc_run *pf = &sv[SVC_POSTFIX], *dc = &sv[SVC_DOVECOT];
+
+	if (pf->on && w->partial)
+		pf->change = d->nserving > 0;	/* entries alone */
+	else if (pf->on && same_plan && commit_lmdb_current(w, lmdb) &&
+	    renew_output_current(w, SVC_POSTFIX))
+		pf->change = 0;			/* nothing to render */
+	else if (pf->on) {
+		r->pf_src = postfix_source(&w->plan, w->pairs, w->served,
+		    &r->pf_len);
+		pf->change = d->nserving > 0 || !commit_lmdb_current(w, lmdb) ||
+		    !commit_file_equals(c->postfix.path, r->pf_src, r->pf_len);
+	}
+	if (dc->on && w->partial)
+		dc->files = d->nserving > 0;	/* same include */
+	else if (dc->on && services_syntax(c, &w->syntax) == -1) {
+		dc->on = dc->reload = 0;
+		dc->status = "version unknown, not written";
+		failed = 1;
+	} else if (dc->on && same_plan && renew_output_current(w, SVC_DOVECOT))
+		dc->change = dc->files = 0;
+	else if (dc->on) {
+		r->dc_text = dovecot_render(&w->plan, w->pairs, w->served,
+		    w->syntax, &r->dc_len);
+		dc->change = !commit_file_equals(c->dovecot.path, r->dc_text,
+		    r->dc_len);
+		/* The include names served files; new content is read at
+		 * Dovecot's reload, with no new include to check. */
+		dc->files = d->nserving > 0;
+	}
+	return failed;
+}
+
+/* Commit: the served files, the intent, the map, the include (checked,
+ * or held back). 0, or -1 (logged) when nothing more may be done. */
+static int
+commit_outputs(struct work *w, const struct diff *d, struct svc_run *sv,
+    const struct rendered *r, struct map_id *m, int *rolled_back,
+    struct timing *tm)
+{
+	struct svc_run *pf = &sv[SVC_POSTFIX], *dc = &sv[SVC_DOVECOT];
+	int i;
+
+	if (commit_store(w, d) == -1) {
+		log_err("store: cannot write %s; outputs left as they were",
+		    w->served);
+		return -1;
+	}
+	/* Before replacing a service's files, record that it will need a
+	 * reload: if this run dies between the two, the next one sees
+	 * unchanged files and must still reload. */
+	timing_mark(tm, PH_WRITE);
+	if (commit_save_intent(w, sv) == -1)
+		return -1;
+	timing_mark(tm, PH_SAVE);
+	if (pf->change) {
+		if (commit_postfix(w, d, r->pf_src, r->pf_len, &m->id) == -1) {
+			pf->status = "write failed, previous map kept";
+			pf->failed = 1;
+			/* The state records the new pairs: the next run must
+			 * not take that map for theirs. */
+			m->have = 0;
+		} else {
+			m->have = 1;
+			pf->written = pf->reload = 1;
+			pf->status = "updated";
+		}
+	}
+	if (dc->on && !dc->change)
+		guard_unhold(w);	/* the include has every name */
+	if (dc->change && guard_still_held(w, w->o)) {
+		dc->status = "held back, not retried";
+		dc->held_back = *rolled_back = 1;
+	} else if (dc->change) {
+		if ((i = guard_write(w, r->dc_text, r->dc_len)) < 0) {
+			dc->status = i == -2 ? "too big for service config's "
+			    "vsz_limit, previous config kept" : "rejected by "
+			    "its check, previous config kept";
+			if (i == -2) {
+				guard_hold(w, DOVECOT_HOLD_NO_FIT);
+				dc->held_back = 1;
+			} else
+				dc->failed = 1;
+			*rolled_back = 1;
+		} else {
+			dc->written = dc->reload = 1;
+			dc->status = "updated";
+		}
+	}
+	if (dc->files && !dc->written && !dc->failed) {
+		/* Renewed pairs in files the include in service names:
+		 * Dovecot reads them at its reload. */
+		dc->reload = 1;
+		if (!dc->held_back)
+			dc->status = "certificate files replaced";
+	}
+	/* Record due reloads first: a crash before they run must not lose
+	 * them (the next run sees unchanged files). */
+	w->reload_pending[SVC_POSTFIX] = pf->reload;
+	w->reload_pending[SVC_DOVECOT] = dc->reload;
+	return 0;
+}
+
+/* Save, reload, save what the reloads changed. 1 when the state could
+ * not be saved, else 0. */
+static int
+save_and_reload(struct work *w, struct svc_run *sv, const struct map_id *m,
+    int *rolled_back, struct timing *tm)
+{
+	const struct sync_opts *o = w->o;
+	struct svc_stats svc_before[2];
+	struct dovecot_state dc_before;
+	struct fsio_id out_before[2];
+	int i, failed = 0;
+
+	if (!w->partial)
+		renew_mark_sole(w);
+	renew_note_outputs(w, sv);
+	if (commit_save_state(w, &m->id, m->have, 0) == -1)
+		failed = 1;
+	timing_mark(tm, PH_SAVE);
+	memcpy(svc_before, w->svc, sizeof(svc_before));
+	dc_before = w->dc;
+	memcpy(out_before, w->out_id, sizeof(out_before));
+	if (o->hold_reloads) {
+		for (i = 0; i < SVC__MAX; i++)
+			if (sv[i].reload)
+				sv[i].status = o->defer_reload ? "updated, "
+				    "reload deferred to the next run "
+				    "(--defer-reload)" : "updated, reload held "
+				    "back (reload_min_interval_s)";
+	} else
+		reload_run(w, sv);
+	timing_mark(tm, PH_RELOAD);
+	if (sv[SVC_DOVECOT].held_back)
+		*rolled_back = 1;
+	else if (sv[SVC_DOVECOT].written && !sv[SVC_DOVECOT].reload)
+		guard_unhold(w);	/* applied and reloaded */
+	renew_note_outputs(w, sv);
+	if (memcmp(out_before, w->out_id, sizeof(out_before)) != 0 ||
+	    w->reload_pending[SVC_POSTFIX] != sv[SVC_POSTFIX].reload ||
+	    w->reload_pending[SVC_DOVECOT] != sv[SVC_DOVECOT].reload ||
+	    memcmp(svc_before, w->svc, sizeof(svc_before)) != 0 ||
+	    memcmp(&dc_before, &w->dc, sizeof(dc_before)) != 0) {
+		w->reload_pending[SVC_POSTFIX] = sv[SVC_POSTFIX].reload;
+		w->reload_pending[SVC_DOVECOT] = sv[SVC_DOVECOT].reload;
+		if (commit_save_state(w, &m->id, m->have, 1) == -1)
+			failed = 1;
+	}
+	timing_mark(tm, PH_SAVE);
+	return failed;
+}
+
+/* The run's one line: what changed, or that nothing did. */
+static void
+log_summary(const struct work *w, const struct diff *d,
+    const struct svc_run *sv, int held)
+{
+	if (d->nlines == 0 && !sv[0].written && !sv[1].written &&
+	    !sv[0].failed && !sv[1].failed && !held &&
+	    !w->old.reload_pending[0] && !w->old.reload_pending[1] &&
+	    !sv[0].for_default && !sv[1].for_default)
+		(w->o->daemon ? log_debug : log_info)("nothing changed: %zu "
+		    "lineages, %zu names, %zu rejected; nothing written, "
+		    "nothing reloaded", w->sc.n, NNAMES(w), w->nrejected);
+	else
+		log_info("synced: %zu lineages, %zu names, %zu rejected; "
+		    "postfix: %s; dovecot: %s", w->sc.n, NNAMES(w),
+		    w->nrejected, sv[SVC_POSTFIX].status,
+		    sv[SVC_DOVECOT].status);
+}
+
+/*
+ * The pipeline: load -> diff -> render -> default certificates ->
+ * commit -> save and reload -> clean up, each stage a function of what
+ * the ones before it returned (and of struct work, which still carries
+ * the state read and the plan: work.h).
+ */
 int
 sync_resync(const struct conf *c, const struct sync_opts *o)
 {
@@ -201,16 +467,11 @@ sync_resync(const struct conf *c, const struct sync_opts *o)
 	};
 	struct work w;
 	struct diff d = { 0 };
-	char *pf_src = NULL, *dc_text = NULL, *lmdb;
-	size_t pf_len = 0, dc_len = 0;
-	int lockfd = -1, rc = EXIT_SYNCED, i, failed = 0, dc_rolled_back = 0;
-	int held = 0, same_plan;
-	int have_lmdb;
-	struct fsio_id lmdb_id;
-	struct svc_stats svc_before[2];
-	struct dovecot_state dc_before;
-	struct fsio_id out_before[2];
+	struct rendered r = { 0 };
+	struct map_id m = { 0 };
 	struct timing tm;
+	char *lmdb;
+	int lockfd = -1, rc = EXIT_SYNCED, failed, rolled_back = 0, held = 0;
 
 	timing_start(&tm);
 	work_init(&w, c, o);
@@ -220,82 +481,15 @@ sync_resync(const struct conf *c, const struct sync_opts *o)
 		goto out;
 	}
 	timing_mark(&tm, PH_LOAD);	/* the lock wait too */
-	services_begin(c, o->daemon);
-	{
-		int on[SVC__MAX];
-
-		services_on(c, on);
-		w.postfix_on = on[SVC_POSTFIX];
-		w.dovecot_on = on[SVC_DOVECOT];
-	}
-	if (!renew_try(&w, lmdb, &tm)) {
-		/* The whole state; what the renewal path's try deferred is
-		 * dropped with it. */
-		if (o->result != NULL)
-			sync_result_free(o->result);
-		if (migrate_load(c->state_dir, !o->dry_run, !o->dry_run,
-		    &w.old) == -1 || (timing_mark(&tm, PH_LOAD),
-		    validate_gather(&w, o)) == -1) {
-			log_err("nothing changed");
-			rc = EXIT_APPLY;
-			goto out;
-		}
+	if (load_run(&w, lmdb, &tm) == -1) {
+		log_err("nothing changed");
+		rc = EXIT_APPLY;
+		goto out;
 	}
 	timing_mark(&tm, PH_GATHER);
-	w.svc[0] = w.old.svc[0];
-	w.svc[1] = w.old.svc[1];
-	w.dc = w.old.dovecot;
-	log_debug("scan: %zu lineages, %zu read and validated, %zu unchanged "
-	    "since they were applied", w.sc.n, w.nvalidated,
-	    w.sc.n - w.nvalidated);
-	if (!o->dry_run) {
-		/* A killed run may have left temp files; we hold the lock. */
-		fsio_clean_temps(c->postfix.path);
-		fsio_clean_temps(lmdb);
-		fsio_clean_temps(c->dovecot.path);
-		fsio_clean_temps_in(w.staging, NULL);
-	}
-	sv[SVC_POSTFIX].on = w.postfix_on;
-	sv[SVC_DOVECOT].on = w.dovecot_on;
-	have_lmdb = w.old.have_lmdb;
-	lmdb_id = w.old.lmdb;
+	begin_outputs(&w, sv, lmdb, &m);
 	diff_build(&w, &d);
-	same_plan = renew_plan_unchanged(&w, &d);
-	if (sv[SVC_POSTFIX].on && w.partial)
-		sv[SVC_POSTFIX].change = d.nserving > 0; /* entries alone */
-	else if (sv[SVC_POSTFIX].on && same_plan &&
-	    commit_lmdb_current(&w, lmdb) &&
-	    renew_output_current(&w, SVC_POSTFIX))
-		sv[SVC_POSTFIX].change = 0;	/* nothing to render */
-	else if (sv[SVC_POSTFIX].on) {
-		pf_src = postfix_source(&w.plan, w.pairs, w.served, &pf_len);
-		sv[SVC_POSTFIX].change = d.nserving > 0 ||
-		    !commit_lmdb_current(&w, lmdb) ||
-		    !commit_file_equals(c->postfix.path, pf_src, pf_len);
-	}
-	if (sv[SVC_DOVECOT].on && w.partial)
-		sv[SVC_DOVECOT].files = d.nserving > 0;	/* same include */
-	else if (sv[SVC_DOVECOT].on && services_syntax(c, &w.syntax) == -1) {
-		sv[SVC_DOVECOT].on = 0;
-		sv[SVC_DOVECOT].status = "version unknown, not written";
-		failed = 1;
-	} else if (sv[SVC_DOVECOT].on && same_plan &&
-	    renew_output_current(&w, SVC_DOVECOT))
-		sv[SVC_DOVECOT].change = sv[SVC_DOVECOT].files = 0;
-	else if (sv[SVC_DOVECOT].on) {
-		dc_text = dovecot_render(&w.plan, w.pairs, w.served, w.syntax,
-		    &dc_len);
-		sv[SVC_DOVECOT].change = !commit_file_equals(c->dovecot.path,
-		    dc_text, dc_len);
-		/* The include names served files; new content is read at
-		 * Dovecot's reload, with no new include to check. */
-		sv[SVC_DOVECOT].files = d.nserving > 0;
-	}
-	for (i = 0; i < SVC__MAX; i++)
-		if (sv[i].on) {
-			sv[i].status = "unchanged";
-			sv[i].reload = w.old.reload_pending[i];
-		}
+	failed = render_outputs(&w, &d, sv, lmdb, &r);
 	timing_mark(&tm, PH_RENDER);
 	reload_defaults(&w, sv);
 	timing_mark(&tm, PH_DEFAULTS);
@@ -305,123 +499,19 @@ sync_resync(const struct conf *c, const struct sync_opts *o)
 		goto report;
 	}
 	timing_mark(&tm, PH_RENDER);
-	if (commit_store(&w, &d) == -1) {
-		log_err("store: cannot write %s; outputs left as they were",
-		    w.served);
+	if (commit_outputs(&w, &d, sv, &r, &m, &rolled_back, &tm) == -1) {
 		rc = EXIT_APPLY;
 		goto out;
 	}
-	/* Before replacing a service's files, record that it will need a
-	 * reload: if this run dies between the two, the next one sees
-	 * unchanged files and must still reload. */
-	timing_mark(&tm, PH_WRITE);
-	if (commit_save_intent(&w, sv) == -1) {
-		rc = EXIT_APPLY;
-		goto out;
-	}
-	timing_mark(&tm, PH_SAVE);
-	if (sv[SVC_POSTFIX].change) {
-		if (commit_postfix(&w, &d, pf_src, pf_len, &lmdb_id) == -1) {
-			sv[SVC_POSTFIX].status = "write failed, previous map "
-			    "kept";
-			sv[SVC_POSTFIX].failed = 1;
-			/* The state records the new pairs: the next run must
-			 * not take that map for theirs. */
-			have_lmdb = 0;
-		} else {
-			have_lmdb = 1;
-			sv[SVC_POSTFIX].written = sv[SVC_POSTFIX].reload = 1;
-			sv[SVC_POSTFIX].status = "updated";
-		}
-	}
-	if (sv[SVC_DOVECOT].on && !sv[SVC_DOVECOT].change)
-		guard_unhold(&w);	/* the include has every name */
-	if (sv[SVC_DOVECOT].change && guard_still_held(&w, o)) {
-		sv[SVC_DOVECOT].status = "held back, not retried";
-		sv[SVC_DOVECOT].held_back = dc_rolled_back = 1;
-	} else if (sv[SVC_DOVECOT].change) {
-		if ((i = guard_write(&w, dc_text, dc_len)) < 0) {
-			sv[SVC_DOVECOT].status = i == -2 ? "too big for "
-			    "service config's vsz_limit, previous config kept" :
-			    "rejected by its check, previous config kept";
-			if (i == -2) {
-				guard_hold(&w, DOVECOT_HOLD_NO_FIT);
-				sv[SVC_DOVECOT].held_back = 1;
-			} else
-				sv[SVC_DOVECOT].failed = 1;
-			dc_rolled_back = 1;
-		} else {
-			sv[SVC_DOVECOT].written = sv[SVC_DOVECOT].reload = 1;
-			sv[SVC_DOVECOT].status = "updated";
-		}
-	}
-	if (sv[SVC_DOVECOT].files && !sv[SVC_DOVECOT].written &&
-	    !sv[SVC_DOVECOT].failed) {
-		/* Renewed pairs in files the include in service names:
-		 * Dovecot reads them at its reload. */
-		sv[SVC_DOVECOT].reload = 1;
-		if (!sv[SVC_DOVECOT].held_back)
-			sv[SVC_DOVECOT].status = "certificate files replaced";
-	}
-	/* Record due reloads first: a crash before they run must not lose
-	 * them (the next run sees unchanged files). */
-	w.reload_pending[SVC_POSTFIX] = sv[SVC_POSTFIX].reload;
-	w.reload_pending[SVC_DOVECOT] = sv[SVC_DOVECOT].reload;
 	timing_mark(&tm, PH_WRITE);
 	tm.us[PH_WRITE] -= w.dc_check_ms * 1000;
 	tm.us[PH_CHECK] += w.dc_check_ms * 1000;
-	if (!w.partial)
-		renew_mark_sole(&w);
-	renew_note_outputs(&w, sv);
-	if (commit_save_state(&w, &lmdb_id, have_lmdb, 0) == -1)
-		failed = 1;
-	timing_mark(&tm, PH_SAVE);
-	memcpy(svc_before, w.svc, sizeof(svc_before));
-	dc_before = w.dc;
-	memcpy(out_before, w.out_id, sizeof(out_before));
-	if (o->hold_reloads) {
-		for (i = 0; i < SVC__MAX; i++)
-			if (sv[i].reload)
-				sv[i].status = o->defer_reload ? "updated, "
-				    "reload deferred to the next run "
-				    "(--defer-reload)" : "updated, reload held "
-				    "back (reload_min_interval_s)";
-	} else
-		reload_run(&w, sv);
-	timing_mark(&tm, PH_RELOAD);
-	if (sv[SVC_DOVECOT].held_back)
-		dc_rolled_back = 1;
-	else if (sv[SVC_DOVECOT].written && !sv[SVC_DOVECOT].reload)
-		guard_unhold(&w);	/* applied and reloaded */
-	renew_note_outputs(&w, sv);
-	if (memcmp(out_before, w.out_id, sizeof(out_before)) != 0 ||
-	    w.reload_pending[SVC_POSTFIX] != sv[SVC_POSTFIX].reload ||
-	    w.reload_pending[SVC_DOVECOT] != sv[SVC_DOVECOT].reload ||
-	    memcmp(svc_before, w.svc, sizeof(svc_before)) != 0 ||
-	    memcmp(&dc_before, &w.dc, sizeof(dc_before)) != 0) {
-		w.reload_pending[SVC_POSTFIX] = sv[SVC_POSTFIX].reload;
-		w.reload_pending[SVC_DOVECOT] = sv[SVC_DOVECOT].reload;
-		if (commit_save_state(&w, &lmdb_id, have_lmdb, 1) == -1)
-			failed = 1;
-	}
-	timing_mark(&tm, PH_SAVE);
-	commit_gc(&w, dc_rolled_back);
+	failed |= save_and_reload(&w, sv, &m, &rolled_back, &tm);
+	commit_gc(&w, rolled_back);
 	timing_mark(&tm, PH_GC);
-	for (i = 0; i < SVC__MAX; i++)
-		failed |= sv[i].failed;
+	failed |= sv[SVC_POSTFIX].failed | sv[SVC_DOVECOT].failed;
 	held = sv[SVC_DOVECOT].held_back;
-	if (d.nlines == 0 && !sv[0].written && !sv[1].written &&
-	    !sv[0].failed && !sv[1].failed && !held &&
-	    !w.old.reload_pending[0] &&
-	    !w.old.reload_pending[1] && !sv[0].for_default &&
-	    !sv[1].for_default)
-		(o->daemon ? log_debug : log_info)("nothing changed: %zu "
-		    "lineages, %zu names, %zu rejected; nothing written, "
-		    "nothing reloaded", w.sc.n, NNAMES(&w), w.nrejected);
-	else
-		log_info("synced: %zu lineages, %zu names, %zu rejected; "
-		    "postfix: %s; dovecot: %s", w.sc.n, NNAMES(&w), w.nrejected,
-		    sv[SVC_POSTFIX].status, sv[SVC_DOVECOT].status);
+	log_summary(&w, &d, sv, held);
 report:
 	if (failed || held)
 		rc = EXIT_APPLY;
@@ -437,8 +527,8 @@ report:
 out:
 	if (lockfd >= 0)
 		close(lockfd);
-	free(pf_src);
-	free(dc_text);
+	free(r.pf_src);
+	free(r.dc_text);
 	free(lmdb);
 	diff_free(&d);
 	work_free(&w);
