@@ -13,9 +13,10 @@
  * deleted lineage, a name added or removed, a rival, a failure, Dovecot
  * held back, the metrics file) takes the whole-state path.
  *
- * renew_try() decides, and writes nothing: when it gives up, the run
- * starts again from the whole state as if it had not tried (what it
- * logged on the way is dropped, but for one debug line saying why).
+ * renew_try() decides on a run of its own, and writes nothing: when it
+ * gives up, the caller drops that run and reads the whole state as if
+ * it had not tried (what it logged on the way is dropped, but for one
+ * debug line saying why).
  * renew_mark_sole() (the whole-state path) and renew_note_outputs()
  * record what a later renewal trusts: which pairs serve their names
  * alone, and the outputs' identities. The same identities, with a digest
@@ -120,17 +121,18 @@ renewal_fits(const struct work *w)
 }
 
 /*
- * Sets w up for the renewal path (1), or leaves it as work_init() made it
- * (0: read the whole state): nothing written, nothing said but one debug
- * line (the lines logged on the way wait, and are dropped when it gives
- * up).
+ * The verdict on w, a run of its own that the caller set up (work_init,
+ * the services' switches): 1 when w is set up for the renewal path
+ * (w->partial), 0 when the run must read the whole state; then the
+ * caller drops w and starts from a fresh one. Nothing written, nothing
+ * said but one debug line (the lines logged on the way wait, and are
+ * dropped when it gives up).
  */
 int
 renew_try(struct work *w, const char *lmdb, struct timing *tm)
 {
 	const struct sync_opts *o = w->o;
 	const struct conf *c = w->c;
-	int pf_on = w->postfix_on, dc_on = w->dovecot_on;
 	const char *why = NULL;
 	size_t i;
 
@@ -164,10 +166,6 @@ renew_try(struct work *w, const char *lmdb, struct timing *tm)
 	}
 	log_debug("renewal path not taken (%s): reading the whole state",
 	    why);
-	work_free(w);
-	work_init(w, c, o);
-	w->postfix_on = pf_on;
-	w->dovecot_on = dc_on;
 	return 0;
 }
 

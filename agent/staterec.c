@@ -21,7 +21,7 @@
 
 #include "name.h"
 #include "pair.h"
-#include "state.h"
+#include "statedef.h"
 #include "staterec.h"
 #include "util.h"
 

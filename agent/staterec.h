@@ -8,7 +8,7 @@
 
 #include <stddef.h>
 
-#include "state.h"
+#include "statedef.h"
 #include "util.h"
 
 /* One lineage's parts, as one record (opaque: staterec_group). */

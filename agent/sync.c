@@ -169,6 +169,22 @@ print_dry_run(const struct work *w, const struct diff *d,
 		printf("nothing would change\n");
 }
 
+/* The lineages whose failure was not reported (maybe mid-swap): the
+ * caller looks at them again. */
+static void
+note_deferred(const struct work *w, struct sync_result *r)
+{
+	size_t i;
+
+	for (i = 0; i < w->nfailing; i++)
+		if (w->failing[i].deferred) {
+			r->deferred = xreallocarray(r->deferred,
+			    r->ndeferred + 1, sizeof(char *));
+			r->deferred[r->ndeferred++] =
+			    xstrdup(w->failing[i].lineage);
+		}
+}
+
 /* What the run tells its caller (the daemon). */
 static void
 fill_result(const struct work *w, const struct svc_run *sv, int held,
@@ -217,18 +233,24 @@ load_run(struct work *w, const char *lmdb, struct timing *tm)
 {
 	const struct conf *c = w->c;
 	const struct sync_opts *o = w->o;
+	struct work t;
 	int on[SVC__MAX];
 
 	services_begin(c, o->daemon);
 	services_on(c, on);
 	w->postfix_on = on[SVC_POSTFIX];
 	w->dovecot_on = on[SVC_DOVECOT];
-	if (renew_try(w, lmdb, tm))
+	/* The renewal path is tried on a run of its own: taken, it is this
+	 * run; not taken, it is dropped whole. */
+	work_init(&t, c, o);
+	t.postfix_on = w->postfix_on;
+	t.dovecot_on = w->dovecot_on;
+	if (renew_try(&t, lmdb, tm)) {
+		work_free(w);
+		*w = t;
 		return 0;
-	/* The whole state; what the renewal path's try deferred is dropped
-	 * with it. */
-	if (o->result != NULL)
-		sync_result_free(o->result);
+	}
+	work_free(&t);
 	if (migrate_load(c->state_dir, !o->dry_run, !o->dry_run,
 	    &w->old) == -1)
 		return -1;
@@ -525,6 +547,8 @@ report:
 		timing_report(&tm, w.dc_check_ms);
 	}
 out:
+	if (o->result != NULL)
+		note_deferred(&w, o->result);
 	if (lockfd >= 0)
 		close(lockfd);
 	free(r.pf_src);

@@ -165,7 +165,6 @@ reject(struct work *w, const char *lineage, const char *file,
     const char *why, int transient)
 {
 	const struct sync_opts *o = w->o;
-	struct sync_result *r = o->result;
 
 	w->failing = xreallocarray(w->failing, w->nfailing + 1,
 	    sizeof(*w->failing));
@@ -176,12 +175,8 @@ reject(struct work *w, const char *lineage, const char *file,
 	    (strv_has(o->quiet, o->nquiet, lineage) ||
 	    (o->daemon && transient))) {
 		w->failing[w->nfailing - 1].deferred = 1;
-		if (r != NULL) {
-			r->deferred = xreallocarray(r->deferred,
-			    r->ndeferred + 1, sizeof(char *));
-			r->deferred[r->ndeferred++] = xstrdup(lineage);
-		}
-		/* Maybe certbot mid-swap: the caller retries it later. */
+		/* Maybe certbot mid-swap: the caller retries it later
+		 * (sync.c hands it back as sync_result.deferred). */
 		log_debug("lineage %s: not ready yet: %s%s%s",
 		    log_esc(lineage), file ? file : "", file ? ": " : "", why);
 		keep_last_good(w, lineage, 1);

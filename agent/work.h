@@ -11,8 +11,8 @@
  * hold, its log, putting an include back); every question to the
  * services goes through services.c; renew.c runs validate.c's
  * validate_gather() and asks commit.c whether the map is current. The
- * one step back is the renewal path's: when renew_try() gives up it
- * starts the run's struct again (work.c: work_free, work_init).
+ * renewal path is tried on a struct work of its own, which sync.c keeps
+ * or drops whole: nothing goes back up.
  */
 #ifndef SNISYNC_WORK_H
 #define SNISYNC_WORK_H
@@ -26,11 +26,11 @@
 #include "conf.h"
 #include "dovecot.h"
 #include "fsio.h"
+#include "opts.h"
 #include "plan.h"
 #include "scan.h"
 #include "services.h"
 #include "state.h"
-#include "sync.h"
 #include "timing.h"
 
 /* One run of the pipeline (sync_resync, sync_check). */
@@ -273,9 +273,9 @@ void	reload_run(struct work *w, struct svc_run *sv);
 
 /* ---- renew.c: the renewal path ---- */
 
-/* renew_try(w, lmdb, tm): 1 when w is set up for the renewal path
- * (w->partial), 0 when the run reads the whole state (w as work_init()
- * left it). */
+/* renew_try(w, lmdb, tm): the verdict on w, a run of its own: 1 when
+ * w is set up for the renewal path (w->partial), 0 when the run must read
+ * the whole state (the caller drops w). */
 int	renew_try(struct work *w, const char *lmdb, struct timing *tm);
 
 /* renew_mark_sole(w): which pairs serve their names alone (pair.sole). */
