@@ -62,17 +62,23 @@ fnv(unsigned long long *h, const void *p, size_t n)
 	}
 }
 
+/* path's identity into h, unless it is skip (the include snisync
+ * writes, by identity: its path may be spelt another way). */
 static void
-fp_file(unsigned long long *h, const char *path)
+fp_file(unsigned long long *h, const char *path, const struct stat *skip)
 {
 	struct stat st;
 	long long v[7];
 
-	fnv(h, path, strlen(path) + 1);
 	if (stat(path, &st) == -1) {
+		fnv(h, path, strlen(path) + 1);
 		fnv(h, "-", 1);
 		return;
 	}
+	if (skip != NULL && st.st_dev == skip->st_dev &&
+	    st.st_ino == skip->st_ino)
+		return;
+	fnv(h, path, strlen(path) + 1);
 	v[0] = (long long)st.st_dev;
 	v[1] = (long long)st.st_ino;
 	v[2] = (long long)st.st_size;
@@ -83,14 +89,11 @@ fp_file(unsigned long long *h, const char *path)
 	fnv(h, v, sizeof(v));
 }
 
-/* Dovecot's configuration files in dir (*.conf, *.ext), but skip (the
- * include snisync writes, by identity: its path may be spelt another
- * way). */
+/* Dovecot's configuration files in dir (*.conf, *.ext), but skip. */
 static void
 fp_dir(unsigned long long *h, const char *dir, const struct stat *skip)
 {
 	char **names, path[PATH_MAX];
-	struct stat st;
 	size_t n, i, len;
 
 	fnv(h, dir, strlen(dir) + 1);
@@ -106,10 +109,7 @@ fp_dir(unsigned long long *h, const char *dir, const struct stat *skip)
 		if (snprintf(path, sizeof(path), "%s/%s", dir, names[i]) >=
 		    (int)sizeof(path))
 			continue;
-		if (skip != NULL && stat(path, &st) == 0 &&
-		    st.st_dev == skip->st_dev && st.st_ino == skip->st_ino)
-			continue;
-		fp_file(h, path);
+		fp_file(h, path, skip);
 	}
 	fsio_list_free(names, n);
 }
@@ -137,14 +137,14 @@ fingerprint(const struct conf *c)
 		pf = pf != NULL ? pf : "/etc/postfix";
 		if (snprintf(path, sizeof(path), "%s/main.cf", pf) <
 		    (int)sizeof(path))
-			fp_file(&h, path);
+			fp_file(&h, path, NULL);
 		if (snprintf(path, sizeof(path), "%s/master.cf", pf) <
 		    (int)sizeof(path))
-			fp_file(&h, path);
+			fp_file(&h, path, NULL);
 	}
 	if (c->dovecot.enabled && c->dovecot.query != NULL) {
 		dc = dc != NULL ? dc : "/etc/dovecot/dovecot.conf";
-		fp_file(&h, dc);
+		fp_file(&h, dc, NULL);
 		fsio_dirname(dc, dir, sizeof(dir));
 		if (stat(c->dovecot.path, &inc) == -1)
 			memset(&inc, 0, sizeof(inc));
