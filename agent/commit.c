@@ -51,12 +51,12 @@ commit_file_equals(const char *path, const char *buf, size_t len)
 }
 
 int
-commit_lmdb_current(struct work *w, const char *lmdb)
+commit_lmdb_current(const struct state *old, const char *lmdb)
 {
 	struct fsio_id id;
 
-	return w->old.have_lmdb && fsio_identity(lmdb, &id) == 0 &&
-	    fsio_same_id(&id, &w->old.lmdb);
+	return old->have_lmdb && fsio_identity(lmdb, &id) == 0 &&
+	    fsio_same_id(&id, &old->lmdb);
 }
 
 /*
@@ -70,7 +70,8 @@ commit_lmdb_current(struct work *w, const char *lmdb)
  * old ones, so the next run writes them again).
  */
 int
-commit_store(struct work *w, const struct diff *d)
+commit_store(const struct work_ctx *x, struct validated *v,
+    const struct diff *d)
 {
 	size_t k, ns = 0, n = d->nstage;
 	char (*tmp)[PATH_MAX], **paths;
@@ -78,37 +79,37 @@ commit_store(struct work *w, const struct diff *d)
 
 	if (n == 0)
 		return 0;
-	if (fsio_mkdirs(w->served, 0700) == -1 ||
-	    fsio_mkdirs(w->staging, 0700) == -1)
+	if (fsio_mkdirs(x->served, 0700) == -1 ||
+	    fsio_mkdirs(x->staging, 0700) == -1)
 		return -1;
 	tmp = xcalloc(n, sizeof(*tmp));
 	paths = xcalloc(n, sizeof(*paths));
 	for (k = 0; k < n && rc == 0; k++) {
-		struct pair *p = &w->pairs[d->stage[k]];
+		struct pair *p = &v->pairs[d->stage[k]];
 		unsigned char *buf;
 		size_t len;
 
-		if (validate_load_bytes(w, p) == -1) {
+		if (work_load_bytes(x, p) == -1) {
 			rc = -1;
 			break;
 		}
 		buf = store_content(p, &len);
-		paths[k] = store_path(w->served, p->lineage);
-		if (fsio_stage(paths[k], w->staging, buf, len, 0600, durable,
+		paths[k] = store_path(x->served, p->lineage);
+		if (fsio_stage(paths[k], x->staging, buf, len, 0600, durable,
 		    tmp[k], sizeof(tmp[k])) == -1)
 			rc = -1;
 		else
 			ns++;
 		util_free_wiped(buf, len);
 	}
-	if (rc == 0 && !durable && fsio_sync_fs(w->served) == -1)
+	if (rc == 0 && !durable && fsio_sync_fs(x->served) == -1)
 		rc = -1;
 	for (k = 0; k < ns; k++)
 		if (rc == -1)
 			fsio_temp_abort(tmp[k]);
 		else if (fsio_stage_commit(tmp[k], paths[k]) == -1)
 			rc = -1;
-	if (ns > 0 && fsio_sync_dir(w->served) == -1)
+	if (ns > 0 && fsio_sync_dir(x->served) == -1)
 		rc = -1;
 	if (rc == 0)
 		log_debug("store: %zu served files replaced", ns);
@@ -126,13 +127,14 @@ commit_store(struct work *w, const struct diff *d)
  * order, then those removed. Returns 0 done, 1 not done (rebuild).
  */
 static int
-update_postfix(struct work *w, const struct diff *d, const char *lmdb)
+update_postfix(const struct work_ctx *x, struct loaded *ld,
+    const struct diff *d, const char *lmdb)
 {
 	struct pf_change *ch;
 	size_t i, n = 0;
 	int rc = 1;
 
-	if (w->o->nonly == 0 || !commit_lmdb_current(w, lmdb))
+	if (x->o->nonly == 0 || !commit_lmdb_current(&ld->old, lmdb))
 		return 1;
 	ch = xcalloc(d->nnames + 1, sizeof(*ch));
 	for (i = 0; i < d->nnames; i++) {
@@ -141,11 +143,11 @@ update_postfix(struct work *w, const struct diff *d, const char *lmdb)
 
 		if (e == NULL)
 			continue;	/* removed: below */
-		p = &w->pairs[e->pair];
+		p = &ld->v.pairs[e->pair];
 		if (e->alt != PLAN_NO_ALT)
-			alt = &w->pairs[e->alt];
-		if (validate_load_bytes(w, p) == -1 ||
-		    (alt != NULL && validate_load_bytes(w, alt) == -1))
+			alt = &ld->v.pairs[e->alt];
+		if (work_load_bytes(x, p) == -1 ||
+		    (alt != NULL && work_load_bytes(x, alt) == -1))
 			goto out;
 		ch[n++] = (struct pf_change){ e->name, p, alt };
 	}
@@ -153,7 +155,7 @@ update_postfix(struct work *w, const struct diff *d, const char *lmdb)
 		if (d->names[i].e == NULL)
 			ch[n++] = (struct pf_change){ d->names[i].name, NULL,
 			    NULL };
-	if (n * 2 > w->plan.n && !w->partial)
+	if (n * 2 > ld->plan.n && !ld->partial)
 		goto out;	/* most of it: a new file is as cheap */
 	rc = postfix_update_lmdb(lmdb, ch, n, 2000);
 	if (rc == 0)
@@ -165,28 +167,29 @@ out:
 }
 
 int
-commit_postfix(struct work *w, const struct diff *d, const char *src,
-    size_t srclen, struct fsio_id *lmdb_id)
+commit_postfix(const struct work_ctx *x, struct loaded *ld,
+    const struct diff *d, const char *src, size_t srclen,
+    struct fsio_id *lmdb_id)
 {
-	const char *map = w->c->postfix.path;
+	const char *map = x->c->postfix.path;
 	char *lmdb = xasprintf("%s.lmdb", map), tmp[PATH_MAX];
 	size_t i;
 	int rc = -1;
 
-	if (update_postfix(w, d, lmdb) == 0)
+	if (update_postfix(x, ld, d, lmdb) == 0)
 		goto written;
-	if (w->partial)
+	if (ld->partial)
 		goto out;	/* its plan is not the whole map's */
-	for (i = 0; i < w->plan.n; i++) {
-		size_t ix[2], k, n = plan_entry_pairs(&w->plan.e[i], ix);
+	for (i = 0; i < ld->plan.n; i++) {
+		size_t ix[2], k, n = plan_entry_pairs(&ld->plan.e[i], ix);
 
 		for (k = 0; k < n; k++)
-			if (validate_load_bytes(w, &w->pairs[ix[k]]) == -1)
+			if (work_load_bytes(x, &ld->v.pairs[ix[k]]) == -1)
 				goto out;
 	}
 	if (fsio_temp_open(lmdb, tmp, sizeof(tmp)) == -1)
 		goto out;
-	if (postfix_write_lmdb(tmp, &w->plan, w->pairs) == -1) {
+	if (postfix_write_lmdb(tmp, &ld->plan, ld->v.pairs) == -1) {
 		fsio_temp_abort(tmp);
 		goto out;
 	}
@@ -199,7 +202,7 @@ written:
 	}
 	/* 0600: a later `postmap -F` of this source keeps the map 0600.
 	 * The renewal path keeps names and paths: the source is as it is. */
-	if (!w->partial && fsio_replace(map, src, srclen, 0600) == -1)
+	if (!ld->partial && fsio_replace(map, src, srclen, 0600) == -1)
 		goto out;
 	rc = 0;
 out:
@@ -212,16 +215,16 @@ out:
  * store, or a run whose set of lineages changed. A renewal is none of
  * these: it lists nothing. */
 static int
-gc_due(struct work *w, int keep_old)
+gc_due(const struct work_ctx *x, const struct loaded *ld, int keep_old)
 {
 	size_t i;
 
-	if (w->o->nonly == 0 || keep_old || w->legacy != NULL ||
-	    w->npairs != w->old.n)
+	if (x->o->nonly == 0 || keep_old || x->legacy != NULL ||
+	    ld->v.npairs != ld->old.n)
 		return 1;
-	for (i = 0; i < w->npairs; i++)
-		if (validate_in_scan(w, w->pairs[i].lineage) &&
-		    validate_old_pair(w, w->pairs[i].lineage) == NULL)
+	for (i = 0; i < ld->v.npairs; i++)
+		if (scan_has(&ld->sc, ld->v.pairs[i].lineage) &&
+		    state_pair_of(&ld->old, ld->v.pairs[i].lineage) == NULL)
 			return 1;
 	return 0;
 }
@@ -239,7 +242,7 @@ add_name(char ***v, size_t *n, const char *lineage)
 /* The served files the include on disk names (Dovecot may be held back
  * at an earlier one), read when a file nothing else keeps is found. */
 struct inc_refs {
-	struct work	 *w;
+	const struct work_ctx *x;
 	const char	 *dir;		/* refs to files in this directory */
 	int		  loaded;
 	char		**v;		/* sorted */
@@ -255,7 +258,7 @@ named_by_include(struct inc_refs *r, char **name)
 
 	if (!r->loaded) {
 		r->loaded = 1;
-		if (r->w->dovecot_on && fsio_read(r->w->c->dovecot.path,
+		if (r->x->on[SVC_DOVECOT] && fsio_read(r->x->c->dovecot.path,
 		    SCAN_MAX_FILE * 64, &text, &len, NULL, why,
 		    sizeof(why)) == 0)
 			r->v = dovecot_refs((const char *)text, len, r->dir,
@@ -330,24 +333,25 @@ gc_dir(const char *dir, char **keep, size_t nkeep, struct inc_refs *inc,
  * none of them, then its directory.
  */
 void
-commit_gc(struct work *w, int keep_old)
+commit_gc(const struct work_ctx *x, const struct loaded *ld,
+    const struct store_list *ls, int keep_old)
 {
-	struct inc_refs inc = { w, w->served, 0, NULL, 0 };
-	struct inc_refs linc = { w, w->legacy, 0, NULL, 0 };
+	struct inc_refs inc = { x, x->served, 0, NULL, 0 };
+	struct inc_refs linc = { x, x->legacy, 0, NULL, 0 };
 	char **keep = NULL;
 	size_t nkeep = 0, i;
 
-	if (!gc_due(w, keep_old))
+	if (!gc_due(x, ld, keep_old))
 		return;
-	for (i = 0; i < w->npairs; i++)
-		add_name(&keep, &nkeep, w->pairs[i].lineage);
-	for (i = 0; keep_old && i < w->old.n; i++)
-		add_name(&keep, &nkeep, w->old.pairs[i].lineage);
+	for (i = 0; i < ld->v.npairs; i++)
+		add_name(&keep, &nkeep, ld->v.pairs[i].lineage);
+	for (i = 0; keep_old && i < ld->old.n; i++)
+		add_name(&keep, &nkeep, ld->old.pairs[i].lineage);
 	util_sort_unless_sorted(keep, nkeep, sizeof(char *), strv_cmp);
-	gc_dir(w->served, keep, nkeep, &inc, 0, w->served_listed &&
-	    w->nserved > 0 ? w->served_names : NULL, w->nserved);
-	if (w->legacy != NULL)
-		gc_dir(w->legacy, NULL, 0, &linc, 1, NULL, 0);
+	gc_dir(x->served, keep, nkeep, &inc, 0, ls->served_done &&
+	    ls->nserved > 0 ? ls->served : NULL, ls->nserved);
+	if (x->legacy != NULL)
+		gc_dir(x->legacy, NULL, 0, &linc, 1, NULL, 0);
 	for (i = 0; i < nkeep; i++)
 		free(keep[i]);
 	free(keep);
@@ -355,65 +359,29 @@ commit_gc(struct work *w, int keep_old)
 	inc_refs_free(&linc);
 }
 
-/* The state this run leaves, borrowing w's arrays. */
-static void
-state_view(const struct work *w, struct state *st)
+int
+commit_save_state(const struct work_ctx *x, struct state *old,
+    const struct state *st, int run_only)
 {
-	memset(st, 0, sizeof(*st));
-	st->pairs = w->pairs;
-	st->n = w->npairs;
-	st->errs = w->errs;
-	st->nerrs = w->nerrs;
-	st->have_lmdb = w->have_lmdb;
-	st->lmdb = w->lmdb;
-	st->reload_pending[0] = w->reload_pending[0];
-	st->reload_pending[1] = w->reload_pending[1];
-	st->svc[0] = w->svc[0];
-	st->svc[1] = w->svc[1];
-	st->counts = w->counts;
-	st->ncounts = w->ncounts;
-	st->holds = w->holds;
-	st->nholds = w->nholds;
-	st->dovecot = w->dc;
-	memcpy(st->out_id, w->out_id, sizeof(st->out_id));
-	st->nnames = w->nnames;
-	memcpy(st->render_key, w->render_key, sizeof(st->render_key));
+	return (run_only ? state_save_run : state_save)(x->c->state_dir, old,
+	    st);
 }
 
 int
-commit_save_state(struct work *w, const struct fsio_id *lmdb_id, int have_lmdb,
-    int run_only)
-{
-	struct state st;
-	int rc;
-
-	w->have_lmdb = have_lmdb;
-	if (have_lmdb)
-		w->lmdb = *lmdb_id;
-	state_view(w, &st);
-	st.mirror = NULL;
-	/* run_only: after the reloads, when the lineages were saved
-	 * already, only the run fields can have changed */
-	rc = (run_only && w->saved == 1 ? state_save_run : state_save)(
-	    w->c->state_dir, &w->old, &st);
-	w->saved = rc == -1 ? -1 : 1;
-	return rc;
-}
-
-int
-commit_save_intent(struct work *w, const struct svc_run *sv)
+commit_save_intent(const struct work_ctx *x, struct state *old,
+    const struct svc_run *sv)
 {
 	int i, more = 0;
 
 	for (i = 0; i < SVC__MAX; i++)
 		if ((sv[i].change || sv[i].files || sv[i].for_default) &&
-		    !w->old.reload_pending[i]) {
-			w->old.reload_pending[i] = 1;
+		    !old->reload_pending[i]) {
+			old->reload_pending[i] = 1;
 			more = 1;
 		}
 	if (!more)
 		return 0;
-	return state_save_run(w->c->state_dir, &w->old, &w->old);
+	return state_save_run(x->c->state_dir, old, old);
 }
 
 /*
@@ -424,9 +392,10 @@ commit_save_intent(struct work *w, const struct svc_run *sv)
  * written when nothing changed) and the metrics file when configured.
  */
 void
-commit_finish(struct work *w, int rc)
+commit_finish(const struct work_ctx *x, const struct state *st,
+    const struct plan *plan, int rc)
 {
-	const char *dir = w->c->state_dir;
+	const char *dir = x->c->state_dir;
 	char *sync_stamp = xasprintf("%s/" STAMP_LAST_SYNC, dir);
 	char *applied_stamp = xasprintf("%s/" STAMP_LAST_APPLIED, dir);
 	char *ok_stamp = xasprintf("%s/" STAMP_LAST_SUCCESS, dir);
@@ -436,18 +405,16 @@ commit_finish(struct work *w, int rc)
 		fsio_stamp(applied_stamp);
 	if (rc == EXIT_SYNCED)
 		fsio_stamp(ok_stamp);
-	if (w->c->metrics_file != NULL) {
-		struct state st;
+	if (x->c->metrics_file != NULL) {
 		size_t len;
 		char *text;
 
-		state_view(w, &st);
-		text = metrics_render(&st, &w->plan,
+		text = metrics_render(st, plan,
 		    fsio_stamp_time(sync_stamp), fsio_stamp_time(ok_stamp),
 		    &len);
-		if (fsio_replace(w->c->metrics_file, text, len, 0644) == -1)
+		if (fsio_replace(x->c->metrics_file, text, len, 0644) == -1)
 			log_warn("metrics: %s not updated",
-			    log_esc(w->c->metrics_file));
+			    log_esc(x->c->metrics_file));
 		free(text);
 	}
 	free(sync_stamp);

@@ -12,7 +12,8 @@
  * diff_log() (the log lines, or what --dry-run prints), the map entries
  * changed in place (commit.c), the served files written and the reload
  * decisions (sync.c). Pure but for asking whether a served file is on
- * disk (validate.c's listing); writes nothing, logs only in diff_log().
+ * disk (validate.c, with the run's listing); writes nothing, logs only
+ * in diff_log().
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,13 +24,20 @@
 #include "util.h"
 #include "work.h"
 
+/* What the diff reads, and the listing it may fill. */
+struct dview {
+	const struct work_ctx	*x;
+	const struct loaded	*ld;
+	struct store_list	*ls;
+};
+
 static int
-rejected(struct work *w, const char *lineage)
+rejected(struct dview *w, const char *lineage)
 {
 	size_t i;
 
-	for (i = 0; i < w->nerrs; i++)
-		if (strcmp(w->errs[i].lineage, lineage) == 0)
+	for (i = 0; i < w->ld->v.nerrs; i++)
+		if (strcmp(w->ld->v.errs[i].lineage, lineage) == 0)
 			return 1;
 	return 0;
 }
@@ -51,14 +59,16 @@ note_key(struct key_change **kc, size_t *n, const char *lineage,
 
 /* 1 when the old and the new entry serve the same files (alt too). */
 static int
-entry_same_files(const struct work *w, const struct plan_entry *oe,
+entry_same_files(const struct dview *w, const struct plan_entry *oe,
     const struct plan_entry *e)
 {
 	if ((oe->alt == PLAN_NO_ALT) != (e->alt == PLAN_NO_ALT) ||
-	    !pair_same_files(&w->old.pairs[oe->pair], &w->pairs[e->pair]))
+	    !pair_same_files(&w->ld->old.pairs[oe->pair],
+	    &w->ld->v.pairs[e->pair]))
 		return 0;
 	return e->alt == PLAN_NO_ALT ||
-	    pair_same_files(&w->old.pairs[oe->alt], &w->pairs[e->alt]);
+	    pair_same_files(&w->ld->old.pairs[oe->alt],
+	    &w->ld->v.pairs[e->alt]);
 }
 
 /*
@@ -85,7 +95,7 @@ diff_pair(struct diff *d, const char *name, const struct pair *op,
  * side serves two (ECDSA and RSA), pairs are compared by key algorithm.
  */
 static void
-diff_entry(struct work *w, struct diff *d, const char *name,
+diff_entry(struct dview *w, struct diff *d, const char *name,
     const struct plan_entry *oe, const struct plan_entry *e)
 {
 	const struct pair *o[2] = { NULL, NULL }, *n[2] = { NULL, NULL };
@@ -94,10 +104,10 @@ diff_entry(struct work *w, struct diff *d, const char *name,
 
 	if (oe != NULL)
 		for (no = plan_entry_pairs(oe, ix), k = 0; k < no; k++)
-			o[k] = &w->old.pairs[ix[k]];
+			o[k] = &w->ld->old.pairs[ix[k]];
 	if (e != NULL)
 		for (nn = plan_entry_pairs(e, ix), k = 0; k < nn; k++)
-			n[k] = &w->pairs[ix[k]];
+			n[k] = &w->ld->v.pairs[ix[k]];
 	if (no < 2 && nn < 2) {
 		diff_pair(d, name, o[0], n[0]);
 		return;
@@ -120,32 +130,32 @@ diff_entry(struct work *w, struct diff *d, const char *name,
  * looked at (the others are as they were applied), except on a host
  * that still has the legacy store. */
 static int
-needs_file(struct work *w, const struct pair *p)
+needs_file(struct dview *w, const struct pair *p)
 {
 	const struct pair *op;
 
-	if (!validate_in_scan(w, p->lineage) && w->legacy == NULL)
+	if (!scan_has(&w->ld->sc, p->lineage) && w->x->legacy == NULL)
 		return 0;	/* upgraded: every pair gets its file */
-	op = validate_old_pair(w, p->lineage);
+	op = state_pair_of(&w->ld->old, p->lineage);
 	return op == NULL || !pair_same_files(op, p) ||
-	    !validate_served_has(w, p->lineage);
+	    !validate_served_has(w->x, w->ls, p->lineage);
 }
 
 /* The pairs whose served files this run writes, and how many of them
  * serve a name (the others' files are named by no output: no reload for
  * them). */
 static void
-diff_stage(struct work *w, struct diff *d)
+diff_stage(struct dview *w, struct diff *d)
 {
-	unsigned char *named = xcalloc(w->npairs + 1, 1);
+	unsigned char *named = xcalloc(w->ld->v.npairs + 1, 1);
 	size_t i, k, ix[2];
 
-	for (i = 0; i < w->plan.n; i++)
-		for (k = plan_entry_pairs(&w->plan.e[i], ix); k > 0; k--)
+	for (i = 0; i < w->ld->plan.n; i++)
+		for (k = plan_entry_pairs(&w->ld->plan.e[i], ix); k > 0; k--)
 			named[ix[k - 1]] = 1;
-	d->stage = xcalloc(w->npairs + 1, sizeof(*d->stage));
-	for (i = 0; i < w->npairs; i++)
-		if (needs_file(w, &w->pairs[i])) {
+	d->stage = xcalloc(w->ld->v.npairs + 1, sizeof(*d->stage));
+	for (i = 0; i < w->ld->v.npairs; i++)
+		if (needs_file(w, &w->ld->v.pairs[i])) {
 			d->stage[d->nstage++] = i;
 			d->nserving += named[i];
 		}
@@ -153,9 +163,11 @@ diff_stage(struct work *w, struct diff *d)
 }
 
 void
-diff_build(struct work *w, struct diff *d)
+diff_build(const struct work_ctx *x, const struct loaded *ld,
+    struct store_list *ls, struct diff *d)
 {
-	const struct plan *a = &w->oldplan, *b = &w->plan;
+	struct dview view = { x, ld, ls }, *w = &view;
+	const struct plan *a = &w->ld->oldplan, *b = &w->ld->plan;
 	size_t i = 0, j = 0;
 
 	memset(d, 0, sizeof(*d));
@@ -181,7 +193,7 @@ diff_build(struct work *w, struct diff *d)
 
 /* The line of one pair that changes. */
 static void
-diff_line(struct work *w, const struct diff_line *l, char *line,
+diff_line(struct dview *w, const struct diff_line *l, char *line,
     size_t sz)
 {
 	const struct pair *op = l->op, *np = l->np;
@@ -194,7 +206,7 @@ diff_line(struct work *w, const struct diff_line *l, char *line,
 		snprintf(line, sz, "- %s: lineage %s %s", l->name,
 		    log_esc(op->lineage), rejected(w, op->lineage) ?
 		    "rejected, last good pair expired or unavailable" :
-		    validate_in_scan(w, op->lineage) ? "no longer names it" :
+		    scan_has(&w->ld->sc, op->lineage) ? "no longer names it" :
 		    "deleted");
 	else if (strcmp(op->lineage, np->lineage) != 0)
 		snprintf(line, sz, "~ %s: moves from lineage %s to lineage %s "
@@ -209,25 +221,27 @@ diff_line(struct work *w, const struct diff_line *l, char *line,
 /* The first of lineage's names (its new pair's) that publishes TLSA
  * records (conf_dane_name()), or NULL. */
 static const char *
-dane_name_of(const struct work *w, const char *lineage)
+dane_name_of(const struct dview *w, const char *lineage)
 {
 	size_t i, k;
 
-	for (i = 0; i < w->npairs; i++) {
-		const struct pair *p = &w->pairs[i];
+	for (i = 0; i < w->ld->v.npairs; i++) {
+		const struct pair *p = &w->ld->v.pairs[i];
 
 		if (p->last_good || strcmp(p->lineage, lineage) != 0)
 			continue;
 		for (k = 0; k < p->nnames; k++)
-			if (conf_dane_name(w->c, p->names[k]))
+			if (conf_dane_name(w->x->c, p->names[k]))
 				return p->names[k];
 	}
 	return NULL;
 }
 
 void
-diff_log(struct work *w, const struct diff *d, int print)
+diff_log(const struct work_ctx *x, const struct loaded *ld,
+    const struct diff *d, int print)
 {
+	struct dview view = { x, ld, NULL }, *w = &view;
 	char line[1024], more[64];
 	size_t i;
 

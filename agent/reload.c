@@ -6,12 +6,13 @@
  * mid-renewal, and sets the status each service reports; a reload that
  * fails stays due (the state records it) and is counted. After Dovecot's
  * reload it waits for a TLS handshake on an endpoint that completed one
- * before; when none completes, it puts the previous include back
- * (guard.c), reloads again and holds Dovecot back. reload_defaults()
+ * before; when none completes after the reload of a new include, it
+ * says so (struct reload_out), sync.c puts the previous include back
+ * (guard.c) and reload_rollback() reloads again. reload_defaults()
  * reads which default certificates each service reads straight from
  * live/ (services.c asks them): a lineage that changed makes a reload
  * due, a failing one is reported, and while it is mid-renewal the
- * reload waits. Writes no file but the include it puts back.
+ * reload waits. Writes no file.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +28,7 @@
 #include "work.h"
 
 static int
-reload(const struct work *w, const char *svc, char **argv)
+reload(const struct work_ctx *x, const char *svc, char **argv)
 {
 	int status;
 
@@ -35,7 +36,7 @@ reload(const struct work *w, const char *svc, char **argv)
 		log_info("%s: no reload command configured", svc);
 		return 0;
 	}
-	if (run_cmd(argv, w->c->command_timeout, NULL, 0, &status) == -1) {
+	if (run_cmd(argv, x->c->command_timeout, NULL, 0, &status) == -1) {
 		log_err("%s: reload failed: %s", svc, run_argv_str(argv));
 		return -1;
 	}
@@ -77,7 +78,8 @@ default_params(const struct defaults *dp, size_t j)
 }
 
 void
-reload_defaults(struct work *w, struct svc_run *sv)
+reload_defaults(const struct work_ctx *x, const struct validated *v,
+    struct svc_run *sv)
 {
 	const struct defaults *dp;
 	size_t j, k;
@@ -86,14 +88,14 @@ reload_defaults(struct work *w, struct svc_run *sv)
 	/* The daemon asks at each full sync (its start, SIGHUP, the periodic
 	 * resync) even when nothing changed: a renewal then reads the
 	 * answers it keeps instead of running postconf and doveconf. */
-	if ((w->nchanged == 0 && w->nfailing == 0 &&
-	    !(w->o->daemon && w->o->nonly == 0)) ||
-	    w->c->letsencrypt_dir == NULL)
+	if ((v->nchanged == 0 && v->nfailing == 0 &&
+	    !(x->o->daemon && x->o->nonly == 0)) ||
+	    x->c->letsencrypt_dir == NULL)
 		return;
 	for (i = 0; i < SVC__MAX; i++) {
 		if (!sv[i].on || sv[i].conf->query == NULL)
 			continue;
-		if (w->o->defer_reload) {
+		if (x->o->defer_reload) {
 			/*
 			 * Inside a certbot run (the deploy hook): asking
 			 * doveconf costs a full parse of Dovecot's
@@ -103,7 +105,7 @@ reload_defaults(struct work *w, struct svc_run *sv)
 			 * next run (the post hook) reloads it once, which
 			 * covers a default certificate among the renewals.
 			 */
-			if (w->nchanged > 0 && !sv[i].reload) {
+			if (v->nchanged > 0 && !sv[i].reload) {
 				sv[i].reload = 1;
 				log_debug("%s: default certificates not asked "
 				    "(--defer-reload): a reload is left "
@@ -111,7 +113,7 @@ reload_defaults(struct work *w, struct svc_run *sv)
 			}
 			continue;
 		}
-		dp = services_defaults(w->c, (enum svc_id)i);
+		dp = services_defaults(x->c, (enum svc_id)i);
 		for (j = 0; j < dp->n; j++) {
 			const struct default_use *u = &dp->v[j];
 			const struct failing *f = NULL;
@@ -122,10 +124,10 @@ reload_defaults(struct work *w, struct svc_run *sv)
 					break;
 			if (k < j)
 				continue;	/* reported with its first */
-			for (k = 0; k < w->nfailing && f == NULL; k++)
-				if (strcmp(w->failing[k].lineage,
+			for (k = 0; k < v->nfailing && f == NULL; k++)
+				if (strcmp(v->failing[k].lineage,
 				    u->lineage) == 0)
-					f = &w->failing[k];
+					f = &v->failing[k];
 			if (f != NULL) {
 				sv[i].hold |= f->transient;
 				params = default_params(dp, j);
@@ -138,7 +140,7 @@ reload_defaults(struct work *w, struct svc_run *sv)
 				    "back until it is whole" : "; the service "
 				    "serves it as it is at its next restart");
 				free(params);
-			} else if (strv_has(w->changed, w->nchanged,
+			} else if (strv_has(v->changed, v->nchanged,
 			    u->lineage) && !sv[i].for_default) {
 				sv[i].for_default = sv[i].reload = 1;
 				params = default_params(dp, j);
@@ -153,69 +155,89 @@ reload_defaults(struct work *w, struct svc_run *sv)
 
 /*
  * After a Dovecot reload: does Dovecot still complete a handshake on an
- * endpoint where it completed one before (eps)? A configuration that
- * passes every check can still take the config process down (its memory
- * limit, a file it cannot open), and with it every login. Waits up to a
- * deadline that grows with the check's time (a big configuration takes
- * as long to parse after the reload); when no handshake completes, puts
- * the previous include back (when this run wrote a new one), reloads
- * again and asks again. Returns 0 confirmed (or nothing to ask), -1 not.
+ * endpoint where it completed one before (out->eps)? A configuration
+ * that passes every check can still take the config process down (its
+ * memory limit, a file it cannot open), and with it every login. Waits
+ * up to a deadline that grows with the check's time (a big configuration
+ * takes as long to parse after the reload). Returns 0 confirmed (or
+ * nothing to ask), -1 not: logged when the include in service is not
+ * new (sv->written), else what the probes saw is in out for
+ * reload_rollback().
  */
 static int
-confirm_dovecot(struct work *w, struct svc_run *sv, const char *sni,
-    const size_t *eps, size_t neps, off_t log_from)
+confirm_dovecot(const struct work_ctx *x, const struct guard *g,
+    const struct svc_run *sv, off_t log_from, struct reload_out *out)
 {
-	long long deadline = w->dc_check_ms > 0 ? 10000 + 3 * w->dc_check_ms :
-	    (long long)w->c->command_timeout * 1000;
-	char why[300], why2[300], logged[400];
-	int tries = 0, tries2 = 0, ok2;
 	long long t0 = util_mono_ms();
 
-	if (neps == 0) {
+	out->deadline = g->check_ms > 0 ? 10000 + 3 * g->check_ms :
+	    (long long)x->c->command_timeout * 1000;
+	if (out->neps == 0) {
 		log_debug("dovecot: no endpoint of verify.endpoints completed "
 		    "a handshake before the reload: not confirmed");
 		return 0;
 	}
-	if (verify_dovecot_confirm(w->c, sni, eps, neps, deadline, &tries,
-	    why, sizeof(why)) == 0) {
+	if (verify_dovecot_confirm(x->c, out->sni, out->eps, out->neps,
+	    out->deadline, &out->tries, out->why, sizeof(out->why)) == 0) {
 		log_debug("dovecot: a handshake completes after the reload "
-		    "(%d probes, %lld ms)", tries, util_mono_ms() - t0);
+		    "(%d probes, %lld ms)", out->tries, util_mono_ms() - t0);
 		return 0;
 	}
-	guard_logged(w, log_from, logged, sizeof(logged));
+	guard_logged(x, log_from, out->logged, sizeof(out->logged));
 	if (!sv->written) {
 		log_err("dovecot: no TLS handshake completes after its reload "
-		    "(%d probes in %lld ms; last: %s)%s%s", tries,
-		    util_mono_ms() - t0, why, logged[0] ?
-		    "; Dovecot logged: " : "", logged);
+		    "(%d probes in %lld ms; last: %s)%s%s", out->tries,
+		    util_mono_ms() - t0, out->why, out->logged[0] ?
+		    "; Dovecot logged: " : "", out->logged);
 		return -1;
 	}
-	/* Dovecot's master throttles the services that failed to start
-	 * (2 s, then 4, 8, 16 ...; a minute at most): give the previous
-	 * config that long on top. */
-	guard_restore(w);
-	ok2 = reload(w, sv->name, sv->conf->reload) == 0 &&
-	    verify_dovecot_confirm(w->c, sni, eps, neps, deadline + 60000,
-	    &tries2, why2, sizeof(why2)) == 0;
-	log_err("dovecot: no TLS handshake completes after the reload of the "
-	    "new config (%zu blocks; %d probes in %lld ms; last: %s): put the "
-	    "previous one back (%zu blocks) and reloaded: %s%s%s",
-	    w->dc.blocks, tries, deadline, why, w->dc_had_old ?
-	    dovecot_blocks((const char *)w->dc_old, w->dc_oldlen) : 0,
-	    ok2 ? "handshakes complete again" : "still no handshake",
-	    logged[0] ? "; Dovecot logged: " : "", logged);
-	guard_hold(w, DOVECOT_HOLD_NO_HANDSHAKE);
+	out->no_handshake = 1;
 	return -1;
 }
 
+/*
+ * The previous include is back in service (sync.c: guard_restore()):
+ * Dovecot's master throttles the services that failed to start (2 s,
+ * then 4, 8, 16 ...; a minute at most), so the previous config gets that
+ * long on top of the deadline. One line says what happened.
+ */
 void
-reload_run(struct work *w, struct svc_run *sv)
+reload_rollback(const struct work_ctx *x, const struct guard *g,
+    struct svc_run *sv, struct reload_out *out)
 {
-	size_t *eps = NULL, neps = 0;
+	char why2[300];
+	int tries2 = 0, ok2;
+
+	ok2 = reload(x, sv->name, sv->conf->reload) == 0 &&
+	    verify_dovecot_confirm(x->c, out->sni, out->eps, out->neps,
+	    out->deadline + 60000, &tries2, why2, sizeof(why2)) == 0;
+	log_err("dovecot: no TLS handshake completes after the reload of the "
+	    "new config (%zu blocks; %d probes in %lld ms; last: %s): put the "
+	    "previous one back (%zu blocks) and reloaded: %s%s%s",
+	    g->dc.blocks, out->tries, out->deadline, out->why, g->had_old ?
+	    dovecot_blocks((const char *)g->old, g->oldlen) : 0,
+	    ok2 ? "handshakes complete again" : "still no handshake",
+	    out->logged[0] ? "; Dovecot logged: " : "", out->logged);
+	sv->status = "no handshake after the reload, previous config put back";
+	sv->written = 0;
+	sv->held_back = 1;
+}
+
+void
+reload_out_free(struct reload_out *out)
+{
+	free(out->eps);
+	memset(out, 0, sizeof(*out));
+}
+
+void
+reload_run(const struct work_ctx *x, const struct plan *plan,
+    const struct guard *g, struct svc_run *sv, struct reload_out *out)
+{
 	off_t log_from = -1;
-	const char *sni;
 	int i;
 
+	memset(out, 0, sizeof(*out));
 	for (i = 0; i < SVC__MAX; i++) {
 		if (!sv[i].reload)
 			continue;
@@ -228,32 +250,33 @@ reload_run(struct work *w, struct svc_run *sv)
 			continue;
 		}
 		if (i == SVC_DOVECOT && !sv[i].written && !sv[i].files &&
-		    guard_recheck(w) == -1) {
+		    guard_recheck(x) == -1) {
 			sv[i].status = "pending reload held back: config "
 			    "check fails";
 			sv[i].failed = 1;
 			continue;
 		}
 		/* Where does Dovecot answer now, before its reload? */
-		sni = w->plan.n > 0 ? w->plan.e[0].name : "localhost";
+		out->sni = plan->n > 0 ? plan->e[0].name : "localhost";
 		if (i == SVC_DOVECOT && sv[i].conf->reload != NULL) {
-			eps = xcalloc(w->c->verify.nendpoints + 1,
-			    sizeof(*eps));
-			neps = verify_dovecot_endpoints(w->c, sni, eps);
-			if (neps > 0)
-				log_from = guard_log_size(w); /* log_path */
+			out->eps = xcalloc(x->c->verify.nendpoints + 1,
+			    sizeof(*out->eps));
+			out->neps = verify_dovecot_endpoints(x->c, out->sni,
+			    out->eps);
+			if (out->neps > 0)
+				log_from = guard_log_size(x); /* log_path */
 		}
-		if (reload(w, sv[i].name, sv[i].conf->reload) == -1) {
+		if (reload(x, sv[i].name, sv[i].conf->reload) == -1) {
 			sv[i].status = "updated, reload failed (retried on the "
 			    "next run)";
 			sv[i].failed = 1;
-			w->svc[i].failures++;
+			out->svc[i].failures++;
 			continue;
 		}
 		sv[i].reload = 0;
 		if (sv[i].conf->reload != NULL) {
-			w->svc[i].reloads++;
-			w->svc[i].last_reload = (long long)time(NULL);
+			out->svc[i].reloads++;
+			out->svc[i].last_reload = (long long)time(NULL);
 		}
 		if (sv[i].conf->reload != NULL)
 			sv[i].status = sv[i].written ? "updated, reloaded" :
@@ -263,18 +286,10 @@ reload_run(struct work *w, struct svc_run *sv)
 			    sv[i].for_default ? "reloaded (default certificate "
 			    "renewed)" : "reloaded (was pending)";
 		if (i == SVC_DOVECOT && sv[i].conf->reload != NULL &&
-		    confirm_dovecot(w, &sv[i], sni, eps, neps, log_from) == -1) {
-			if (sv[i].written) {
-				sv[i].status = "no handshake after the reload, "
-				    "previous config put back";
-				sv[i].written = 0;
-				sv[i].held_back = 1;
-			} else {
-				sv[i].status = "reloaded, but no handshake "
-				    "completes";
-				sv[i].failed = 1;
-			}
+		    confirm_dovecot(x, g, &sv[i], log_from, out) == -1 &&
+		    !out->no_handshake) {
+			sv[i].status = "reloaded, but no handshake completes";
+			sv[i].failed = 1;
 		}
 	}
-	free(eps);
 }

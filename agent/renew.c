@@ -13,10 +13,11 @@
  * deleted lineage, a name added or removed, a rival, a failure, Dovecot
  * held back, the metrics file) takes the whole-state path.
  *
- * renew_try() decides on a run of its own, and writes nothing: when it
- * gives up, the caller drops that run and reads the whole state as if
- * it had not tried (what it logged on the way is dropped, but for one
- * debug line saying why).
+ * renew_ready() and renew_fits() decide on a load of its own, before
+ * and after its scan and validation (sync.c runs them), and write
+ * nothing: when either says no, sync.c drops that load and reads the
+ * whole state as if it had not tried (what was logged on the way is
+ * dropped, but for one debug line saying why).
  * renew_mark_sole() (the whole-state path) and renew_note_outputs()
  * record what a later renewal trusts: which pairs serve their names
  * alone, and the outputs' identities. The same identities, with a digest
@@ -44,26 +45,44 @@ out_current(const struct fsio_id *want, const char *path)
 	    fsio_same_id(want, &id);
 }
 
-/* Before the scan: what the records say. NULL when they allow the
- * renewal path, else why not. */
-static const char *
-renewal_ready(struct work *w, const char *lmdb)
+/*
+ * Before the scan: the records of the lineages asked about, read into
+ * ld->old. NULL when they allow the renewal path, else why not ("" for
+ * a run that is no renewal: a full sync, a dry run).
+ */
+const char *
+renew_ready(const struct work_ctx *x, const char *lmdb, struct loaded *ld)
 {
-	const struct state *st = &w->old;
-	const struct sync_opts *o = w->o;
+	const struct state *st = &ld->old;
+	const struct sync_opts *o = x->o;
+	const struct conf *c = x->c;
 	size_t i, j;
 
+	if (o->dry_run || o->nonly == 0)
+		return "";
+	if (o->nonly > 64)
+		return "too many lineages";
+	if (o->nrelease > 0)
+		return "a release";
+	if (c->metrics_file != NULL)
+		return "the metrics file covers every lineage";
+	if (x->legacy != NULL)
+		return "the legacy store is still there";
+	if (state_load_some(c->state_dir, o->only, o->nonly, &ld->old) == -1)
+		return "the state cannot be read";
 	if (!state_has_run(st))
 		return "no run record";
 	if (st->nerrs > 0)
 		return "a lineage asked about failed before";
-	if (w->postfix_on && !commit_lmdb_current(w, lmdb))
+	if (x->on[SVC_POSTFIX] && !commit_lmdb_current(st, lmdb))
 		return "the map is not the one the state describes";
-	if (w->postfix_on && !out_current(&st->out_id[0], w->c->postfix.path))
+	if (x->on[SVC_POSTFIX] && !out_current(&st->out_id[0],
+	    c->postfix.path))
 		return "the map source is not the one the last full sync left";
-	if (w->dovecot_on && st->dovecot.held != DOVECOT_HOLD_NONE)
+	if (x->on[SVC_DOVECOT] && st->dovecot.held != DOVECOT_HOLD_NONE)
 		return "Dovecot is held back";
-	if (w->dovecot_on && !out_current(&st->out_id[1], w->c->dovecot.path))
+	if (x->on[SVC_DOVECOT] && !out_current(&st->out_id[1],
+	    c->dovecot.path))
 		return "the include is not the one the last full sync left";
 	for (i = 0; i < o->nonly; i++) {
 		for (j = 0; j < st->n; j++)
@@ -94,91 +113,58 @@ same_names(const struct pair *a, const struct pair *b)
 /* After validation: each lineage claims the same names as before, which
  * no other lineage claims (its pair was sole), so it serves them alone
  * whatever its key type or dates. NULL, or why not. */
-static const char *
-renewal_fits(const struct work *w)
+const char *
+renew_fits(const struct loaded *ld)
 {
+	const struct validated *v = &ld->v;
 	size_t i;
 
-	if (w->nfailing > 0 || w->nerrs > 0)
+	if (v->nfailing > 0 || v->nerrs > 0)
 		return "a lineage fails";
-	if (w->plan.nc > 0)
+	if (ld->plan.nc > 0)
 		return "lineages asked about claim the same name";
-	if (w->npairs != w->old.n)
+	if (v->npairs != ld->old.n)
 		return "a lineage is new or gone";
-	for (i = 0; i < w->npairs; i++) {
-		const struct pair *p = &w->pairs[i];
-		const struct pair *op = validate_old_pair(w, p->lineage);
+	for (i = 0; i < v->npairs; i++) {
+		const struct pair *p = &v->pairs[i];
+		const struct pair *op = state_pair_of(&ld->old, p->lineage);
 
 		if (op == NULL || p->last_good)
 			return "a lineage is new or failing";
 		if (!same_names(p, op))
 			return "its names changed";
 	}
-	for (i = 0; i < w->plan.n; i++)
-		if (w->plan.e[i].alt != PLAN_NO_ALT)
+	for (i = 0; i < ld->plan.n; i++)
+		if (ld->plan.e[i].alt != PLAN_NO_ALT)
 			return "a name is served by two pairs";
 	return NULL;
 }
 
-/*
- * The verdict on w, a run of its own that the caller set up (work_init,
- * the services' switches): 1 when w is set up for the renewal path
- * (w->partial), 0 when the run must read the whole state; then the
- * caller drops w and starts from a fresh one. Nothing written, nothing
- * said but one debug line (the lines logged on the way wait, and are
- * dropped when it gives up).
- */
-int
-renew_try(struct work *w, const char *lmdb, struct timing *tm)
+/* ld is this run's: the renewal path. */
+void
+renew_take(struct loaded *ld)
 {
-	const struct sync_opts *o = w->o;
-	const struct conf *c = w->c;
-	const char *why = NULL;
-	size_t i;
+	size_t i, n = ld->v.npairs;
 
-	if (o->dry_run || o->nonly == 0)
-		return 0;
-	if (o->nonly > 64 || o->nrelease > 0 || c->metrics_file != NULL ||
-	    w->legacy != NULL)
-		why = o->nonly > 64 ? "too many lineages" : o->nrelease > 0 ?
-		    "a release" : c->metrics_file != NULL ? "the metrics file "
-		    "covers every lineage" : "the legacy store is still there";
-	else if (state_load_some(c->state_dir, o->only, o->nonly,
-	    &w->old) == -1)
-		why = "the state cannot be read";
-	else if ((why = renewal_ready(w, lmdb)) == NULL) {
-		timing_mark(tm, PH_LOAD);
-		log_defer();
-		if (validate_gather(w, o) == -1)
-			why = "the tree cannot be read";
-		else if ((why = renewal_fits(w)) == NULL) {
-			log_defer_end(1);
-			log_debug("renewal path: %zu lineage%s renewing the "
-			    "names %s alone; the rest of the state not read",
-			    w->npairs, w->npairs == 1 ? "" : "s",
-			    w->npairs == 1 ? "it serves" : "they serve");
-			w->partial = 1;
-			for (i = 0; i < w->npairs; i++)
-				w->pairs[i].sole = 1;
-			return 1;
-		}
-		log_defer_end(0);
-	}
-	log_debug("renewal path not taken (%s): reading the whole state",
-	    why);
-	return 0;
+	log_debug("renewal path: %zu lineage%s renewing the names %s alone; "
+	    "the rest of the state not read", n, n == 1 ? "" : "s",
+	    n == 1 ? "it serves" : "they serve");
+	ld->partial = 1;
+	for (i = 0; i < n; i++)
+		ld->v.pairs[i].sole = 1;
 }
 
 /* What an output's bytes depend on besides the plan: snisync's version,
  * the served directory, the output's path, and for the include the
  * Dovecot syntax. */
 static void
-render_key(const struct work *w, enum svc_id svc, unsigned char out[32])
+render_key(const struct work_ctx *x, enum dovecot_syntax syntax,
+    enum svc_id svc, unsigned char out[32])
 {
 	char *s = xasprintf("snisync %s\n%d\n%s\n%s\n%d\n",
-	    SNISYNC_VERSION, (int)svc, w->served, svc == SVC_POSTFIX ?
-	    w->c->postfix.path : w->c->dovecot.path,
-	    svc == SVC_DOVECOT ? (int)w->syntax : 0);
+	    SNISYNC_VERSION, (int)svc, x->served, svc == SVC_POSTFIX ?
+	    x->c->postfix.path : x->c->dovecot.path,
+	    svc == SVC_DOVECOT ? (int)syntax : 0);
 
 	cert_sha256(s, strlen(s), out);
 	free(s);
@@ -194,54 +180,56 @@ same_lineage(const struct pair *a, size_t ia, const struct pair *b,
 }
 
 int
-renew_plan_unchanged(const struct work *w, const struct diff *d)
+renew_plan_unchanged(const struct work_ctx *x, const struct loaded *ld,
+    const struct diff *d)
 {
-	const struct plan *a = &w->oldplan, *b = &w->plan;
+	const struct plan *a = &ld->oldplan, *b = &ld->plan;
 	size_t i;
 
 	/* No entry changes, no served file is written, and the last full
 	 * plan had as many names. */
-	if (w->partial || w->legacy != NULL || d->nnames > 0 ||
-	    d->nserving > 0 || !state_has_run(&w->old) ||
-	    b->n != w->old.nnames || a->n != b->n)
+	if (ld->partial || x->legacy != NULL || d->nnames > 0 ||
+	    d->nserving > 0 || !state_has_run(&ld->old) ||
+	    b->n != ld->old.nnames || a->n != b->n)
 		return 0;
 	/* The same files may be another lineage's, named by another path. */
 	for (i = 0; i < b->n; i++)
 		if (strcmp(a->e[i].name, b->e[i].name) != 0 ||
-		    !same_lineage(w->old.pairs, a->e[i].pair, w->pairs,
-		    b->e[i].pair) || !same_lineage(w->old.pairs, a->e[i].alt,
-		    w->pairs, b->e[i].alt))
+		    !same_lineage(ld->old.pairs, a->e[i].pair, ld->v.pairs,
+		    b->e[i].pair) || !same_lineage(ld->old.pairs, a->e[i].alt,
+		    ld->v.pairs, b->e[i].alt))
 			return 0;
 	return 1;
 }
 
 int
-renew_output_current(const struct work *w, enum svc_id svc)
+renew_output_current(const struct work_ctx *x, const struct state *old,
+    enum dovecot_syntax syntax, enum svc_id svc)
 {
 	unsigned char key[32];
 
-	if (!out_current(&w->old.out_id[svc], svc == SVC_POSTFIX ?
-	    w->c->postfix.path : w->c->dovecot.path))
+	if (!out_current(&old->out_id[svc], svc == SVC_POSTFIX ?
+	    x->c->postfix.path : x->c->dovecot.path))
 		return 0;
-	render_key(w, svc, key);
-	return memcmp(key, w->old.render_key[svc], sizeof(key)) == 0;
+	render_key(x, syntax, svc, key);
+	return memcmp(key, old->render_key[svc], sizeof(key)) == 0;
 }
 
 /* The whole-state path: which pairs are sole (pair.sole), for the
  * records a later renewal reads. */
 void
-renew_mark_sole(struct work *w)
+renew_mark_sole(const struct plan *plan, struct pair *pairs, size_t n)
 {
-	size_t *alone = xcalloc(w->npairs + 1, sizeof(*alone)), i;
+	size_t *alone = xcalloc(n + 1, sizeof(*alone)), i;
 
-	for (i = 0; i < w->plan.n; i++)
-		if (w->plan.e[i].alt == PLAN_NO_ALT)
-			alone[w->plan.e[i].pair]++;
-	for (i = 0; i < w->plan.nc; i++)
-		alone[w->plan.c[i].winner] = alone[w->plan.c[i].loser] = 0;
-	for (i = 0; i < w->npairs; i++)
-		w->pairs[i].sole = !w->pairs[i].last_good &&
-		    w->pairs[i].nnames > 0 && alone[i] == w->pairs[i].nnames;
+	for (i = 0; i < plan->n; i++)
+		if (plan->e[i].alt == PLAN_NO_ALT)
+			alone[plan->e[i].pair]++;
+	for (i = 0; i < plan->nc; i++)
+		alone[plan->c[i].winner] = alone[plan->c[i].loser] = 0;
+	for (i = 0; i < n; i++)
+		pairs[i].sole = !pairs[i].last_good && pairs[i].nnames > 0 &&
+		    alone[i] == pairs[i].nnames;
 	free(alone);
 }
 
@@ -249,31 +237,31 @@ renew_mark_sole(struct work *w)
  * the renewal path keeps those it found; the whole-state path records
  * the source and the include when they hold what it rendered. */
 void
-renew_note_outputs(struct work *w, const struct svc_run *sv)
+renew_note_outputs(const struct work_ctx *x, const struct loaded *ld,
+    enum dovecot_syntax syntax, const struct svc_run *sv,
+    const struct dovecot_state *dc, struct out_ids *ids)
 {
-	const struct svc_run *pf = &sv[SVC_POSTFIX], *dc = &sv[SVC_DOVECOT];
+	const struct svc_run *pf = &sv[SVC_POSTFIX], *dv = &sv[SVC_DOVECOT];
 
-	if (w->partial) {
-		memcpy(w->out_id, w->old.out_id, sizeof(w->out_id));
-		memcpy(w->render_key, w->old.render_key,
-		    sizeof(w->render_key));
-		w->nnames = w->old.nnames;
+	memset(ids, 0, sizeof(*ids));
+	if (ld->partial) {
+		memcpy(ids->id, ld->old.out_id, sizeof(ids->id));
+		memcpy(ids->key, ld->old.render_key, sizeof(ids->key));
+		ids->nnames = ld->old.nnames;
 		return;
 	}
-	memset(w->out_id, 0, sizeof(w->out_id));
-	memset(w->render_key, 0, sizeof(w->render_key));
-	w->nnames = w->plan.n;
+	ids->nnames = ld->plan.n;
 	if (pf->on && !pf->failed && (pf->written || !pf->change)) {
-		if (fsio_identity(w->c->postfix.path, &w->out_id[0]) == 0)
-			render_key(w, SVC_POSTFIX, w->render_key[0]);
+		if (fsio_identity(x->c->postfix.path, &ids->id[0]) == 0)
+			render_key(x, syntax, SVC_POSTFIX, ids->key[0]);
 		else
-			memset(&w->out_id[0], 0, sizeof(w->out_id[0]));
+			memset(&ids->id[0], 0, sizeof(ids->id[0]));
 	}
-	if (dc->on && !dc->failed && !dc->held_back &&
-	    w->dc.held == DOVECOT_HOLD_NONE && (dc->written || !dc->change)) {
-		if (fsio_identity(w->c->dovecot.path, &w->out_id[1]) == 0)
-			render_key(w, SVC_DOVECOT, w->render_key[1]);
+	if (dv->on && !dv->failed && !dv->held_back &&
+	    dc->held == DOVECOT_HOLD_NONE && (dv->written || !dv->change)) {
+		if (fsio_identity(x->c->dovecot.path, &ids->id[1]) == 0)
+			render_key(x, syntax, SVC_DOVECOT, ids->key[1]);
 		else
-			memset(&w->out_id[1], 0, sizeof(w->out_id[1]));
+			memset(&ids->id[1], 0, sizeof(ids->id[1]));
 	}
 }

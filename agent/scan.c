@@ -876,3 +876,18 @@ scan_free(struct scan *sc)
 	free(sc->v);
 	memset(sc, 0, sizeof(*sc));
 }
+
+static int
+cmp_lineage_key(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct lineage *)elem)->name);
+}
+
+int
+scan_has(const struct scan *sc, const char *lineage)
+{
+	static _Thread_local size_t hint;
+
+	return util_find_sorted(lineage, sc->v, sc->n, sizeof(*sc->v),
+	    cmp_lineage_key, &hint) != NULL;
+}

@@ -120,6 +120,9 @@ int	scan_all(const char *le_dir, const struct source *src, size_t nsrc,
 	    scan_cached_fn *cached, void *arg, struct scan *sc);
 void	scan_free(struct scan *sc);
 
+/* scan_has(sc, lineage): 1 when sc (sorted by name) has the lineage. */
+int	scan_has(const struct scan *sc, const char *lineage);
+
 /* scan_lineage_name_ok(name): NULL, or why a directory name is refused. */
 const char *scan_lineage_name_ok(const char *name);
 

@@ -384,6 +384,35 @@ state_hold_name(enum dovecot_hold h)
 	return h < DOVECOT_HOLD__MAX ? hold_names[h] : "?";
 }
 
+static int
+cmp_pair_key(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct pair *)elem)->lineage);
+}
+
+static int
+cmp_pair_lineage(const void *a, const void *b)
+{
+	return strcmp(((const struct pair *)a)->lineage,
+	    ((const struct pair *)b)->lineage);
+}
+
+void
+state_sort_pairs(struct state *st)
+{
+	util_sort_unless_sorted(st->pairs, st->n, sizeof(*st->pairs),
+	    cmp_pair_lineage);
+}
+
+const struct pair *
+state_pair_of(const struct state *st, const char *lineage)
+{
+	static _Thread_local size_t hint;
+
+	return util_find_sorted(lineage, st->pairs, st->n, sizeof(*st->pairs),
+	    cmp_pair_key, &hint);
+}
+
 const struct state_hold *
 state_hold_of(const struct state *st, const char *lineage)
 {

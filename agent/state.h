@@ -73,6 +73,12 @@ extern const char *const state_svc_names[2];
 /* state_hold_name(h): "none", "does not fit", "no handshake". */
 const char *state_hold_name(enum dovecot_hold h);
 
+/* state_sort_pairs(st): st's pairs in lineage order (one each).
+ * state_pair_of(st, lineage): then, the lineage's pair, or NULL. */
+void	state_sort_pairs(struct state *st);
+const struct pair *state_pair_of(const struct state *st,
+	    const char *lineage);
+
 /* state_hold_of(st, lineage): the lineage's held key change, or NULL. */
 const struct state_hold *state_hold_of(const struct state *st,
 	    const char *lineage);

@@ -2,17 +2,18 @@
  * sync.c - the pipeline of DESIGN.md, once: the orchestrator.
  *
  * sync_resync() reads as the pipeline: load (the renewal path's records,
- * or the whole state: migrate.c, then scan, validate and plan:
- * validate.c) -> diff against the applied state, once (diff.c) ->
- * render (postfix.c, dovecot.c; skipped when the last full plan says
+ * or the whole state: migrate.c, then scan and validate: validate.c,
+ * and plan: plan.c) -> diff against the applied state, once (diff.c)
+ * -> render (postfix.c, dovecot.c; skipped when the last full plan says
  * what each output holds: renew.c) -> the default certificates
  * (reload.c, asked through services.c) -> commit (served files, the map
  * and the state's intent: commit.c; the include checked, rolled back or
  * held: guard.c) -> save, reload only what changed (reload.c), save what
  * the reloads changed -> remove the served files nothing names
- * (commit.c). Each stage is a function here of what the ones before it
- * returned, and of struct work (work.h), which still carries the state
- * read, the pairs and the plan.
+ * (commit.c). Each stage takes the run's context (struct work_ctx) and
+ * what the ones before it returned (work.h), and returns its own
+ * result; the state to save is built here, from those results
+ * (state_to_save), and nowhere else.
  *
  * A lineage's served file has a stable path (store.h): a renewal that
  * keeps its names rewrites that one file, the map entries of its names
@@ -136,15 +137,44 @@ take_lock(const struct conf *c)
 }
 
 /* The names served: the renewal path's plan holds its lineages' alone. */
-#define NNAMES(w)	((w)->partial ? (w)->old.nnames : (w)->plan.n)
+#define NNAMES(ld)	((ld)->partial ? (ld)->old.nnames : (ld)->plan.n)
+
+/* What this run leaves, as the stages returned it; the state to save is
+ * built from it and the load (state_to_save), in one place. */
+struct outcome {
+	struct map_id		 map;		/* commit_postfix() */
+	int			 pending[SVC__MAX]; /* reloads due */
+	struct svc_stats	 svc[SVC__MAX];	/* the applied counts, and
+						   reload_run()'s */
+	struct guard		 g;		/* Dovecot's side (guard.c) */
+	struct out_ids		 ids;		/* renew_note_outputs() */
+	int			 saved;		/* 1 saved (or found equal),
+						   -1 failed, 0 not yet */
+	int			 rolled_back;	/* Dovecot kept at the
+						   include in service */
+};
+
+/* What this run rendered (NULL: nothing, the file on disk stands), and
+ * what it read to decide (find_outputs). */
+struct rendered {
+	int			 same_plan;	/* the last full plan's */
+	int			 lmdb_current;	/* the map is the state's */
+	int			 pf_current, dc_current; /* the file that plan
+						   left, from the same
+						   inputs */
+	int			 syntax_ok;	/* Dovecot's version known */
+	enum dovecot_syntax	 syntax;
+	char			*pf_src, *dc_text;
+	size_t			 pf_len, dc_len;
+};
 
 /* --dry-run: what the run would write and reload, after the lines of
  * the names that change (diff_log). */
 static void
-print_dry_run(const struct work *w, const struct diff *d,
+print_dry_run(const struct work_ctx *x, const struct diff *d,
     const struct svc_run *sv, const char *lmdb)
 {
-	const struct conf *c = w->c;
+	const struct conf *c = x->c;
 	int i;
 
 	if (sv[SVC_POSTFIX].change)
@@ -156,7 +186,7 @@ print_dry_run(const struct work *w, const struct diff *d,
 		printf("dovecot: would reload: served files replaced\n");
 	if (d->nstage > 0)
 		printf("store: would replace %zu served file%s in %s\n",
-		    d->nstage, d->nstage == 1 ? "" : "s", w->served);
+		    d->nstage, d->nstage == 1 ? "" : "s", x->served);
 	for (i = 0; i < SVC__MAX; i++)
 		if (sv[i].for_default && !sv[i].change)
 			printf("%s: would reload: its default "
@@ -172,25 +202,26 @@ print_dry_run(const struct work *w, const struct diff *d,
 /* The lineages whose failure was not reported (maybe mid-swap): the
  * caller looks at them again. */
 static void
-note_deferred(const struct work *w, struct sync_result *r)
+note_deferred(const struct validated *v, struct sync_result *r)
 {
 	size_t i;
 
-	for (i = 0; i < w->nfailing; i++)
-		if (w->failing[i].deferred) {
+	for (i = 0; i < v->nfailing; i++)
+		if (v->failing[i].deferred) {
 			r->deferred = xreallocarray(r->deferred,
 			    r->ndeferred + 1, sizeof(char *));
 			r->deferred[r->ndeferred++] =
-			    xstrdup(w->failing[i].lineage);
+			    xstrdup(v->failing[i].lineage);
 		}
 }
 
 /* What the run tells its caller (the daemon). */
 static void
-fill_result(const struct work *w, const struct svc_run *sv, int held,
-    int failed, struct sync_result *r)
+fill_result(const struct work_ctx *x, const struct loaded *ld,
+    const struct svc_run *sv, int held, int failed, struct sync_result *r)
 {
-	const struct sync_opts *o = w->o;
+	const struct sync_opts *o = x->o;
+	const int *was = ld->old.reload_pending;
 	int due = (sv[0].reload || sv[1].reload) && !o->dry_run;
 
 	r->changed = sv[0].written || sv[1].written;
@@ -205,187 +236,233 @@ fill_result(const struct work *w, const struct svc_run *sv, int held,
 	    (sv[1].written && !sv[1].reload) ||
 	    (sv[0].for_default && !sv[0].reload) ||
 	    (sv[1].for_default && !sv[1].reload) ||
-	    (w->old.reload_pending[0] && !sv[0].reload) ||
-	    (w->old.reload_pending[1] && !sv[1].reload));
+	    (was[0] && !sv[0].reload) || (was[1] && !sv[1].reload));
 	r->dovecot_held = held && !failed;
-	r->nlineages = w->sc.n;
-	r->nnames = NNAMES(w);
-	r->nrejected = w->nrejected;
+	r->nlineages = ld->sc.n;
+	r->nnames = NNAMES(ld);
+	r->nrejected = ld->v.nrejected;
 }
 
-/* The map the state records: its identity, and whether this run leaves
- * one (a failed write leaves none the state may trust). */
-struct map_id {
-	int		have;
-	struct fsio_id	id;
-};
+/* Scan, validate, plan: ld->old (read) becomes a load. 0, or -1
+ * (logged) when the tree cannot be read. */
+static int
+gather(const struct work_ctx *x, struct loaded *ld, struct store_list *ls)
+{
+	size_t i;
 
-/* What this run rendered (NULL: nothing, the file on disk stands). */
-struct rendered {
-	char	*pf_src, *dc_text;
-	size_t	 pf_len, dc_len;
-};
+	state_sort_pairs(&ld->old);
+	if (validate_scan(x, &ld->old, ls, &ld->sc) == -1)
+		return -1;
+	validate_run(x, &ld->old, &ld->sc, ls, &ld->v);
+	plan_build(ld->v.pairs, ld->v.npairs, &ld->plan);
+	plan_build(ld->old.pairs, ld->old.n, &ld->oldplan);
+	for (i = 0; i < ld->plan.nc; i++) {
+		const struct plan_conflict *c = &ld->plan.c[i];
+		const struct pair *win = &ld->v.pairs[c->winner];
+		const struct pair *lose = &ld->v.pairs[c->loser];
+
+		log_info("name %s: lineage %s (issued %s) wins over lineage "
+		    "%s (issued %s)", c->name, log_esc(win->lineage),
+		    fmt_utc(win->not_before), log_esc(lose->lineage),
+		    fmt_utc(lose->not_before));
+	}
+	return 0;
+}
 
 /* Load: the renewal path's records, or the whole state and tree. 0, or
  * -1 (logged) when nothing may change. */
 static int
-load_run(struct work *w, const char *lmdb, struct timing *tm)
+load_run(const struct work_ctx *x, const char *lmdb, struct timing *tm,
+    struct loaded *ld, struct store_list *ls)
 {
-	const struct conf *c = w->c;
-	const struct sync_opts *o = w->o;
-	struct work t;
-	int on[SVC__MAX];
+	struct loaded t = { 0 };
+	struct store_list tls = { 0 };
+	const char *why;
 
-	services_begin(c, o->daemon);
-	services_on(c, on);
-	w->postfix_on = on[SVC_POSTFIX];
-	w->dovecot_on = on[SVC_DOVECOT];
-	/* The renewal path is tried on a run of its own: taken, it is this
-	 * run; not taken, it is dropped whole. */
-	work_init(&t, c, o);
-	t.postfix_on = w->postfix_on;
-	t.dovecot_on = w->dovecot_on;
-	if (renew_try(&t, lmdb, tm)) {
-		work_free(w);
-		*w = t;
-		return 0;
+	/* The renewal path is tried on a load of its own: taken, it is this
+	 * run's; not taken, it is dropped whole, with what it logged. */
+	if ((why = renew_ready(x, lmdb, &t)) == NULL) {
+		timing_mark(tm, PH_LOAD);
+		log_defer();
+		why = gather(x, &t, &tls) == -1 ? "the tree cannot be read" :
+		    renew_fits(&t);
+		log_defer_end(why == NULL);
+		if (why == NULL) {
+			renew_take(&t);
+			*ld = t;
+			*ls = tls;
+			return 0;
+		}
 	}
-	work_free(&t);
-	if (migrate_load(c->state_dir, !o->dry_run, !o->dry_run,
-	    &w->old) == -1)
+	if (why[0] != '\0')
+		log_debug("renewal path not taken (%s): reading the whole "
+		    "state", why);
+	loaded_free(&t);
+	store_list_free(&tls);
+	if (migrate_load(x->c->state_dir, !x->o->dry_run, !x->o->dry_run,
+	    &ld->old) == -1)
 		return -1;
 	timing_mark(tm, PH_LOAD);
-	return validate_gather(w, o);
+	return gather(x, ld, ls);
 }
 
 /* What the run starts from: the services' counts and Dovecot's side as
  * the state left them, each service's switch and pending reload, the
  * map's identity; temp files a killed run left are removed. */
 static void
-begin_outputs(struct work *w, struct svc_run *sv, const char *lmdb,
-    struct map_id *m)
+begin_outputs(const struct work_ctx *x, const struct loaded *ld,
+    struct svc_run *sv, const char *lmdb, struct outcome *out)
 {
-	const struct conf *c = w->c;
+	const struct conf *c = x->c;
 	int i;
 
-	w->svc[0] = w->old.svc[0];
-	w->svc[1] = w->old.svc[1];
-	w->dc = w->old.dovecot;
+	out->svc[0] = ld->old.svc[0];
+	out->svc[1] = ld->old.svc[1];
+	guard_init(&out->g, &ld->old.dovecot);
 	log_debug("scan: %zu lineages, %zu read and validated, %zu unchanged "
-	    "since they were applied", w->sc.n, w->nvalidated,
-	    w->sc.n - w->nvalidated);
-	if (!w->o->dry_run) {
+	    "since they were applied", ld->sc.n, ld->v.nvalidated,
+	    ld->sc.n - ld->v.nvalidated);
+	if (!x->o->dry_run) {
 		/* A killed run may have left temp files; we hold the lock. */
 		fsio_clean_temps(c->postfix.path);
 		fsio_clean_temps(lmdb);
 		fsio_clean_temps(c->dovecot.path);
-		fsio_clean_temps_in(w->staging, NULL);
+		fsio_clean_temps_in(x->staging, NULL);
 	}
-	sv[SVC_POSTFIX].on = w->postfix_on;
-	sv[SVC_DOVECOT].on = w->dovecot_on;
-	m->have = w->old.have_lmdb;
-	m->id = w->old.lmdb;
-	for (i = 0; i < SVC__MAX; i++)
+	out->map.have = ld->old.have_lmdb;
+	out->map.id = ld->old.lmdb;
+	for (i = 0; i < SVC__MAX; i++) {
+		sv[i].on = x->on[i];
 		if (sv[i].on) {
 			sv[i].status = "unchanged";
-			sv[i].reload = w->old.reload_pending[i];
+			sv[i].reload = ld->old.reload_pending[i];
 		}
+	}
+}
+
+/* What rendering depends on besides the plan, read from disk and asked
+ * of the services: whether the last full plan's outputs stand, and
+ * Dovecot's version. Only what the run needs is looked at. */
+static void
+find_outputs(const struct work_ctx *x, const struct loaded *ld,
+    const struct diff *d, const struct svc_run *sv, const char *lmdb,
+    struct rendered *r)
+{
+	if (ld->partial)
+		return;		/* the renewal path renders nothing */
+	r->same_plan = renew_plan_unchanged(x, ld, d);
+	r->lmdb_current = sv[SVC_POSTFIX].on &&
+	    commit_lmdb_current(&ld->old, lmdb);
+	r->pf_current = sv[SVC_POSTFIX].on && r->same_plan &&
+	    r->lmdb_current && renew_output_current(x, &ld->old, 0,
+	    SVC_POSTFIX);
+	r->syntax_ok = sv[SVC_DOVECOT].on &&
+	    services_syntax(x->c, &r->syntax) == 0;
+	r->dc_current = r->syntax_ok && r->same_plan &&
+	    renew_output_current(x, &ld->old, r->syntax, SVC_DOVECOT);
 }
 
 /* Render: each service's output, unless the renewal path or the last
- * full plan says what it would be; whether it differs from the file in
- * service (sv[i].change, .files). 1 when Dovecot's version cannot be
- * told (it is left off), else 0. */
-static int
-render_outputs(struct work *w, const struct diff *d, struct svc_run *sv,
-    const char *lmdb, struct rendered *r)
+ * full plan says what it would be. Pure. */
+static void
+render_outputs(const struct work_ctx *x, const struct loaded *ld,
+    const struct svc_run *sv, struct rendered *r)
 {
-	const struct conf *c = w->c;
-	int same_plan = renew_plan_unchanged(w, d), failed = 0;
+	if (ld->partial)
+		return;
+	if (sv[SVC_POSTFIX].on && !r->pf_current)
+		r->pf_src = postfix_source(&ld->plan, ld->v.pairs, x->served,
+		    &r->pf_len);
+	if (r->syntax_ok && !r->dc_current)
+		r->dc_text = dovecot_render(&ld->plan, ld->v.pairs, x->served,
+		    r->syntax, &r->dc_len);
+}
+
+/* Whether each output differs from the file in service (sv[i].change,
+ * .files). 1 when Dovecot's version cannot be told (it is left off),
+ * else 0. */
+static int
+compare_outputs(const struct work_ctx *x, const struct loaded *ld,
+    const struct diff *d, const struct rendered *r, struct svc_run *sv)
+{
 	struct svc_run *pf = &sv[SVC_POSTFIX], *dc = &sv[SVC_DOVECOT];
 
-	if (pf->on && w->partial)
+	if (pf->on && ld->partial)
 		pf->change = d->nserving > 0;	/* entries alone */
-	else if (pf->on && same_plan && commit_lmdb_current(w, lmdb) &&
-	    renew_output_current(w, SVC_POSTFIX))
-		pf->change = 0;			/* nothing to render */
-	else if (pf->on) {
-		r->pf_src = postfix_source(&w->plan, w->pairs, w->served,
-		    &r->pf_len);
-		pf->change = d->nserving > 0 || !commit_lmdb_current(w, lmdb) ||
-		    !commit_file_equals(c->postfix.path, r->pf_src, r->pf_len);
-	}
-	if (dc->on && w->partial)
+	else if (pf->on && r->pf_src != NULL)
+		pf->change = d->nserving > 0 || !r->lmdb_current ||
+		    !commit_file_equals(x->c->postfix.path, r->pf_src,
+		    r->pf_len);
+	if (dc->on && ld->partial)
 		dc->files = d->nserving > 0;	/* same include */
-	else if (dc->on && services_syntax(c, &w->syntax) == -1) {
+	else if (dc->on && !r->syntax_ok) {
 		dc->on = dc->reload = 0;
 		dc->status = "version unknown, not written";
-		failed = 1;
-	} else if (dc->on && same_plan && renew_output_current(w, SVC_DOVECOT))
-		dc->change = dc->files = 0;
-	else if (dc->on) {
-		r->dc_text = dovecot_render(&w->plan, w->pairs, w->served,
-		    w->syntax, &r->dc_len);
-		dc->change = !commit_file_equals(c->dovecot.path, r->dc_text,
-		    r->dc_len);
+		return 1;
+	} else if (dc->on && r->dc_text != NULL) {
+		dc->change = !commit_file_equals(x->c->dovecot.path,
+		    r->dc_text, r->dc_len);
 		/* The include names served files; new content is read at
 		 * Dovecot's reload, with no new include to check. */
 		dc->files = d->nserving > 0;
 	}
-	return failed;
+	return 0;
 }
 
 /* Commit: the served files, the intent, the map, the include (checked,
  * or held back). 0, or -1 (logged) when nothing more may be done. */
 static int
-commit_outputs(struct work *w, const struct diff *d, struct svc_run *sv,
-    const struct rendered *r, struct map_id *m, int *rolled_back,
-    struct timing *tm)
+commit_outputs(const struct work_ctx *x, struct loaded *ld,
+    const struct diff *d, struct svc_run *sv, const struct rendered *r,
+    struct outcome *out, struct timing *tm)
 {
 	struct svc_run *pf = &sv[SVC_POSTFIX], *dc = &sv[SVC_DOVECOT];
 	int i;
 
-	if (commit_store(w, d) == -1) {
+	if (commit_store(x, &ld->v, d) == -1) {
 		log_err("store: cannot write %s; outputs left as they were",
-		    w->served);
+		    x->served);
 		return -1;
 	}
 	/* Before replacing a service's files, record that it will need a
 	 * reload: if this run dies between the two, the next one sees
 	 * unchanged files and must still reload. */
 	timing_mark(tm, PH_WRITE);
-	if (commit_save_intent(w, sv) == -1)
+	if (commit_save_intent(x, &ld->old, sv) == -1)
 		return -1;
 	timing_mark(tm, PH_SAVE);
 	if (pf->change) {
-		if (commit_postfix(w, d, r->pf_src, r->pf_len, &m->id) == -1) {
+		if (commit_postfix(x, ld, d, r->pf_src, r->pf_len,
+		    &out->map.id) == -1) {
 			pf->status = "write failed, previous map kept";
 			pf->failed = 1;
 			/* The state records the new pairs: the next run must
 			 * not take that map for theirs. */
-			m->have = 0;
+			out->map.have = 0;
 		} else {
-			m->have = 1;
+			out->map.have = 1;
 			pf->written = pf->reload = 1;
 			pf->status = "updated";
 		}
 	}
 	if (dc->on && !dc->change)
-		guard_unhold(w);	/* the include has every name */
-	if (dc->change && guard_still_held(w, w->o)) {
+		guard_unhold(&out->g);	/* the include has every name */
+	if (dc->change && guard_still_held(x, &ld->plan, &out->g)) {
 		dc->status = "held back, not retried";
-		dc->held_back = *rolled_back = 1;
+		dc->held_back = out->rolled_back = 1;
 	} else if (dc->change) {
-		if ((i = guard_write(w, r->dc_text, r->dc_len)) < 0) {
+		if ((i = guard_write(x, &ld->plan, r->syntax, &out->g,
+		    r->dc_text, r->dc_len)) < 0) {
 			dc->status = i == -2 ? "too big for service config's "
 			    "vsz_limit, previous config kept" : "rejected by "
 			    "its check, previous config kept";
 			if (i == -2) {
-				guard_hold(w, DOVECOT_HOLD_NO_FIT);
+				guard_hold(x, &ld->plan, &out->g,
+				    DOVECOT_HOLD_NO_FIT);
 				dc->held_back = 1;
 			} else
 				dc->failed = 1;
-			*rolled_back = 1;
+			out->rolled_back = 1;
 		} else {
 			dc->written = dc->reload = 1;
 			dc->status = "updated";
@@ -400,32 +477,94 @@ commit_outputs(struct work *w, const struct diff *d, struct svc_run *sv,
 	}
 	/* Record due reloads first: a crash before they run must not lose
 	 * them (the next run sees unchanged files). */
-	w->reload_pending[SVC_POSTFIX] = pf->reload;
-	w->reload_pending[SVC_DOVECOT] = dc->reload;
+	out->pending[SVC_POSTFIX] = pf->reload;
+	out->pending[SVC_DOVECOT] = dc->reload;
 	return 0;
+}
+
+/* The state this run leaves, borrowing the load's arrays: built here
+ * alone, from what the stages returned. */
+static void
+state_to_save(const struct loaded *ld, const struct outcome *out,
+    struct state *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->pairs = ld->v.pairs;
+	st->n = ld->v.npairs;
+	st->errs = ld->v.errs;
+	st->nerrs = ld->v.nerrs;
+	st->counts = ld->v.counts;
+	st->ncounts = ld->v.ncounts;
+	st->holds = ld->v.holds;
+	st->nholds = ld->v.nholds;
+	st->have_lmdb = out->map.have;
+	if (out->map.have)
+		st->lmdb = out->map.id;
+	memcpy(st->reload_pending, out->pending, sizeof(st->reload_pending));
+	memcpy(st->svc, out->svc, sizeof(st->svc));
+	st->dovecot = out->g.dc;
+	memcpy(st->out_id, out->ids.id, sizeof(st->out_id));
+	st->nnames = out->ids.nnames;
+	memcpy(st->render_key, out->ids.key, sizeof(st->render_key));
+}
+
+/* Saves the state this run leaves (run_only: after a first save, only
+ * its run record can differ). 1 when it could not, else 0. */
+static int
+save(const struct work_ctx *x, struct loaded *ld, struct outcome *out,
+    int run_only)
+{
+	struct state st;
+	int rc;
+
+	state_to_save(ld, out, &st);
+	rc = commit_save_state(x, &ld->old, &st, run_only && out->saved == 1);
+	out->saved = rc == -1 ? -1 : 1;
+	return rc == -1;
+}
+
+/* Reloads: reload_run(), and when Dovecot completes no handshake after
+ * the reload of the new include, that include is put back (guard.c),
+ * reloaded, and Dovecot held back. The counts go to out->svc. */
+static void
+reload_outputs(const struct work_ctx *x, const struct loaded *ld,
+    struct svc_run *sv, struct outcome *out)
+{
+	struct reload_out ro;
+	int i;
+
+	reload_run(x, &ld->plan, &out->g, sv, &ro);
+	if (ro.no_handshake) {
+		guard_restore(x, &out->g);
+		reload_rollback(x, &out->g, &sv[SVC_DOVECOT], &ro);
+		guard_hold(x, &ld->plan, &out->g, DOVECOT_HOLD_NO_HANDSHAKE);
+	}
+	for (i = 0; i < SVC__MAX; i++) {
+		out->svc[i].reloads += ro.svc[i].reloads;
+		out->svc[i].failures += ro.svc[i].failures;
+		if (ro.svc[i].last_reload != 0)
+			out->svc[i].last_reload = ro.svc[i].last_reload;
+	}
+	reload_out_free(&ro);
 }
 
 /* Save, reload, save what the reloads changed. 1 when the state could
  * not be saved, else 0. */
 static int
-save_and_reload(struct work *w, struct svc_run *sv, const struct map_id *m,
-    int *rolled_back, struct timing *tm)
+save_and_reload(const struct work_ctx *x, struct loaded *ld,
+    struct svc_run *sv, const struct rendered *r, struct outcome *out,
+    struct timing *tm)
 {
-	const struct sync_opts *o = w->o;
-	struct svc_stats svc_before[2];
-	struct dovecot_state dc_before;
-	struct fsio_id out_before[2];
+	const struct sync_opts *o = x->o;
+	struct outcome before;
 	int i, failed = 0;
 
-	if (!w->partial)
-		renew_mark_sole(w);
-	renew_note_outputs(w, sv);
-	if (commit_save_state(w, &m->id, m->have, 0) == -1)
-		failed = 1;
+	if (!ld->partial)
+		renew_mark_sole(&ld->plan, ld->v.pairs, ld->v.npairs);
+	renew_note_outputs(x, ld, r->syntax, sv, &out->g.dc, &out->ids);
+	failed |= save(x, ld, out, 0);
 	timing_mark(tm, PH_SAVE);
-	memcpy(svc_before, w->svc, sizeof(svc_before));
-	dc_before = w->dc;
-	memcpy(out_before, w->out_id, sizeof(out_before));
+	before = *out;
 	if (o->hold_reloads) {
 		for (i = 0; i < SVC__MAX; i++)
 			if (sv[i].reload)
@@ -434,51 +573,72 @@ save_and_reload(struct work *w, struct svc_run *sv, const struct map_id *m,
 				    "(--defer-reload)" : "updated, reload held "
 				    "back (reload_min_interval_s)";
 	} else
-		reload_run(w, sv);
+		reload_outputs(x, ld, sv, out);
 	timing_mark(tm, PH_RELOAD);
 	if (sv[SVC_DOVECOT].held_back)
-		*rolled_back = 1;
+		out->rolled_back = 1;
 	else if (sv[SVC_DOVECOT].written && !sv[SVC_DOVECOT].reload)
-		guard_unhold(w);	/* applied and reloaded */
-	renew_note_outputs(w, sv);
-	if (memcmp(out_before, w->out_id, sizeof(out_before)) != 0 ||
-	    w->reload_pending[SVC_POSTFIX] != sv[SVC_POSTFIX].reload ||
-	    w->reload_pending[SVC_DOVECOT] != sv[SVC_DOVECOT].reload ||
-	    memcmp(svc_before, w->svc, sizeof(svc_before)) != 0 ||
-	    memcmp(&dc_before, &w->dc, sizeof(dc_before)) != 0) {
-		w->reload_pending[SVC_POSTFIX] = sv[SVC_POSTFIX].reload;
-		w->reload_pending[SVC_DOVECOT] = sv[SVC_DOVECOT].reload;
-		if (commit_save_state(w, &m->id, m->have, 1) == -1)
-			failed = 1;
-	}
+		guard_unhold(&out->g);	/* applied and reloaded */
+	renew_note_outputs(x, ld, r->syntax, sv, &out->g.dc, &out->ids);
+	out->pending[SVC_POSTFIX] = sv[SVC_POSTFIX].reload;
+	out->pending[SVC_DOVECOT] = sv[SVC_DOVECOT].reload;
+	if (memcmp(&before.ids, &out->ids, sizeof(out->ids)) != 0 ||
+	    memcmp(before.pending, out->pending, sizeof(out->pending)) != 0 ||
+	    memcmp(before.svc, out->svc, sizeof(out->svc)) != 0 ||
+	    memcmp(&before.g.dc, &out->g.dc, sizeof(out->g.dc)) != 0)
+		failed |= save(x, ld, out, 1);
 	timing_mark(tm, PH_SAVE);
 	return failed;
 }
 
 /* The run's one line: what changed, or that nothing did. */
 static void
-log_summary(const struct work *w, const struct diff *d,
-    const struct svc_run *sv, int held)
+log_summary(const struct work_ctx *x, const struct loaded *ld,
+    const struct diff *d, const struct svc_run *sv, int held)
 {
 	if (d->nlines == 0 && !sv[0].written && !sv[1].written &&
 	    !sv[0].failed && !sv[1].failed && !held &&
-	    !w->old.reload_pending[0] && !w->old.reload_pending[1] &&
+	    !ld->old.reload_pending[0] && !ld->old.reload_pending[1] &&
 	    !sv[0].for_default && !sv[1].for_default)
-		(w->o->daemon ? log_debug : log_info)("nothing changed: %zu "
+		(x->o->daemon ? log_debug : log_info)("nothing changed: %zu "
 		    "lineages, %zu names, %zu rejected; nothing written, "
-		    "nothing reloaded", w->sc.n, NNAMES(w), w->nrejected);
+		    "nothing reloaded", ld->sc.n, NNAMES(ld), ld->v.nrejected);
 	else
 		log_info("synced: %zu lineages, %zu names, %zu rejected; "
-		    "postfix: %s; dovecot: %s", w->sc.n, NNAMES(w),
-		    w->nrejected, sv[SVC_POSTFIX].status,
+		    "postfix: %s; dovecot: %s", ld->sc.n, NNAMES(ld),
+		    ld->v.nrejected, sv[SVC_POSTFIX].status,
 		    sv[SVC_DOVECOT].status);
 }
 
+/* The end of a run that got as far as comparing: the exit code, the
+ * caller's result, the stamp and metrics files, the timing line. */
+static int
+finish_run(const struct work_ctx *x, const struct loaded *ld,
+    const struct svc_run *sv, const struct outcome *out, int failed,
+    struct timing *tm)
+{
+	int held = sv[SVC_DOVECOT].held_back, rc = EXIT_SYNCED;
+	struct state st;
+
+	if (failed || held)
+		rc = EXIT_APPLY;
+	else if (ld->v.nrejected > 0)
+		rc = EXIT_REJECTED;
+	if (x->o->result != NULL)
+		fill_result(x, ld, sv, held, failed, x->o->result);
+	if (!x->o->dry_run) {
+		state_to_save(ld, out, &st);
+		commit_finish(x, &st, &ld->plan, rc);
+		timing_mark(tm, PH_GC);
+		timing_report(tm, out->g.check_ms);
+	}
+	return rc;
+}
+
 /*
- * The pipeline: load -> diff -> render -> default certificates ->
- * commit -> save and reload -> clean up, each stage a function of what
- * the ones before it returned (and of struct work, which still carries
- * the state read and the plan: work.h).
+ * The pipeline: load (scan, validate, plan) -> diff -> render ->
+ * default certificates -> commit -> save and reload -> clean up, each
+ * stage a function of what the ones before it returned.
  */
 int
 sync_resync(const struct conf *c, const struct sync_opts *o)
@@ -487,88 +647,82 @@ sync_resync(const struct conf *c, const struct sync_opts *o)
 		{ .name = "postfix", .conf = &c->postfix, .status = "off" },
 		{ .name = "dovecot", .conf = &c->dovecot, .status = "off" },
 	};
-	struct work w;
+	struct work_ctx x;
+	struct loaded ld = { 0 };
+	struct store_list ls = { 0 };
 	struct diff d = { 0 };
 	struct rendered r = { 0 };
-	struct map_id m = { 0 };
+	struct outcome out = { 0 };
 	struct timing tm;
-	char *lmdb;
-	int lockfd = -1, rc = EXIT_SYNCED, failed, rolled_back = 0, held = 0;
+	char *lmdb = xasprintf("%s.lmdb", c->postfix.path);
+	int lockfd = -1, rc = EXIT_APPLY, failed;
 
 	timing_start(&tm);
-	work_init(&w, c, o);
-	lmdb = xasprintf("%s.lmdb", c->postfix.path);
+	work_init(&x, c, o);
 	if (!o->dry_run && (lockfd = take_lock(c)) < 0) {
 		rc = lockfd == -2 ? EXIT_LOCKED : EXIT_APPLY;
 		goto out;
 	}
 	timing_mark(&tm, PH_LOAD);	/* the lock wait too */
-	if (load_run(&w, lmdb, &tm) == -1) {
+	services_begin(c, o->daemon);
+	services_on(c, x.on);
+	if (load_run(&x, lmdb, &tm, &ld, &ls) == -1) {
 		log_err("nothing changed");
-		rc = EXIT_APPLY;
 		goto out;
 	}
 	timing_mark(&tm, PH_GATHER);
-	begin_outputs(&w, sv, lmdb, &m);
-	diff_build(&w, &d);
-	failed = render_outputs(&w, &d, sv, lmdb, &r);
+	begin_outputs(&x, &ld, sv, lmdb, &out);
+	diff_build(&x, &ld, &ls, &d);
+	find_outputs(&x, &ld, &d, sv, lmdb, &r);
+	render_outputs(&x, &ld, sv, &r);
+	failed = compare_outputs(&x, &ld, &d, &r, sv);
 	timing_mark(&tm, PH_RENDER);
-	reload_defaults(&w, sv);
+	reload_defaults(&x, &ld.v, sv);
 	timing_mark(&tm, PH_DEFAULTS);
-	diff_log(&w, &d, o->dry_run);
+	diff_log(&x, &ld, &d, o->dry_run);
 	if (o->dry_run) {
-		print_dry_run(&w, &d, sv, lmdb);
-		goto report;
-	}
-	timing_mark(&tm, PH_RENDER);
-	if (commit_outputs(&w, &d, sv, &r, &m, &rolled_back, &tm) == -1) {
-		rc = EXIT_APPLY;
+		print_dry_run(&x, &d, sv, lmdb);
+		rc = finish_run(&x, &ld, sv, &out, failed, &tm);
 		goto out;
 	}
+	timing_mark(&tm, PH_RENDER);
+	if (commit_outputs(&x, &ld, &d, sv, &r, &out, &tm) == -1)
+		goto out;
 	timing_mark(&tm, PH_WRITE);
-	tm.us[PH_WRITE] -= w.dc_check_ms * 1000;
-	tm.us[PH_CHECK] += w.dc_check_ms * 1000;
-	failed |= save_and_reload(&w, sv, &m, &rolled_back, &tm);
-	commit_gc(&w, rolled_back);
+	tm.us[PH_WRITE] -= out.g.check_ms * 1000;
+	tm.us[PH_CHECK] += out.g.check_ms * 1000;
+	failed |= save_and_reload(&x, &ld, sv, &r, &out, &tm);
+	commit_gc(&x, &ld, &ls, out.rolled_back);
 	timing_mark(&tm, PH_GC);
 	failed |= sv[SVC_POSTFIX].failed | sv[SVC_DOVECOT].failed;
-	held = sv[SVC_DOVECOT].held_back;
-	log_summary(&w, &d, sv, held);
-report:
-	if (failed || held)
-		rc = EXIT_APPLY;
-	else if (w.nrejected > 0)
-		rc = EXIT_REJECTED;
-	if (o->result != NULL)
-		fill_result(&w, sv, held, failed, o->result);
-	if (!o->dry_run) {
-		commit_finish(&w, rc);
-		timing_mark(&tm, PH_GC);
-		timing_report(&tm, w.dc_check_ms);
-	}
+	log_summary(&x, &ld, &d, sv, sv[SVC_DOVECOT].held_back);
+	rc = finish_run(&x, &ld, sv, &out, failed, &tm);
 out:
 	if (o->result != NULL)
-		note_deferred(&w, o->result);
+		note_deferred(&ld.v, o->result);
 	if (lockfd >= 0)
 		close(lockfd);
 	free(r.pf_src);
 	free(r.dc_text);
 	free(lmdb);
 	diff_free(&d);
-	work_free(&w);
+	guard_free(&out.g);
+	store_list_free(&ls);
+	loaded_free(&ld);
+	work_free(&x);
 	return rc;
 }
 
 /* ---- check ---- */
 
 static const struct pair *
-pair_of(const struct work *w, const char *lineage)
+pair_of(const struct validated *v, const char *lineage)
 {
 	size_t i;
 
-	for (i = 0; i < w->npairs; i++)
-		if (strcmp(w->pairs[i].lineage, lineage) == 0)
-			return &w->pairs[i];
+	for (i = 0; i < v->npairs; i++)
+		if (strcmp(v->pairs[i].lineage, lineage) == 0)
+			return &v->pairs[i];
 	return NULL;
 }
 
@@ -577,47 +731,48 @@ sync_check(const struct conf *c, int json)
 {
 	struct sync_opts o = { 0 };
 	struct report_row *rows;
-	struct work w;
+	struct work_ctx x;
+	struct loaded ld = { 0 };
+	struct store_list ls = { 0 };
+	const struct validated *v = &ld.v;
 	size_t i, j;
-	int rc, days = c->watch.expiry_warn_days;
+	int rc = EXIT_APPLY, days = c->watch.expiry_warn_days;
 
-	work_init(&w, c, &o);
+	work_init(&x, c, &o);
 	log_set_quiet(1);
-	if (migrate_load(c->state_dir, 0, 0, &w.old) == -1 ||
-	    validate_gather(&w, &o) == -1) {
-		work_free(&w);
-		return EXIT_APPLY;
-	}
-	rows = xcalloc(w.sc.n + 1, sizeof(*rows));
-	for (i = 0; i < w.sc.n; i++) {
+	if (migrate_load(c->state_dir, 0, 0, &ld.old) == -1 ||
+	    gather(&x, &ld, &ls) == -1)
+		goto out;
+	rows = xcalloc(ld.sc.n + 1, sizeof(*rows));
+	for (i = 0; i < ld.sc.n; i++) {
 		struct report_row *r = &rows[i];
-		const char *ln = w.sc.v[i].name;
+		const char *ln = ld.sc.v[i].name;
 
 		r->lineage = ln;
-		r->pair = pair_of(&w, ln);
+		r->pair = pair_of(v, ln);
 		r->verdict = r->pair == NULL ? "rejected" :
 		    r->pair->last_good ? "last-good" : "ok";
-		for (j = 0; j < w.nerrs; j++)
-			if (strcmp(w.errs[j].lineage, ln) == 0) {
-				r->file = w.errs[j].file;
-				r->error = w.errs[j].error;
+		for (j = 0; j < v->nerrs; j++)
+			if (strcmp(v->errs[j].lineage, ln) == 0) {
+				r->file = v->errs[j].file;
+				r->error = v->errs[j].error;
 			}
 		r->expiry_due = r->pair != NULL && expiry_due(days,
-		    r->pair->not_before, r->pair->not_after, (long long)w.now);
-		r->served = xcalloc(w.plan.n + 1, sizeof(char *));
-		for (j = 0; j < w.plan.n; j++)
-			if (plan_entry_serves(&w.plan.e[j], w.pairs, ln))
-				r->served[r->nserved++] = w.plan.e[j].name;
+		    r->pair->not_before, r->pair->not_after, (long long)x.now);
+		r->served = xcalloc(ld.plan.n + 1, sizeof(char *));
+		for (j = 0; j < ld.plan.n; j++)
+			if (plan_entry_serves(&ld.plan.e[j], v->pairs, ln))
+				r->served[r->nserved++] = ld.plan.e[j].name;
 	}
 	if (json) {
-		char *text = report_json(rows, w.sc.n, (long long)w.now);
+		char *text = report_json(rows, ld.sc.n, (long long)x.now);
 
 		printf("%s\n", text);
 		free(text);
 	} else {
 		printf("%-28s %-10s %-26s %s\n", "LINEAGE", "VERDICT",
 		    "EXPIRES", "NAMES / REASON");
-		for (i = 0; i < w.sc.n; i++) {
+		for (i = 0; i < ld.sc.n; i++) {
 			const struct report_row *r = &rows[i];
 			char exp[64] = "-", left[32];
 
@@ -625,7 +780,7 @@ sync_check(const struct conf *c, int json)
 				snprintf(exp, sizeof(exp), "%.10s (%s)%s",
 				    fmt_utc(r->pair->not_after), expiry_left(
 				    left, sizeof(left), r->pair->not_after -
-				    (long long)w.now), r->expiry_due ? "!" : "");
+				    (long long)x.now), r->expiry_due ? "!" : "");
 			printf("%-28s %-10s %-26s", log_esc(r->lineage),
 			    r->verdict, exp);
 			for (j = 0; j < r->nserved; j++)
@@ -636,7 +791,7 @@ sync_check(const struct conf *c, int json)
 				    r->error);
 			printf("\n");
 		}
-		for (i = 0; i < w.sc.n; i++) {
+		for (i = 0; i < ld.sc.n; i++) {
 			const struct pair *p = rows[i].pair;
 			char left[32], rule[80];
 
@@ -644,15 +799,18 @@ sync_check(const struct conf *c, int json)
 				printf("! %s: renewal overdue: expires in %s; "
 				    "%s\n", log_esc(rows[i].lineage),
 				    expiry_left(left, sizeof(left),
-				    p->not_after - (long long)w.now),
+				    p->not_after - (long long)x.now),
 				    expiry_rule(rule, sizeof(rule), days,
 				    p->not_before, p->not_after));
 		}
 	}
-	rc = w.nrejected > 0 ? EXIT_REJECTED : EXIT_SYNCED;
-	for (i = 0; i < w.sc.n; i++)
+	rc = v->nrejected > 0 ? EXIT_REJECTED : EXIT_SYNCED;
+	for (i = 0; i < ld.sc.n; i++)
 		free(rows[i].served);
 	free(rows);
-	work_free(&w);
+out:
+	store_list_free(&ls);
+	loaded_free(&ld);
+	work_free(&x);
 	return rc;
 }

@@ -50,3 +50,22 @@ util_hex64_ok(const char *s)
 			return 0;
 	return s[64] == '\0';
 }
+
+const void *
+util_find_sorted(const void *key, const void *base, size_t n, size_t size,
+    int (*cmp)(const void *, const void *), size_t *hint)
+{
+	const char *b = base, *e;
+	size_t h;
+
+	if (n == 0)
+		return NULL;
+	for (h = *hint; h < n && h <= *hint + 1; h++)
+		if (cmp(key, b + h * size) == 0) {
+			*hint = h;
+			return b + h * size;
+		}
+	if ((e = bsearch(key, base, n, size, cmp)) != NULL)
+		*hint = (size_t)(e - b) / size;
+	return e;
+}

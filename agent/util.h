@@ -45,6 +45,16 @@ void	*xgrow(void *p, size_t n, size_t size);
 void	util_sort_unless_sorted(void *base, size_t n, size_t size,
 	    int (*cmp)(const void *, const void *));
 
+/*
+ * util_find_sorted(key, base, n, size, cmp, &hint): the element of a
+ * sorted array that cmp(key, elem) finds, or NULL: the one a previous
+ * lookup found (*hint), or the next, else a binary search. Runs look up
+ * every lineage in name order, several times over: most lookups cost
+ * one comparison. The hint is only a hint: any array, any key.
+ */
+const void *util_find_sorted(const void *key, const void *base, size_t n,
+	    size_t size, int (*cmp)(const void *, const void *), size_t *hint);
+
 /* util_hex64_ok(s): s is 64 lowercase hex digits (a SHA-256), nothing
  * more. */
 int	util_hex64_ok(const char *s);

@@ -1,9 +1,11 @@
 /*
  * validate.c - scan -> validate -> plan: the pairs a run may serve.
  *
- * validate_gather() scans the sources (scan.c returns what it saw and nothing
- * else), validates each lineage it read (cert.c, on up to 8 threads) and
- * builds this run's plan beside the applied state's. Validation owns the
+ * validate_scan() scans the sources (scan.c returns what it saw and
+ * nothing else); validate_run() validates each lineage it read (cert.c,
+ * on up to 8 threads) into the pairs a plan may serve and the lineages
+ * that failed (struct validated); sync.c builds the plans. Validation
+ * owns the
  * cache of unchanged pairs: a lineage whose resolved files are the very
  * files its applied pair was validated from, still valid, with its
  * served file on disk, is neither read nor validated again. A lineage
@@ -33,6 +35,16 @@
 #include "util.h"
 #include "work.h"
 
+/* One validation: what it reads, the listing it may fill, its result. */
+struct vrun {
+	const struct work_ctx	*x;
+	const struct state	*old;		/* pairs sorted by lineage */
+	struct store_list	*ls;
+	struct scan		*sc;	/* its lineages' bytes move to
+					   the pairs */
+	struct validated	*v;
+};
+
 static const char *
 file_name(enum cert_file f)
 {
@@ -40,11 +52,12 @@ file_name(enum cert_file f)
 }
 
 static struct pair *
-add_pair(struct work *w)
+add_pair(struct vrun *w)
 {
-	w->pairs = xgrow(w->pairs, w->npairs, sizeof(*w->pairs));
-	memset(&w->pairs[w->npairs], 0, sizeof(*w->pairs));
-	return &w->pairs[w->npairs++];
+	struct validated *v = w->v;
+	v->pairs = xgrow(v->pairs, v->npairs, sizeof(*v->pairs));
+	memset(&v->pairs[v->npairs], 0, sizeof(*v->pairs));
+	return &v->pairs[v->npairs++];
 }
 
 /* A pair as the applied state has it (src is one of w->old's pairs,
@@ -59,86 +72,17 @@ copy_pair_meta(struct pair *dst, const struct pair *src)
 	dst->keylen = dst->chainlen = 0;
 }
 
-/* Loads a pair's bytes from its served file (or the legacy store),
- * checked against the ids the state records. 0, or -1 (logged). */
-int
-validate_load_bytes(struct work *w, struct pair *p)
-{
-	char why[PATH_MAX + 200];
-
-	if (p->key != NULL)
-		return 0;
-	if (store_load(w->served, w->legacy, p, why, sizeof(why)) == -1) {
-		log_err("lineage %s: %s", log_esc(p->lineage), log_esc(why));
-		return -1;
-	}
-	return 0;
-}
-
-static int
-cmp_pair_key(const void *key, const void *elem)
-{
-	return strcmp(key, ((const struct pair *)elem)->lineage);
-}
-
-static int
-cmp_pair_lineage(const void *a, const void *b)
-{
-	return strcmp(((const struct pair *)a)->lineage,
-	    ((const struct pair *)b)->lineage);
-}
-
-static int
-cmp_lineage_key(const void *key, const void *elem)
-{
-	return strcmp(key, ((const struct lineage *)elem)->name);
-}
-
-/*
- * A sorted array's element for key: the one a previous lookup on this
- * thread found (*hint), or the next, else a binary search. Runs look up
- * every lineage in name order, several times over: most lookups cost
- * one comparison. The hint is only a hint: any array, any key.
- */
-static const void *
-find_sorted(const void *key, const void *base, size_t n, size_t size,
-    int (*cmp)(const void *, const void *), size_t *hint)
-{
-	const char *b = base, *e;
-	size_t h;
-
-	if (n == 0)
-		return NULL;
-	for (h = *hint; h < n && h <= *hint + 1; h++)
-		if (cmp(key, b + h * size) == 0) {
-			*hint = h;
-			return b + h * size;
-		}
-	if ((e = bsearch(key, base, n, size, cmp)) != NULL)
-		*hint = (size_t)(e - b) / size;
-	return e;
-}
-
-const struct pair *
-validate_old_pair(const struct work *w, const char *lineage)
-{
-	static _Thread_local size_t hint;
-
-	/* validate_gather() sorted the old pairs by lineage: one pair each. */
-	return find_sorted(lineage, w->old.pairs, w->old.n,
-	    sizeof(*w->old.pairs), cmp_pair_key, &hint);
-}
-
 /* Keeps the previously applied pair of a failing lineage in service. */
 static void
-keep_last_good(struct work *w, const char *lineage, int quiet)
+keep_last_good(struct vrun *w, const char *lineage, int quiet)
 {
-	const struct pair *op = validate_old_pair(w, lineage);
+	struct validated *v = w->v;
+	const struct pair *op = state_pair_of(w->old, lineage);
 	struct pair *p;
 
 	if (op == NULL)
 		return;
-	if (op->not_after < w->now) {
+	if (op->not_after < w->x->now) {
 		log_warn("lineage %s: its last good certificate expired %s; "
 		    "its names are no longer served", log_esc(lineage),
 		    fmt_utc(op->not_after));
@@ -147,11 +91,11 @@ keep_last_good(struct work *w, const char *lineage, int quiet)
 	p = add_pair(w);
 	copy_pair_meta(p, op);
 	p->last_good = 1;
-	if (validate_load_bytes(w, p) == -1) {
+	if (work_load_bytes(w->x, p) == -1) {
 		log_err("lineage %s: last good pair unavailable; its names "
 		    "are no longer served", log_esc(lineage));
 		pair_free(p);
-		w->npairs--;
+		v->npairs--;
 		return;
 	}
 	if (!quiet)
@@ -161,20 +105,21 @@ keep_last_good(struct work *w, const char *lineage, int quiet)
 }
 
 static void
-reject(struct work *w, const char *lineage, const char *file,
+reject(struct vrun *w, const char *lineage, const char *file,
     const char *why, int transient)
 {
-	const struct sync_opts *o = w->o;
+	struct validated *v = w->v;
+	const struct sync_opts *o = w->x->o;
 
-	w->failing = xreallocarray(w->failing, w->nfailing + 1,
-	    sizeof(*w->failing));
-	w->failing[w->nfailing++] = (struct failing){ xstrdup(lineage),
+	v->failing = xreallocarray(v->failing, v->nfailing + 1,
+	    sizeof(*v->failing));
+	v->failing[v->nfailing++] = (struct failing){ xstrdup(lineage),
 	    file != NULL ? xasprintf("%s: %s", file, why) : xstrdup(why),
 	    transient, 0 };
 	if (!strv_has(o->loud, o->nloud, lineage) &&
 	    (strv_has(o->quiet, o->nquiet, lineage) ||
 	    (o->daemon && transient))) {
-		w->failing[w->nfailing - 1].deferred = 1;
+		v->failing[v->nfailing - 1].deferred = 1;
 		/* Maybe certbot mid-swap: the caller retries it later
 		 * (sync.c hands it back as sync_result.deferred). */
 		log_debug("lineage %s: not ready yet: %s%s%s",
@@ -186,14 +131,14 @@ reject(struct work *w, const char *lineage, const char *file,
 		log_err("lineage %s: %s: %s", log_esc(lineage), file, why);
 	else
 		log_err("lineage %s: %s", log_esc(lineage), why);
-	w->errs = xreallocarray(w->errs, w->nerrs + 1, sizeof(*w->errs));
-	w->errs[w->nerrs++] = (struct state_error){ xstrdup(lineage),
-	    file ? xstrdup(file) : NULL, xstrdup(why), (long long)w->now };
-	for (size_t i = 0; i < w->old.nerrs; i++)
-		if (strcmp(w->old.errs[i].lineage, lineage) == 0 &&
-		    w->old.errs[i].since != 0)
-			w->errs[w->nerrs - 1].since = w->old.errs[i].since;
-	w->nrejected++;
+	v->errs = xreallocarray(v->errs, v->nerrs + 1, sizeof(*v->errs));
+	v->errs[v->nerrs++] = (struct state_error){ xstrdup(lineage),
+	    file ? xstrdup(file) : NULL, xstrdup(why), (long long)w->x->now };
+	for (size_t i = 0; i < w->old->nerrs; i++)
+		if (strcmp(w->old->errs[i].lineage, lineage) == 0 &&
+		    w->old->errs[i].since != 0)
+			v->errs[v->nerrs - 1].since = w->old->errs[i].since;
+	v->nrejected++;
 	keep_last_good(w, lineage, 0);
 }
 
@@ -253,16 +198,16 @@ validate_all(struct vjob *jobs, size_t n, time_t now)
 	par_for_ctx(n, 64, vjob_run, &vp, vbegin, vend);
 }
 
-static int	on_disk(struct work *w, const struct pair *p);
+static int	on_disk(struct vrun *w, const struct pair *p);
 
 /* The first name of a pair that dane.hold_key_change lists, or NULL. */
 static const char *
-held_name(const struct work *w, const struct pair *p)
+held_name(const struct vrun *w, const struct pair *p)
 {
 	size_t i;
 
 	for (i = 0; i < p->nnames; i++)
-		if (strv_has(w->c->hold, w->c->nhold, p->names[i]))
+		if (strv_has(w->x->c->hold, w->x->c->nhold, p->names[i]))
 			return p->names[i];
 	return NULL;
 }
@@ -275,9 +220,10 @@ held_name(const struct work *w, const struct pair *p)
  * Returns 1 when the change was held already by an earlier run, else 0.
  */
 static int
-hold_check(struct work *w, struct pair *p)
+hold_check(struct vrun *w, struct pair *p)
 {
-	const struct pair *op = validate_old_pair(w, p->lineage);
+	struct validated *v = w->v;
+	const struct pair *op = state_pair_of(w->old, p->lineage);
 	const struct state_hold *oh;
 	struct state_hold h = { 0 };
 	const char *name;
@@ -287,33 +233,33 @@ hold_check(struct work *w, struct pair *p)
 	    ((name = held_name(w, p)) == NULL &&
 	    (name = held_name(w, op)) == NULL))
 		return 0;
-	if (strv_has(w->o->release, w->o->nrelease, p->lineage)) {
+	if (strv_has(w->x->o->release, w->x->o->nrelease, p->lineage)) {
 		log_info("lineage %s: key change released: serving serial %s "
 		    "with its new key", log_esc(p->lineage), p->serial);
 		return 0;
 	}
-	if (op->not_after - (long long)w->now < 86400 ||
+	if (op->not_after - (long long)w->x->now < 86400 ||
 	    !on_disk(w, op)) {
 		log_warn("lineage %s: key change for %s applied without a "
 		    "release: the previous certificate %s", log_esc(p->lineage),
-		    name, op->not_after - (long long)w->now < 86400 ?
+		    name, op->not_after - (long long)w->x->now < 86400 ?
 		    "expires within a day" : "is no longer in the store");
 		return 0;
 	}
-	oh = state_hold_of(&w->old, p->lineage);
+	oh = state_hold_of(w->old, p->lineage);
 	h.lineage = xstrdup(p->lineage);
 	memcpy(h.key_id, p->key_id, sizeof(h.key_id));
 	memcpy(h.serial, p->serial, sizeof(h.serial));
 	if (cert_spki_sha256(p->chain, p->chainlen, 0, h.spki) == -1)
 		h.spki[0] = '\0';
 	known = oh != NULL && strcmp(oh->key_id, p->key_id) == 0;
-	h.since = known && oh->since != 0 ? oh->since : (long long)w->now;
+	h.since = known && oh->since != 0 ? oh->since : (long long)w->x->now;
 	(known ? log_debug : log_warn)("lineage %s: "
 	    "new key held back (dane.hold_key_change lists %s): still serving "
 	    "serial %s; publish the new TLSA 3 1 1 record, then run `snisync "
 	    "release %s`", log_esc(p->lineage), name, op->serial, name);
-	w->holds = xreallocarray(w->holds, w->nholds + 1, sizeof(*w->holds));
-	w->holds[w->nholds++] = h;
+	v->holds = xreallocarray(v->holds, v->nholds + 1, sizeof(*v->holds));
+	v->holds[v->nholds++] = h;
 	pair_free(p);
 	copy_pair_meta(p, op);
 	p->last_good = 0;
@@ -341,8 +287,9 @@ note_ips(const char *lineage, const struct cert_info *info, size_t nnames)
 }
 
 static void
-validate_one(struct work *w, struct lineage *l, struct vjob *j)
+validate_one(struct vrun *w, struct lineage *l, struct vjob *j)
 {
+	struct validated *v = w->v;
 	const struct pair *op;
 	struct pair *p;
 	int differs;
@@ -354,7 +301,7 @@ validate_one(struct work *w, struct lineage *l, struct vjob *j)
 	if (l->cached) {
 		/* The files validated and applied before, unchanged. */
 		p = add_pair(w);
-		copy_pair_meta(p, validate_old_pair(w, l->name));
+		copy_pair_meta(p, state_pair_of(w->old, l->name));
 		p->last_good = 0;
 		return;
 	}
@@ -393,12 +340,12 @@ validate_one(struct work *w, struct lineage *l, struct vjob *j)
 	p->src_chain = xstrdup(l->chain.path);
 	p->src_key_id = l->key.id;
 	p->src_chain_id = l->chain.id;
-	op = validate_old_pair(w, p->lineage);
+	op = state_pair_of(w->old, p->lineage);
 	differs = op == NULL || !pair_same_files(op, p);
 	if (hold_check(w, p) == 0 && differs) {
-		w->changed = xreallocarray(w->changed, w->nchanged + 1,
+		v->changed = xreallocarray(v->changed, v->nchanged + 1,
 		    sizeof(char *));
-		w->changed[w->nchanged++] = xstrdup(l->name);
+		v->changed[v->nchanged++] = xstrdup(l->name);
 	}
 }
 
@@ -421,16 +368,17 @@ listed(const char *dir, int *done, char ***names, size_t *n,
 			*n = 0;
 		}
 	}
-	return find_sorted(name, *names, *n, sizeof(char *), cmp_strp_key,
+	return util_find_sorted(name, *names, *n, sizeof(char *), cmp_strp_key,
 	    hint) != NULL;
 }
 
 /* Whether a lineage's served file is there. A sync of a few lineages
  * (the daemon, the deploy hook) asks the file system for each; a
  * larger one lists the directory once, as it was when the scan began (a
- * file removed since is caught when it is read: validate_load_bytes). */
+ * file removed since is caught when it is read: work_load_bytes). */
 int
-validate_served_has(struct work *w, const char *lineage)
+validate_served_has(const struct work_ctx *x, struct store_list *ls,
+    const char *lineage)
 {
 	static _Thread_local size_t hint;
 	char name[STORE_NAME_MAX];
@@ -438,35 +386,36 @@ validate_served_has(struct work *w, const char *lineage)
 	char *path;
 	int r;
 
-	if (w->o->nonly > 0 && w->o->nonly <= 16 && !w->served_listed) {
-		path = store_path(w->served, lineage);
+	if (x->o->nonly > 0 && x->o->nonly <= 16 && !ls->served_done) {
+		path = store_path(x->served, lineage);
 		r = lstat(path, &st) == 0 && S_ISREG(st.st_mode);
 		free(path);
 		return r;
 	}
 	store_file_name(lineage, name);
-	return listed(w->served, &w->served_listed, &w->served_names,
-	    &w->nserved, name, &hint);
+	return listed(x->served, &ls->served_done, &ls->served,
+	    &ls->nserved, name, &hint);
 }
 
 static int
-legacy_has(struct work *w, const char *id)
+legacy_has(struct vrun *w, const char *id)
 {
 	static _Thread_local size_t hint;
 	char name[80];
 
 	snprintf(name, sizeof(name), "%s.pem", id);
-	return listed(w->legacy, &w->legacy_listed, &w->legacy_names,
-	    &w->nlegacy, name, &hint);
+	return listed(w->x->legacy, &w->ls->legacy_done, &w->ls->legacy,
+	    &w->ls->nlegacy, name, &hint);
 }
 
 /* An applied pair's bytes are on disk: its served file, or (a host
  * upgraded from the legacy store) both of its legacy files. */
 static int
-on_disk(struct work *w, const struct pair *p)
+on_disk(struct vrun *w, const struct pair *p)
 {
-	return validate_served_has(w, p->lineage) || (w->legacy != NULL &&
-	    legacy_has(w, p->key_id) && legacy_has(w, p->chain_id));
+	return validate_served_has(w->x, w->ls, p->lineage) ||
+	    (w->x->legacy != NULL && legacy_has(w, p->key_id) &&
+	    legacy_has(w, p->chain_id));
 }
 
 /*
@@ -478,16 +427,16 @@ on_disk(struct work *w, const struct pair *p)
 static int
 cached(void *arg, const struct lineage *l)
 {
-	struct work *w = arg;
-	const struct pair *op = validate_old_pair(w, l->name);
+	struct vrun *w = arg;
+	const struct pair *op = state_pair_of(w->old, l->name);
 
 	return op != NULL && !op->last_good && op->src_key != NULL &&
 	    op->src_chain != NULL && strcmp(op->src_key, l->key.path) == 0 &&
 	    strcmp(op->src_chain, l->chain.path) == 0 &&
 	    fsio_same_id(&op->src_key_id, &l->key.id) &&
 	    fsio_same_id(&op->src_chain_id, &l->chain.id) &&
-	    op->not_before <= (long long)w->now &&
-	    op->not_after >= (long long)w->now && on_disk(w, op);
+	    op->not_before <= (long long)w->x->now &&
+	    op->not_after >= (long long)w->x->now && on_disk(w, op);
 }
 
 /* scan_prior_fn: the files an applied pair that cached() may take was
@@ -495,7 +444,8 @@ cached(void *arg, const struct lineage *l)
 static int
 prior(void *arg, const char *lineage, struct scan_prior *p)
 {
-	const struct pair *op = validate_old_pair(arg, lineage);
+	const struct vrun *w = arg;
+	const struct pair *op = state_pair_of(w->old, lineage);
 
 	if (op == NULL || op->last_good || op->src_key == NULL ||
 	    op->src_chain == NULL)
@@ -507,33 +457,24 @@ prior(void *arg, const char *lineage, struct scan_prior *p)
 	return 1;
 }
 
-int
-validate_in_scan(struct work *w, const char *lineage)
-{
-	/* scan_tree() returns lineages sorted by name. */
-	static _Thread_local size_t hint;
-
-	return find_sorted(lineage, w->sc.v, w->sc.n, sizeof(*w->sc.v),
-	    cmp_lineage_key, &hint) != NULL;
-}
-
 /* "Served since": a pair keeps the time it was first applied for as long
  * as its lineage serves the same key and chain; "key since" as long as
  * it serves the same key. */
 static void
-stamp_since(struct work *w)
+stamp_since(struct vrun *w)
 {
+	struct validated *v = w->v;
 	size_t i;
 
-	for (i = 0; i < w->npairs; i++) {
-		struct pair *p = &w->pairs[i];
+	for (i = 0; i < v->npairs; i++) {
+		struct pair *p = &v->pairs[i];
 		const struct pair *op;
 
-		op = validate_old_pair(w, p->lineage);
+		op = state_pair_of(w->old, p->lineage);
 		if (p->since == 0)
 			p->since = op != NULL && op->since != 0 &&
 			    pair_same_files(op, p) ? op->since :
-			    (long long)w->now;
+			    (long long)w->x->now;
 		/* A renewal that keeps its key (certbot --reuse-key) keeps
 		 * the key's time: what a DANE 3 1 1 record pins. */
 		if (p->key_since == 0)
@@ -544,13 +485,13 @@ stamp_since(struct work *w)
 }
 
 static int
-old_error_is(const struct work *w, const struct state_error *e)
+old_error_is(const struct vrun *w, const struct state_error *e)
 {
 	size_t i;
 
-	for (i = 0; i < w->old.nerrs; i++)
-		if (strcmp(w->old.errs[i].lineage, e->lineage) == 0)
-			return strcmp(w->old.errs[i].error, e->error) == 0;
+	for (i = 0; i < w->old->nerrs; i++)
+		if (strcmp(w->old->errs[i].lineage, e->lineage) == 0)
+			return strcmp(w->old->errs[i].error, e->error) == 0;
 	return 0;
 }
 
@@ -574,33 +515,34 @@ cmp_count(const void *a, const void *b)
  * dropped; those of lineages not looked at (--lineage) are kept.
  */
 static void
-count_errors(struct work *w)
+count_errors(struct vrun *w)
 {
+	struct validated *v = w->v;
 	size_t i;
 
-	w->counts = xcalloc(w->old.ncounts + w->nerrs + 1, sizeof(*w->counts));
-	for (i = 0; i < w->old.ncounts; i++) {
-		const char *l = w->old.counts[i].lineage;
+	v->counts = xcalloc(w->old->ncounts + v->nerrs + 1, sizeof(*v->counts));
+	for (i = 0; i < w->old->ncounts; i++) {
+		const char *l = w->old->counts[i].lineage;
 
-		if (validate_in_scan(w, l) || (w->o->nonly > 0 &&
-		    !strv_has(w->o->only, w->o->nonly, l)))
-			w->counts[w->ncounts++] = (struct lineage_count){
-			    xstrdup(l), w->old.counts[i].n };
+		if (scan_has(w->sc, l) || (w->x->o->nonly > 0 &&
+		    !strv_has(w->x->o->only, w->x->o->nonly, l)))
+			v->counts[v->ncounts++] = (struct lineage_count){
+			    xstrdup(l), w->old->counts[i].n };
 	}
-	for (i = 0; i < w->nerrs; i++) {
+	for (i = 0; i < v->nerrs; i++) {
 		struct lineage_count *c;
 
-		if (old_error_is(w, &w->errs[i]))
+		if (old_error_is(w, &v->errs[i]))
 			continue;
-		c = w->ncounts == 0 ? NULL : bsearch(w->errs[i].lineage,
-		    w->counts, w->ncounts, sizeof(*w->counts), cmp_count_key);
+		c = v->ncounts == 0 ? NULL : bsearch(v->errs[i].lineage,
+		    v->counts, v->ncounts, sizeof(*v->counts), cmp_count_key);
 		if (c != NULL) {
 			c->n++;
 			continue;
 		}
-		w->counts[w->ncounts++] = (struct lineage_count){
-		    xstrdup(w->errs[i].lineage), 1 };
-		qsort(w->counts, w->ncounts, sizeof(*w->counts), cmp_count);
+		v->counts[v->ncounts++] = (struct lineage_count){
+		    xstrdup(v->errs[i].lineage), 1 };
+		qsort(v->counts, v->ncounts, sizeof(*v->counts), cmp_count);
 	}
 }
 
@@ -618,99 +560,104 @@ certbot_dir(const struct conf *c)
 	return c->letsencrypt_dir;
 }
 
-/* scan + validate + plan. Returns 0, or -1 when the tree cannot be read
- * (then nothing may change). */
 int
-validate_gather(struct work *w, const struct sync_opts *o)
+validate_scan(const struct work_ctx *x, const struct state *old,
+    struct store_list *ls, struct scan *sc)
 {
+	struct vrun w = { x, old, ls, NULL, NULL };
+
+	return scan_all(certbot_dir(x->c), x->c->sources, x->c->nsources,
+	    x->o->only, x->o->nonly, prior, cached, &w, sc);
+}
+
+/* Each lineage of the scan validated, those not looked at carried
+ * over, then what is derived from them ("since", failure counts). */
+static void
+validate_scanned(struct vrun *w)
+{
+	struct validated *v = w->v;
+	const struct sync_opts *o = w->x->o;
+	struct scan *sc = w->sc;
 	struct vjob *jobs;
 	size_t i, j, njobs = 0;
 
-	util_sort_unless_sorted(w->old.pairs, w->old.n, sizeof(*w->old.pairs),
-	    cmp_pair_lineage);
-
-	if (scan_all(certbot_dir(w->c), w->c->sources, w->c->nsources,
-	    o->only, o->nonly, prior, cached, w, &w->sc) == -1)
-		return -1;
-	jobs = xcalloc(w->sc.n + 1, sizeof(*jobs));
-	for (i = 0; i < w->sc.n; i++)
-		if (w->sc.v[i].error == NULL && !w->sc.v[i].cached)
-			jobs[njobs++].l = &w->sc.v[i];
-	validate_all(jobs, njobs, w->now);
-	w->nvalidated = njobs;
-	for (i = 0, j = 0; i < w->sc.n; i++) {
+	jobs = xcalloc(sc->n + 1, sizeof(*jobs));
+	for (i = 0; i < sc->n; i++)
+		if (sc->v[i].error == NULL && !sc->v[i].cached)
+			jobs[njobs++].l = &sc->v[i];
+	validate_all(jobs, njobs, w->x->now);
+	v->nvalidated = njobs;
+	for (i = 0, j = 0; i < sc->n; i++) {
 		struct vjob *job = NULL;
 
-		if (j < njobs && jobs[j].l == &w->sc.v[i])
+		if (j < njobs && jobs[j].l == &sc->v[i])
 			job = &jobs[j++];
-		validate_one(w, &w->sc.v[i], job);
+		validate_one(w, &sc->v[i], job);
 		if (job != NULL)
 			cert_info_free(&job->info);
 	}
 	free(jobs);
-	for (i = 0; i < w->old.n; i++) {
-		const struct pair *op = &w->old.pairs[i];
+	for (i = 0; i < w->old->n; i++) {
+		const struct pair *op = &w->old->pairs[i];
 
-		if (validate_in_scan(w, op->lineage))
+		if (scan_has(w->sc, op->lineage))
 			continue;
 		if (o->nonly > 0 && !strv_has(o->only, o->nonly, op->lineage)) {
 			/* Not asked about: it stays as it is, served from
 			 * the file it had when it was applied (only a full
 			 * resync looks at each again; a map rebuilt whole
-			 * reads it, and validate_load_bytes names it if it
+			 * reads it, and work_load_bytes names it if it
 			 * is gone). */
 			copy_pair_meta(add_pair(w), op);
 			continue;
 		}
-		if (scan_source_of(w->c->sources, w->c->nsources,
+		if (scan_source_of(w->x->c->sources, w->x->c->nsources,
 		    op->lineage) != NULL)
 			log_info("lineage %s: gone from its source; removing "
 			    "its names", log_esc(op->lineage));
 		else
 			log_info("lineage %s: gone from %s/live; removing its "
 			    "names", log_esc(op->lineage),
-			    log_esc(w->c->letsencrypt_dir ?
-			    w->c->letsencrypt_dir : "letsencrypt_dir"));
+			    log_esc(w->x->c->letsencrypt_dir ?
+			    w->x->c->letsencrypt_dir : "letsencrypt_dir"));
 	}
 	if (o->nonly > 0)
-		for (i = 0; i < w->old.nerrs; i++)
-			if (!strv_has(o->only, o->nonly, w->old.errs[i].lineage) &&
-			    !validate_in_scan(w, w->old.errs[i].lineage)) {
-				struct state_error *e = &w->old.errs[i];
+		for (i = 0; i < w->old->nerrs; i++)
+			if (!strv_has(o->only, o->nonly,
+			    w->old->errs[i].lineage) &&
+			    !scan_has(w->sc, w->old->errs[i].lineage)) {
+				struct state_error *e = &w->old->errs[i];
 
-				w->errs = xreallocarray(w->errs, w->nerrs + 1,
-				    sizeof(*w->errs));
-				w->errs[w->nerrs++] = (struct state_error){
+				v->errs = xreallocarray(v->errs, v->nerrs + 1,
+				    sizeof(*v->errs));
+				v->errs[v->nerrs++] = (struct state_error){
 				    xstrdup(e->lineage),
 				    e->file ? xstrdup(e->file) : NULL,
 				    xstrdup(e->error), e->since };
 			}
 	/* Held key changes of lineages not looked at stay held. */
 	if (o->nonly > 0)
-		for (i = 0; i < w->old.nholds; i++)
+		for (i = 0; i < w->old->nholds; i++)
 			if (!strv_has(o->only, o->nonly,
-			    w->old.holds[i].lineage) &&
-			    !validate_in_scan(w, w->old.holds[i].lineage)) {
-				struct state_hold h = w->old.holds[i];
+			    w->old->holds[i].lineage) &&
+			    !scan_has(w->sc, w->old->holds[i].lineage)) {
+				struct state_hold h = w->old->holds[i];
 
 				h.lineage = xstrdup(h.lineage);
-				w->holds = xreallocarray(w->holds, w->nholds + 1,
-				    sizeof(*w->holds));
-				w->holds[w->nholds++] = h;
+				v->holds = xreallocarray(v->holds,
+				    v->nholds + 1, sizeof(*v->holds));
+				v->holds[v->nholds++] = h;
 			}
 	stamp_since(w);
 	count_errors(w);
-	plan_build(w->pairs, w->npairs, &w->plan);
-	plan_build(w->old.pairs, w->old.n, &w->oldplan);
-	for (i = 0; i < w->plan.nc; i++) {
-		const struct plan_conflict *c = &w->plan.c[i];
+}
 
-		log_info("name %s: lineage %s (issued %s) wins over lineage "
-		    "%s (issued %s)", c->name,
-		    log_esc(w->pairs[c->winner].lineage),
-		    fmt_utc(w->pairs[c->winner].not_before),
-		    log_esc(w->pairs[c->loser].lineage),
-		    fmt_utc(w->pairs[c->loser].not_before));
-	}
-	return 0;
+void
+validate_run(const struct work_ctx *x, const struct state *old,
+    struct scan *sc, struct store_list *ls, struct validated *v)
+{
+	struct vrun w = { x, old, ls, sc, v };
+
+	memset(v, 0, sizeof(*v));
+	validate_scanned(&w);
 }

@@ -1,12 +1,15 @@
 /*
- * work.c - one run's struct work (work.h): set up, freed.
+ * work.c - one run's context (work.h): set up, freed; and the results
+ * the stages hand on, freed.
  */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 
 #include "fsio.h"
+#include "log.h"
 #include "plan.h"
 #include "scan.h"
 #include "state.h"
@@ -15,59 +18,96 @@
 #include "work.h"
 
 void
-work_init(struct work *w, const struct conf *c, const struct sync_opts *o)
+work_init(struct work_ctx *x, const struct conf *c,
+    const struct sync_opts *o)
 {
 	struct stat st;
 
-	memset(w, 0, sizeof(*w));
-	w->c = c;
-	w->o = o;
-	w->now = time(NULL);
-	w->served = xasprintf("%s/" STORE_SERVED, c->state_dir);
-	w->staging = xasprintf("%s/" STORE_STAGING, c->state_dir);
-	w->legacy = xasprintf("%s/" STORE_LEGACY, c->state_dir);
-	if (lstat(w->legacy, &st) == -1 || !S_ISDIR(st.st_mode)) {
-		free(w->legacy);
-		w->legacy = NULL;
+	memset(x, 0, sizeof(*x));
+	x->c = c;
+	x->o = o;
+	x->now = time(NULL);
+	x->served = xasprintf("%s/" STORE_SERVED, c->state_dir);
+	x->staging = xasprintf("%s/" STORE_STAGING, c->state_dir);
+	x->legacy = xasprintf("%s/" STORE_LEGACY, c->state_dir);
+	if (lstat(x->legacy, &st) == -1 || !S_ISDIR(st.st_mode)) {
+		free(x->legacy);
+		x->legacy = NULL;
 	}
 }
 
 void
-work_free(struct work *w)
+work_free(struct work_ctx *x)
+{
+	free(x->served);
+	free(x->staging);
+	free(x->legacy);
+	memset(x, 0, sizeof(*x));
+}
+
+/* Loads a pair's bytes from its served file (or the legacy store),
+ * checked against the ids the state records. 0, or -1 (logged). */
+int
+work_load_bytes(const struct work_ctx *x, struct pair *p)
+{
+	char why[PATH_MAX + 200];
+
+	if (p->key != NULL)
+		return 0;
+	if (store_load(x->served, x->legacy, p, why, sizeof(why)) == -1) {
+		log_err("lineage %s: %s", log_esc(p->lineage), log_esc(why));
+		return -1;
+	}
+	return 0;
+}
+
+static void
+validated_free(struct validated *v)
 {
 	size_t i;
 
-	for (i = 0; i < w->npairs; i++)
-		pair_free(&w->pairs[i]);
-	free(w->pairs);
-	for (i = 0; i < w->nerrs; i++) {
-		free(w->errs[i].lineage);
-		free(w->errs[i].file);
-		free(w->errs[i].error);
+	for (i = 0; i < v->npairs; i++)
+		pair_free(&v->pairs[i]);
+	free(v->pairs);
+	for (i = 0; i < v->nerrs; i++) {
+		free(v->errs[i].lineage);
+		free(v->errs[i].file);
+		free(v->errs[i].error);
 	}
-	free(w->errs);
-	plan_free(&w->plan);
-	plan_free(&w->oldplan);
-	scan_free(&w->sc);
-	fsio_list_free(w->served_names, w->nserved);
-	fsio_list_free(w->legacy_names, w->nlegacy);
-	for (i = 0; i < w->nholds; i++)
-		free(w->holds[i].lineage);
-	free(w->holds);
-	for (i = 0; i < w->ncounts; i++)
-		free(w->counts[i].lineage);
-	free(w->counts);
-	for (i = 0; i < w->nchanged; i++)
-		free(w->changed[i]);
-	free(w->changed);
-	for (i = 0; i < w->nfailing; i++) {
-		free(w->failing[i].lineage);
-		free(w->failing[i].why);
+	free(v->errs);
+	for (i = 0; i < v->nholds; i++)
+		free(v->holds[i].lineage);
+	free(v->holds);
+	for (i = 0; i < v->ncounts; i++)
+		free(v->counts[i].lineage);
+	free(v->counts);
+	for (i = 0; i < v->nchanged; i++)
+		free(v->changed[i]);
+	free(v->changed);
+	for (i = 0; i < v->nfailing; i++) {
+		free(v->failing[i].lineage);
+		free(v->failing[i].why);
 	}
-	free(w->failing);
-	state_free(&w->old);
-	free(w->served);
-	free(w->staging);
-	free(w->legacy);
-	free(w->dc_old);
+	free(v->failing);
+	memset(v, 0, sizeof(*v));
+}
+
+void
+loaded_free(struct loaded *ld)
+{
+	/* The pairs borrow strings of ld->old's: they go first. */
+	validated_free(&ld->v);
+	plan_free(&ld->plan);
+	plan_free(&ld->oldplan);
+	scan_free(&ld->sc);
+	state_free(&ld->old);
+	memset(ld, 0, sizeof(*ld));
+}
+
+void
+store_list_free(struct store_list *ls)
+{
+	fsio_list_free(ls->served, ls->nserved);
+	fsio_list_free(ls->legacy, ls->nlegacy);
+	memset(ls, 0, sizeof(*ls));
 }

@@ -1,18 +1,28 @@
 /*
- * work.h - what the modules of the pipeline share: struct work (one run:
- * what it read, what it decided, what it will save) and the functions
- * they call across files. Internal to sync.c and the modules it runs
- * (the files that include it): not an API. The rest of snisync calls the
- * pipeline through sync.h; nothing here is promised to stay.
+ * work.h - what the stages of the pipeline share: the run's context,
+ * the result each stage returns, and the functions sync.c calls across
+ * files. Internal to sync.c and the modules it runs (the files that
+ * include it): not an API. The rest of snisync calls the pipeline
+ * through sync.h; nothing here is promised to stay.
  *
- * Calls go one way, down the run: sync.c calls the steps in order;
- * diff.c and commit.c look pairs up through validate.c, and commit.c
- * reads the diff that diff.c built; reload.c uses guard.c (Dovecot's
- * hold, its log, putting an include back); every question to the
- * services goes through services.c; renew.c runs validate.c's
- * validate_gather() and asks commit.c whether the map is current. The
- * renewal path is tried on a struct work of its own, which sync.c keeps
- * or drops whole: nothing goes back up.
+ * A stage takes what it reads as arguments (const) and returns what it
+ * produced in a struct of its own; an argument it may change says so
+ * in its comment. sync.c passes the results on, in this order:
+ *
+ *   load     renew_ready() or the whole state (migrate.c) -> struct state
+ *   scan     validate_scan()                               -> struct scan
+ *   validate validate_run()                                -> struct validated
+ *   plan     plan_build() (plan.c)                         -> struct plan
+ *            (renew_fits(): the renewal path's verdict)      -> struct loaded
+ *   diff     diff_build()                                  -> struct diff
+ *   render   postfix_source(), dovecot_render() (pure)     -> struct rendered
+ *   defaults reload_defaults()                             -> svc_run.for_default
+ *   commit   commit_store(), commit_postfix(), guard_write() -> struct guard
+ *   reload   reload_run()                                  -> struct reload_out
+ *
+ * and builds the state to save from them (sync.c: state_to_save()).
+ * Calls go one way, down the run: nothing goes back up, and no stage
+ * writes another's result.
  */
 #ifndef SNISYNC_WORK_H
 #define SNISYNC_WORK_H
@@ -33,64 +43,29 @@
 #include "state.h"
 #include "timing.h"
 
-/* One run of the pipeline (sync_resync, sync_check). */
-struct work {
+/* What every stage reads: configuration, time, paths, which services
+ * run. Set up once (work_init); no stage writes it. */
+struct work_ctx {
 	const struct conf	*c;
+	const struct sync_opts	*o;
 	time_t			 now;
 	char			*served;	/* state_dir/served */
 	char			*staging;	/* state_dir/staging */
 	char			*legacy;	/* state_dir/store (before
 						   0.2), or NULL: none */
-	struct state		 old;
-	struct scan		 sc;
-	struct pair		*pairs;		/* candidates for the plan */
-	size_t			 npairs;
-	struct state_error	*errs;		/* rejected lineages, with
-						   those carried over for
-						   lineages not looked at */
-	size_t			 nerrs;
-	size_t			 nrejected;	/* rejected in this run */
-	size_t			 nvalidated;	/* lineages read and checked */
-	int			 saved;		/* 1 state written (or found
-						   equal), -1 failed */
-	int			 have_lmdb;	/* as saved */
-	struct fsio_id		 lmdb;
-	char			**served_names;	/* served listing, sorted */
+	int			 on[SVC__MAX];	/* enabled and present */
+};
+
+/* The store's directories as this run listed them, each at most once
+ * (validate.c lists one when it first needs to; commit_gc() reuses the
+ * served listing). A cache of the disk, owned by sync.c. */
+struct store_list {
+	char			**served;	/* sorted */
 	size_t			  nserved;
-	int			  served_listed;
-	char			**legacy_names;	/* legacy store listing */
+	int			  served_done;
+	char			**legacy;	/* sorted */
 	size_t			  nlegacy;
-	int			  legacy_listed;
-	struct plan		 plan, oldplan;
-	int			 postfix_on, dovecot_on;
-	enum dovecot_syntax	 syntax;
-	int			 reload_pending[2];	/* to save */
-	struct svc_stats	 svc[2];		/* to save */
-	struct lineage_count	*counts;		/* to save */
-	size_t			 ncounts;
-	struct state_hold	*holds;			/* to save */
-	size_t			 nholds;
-	char			**changed;	/* lineages whose live files
-						   differ from what was
-						   applied (new, renewed) */
-	size_t			  nchanged;
-	struct failing		*failing;	/* lineages failing now */
-	size_t			  nfailing;
-	struct dovecot_state	 dc;		/* to save */
-	unsigned char		*dc_old;	/* the include this run
-						   found (put back when the
-						   new one fails) */
-	size_t			  dc_oldlen;
-	int			  dc_had_old;
-	long long		  dc_check_ms;	/* the check's wall time */
-	int			  partial;	/* the renewal path: w->old,
-						   w->pairs and the plans hold
-						   the lineages asked about
-						   alone (renew_try) */
-	struct fsio_id		  out_id[2];	/* to save */
-	size_t			  nnames;	/* to save */
-	unsigned char		  render_key[2][32]; /* to save */
-	const struct sync_opts	*o;
+	int			  legacy_done;
 };
 
 /* A lineage that failed in this run, reported or not. */
@@ -101,7 +76,44 @@ struct failing {
 	int	 deferred;	/* not reported yet (snisync watch) */
 };
 
-/* One service's part of a run. */
+/* validate_run()'s result: the pairs this run may serve and the
+ * lineages that failed. */
+struct validated {
+	struct pair		*pairs;		/* candidates for the plan */
+	size_t			 npairs;
+	struct state_error	*errs;		/* rejected lineages, with
+						   those carried over for
+						   lineages not looked at */
+	size_t			 nerrs;
+	size_t			 nrejected;	/* rejected in this run */
+	size_t			 nvalidated;	/* lineages read and checked */
+	struct failing		*failing;	/* lineages failing now */
+	size_t			 nfailing;
+	char			**changed;	/* lineages whose live files
+						   differ from what was
+						   applied (new, renewed) */
+	size_t			  nchanged;
+	struct state_hold	*holds;		/* key changes held back */
+	size_t			 nholds;
+	struct lineage_count	*counts;	/* failures per lineage */
+	size_t			 ncounts;
+};
+
+/* The load stage's result, read by every stage after it: the applied
+ * state, the lineages scanned, validated and planned. */
+struct loaded {
+	struct state		 old;		/* the applied state, pairs
+						   sorted by lineage */
+	struct scan		 sc;		/* sorted by lineage */
+	struct validated	 v;
+	struct plan		 plan, oldplan;	/* this run's, the applied */
+	int			 partial;	/* the renewal path: old, v
+						   and the plans hold the
+						   lineages asked about alone
+						   (renew_take) */
+};
+
+/* One service's part of a run: each stage records its decision. */
 struct svc_run {
 	const char		*name;
 	const struct svc_conf	*conf;
@@ -117,35 +129,51 @@ struct svc_run {
 	int			 hold;		/* ... but that lineage is
 						   mid-renewal: not now */
 	int			 held_back;	/* Dovecot kept at an earlier
-						   include (w->dc.held) */
+						   include (guard.dc.held) */
 	int			 files;		/* served files it names are
 						   replaced (Dovecot) */
 	const char		*status;
 };
 
-/* ---- validate.c: scan, validation, plan ---- */
+/* ---- work.c: the run's context ---- */
+
+/* work_init(x, c, o): x for a new run; work_free(x): frees what it
+ * holds. */
+void	work_init(struct work_ctx *x, const struct conf *c,
+	    const struct sync_opts *o);
+void	work_free(struct work_ctx *x);
+
+/* work_load_bytes(x, p): p's key and chain, from its served file (or
+ * the legacy store) when p has none yet (p->key, p->chain). 0, or -1
+ * (logged). */
+int	work_load_bytes(const struct work_ctx *x, struct pair *p);
+
+/* loaded_free(ld), store_list_free(ls): free what they hold. */
+void	loaded_free(struct loaded *ld);
+void	store_list_free(struct store_list *ls);
+
+/* ---- validate.c: scan, validation ---- */
 
 /*
- * validate_gather(w, o): scan + validate + plan into w (its pairs, errors,
- * failing and changed lineages, holds, counts, plan and oldplan; w->old
- * sorted by lineage). 0, or -1 when the tree cannot be read (then
+ * validate_scan(x, old, ls, &sc): the sources scanned (scan.c), with
+ * the validation cache: a lineage whose files are those its applied pair
+ * (old, sorted) was validated from is marked cached and not read. May
+ * list the store into ls. 0, or -1 when the tree cannot be read (then
  * nothing may change).
  */
-int	validate_gather(struct work *w, const struct sync_opts *o);
+int	validate_scan(const struct work_ctx *x, const struct state *old,
+	    struct store_list *ls, struct scan *sc);
 
-/* validate_old_pair(w, lineage): the lineage's applied pair, or NULL. */
-const struct pair *validate_old_pair(const struct work *w, const char *lineage);
+/* validate_run(x, old, sc, ls, &v): each lineage of sc validated (the
+ * key and chain bytes move from sc's lineages to v's pairs), failures
+ * reported, last good pairs kept, key changes held. */
+void	validate_run(const struct work_ctx *x, const struct state *old,
+	    struct scan *sc, struct store_list *ls, struct validated *v);
 
-/* validate_in_scan(w, lineage): 1 when this run's scan saw the lineage. */
-int	validate_in_scan(struct work *w, const char *lineage);
-
-/* validate_served_has(w, lineage): 1 when the lineage's served file is
- * there. */
-int	validate_served_has(struct work *w, const char *lineage);
-
-/* validate_load_bytes(w, p): p's key and chain, from its served file (or the
- * legacy store) when p has none yet. 0, or -1 (logged). */
-int	validate_load_bytes(struct work *w, struct pair *p);
+/* validate_served_has(x, ls, lineage): 1 when the lineage's served file
+ * is there (may list the served directory into ls). */
+int	validate_served_has(const struct work_ctx *x, struct store_list *ls,
+	    const char *lineage);
 
 /* ---- diff.c: what a run changes ---- */
 
@@ -170,8 +198,8 @@ struct key_change {
 	size_t		 n;
 };
 
-/* What a run changes, computed once (diff_build); it borrows w's plans
- * and pairs, which outlive it. */
+/* What a run changes, computed once (diff_build); it borrows the
+ * loaded plans and pairs, which outlive it. */
 struct diff {
 	struct diff_name	*names;		/* by name */
 	size_t			 nnames;
@@ -179,7 +207,7 @@ struct diff {
 	size_t			 nlines;
 	struct key_change	*kc;
 	size_t			 nkc;
-	size_t			*stage;		/* pairs (w->pairs) whose
+	size_t			*stage;		/* pairs (ld->v.pairs) whose
 						   served files this run
 						   writes */
 	size_t			 nstage;
@@ -187,118 +215,194 @@ struct diff {
 						   a name */
 };
 
-/* diff_build(w, &d): this run's plan (after validate_gather()) against the
- * applied one. diff_free(&d) frees what it holds. */
-void	diff_build(struct work *w, struct diff *d);
+/* diff_build(x, ld, ls, &d): this run's plan against the applied one
+ * (may list the served directory into ls). diff_free(&d) frees what it
+ * holds. */
+void	diff_build(const struct work_ctx *x, const struct loaded *ld,
+	    struct store_list *ls, struct diff *d);
 void	diff_free(struct diff *d);
 
-/* diff_log(w, d, print): a line per pair that changes, printed (print:
- * --dry-run) or logged; logged, a DANE notice per key change. */
-void	diff_log(struct work *w, const struct diff *d, int print);
+/* diff_log(x, ld, d, print): a line per pair that changes, printed
+ * (print: --dry-run) or logged; logged, a DANE notice per key change. */
+void	diff_log(const struct work_ctx *x, const struct loaded *ld,
+	    const struct diff *d, int print);
 
 /* ---- commit.c: writing the outputs ---- */
+
+/* The map the state records: its identity, and whether this run leaves
+ * one (a failed write leaves none the state may trust). */
+struct map_id {
+	int		have;
+	struct fsio_id	id;
+};
 
 /* commit_file_equals(path, buf, len): 1 when path holds exactly buf. */
 int	commit_file_equals(const char *path, const char *buf, size_t len);
 
-/* commit_lmdb_current(w, lmdb): 1 when the map is the one the state records. */
-int	commit_lmdb_current(struct work *w, const char *lmdb);
+/* commit_lmdb_current(old, lmdb): 1 when the map is the one old records. */
+int	commit_lmdb_current(const struct state *old, const char *lmdb);
 
-/* commit_store(w, d): replaces the served files of d->stage. 0, or -1
- * (logged; the state still records the old pairs). */
-int	commit_store(struct work *w, const struct diff *d);
+/* commit_store(x, v, d): replaces the served files of d->stage (loads
+ * the bytes of v's pairs it writes). 0, or -1 (logged; the state still
+ * records the old pairs). */
+int	commit_store(const struct work_ctx *x, struct validated *v,
+	    const struct diff *d);
 
-/* commit_postfix(w, d, src, srclen, &lmdb_id): the map (d's entries in
- * place, or whole) and its source; the map's new identity. 0, or -1
- * (logged). */
-int	commit_postfix(struct work *w, const struct diff *d, const char *src,
-	    size_t srclen, struct fsio_id *lmdb_id);
+/* commit_postfix(x, ld, d, src, srclen, &lmdb_id): the map (d's entries
+ * in place, or whole: loads the bytes of ld's pairs it writes) and its
+ * source; the map's new identity. 0, or -1 (logged). */
+int	commit_postfix(const struct work_ctx *x, struct loaded *ld,
+	    const struct diff *d, const char *src, size_t srclen,
+	    struct fsio_id *lmdb_id);
 
-/* commit_save_intent(w, sv): records the reloads that will be due, before the
- * services' files are replaced. 0, or -1. */
-int	commit_save_intent(struct work *w, const struct svc_run *sv);
+/* commit_save_intent(x, old, sv): records in the database, and in old
+ * (the state as the database holds it), the reloads that will be due,
+ * before the services' files are replaced. 0, or -1. */
+int	commit_save_intent(const struct work_ctx *x, struct state *old,
+	    const struct svc_run *sv);
 
-/* commit_save_state(w, lmdb_id, have_lmdb, run_only): the state this run
- * leaves (run_only: only the run record can have changed). 0, or -1. */
-int	commit_save_state(struct work *w, const struct fsio_id *lmdb_id,
-	    int have_lmdb, int run_only);
+/* commit_save_state(x, old, st, run_only): makes the database hold st
+ * (run_only: only its run record can differ from what old's mirror
+ * holds; old's mirror follows). 0, or -1. */
+int	commit_save_state(const struct work_ctx *x, struct state *old,
+	    const struct state *st, int run_only);
 
-/* commit_gc(w, keep_old): removes the served files nothing names (keep_old:
- * nor the previous run's pairs). */
-void	commit_gc(struct work *w, int keep_old);
+/* commit_gc(x, ld, ls, keep_old): removes the served files nothing
+ * names (keep_old: nor the applied state's pairs). */
+void	commit_gc(const struct work_ctx *x, const struct loaded *ld,
+	    const struct store_list *ls, int keep_old);
 
-/* commit_finish(w, rc): the stamp files and the metrics file. */
-void	commit_finish(struct work *w, int rc);
+/* commit_finish(x, st, plan, rc): the stamp files, and the metrics file
+ * of st (the state this run leaves) and plan. */
+void	commit_finish(const struct work_ctx *x, const struct state *st,
+	    const struct plan *plan, int rc);
 
 /* ---- guard.c: Dovecot's side ---- */
 
-/* guard_hold(w, h): Dovecot is held back at the include in service,
- * for reason h (w->dc). guard_unhold(w): it is not. */
-void	guard_hold(struct work *w, enum dovecot_hold h);
-void	guard_unhold(struct work *w);
+/* Dovecot's side of a run, guard.c's own: its state as the run leaves
+ * it (starts as the applied state's), the include in service that the
+ * run found (read when first needed), what the check cost. */
+struct guard {
+	struct dovecot_state	 dc;
+	unsigned char		*old;		/* the include found */
+	size_t			 oldlen;
+	int			 had_old;	/* there was one */
+	long long		 check_ms;	/* the check's wall time */
+};
 
-/* guard_write(w, text, len): the new include, checked. 0 applied, -1
- * rejected, -2 does not fit (the previous one in place: both logged). */
-int	guard_write(struct work *w, const char *text, size_t len);
+/* guard_init(g, dc): g from the applied state's Dovecot side;
+ * guard_free(g). */
+void	guard_init(struct guard *g, const struct dovecot_state *dc);
+void	guard_free(struct guard *g);
 
-/* guard_restore(w): puts the include this run found back in service
+/* guard_hold(x, plan, g, h): Dovecot is held back at the include in
+ * service, for reason h. guard_unhold(g): it is not. */
+void	guard_hold(const struct work_ctx *x, const struct plan *plan,
+	    struct guard *g, enum dovecot_hold h);
+void	guard_unhold(struct guard *g);
+
+/* guard_write(x, plan, syntax, g, text, len): the new include, checked.
+ * 0 applied, -1 rejected, -2 does not fit (the previous one in place:
+ * both logged). */
+int	guard_write(const struct work_ctx *x, const struct plan *plan,
+	    enum dovecot_syntax syntax, struct guard *g, const char *text,
+	    size_t len);
+
+/* guard_restore(x, g): puts the include g found back in service
  * (removes the new one when there was none). */
-void	guard_restore(struct work *w);
+void	guard_restore(const struct work_ctx *x, const struct guard *g);
 
-/* guard_still_held(w, o): 1 when Dovecot stays at the include it is held back
- * at, without trying the new one (logged), else 0. */
-int	guard_still_held(struct work *w, const struct sync_opts *o);
+/* guard_still_held(x, plan, g): 1 when Dovecot stays at the include it
+ * is held back at, without trying the new one (logged), else 0. */
+int	guard_still_held(const struct work_ctx *x, const struct plan *plan,
+	    struct guard *g);
 
-/* guard_recheck(w): dovecot.check before a reload an earlier run left
+/* guard_recheck(x): dovecot.check before a reload an earlier run left
  * pending. 0 passed (or no check), -1 (logged). */
-int	guard_recheck(struct work *w);
+int	guard_recheck(const struct work_ctx *x);
 
-/* guard_log_size(w): the size of Dovecot's log_path when it is a
- * file, else -1. guard_logged(w, from, out, sz): the line it logged
- * after offset from that says what went wrong, escaped, or "". */
-off_t	guard_log_size(struct work *w);
-void	guard_logged(struct work *w, off_t from, char *out, size_t sz);
+/* guard_log_size(x): the size of Dovecot's log_path when it is a file,
+ * else -1. guard_logged(x, from, out, sz): the line it logged after
+ * offset from that says what went wrong, escaped, or "". */
+off_t	guard_log_size(const struct work_ctx *x);
+void	guard_logged(const struct work_ctx *x, off_t from, char *out,
+	    size_t sz);
 
 /* ---- reload.c: reloads and default certificates ---- */
 
-/* reload_defaults(w, sv): the default certificates the services read
+/* reload_defaults(x, v, sv): the default certificates the services read
  * from live/: a reload due for one whose lineage changed
  * (sv[i].for_default), held back while one is mid-renewal (sv[i].hold),
  * a warning for one failing. */
-void	reload_defaults(struct work *w, struct svc_run *sv);
+void	reload_defaults(const struct work_ctx *x, const struct validated *v,
+	    struct svc_run *sv);
 
-/* reload_run(w, sv): the due reloads, each service's status, Dovecot's
- * handshake confirmed (or its previous include put back). */
-void	reload_run(struct work *w, struct svc_run *sv);
+/* What reload_run() did: reloads run and failed per service, and, when
+ * Dovecot completed no handshake after the reload of a new include,
+ * what the probes saw (sync.c puts the previous include back and calls
+ * reload_rollback()). */
+struct reload_out {
+	struct svc_stats	 svc[SVC__MAX];	/* this run's counts */
+	int			 no_handshake;
+	const char		*sni;
+	size_t			*eps, neps;	/* endpoints that answered */
+	long long		 deadline;
+	int			 tries;
+	char			 why[300], logged[400];
+};
+
+/* reload_run(x, plan, g, sv, &out): the due reloads, each service's
+ * status, Dovecot's handshake confirmed. reload_rollback(x, g, sv,
+ * &out): after the previous include is back, Dovecot reloaded again and
+ * confirmed (logged), its status. reload_out_free(&out). */
+void	reload_run(const struct work_ctx *x, const struct plan *plan,
+	    const struct guard *g, struct svc_run *sv, struct reload_out *out);
+void	reload_rollback(const struct work_ctx *x, const struct guard *g,
+	    struct svc_run *sv, struct reload_out *out);
+void	reload_out_free(struct reload_out *out);
 
 /* ---- renew.c: the renewal path ---- */
 
-/* renew_try(w, lmdb, tm): the verdict on w, a run of its own: 1 when
- * w is set up for the renewal path (w->partial), 0 when the run must read
- * the whole state (the caller drops w). */
-int	renew_try(struct work *w, const char *lmdb, struct timing *tm);
+/*
+ * The renewal path's verdict, in two halves around the load (sync.c
+ * runs scan, validate and plan between them, on ld, a load of its own
+ * that it keeps or drops whole). renew_ready(x, lmdb, ld): the records
+ * of the lineages asked about read into ld->old; NULL when they allow
+ * the renewal path, else why not. renew_fits(ld): after validation,
+ * NULL when each lineage renews the names it serves alone, else why
+ * not. renew_take(ld): ld is this run's (ld->partial, pair.sole).
+ */
+const char *renew_ready(const struct work_ctx *x, const char *lmdb,
+	    struct loaded *ld);
+const char *renew_fits(const struct loaded *ld);
+void	renew_take(struct loaded *ld);
 
-/* renew_mark_sole(w): which pairs serve their names alone (pair.sole). */
-void	renew_mark_sole(struct work *w);
+/* renew_mark_sole(plan, pairs, n): which pairs serve their names alone
+ * (pair.sole). */
+void	renew_mark_sole(const struct plan *plan, struct pair *pairs, size_t n);
 
-/* renew_note_outputs(w, sv): the outputs' identities and the name count this
- * run leaves for the next renewal. */
-void	renew_note_outputs(struct work *w, const struct svc_run *sv);
+/* The outputs' identities and the name count a run leaves for the next
+ * renewal (state.h: out_id, nnames, render_key). */
+struct out_ids {
+	struct fsio_id		 id[SVC__MAX];
+	size_t			 nnames;
+	unsigned char		 key[SVC__MAX][32];
+};
 
-/* renew_plan_unchanged(w, d): 1 when this run's plan is the last full plan,
- * lineage for lineage, and d writes no served file. renew_output_current(w,
- * svc): then, 1 when svc's output on disk (the map source, the include)
- * is the file that plan left, rendered from the same inputs: what
- * rendering would give, known without rendering. */
-int	renew_plan_unchanged(const struct work *w, const struct diff *d);
-int	renew_output_current(const struct work *w, enum svc_id svc);
+/* renew_note_outputs(x, ld, syntax, sv, dc, &ids): those of this run. */
+void	renew_note_outputs(const struct work_ctx *x, const struct loaded *ld,
+	    enum dovecot_syntax syntax, const struct svc_run *sv,
+	    const struct dovecot_state *dc, struct out_ids *ids);
 
-/* ---- work.c: the run's struct ---- */
-
-/* work_init(w, c, o): w for a new run; work_free(w): frees what it
- * holds (then w may be initialised again). */
-void	work_init(struct work *w, const struct conf *c,
-	    const struct sync_opts *o);
-void	work_free(struct work *w);
+/* renew_plan_unchanged(x, ld, d): 1 when this run's plan is the last full
+ * plan, lineage for lineage, and d writes no served file.
+ * renew_output_current(x, old, syntax, svc): then, 1 when svc's output
+ * on disk (the map source, the include) is the file that plan left,
+ * rendered from the same inputs: what rendering would give, known
+ * without rendering. */
+int	renew_plan_unchanged(const struct work_ctx *x, const struct loaded *ld,
+	    const struct diff *d);
+int	renew_output_current(const struct work_ctx *x, const struct state *old,
+	    enum dovecot_syntax syntax, enum svc_id svc);
 
 #endif
