@@ -32,12 +32,12 @@ struct dview {
 };
 
 static int
-rejected(struct dview *w, const char *lineage)
+rejected(struct dview *dv, const char *lineage)
 {
 	size_t i;
 
-	for (i = 0; i < w->ld->v.nerrs; i++)
-		if (strcmp(w->ld->v.errs[i].lineage, lineage) == 0)
+	for (i = 0; i < dv->ld->v.nerrs; i++)
+		if (strcmp(dv->ld->v.errs[i].lineage, lineage) == 0)
 			return 1;
 	return 0;
 }
@@ -59,16 +59,16 @@ note_key(struct key_change **kc, size_t *n, const char *lineage,
 
 /* 1 when the old and the new entry serve the same files (alt too). */
 static int
-entry_same_files(const struct dview *w, const struct plan_entry *oe,
+entry_same_files(const struct dview *dv, const struct plan_entry *oe,
     const struct plan_entry *e)
 {
 	if ((oe->alt == PLAN_NO_ALT) != (e->alt == PLAN_NO_ALT) ||
-	    !pair_same_files(&w->ld->old.pairs[oe->pair],
-	    &w->ld->v.pairs[e->pair]))
+	    !pair_same_files(&dv->ld->old.pairs[oe->pair],
+	    &dv->ld->v.pairs[e->pair]))
 		return 0;
 	return e->alt == PLAN_NO_ALT ||
-	    pair_same_files(&w->ld->old.pairs[oe->alt],
-	    &w->ld->v.pairs[e->alt]);
+	    pair_same_files(&dv->ld->old.pairs[oe->alt],
+	    &dv->ld->v.pairs[e->alt]);
 }
 
 /*
@@ -95,7 +95,7 @@ diff_pair(struct diff *d, const char *name, const struct pair *op,
  * side serves two (ECDSA and RSA), pairs are compared by key algorithm.
  */
 static void
-diff_entry(struct dview *w, struct diff *d, const char *name,
+diff_entry(struct dview *dv, struct diff *d, const char *name,
     const struct plan_entry *oe, const struct plan_entry *e)
 {
 	const struct pair *o[2] = { NULL, NULL }, *n[2] = { NULL, NULL };
@@ -104,10 +104,10 @@ diff_entry(struct dview *w, struct diff *d, const char *name,
 
 	if (oe != NULL)
 		for (no = plan_entry_pairs(oe, ix), k = 0; k < no; k++)
-			o[k] = &w->ld->old.pairs[ix[k]];
+			o[k] = &dv->ld->old.pairs[ix[k]];
 	if (e != NULL)
 		for (nn = plan_entry_pairs(e, ix), k = 0; k < nn; k++)
-			n[k] = &w->ld->v.pairs[ix[k]];
+			n[k] = &dv->ld->v.pairs[ix[k]];
 	if (no < 2 && nn < 2) {
 		diff_pair(d, name, o[0], n[0]);
 		return;
@@ -130,32 +130,32 @@ diff_entry(struct dview *w, struct diff *d, const char *name,
  * looked at (the others are as they were applied), except on a host
  * that still has the legacy store. */
 static int
-needs_file(struct dview *w, const struct pair *p)
+needs_file(struct dview *dv, const struct pair *p)
 {
 	const struct pair *op;
 
-	if (!scan_has(&w->ld->sc, p->lineage) && w->x->legacy == NULL)
+	if (!scan_has(&dv->ld->sc, p->lineage) && dv->x->legacy == NULL)
 		return 0;	/* upgraded: every pair gets its file */
-	op = state_pair_of(&w->ld->old, p->lineage);
+	op = state_pair_of(&dv->ld->old, p->lineage);
 	return op == NULL || !pair_same_files(op, p) ||
-	    !validate_served_has(w->x, w->ls, p->lineage);
+	    !validate_served_has(dv->x, dv->ls, p->lineage);
 }
 
 /* The pairs whose served files this run writes, and how many of them
  * serve a name (the others' files are named by no output: no reload for
  * them). */
 static void
-diff_stage(struct dview *w, struct diff *d)
+diff_stage(struct dview *dv, struct diff *d)
 {
-	unsigned char *named = xcalloc(w->ld->v.npairs + 1, 1);
+	unsigned char *named = xcalloc(dv->ld->v.npairs + 1, 1);
 	size_t i, k, ix[2];
 
-	for (i = 0; i < w->ld->plan.n; i++)
-		for (k = plan_entry_pairs(&w->ld->plan.e[i], ix); k > 0; k--)
+	for (i = 0; i < dv->ld->plan.n; i++)
+		for (k = plan_entry_pairs(&dv->ld->plan.e[i], ix); k > 0; k--)
 			named[ix[k - 1]] = 1;
-	d->stage = xcalloc(w->ld->v.npairs + 1, sizeof(*d->stage));
-	for (i = 0; i < w->ld->v.npairs; i++)
-		if (needs_file(w, &w->ld->v.pairs[i])) {
+	d->stage = xcalloc(dv->ld->v.npairs + 1, sizeof(*d->stage));
+	for (i = 0; i < dv->ld->v.npairs; i++)
+		if (needs_file(dv, &dv->ld->v.pairs[i])) {
 			d->stage[d->nstage++] = i;
 			d->nserving += named[i];
 		}
@@ -166,12 +166,12 @@ void
 diff_build(const struct work_ctx *x, const struct loaded *ld,
     struct store_list *ls, struct diff *d)
 {
-	struct dview view = { x, ld, ls }, *w = &view;
-	const struct plan *a = &w->ld->oldplan, *b = &w->ld->plan;
+	struct dview view = { x, ld, ls }, *dv = &view;
+	const struct plan *a = &dv->ld->oldplan, *b = &dv->ld->plan;
 	size_t i = 0, j = 0;
 
 	memset(d, 0, sizeof(*d));
-	diff_stage(w, d);
+	diff_stage(dv, d);
 	while (i < a->n || j < b->n) {
 		int c = i >= a->n ? 1 : j >= b->n ? -1 :
 		    strcmp(a->e[i].name, b->e[j].name);
@@ -182,18 +182,18 @@ diff_build(const struct work_ctx *x, const struct loaded *ld,
 		j += c >= 0;
 		/* The same files, alt too: no pair of it changes either
 		 * (an entry holds one pair per key algorithm at most). */
-		if (oe != NULL && e != NULL && entry_same_files(w, oe, e))
+		if (oe != NULL && e != NULL && entry_same_files(dv, oe, e))
 			continue;
 		d->names = xgrow(d->names, d->nnames, sizeof(*d->names));
 		d->names[d->nnames++] = (struct diff_name){
 		    oe != NULL ? oe->name : e->name, oe, e };
-		diff_entry(w, d, d->names[d->nnames - 1].name, oe, e);
+		diff_entry(dv, d, d->names[d->nnames - 1].name, oe, e);
 	}
 }
 
 /* The line of one pair that changes. */
 static void
-diff_line(struct dview *w, const struct diff_line *l, char *line,
+diff_line(struct dview *dv, const struct diff_line *l, char *line,
     size_t sz)
 {
 	const struct pair *op = l->op, *np = l->np;
@@ -204,9 +204,9 @@ diff_line(struct dview *w, const struct diff_line *l, char *line,
 		    np->key_desc, fmt_utc(np->not_after));
 	else if (np == NULL)
 		snprintf(line, sz, "- %s: lineage %s %s", l->name,
-		    log_esc(op->lineage), rejected(w, op->lineage) ?
+		    log_esc(op->lineage), rejected(dv, op->lineage) ?
 		    "rejected, last good pair expired or unavailable" :
-		    scan_has(&w->ld->sc, op->lineage) ? "no longer names it" :
+		    scan_has(&dv->ld->sc, op->lineage) ? "no longer names it" :
 		    "deleted");
 	else if (strcmp(op->lineage, np->lineage) != 0)
 		snprintf(line, sz, "~ %s: moves from lineage %s to lineage %s "
@@ -221,17 +221,17 @@ diff_line(struct dview *w, const struct diff_line *l, char *line,
 /* The first of lineage's names (its new pair's) that publishes TLSA
  * records (conf_dane_name()), or NULL. */
 static const char *
-dane_name_of(const struct dview *w, const char *lineage)
+dane_name_of(const struct dview *dv, const char *lineage)
 {
 	size_t i, k;
 
-	for (i = 0; i < w->ld->v.npairs; i++) {
-		const struct pair *p = &w->ld->v.pairs[i];
+	for (i = 0; i < dv->ld->v.npairs; i++) {
+		const struct pair *p = &dv->ld->v.pairs[i];
 
 		if (p->last_good || strcmp(p->lineage, lineage) != 0)
 			continue;
 		for (k = 0; k < p->nnames; k++)
-			if (conf_dane_name(w->x->c, p->names[k]))
+			if (conf_dane_name(dv->x->c, p->names[k]))
 				return p->names[k];
 	}
 	return NULL;
@@ -241,12 +241,12 @@ void
 diff_log(const struct work_ctx *x, const struct loaded *ld,
     const struct diff *d, int print)
 {
-	struct dview view = { x, ld, NULL }, *w = &view;
+	struct dview view = { x, ld, NULL }, *dv = &view;
 	char line[1024], more[64];
 	size_t i;
 
 	for (i = 0; i < d->nlines; i++) {
-		diff_line(w, &d->lines[i], line, sizeof(line));
+		diff_line(dv, &d->lines[i], line, sizeof(line));
 		if (print)
 			printf("%s\n", line);
 		else
@@ -264,7 +264,7 @@ diff_log(const struct work_ctx *x, const struct loaded *ld,
 	 */
 	for (i = 0; i < d->nkc; i++) {
 		const struct key_change *k = &d->kc[i];
-		const char *dn = dane_name_of(w, k->lineage);
+		const char *dn = dane_name_of(dv, k->lineage);
 
 		if (k->n > 1)
 			snprintf(more, sizeof(more), " and %zu more", k->n - 1);

@@ -3,8 +3,9 @@
  *
  * reload_run() runs each due service's reload command (an argv array,
  * with the command timeout: run.c) unless its default certificate is
- * mid-renewal, and sets the status each service reports; a reload that
- * fails stays due (the state records it) and is counted. After Dovecot's
+ * mid-renewal, and returns what happened and the status each service
+ * reports (struct reload_out); a reload that fails stays due (the state
+ * records it) and is counted. After Dovecot's
  * reload it waits for a TLS handshake on an endpoint that completed one
  * before; when none completes after the reload of a new include, it
  * says so (struct reload_out), sync.c puts the previous include back
@@ -79,12 +80,13 @@ default_params(const struct defaults *dp, size_t j)
 
 void
 reload_defaults(const struct work_ctx *x, const struct validated *v,
-    struct svc_run *sv)
+    const struct svc_run *sv, struct defaults_due *dd)
 {
 	const struct defaults *dp;
 	size_t j, k;
 	int i;
 
+	memset(dd, 0, sizeof(*dd));
 	/* The daemon asks at each full sync (its start, SIGHUP, the periodic
 	 * resync) even when nothing changed: a renewal then reads the
 	 * answers it keeps instead of running postconf and doveconf. */
@@ -106,7 +108,7 @@ reload_defaults(const struct work_ctx *x, const struct validated *v,
 			 * covers a default certificate among the renewals.
 			 */
 			if (v->nchanged > 0 && !sv[i].reload) {
-				sv[i].reload = 1;
+				dd->reload[i] = 1;
 				log_debug("%s: default certificates not asked "
 				    "(--defer-reload): a reload is left "
 				    "pending for the renewal", sv[i].name);
@@ -129,7 +131,7 @@ reload_defaults(const struct work_ctx *x, const struct validated *v,
 				    u->lineage) == 0)
 					f = &v->failing[k];
 			if (f != NULL) {
-				sv[i].hold |= f->transient;
+				dd->hold[i] |= f->transient;
 				params = default_params(dp, j);
 				(f->deferred ? log_info : log_warn)("%s: %s "
 				    "reads lineage %s from live/, which is %s: "
@@ -141,8 +143,8 @@ reload_defaults(const struct work_ctx *x, const struct validated *v,
 				    "serves it as it is at its next restart");
 				free(params);
 			} else if (strv_has(v->changed, v->nchanged,
-			    u->lineage) && !sv[i].for_default) {
-				sv[i].for_default = sv[i].reload = 1;
+			    u->lineage) && !dd->for_default[i]) {
+				dd->for_default[i] = dd->reload[i] = 1;
 				params = default_params(dp, j);
 				log_info("%s: %s reads lineage %s, which "
 				    "changed: reload due", sv[i].name, params,
@@ -203,7 +205,7 @@ confirm_dovecot(const struct work_ctx *x, const struct guard *g,
  */
 void
 reload_rollback(const struct work_ctx *x, const struct guard *g,
-    struct svc_run *sv, struct reload_out *out)
+    const struct svc_run *sv, struct reload_out *out)
 {
 	char why2[300];
 	int tries2 = 0, ok2;
@@ -218,9 +220,8 @@ reload_rollback(const struct work_ctx *x, const struct guard *g,
 	    dovecot_blocks((const char *)g->old, g->oldlen) : 0,
 	    ok2 ? "handshakes complete again" : "still no handshake",
 	    out->logged[0] ? "; Dovecot logged: " : "", out->logged);
-	sv->status = "no handshake after the reload, previous config put back";
-	sv->written = 0;
-	sv->held_back = 1;
+	out->status[SVC_DOVECOT] = "no handshake after the reload, previous "
+	    "config put back";
 }
 
 void
@@ -232,7 +233,7 @@ reload_out_free(struct reload_out *out)
 
 void
 reload_run(const struct work_ctx *x, const struct plan *plan,
-    const struct guard *g, struct svc_run *sv, struct reload_out *out)
+    const struct guard *g, const struct svc_run *sv, struct reload_out *out)
 {
 	off_t log_from = -1;
 	int i;
@@ -242,7 +243,7 @@ reload_run(const struct work_ctx *x, const struct plan *plan,
 		if (!sv[i].reload)
 			continue;
 		if (sv[i].hold) {
-			sv[i].status = sv[i].written || sv[i].files ?
+			out->status[i] = sv[i].written || sv[i].files ?
 			    "updated, reload held back: its default "
 			    "certificate is mid-renewal" :
 			    "reload held back: its default certificate is "
@@ -251,9 +252,9 @@ reload_run(const struct work_ctx *x, const struct plan *plan,
 		}
 		if (i == SVC_DOVECOT && !sv[i].written && !sv[i].files &&
 		    guard_recheck(x) == -1) {
-			sv[i].status = "pending reload held back: config "
+			out->status[i] = "pending reload held back: config "
 			    "check fails";
-			sv[i].failed = 1;
+			out->failed[i] = 1;
 			continue;
 		}
 		/* Where does Dovecot answer now, before its reload? */
@@ -267,19 +268,19 @@ reload_run(const struct work_ctx *x, const struct plan *plan,
 				log_from = guard_log_size(x); /* log_path */
 		}
 		if (reload(x, sv[i].name, sv[i].conf->reload) == -1) {
-			sv[i].status = "updated, reload failed (retried on the "
-			    "next run)";
-			sv[i].failed = 1;
+			out->status[i] = "updated, reload failed (retried on "
+			    "the next run)";
+			out->failed[i] = 1;
 			out->svc[i].failures++;
 			continue;
 		}
-		sv[i].reload = 0;
+		out->reloaded[i] = 1;
 		if (sv[i].conf->reload != NULL) {
 			out->svc[i].reloads++;
 			out->svc[i].last_reload = (long long)time(NULL);
 		}
 		if (sv[i].conf->reload != NULL)
-			sv[i].status = sv[i].written ? "updated, reloaded" :
+			out->status[i] = sv[i].written ? "updated, reloaded" :
 			    sv[i].files ? sv[i].held_back ? "held back, "
 			    "renewed files of the config in service reloaded" :
 			    "certificate files replaced, reloaded" :
@@ -288,8 +289,8 @@ reload_run(const struct work_ctx *x, const struct plan *plan,
 		if (i == SVC_DOVECOT && sv[i].conf->reload != NULL &&
 		    confirm_dovecot(x, g, &sv[i], log_from, out) == -1 &&
 		    !out->no_handshake) {
-			sv[i].status = "reloaded, but no handshake completes";
-			sv[i].failed = 1;
+			out->status[i] = "reloaded, but no handshake completes";
+			out->failed[i] = 1;
 		}
 	}
 }

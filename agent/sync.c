@@ -297,8 +297,8 @@ load_run(const struct work_ctx *x, const char *lmdb, struct timing *tm,
 	if (why[0] != '\0')
 		log_debug("renewal path not taken (%s): reading the whole "
 		    "state", why);
-	loaded_free(&t);
-	store_list_free(&tls);
+	work_free_loaded(&t);
+	work_free_list(&tls);
 	if (migrate_load(x->c->state_dir, !x->o->dry_run, !x->o->dry_run,
 	    &ld->old) == -1)
 		return -1;
@@ -523,9 +523,26 @@ save(const struct work_ctx *x, struct loaded *ld, struct outcome *out,
 	return rc == -1;
 }
 
+/* The default certificates: what reload_defaults() found, recorded. */
+static void
+defaults_outputs(const struct work_ctx *x, const struct loaded *ld,
+    struct svc_run *sv)
+{
+	struct defaults_due dd;
+	int i;
+
+	reload_defaults(x, &ld->v, sv, &dd);
+	for (i = 0; i < SVC__MAX; i++) {
+		sv[i].for_default = dd.for_default[i];
+		sv[i].hold = dd.hold[i];
+		sv[i].reload |= dd.reload[i];
+	}
+}
+
 /* Reloads: reload_run(), and when Dovecot completes no handshake after
  * the reload of the new include, that include is put back (guard.c),
- * reloaded, and Dovecot held back. The counts go to out->svc. */
+ * reloaded, and Dovecot held back. What they did is recorded in sv, the
+ * counts in out->svc. */
 static void
 reload_outputs(const struct work_ctx *x, const struct loaded *ld,
     struct svc_run *sv, struct outcome *out)
@@ -536,10 +553,18 @@ reload_outputs(const struct work_ctx *x, const struct loaded *ld,
 	reload_run(x, &ld->plan, &out->g, sv, &ro);
 	if (ro.no_handshake) {
 		guard_restore(x, &out->g);
-		reload_rollback(x, &out->g, &sv[SVC_DOVECOT], &ro);
+		reload_rollback(x, &out->g, sv, &ro);
 		guard_hold(x, &ld->plan, &out->g, DOVECOT_HOLD_NO_HANDSHAKE);
+		/* The include in service is the previous one again. */
+		sv[SVC_DOVECOT].written = 0;
+		sv[SVC_DOVECOT].held_back = 1;
 	}
 	for (i = 0; i < SVC__MAX; i++) {
+		if (ro.status[i] != NULL)
+			sv[i].status = ro.status[i];
+		if (ro.reloaded[i])
+			sv[i].reload = 0;
+		sv[i].failed |= ro.failed[i];
 		out->svc[i].reloads += ro.svc[i].reloads;
 		out->svc[i].failures += ro.svc[i].failures;
 		if (ro.svc[i].last_reload != 0)
@@ -677,7 +702,7 @@ sync_resync(const struct conf *c, const struct sync_opts *o)
 	render_outputs(&x, &ld, sv, &r);
 	failed = compare_outputs(&x, &ld, &d, &r, sv);
 	timing_mark(&tm, PH_RENDER);
-	reload_defaults(&x, &ld.v, sv);
+	defaults_outputs(&x, &ld, sv);
 	timing_mark(&tm, PH_DEFAULTS);
 	diff_log(&x, &ld, &d, o->dry_run);
 	if (o->dry_run) {
@@ -707,8 +732,8 @@ out:
 	free(lmdb);
 	diff_free(&d);
 	guard_free(&out.g);
-	store_list_free(&ls);
-	loaded_free(&ld);
+	work_free_list(&ls);
+	work_free_loaded(&ld);
 	work_free(&x);
 	return rc;
 }
@@ -780,7 +805,8 @@ sync_check(const struct conf *c, int json)
 				snprintf(exp, sizeof(exp), "%.10s (%s)%s",
 				    fmt_utc(r->pair->not_after), expiry_left(
 				    left, sizeof(left), r->pair->not_after -
-				    (long long)x.now), r->expiry_due ? "!" : "");
+				    (long long)x.now), r->expiry_due ? "!" :
+				    "");
 			printf("%-28s %-10s %-26s", log_esc(r->lineage),
 			    r->verdict, exp);
 			for (j = 0; j < r->nserved; j++)
@@ -809,8 +835,8 @@ sync_check(const struct conf *c, int json)
 		free(rows[i].served);
 	free(rows);
 out:
-	store_list_free(&ls);
-	loaded_free(&ld);
+	work_free_list(&ls);
+	work_free_loaded(&ld);
 	work_free(&x);
 	return rc;
 }

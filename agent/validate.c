@@ -52,15 +52,15 @@ file_name(enum cert_file f)
 }
 
 static struct pair *
-add_pair(struct vrun *w)
+add_pair(struct vrun *vr)
 {
-	struct validated *v = w->v;
+	struct validated *v = vr->v;
 	v->pairs = xgrow(v->pairs, v->npairs, sizeof(*v->pairs));
 	memset(&v->pairs[v->npairs], 0, sizeof(*v->pairs));
 	return &v->pairs[v->npairs++];
 }
 
-/* A pair as the applied state has it (src is one of w->old's pairs,
+/* A pair as the applied state has it (src is one of vr->old's pairs,
  * which outlive this run's): its strings are borrowed, not copied (at
  * 10,000 lineages the copies cost more than the rest of a renewal). */
 static void
@@ -74,24 +74,24 @@ copy_pair_meta(struct pair *dst, const struct pair *src)
 
 /* Keeps the previously applied pair of a failing lineage in service. */
 static void
-keep_last_good(struct vrun *w, const char *lineage, int quiet)
+keep_last_good(struct vrun *vr, const char *lineage, int quiet)
 {
-	struct validated *v = w->v;
-	const struct pair *op = state_pair_of(w->old, lineage);
+	struct validated *v = vr->v;
+	const struct pair *op = state_pair_of(vr->old, lineage);
 	struct pair *p;
 
 	if (op == NULL)
 		return;
-	if (op->not_after < w->x->now) {
+	if (op->not_after < vr->x->now) {
 		log_warn("lineage %s: its last good certificate expired %s; "
 		    "its names are no longer served", log_esc(lineage),
 		    fmt_utc(op->not_after));
 		return;
 	}
-	p = add_pair(w);
+	p = add_pair(vr);
 	copy_pair_meta(p, op);
 	p->last_good = 1;
-	if (work_load_bytes(w->x, p) == -1) {
+	if (work_load_bytes(vr->x, p) == -1) {
 		log_err("lineage %s: last good pair unavailable; its names "
 		    "are no longer served", log_esc(lineage));
 		pair_free(p);
@@ -105,11 +105,11 @@ keep_last_good(struct vrun *w, const char *lineage, int quiet)
 }
 
 static void
-reject(struct vrun *w, const char *lineage, const char *file,
+reject(struct vrun *vr, const char *lineage, const char *file,
     const char *why, int transient)
 {
-	struct validated *v = w->v;
-	const struct sync_opts *o = w->x->o;
+	struct validated *v = vr->v;
+	const struct sync_opts *o = vr->x->o;
 
 	v->failing = xreallocarray(v->failing, v->nfailing + 1,
 	    sizeof(*v->failing));
@@ -124,7 +124,7 @@ reject(struct vrun *w, const char *lineage, const char *file,
 		 * (sync.c hands it back as sync_result.deferred). */
 		log_debug("lineage %s: not ready yet: %s%s%s",
 		    log_esc(lineage), file ? file : "", file ? ": " : "", why);
-		keep_last_good(w, lineage, 1);
+		keep_last_good(vr, lineage, 1);
 		return;
 	}
 	if (file != NULL)
@@ -133,13 +133,13 @@ reject(struct vrun *w, const char *lineage, const char *file,
 		log_err("lineage %s: %s", log_esc(lineage), why);
 	v->errs = xreallocarray(v->errs, v->nerrs + 1, sizeof(*v->errs));
 	v->errs[v->nerrs++] = (struct state_error){ xstrdup(lineage),
-	    file ? xstrdup(file) : NULL, xstrdup(why), (long long)w->x->now };
-	for (size_t i = 0; i < w->old->nerrs; i++)
-		if (strcmp(w->old->errs[i].lineage, lineage) == 0 &&
-		    w->old->errs[i].since != 0)
-			v->errs[v->nerrs - 1].since = w->old->errs[i].since;
+	    file ? xstrdup(file) : NULL, xstrdup(why), (long long)vr->x->now };
+	for (size_t i = 0; i < vr->old->nerrs; i++)
+		if (strcmp(vr->old->errs[i].lineage, lineage) == 0 &&
+		    vr->old->errs[i].since != 0)
+			v->errs[v->nerrs - 1].since = vr->old->errs[i].since;
 	v->nrejected++;
-	keep_last_good(w, lineage, 0);
+	keep_last_good(vr, lineage, 0);
 }
 
 /* The part of validation that needs no shared state: runs on worker
@@ -198,16 +198,16 @@ validate_all(struct vjob *jobs, size_t n, time_t now)
 	par_for_ctx(n, 64, vjob_run, &vp, vbegin, vend);
 }
 
-static int	on_disk(struct vrun *w, const struct pair *p);
+static int	on_disk(struct vrun *vr, const struct pair *p);
 
 /* The first name of a pair that dane.hold_key_change lists, or NULL. */
 static const char *
-held_name(const struct vrun *w, const struct pair *p)
+held_name(const struct vrun *vr, const struct pair *p)
 {
 	size_t i;
 
 	for (i = 0; i < p->nnames; i++)
-		if (strv_has(w->x->c->hold, w->x->c->nhold, p->names[i]))
+		if (strv_has(vr->x->c->hold, vr->x->c->nhold, p->names[i]))
 			return p->names[i];
 	return NULL;
 }
@@ -220,40 +220,40 @@ held_name(const struct vrun *w, const struct pair *p)
  * Returns 1 when the change was held already by an earlier run, else 0.
  */
 static int
-hold_check(struct vrun *w, struct pair *p)
+hold_check(struct vrun *vr, struct pair *p)
 {
-	struct validated *v = w->v;
-	const struct pair *op = state_pair_of(w->old, p->lineage);
+	struct validated *v = vr->v;
+	const struct pair *op = state_pair_of(vr->old, p->lineage);
 	const struct state_hold *oh;
 	struct state_hold h = { 0 };
 	const char *name;
 	int known;
 
 	if (op == NULL || strcmp(op->key_id, p->key_id) == 0 ||
-	    ((name = held_name(w, p)) == NULL &&
-	    (name = held_name(w, op)) == NULL))
+	    ((name = held_name(vr, p)) == NULL &&
+	    (name = held_name(vr, op)) == NULL))
 		return 0;
-	if (strv_has(w->x->o->release, w->x->o->nrelease, p->lineage)) {
+	if (strv_has(vr->x->o->release, vr->x->o->nrelease, p->lineage)) {
 		log_info("lineage %s: key change released: serving serial %s "
 		    "with its new key", log_esc(p->lineage), p->serial);
 		return 0;
 	}
-	if (op->not_after - (long long)w->x->now < 86400 ||
-	    !on_disk(w, op)) {
+	if (op->not_after - (long long)vr->x->now < 86400 ||
+	    !on_disk(vr, op)) {
 		log_warn("lineage %s: key change for %s applied without a "
 		    "release: the previous certificate %s", log_esc(p->lineage),
-		    name, op->not_after - (long long)w->x->now < 86400 ?
+		    name, op->not_after - (long long)vr->x->now < 86400 ?
 		    "expires within a day" : "is no longer in the store");
 		return 0;
 	}
-	oh = state_hold_of(w->old, p->lineage);
+	oh = state_hold_of(vr->old, p->lineage);
 	h.lineage = xstrdup(p->lineage);
 	memcpy(h.key_id, p->key_id, sizeof(h.key_id));
 	memcpy(h.serial, p->serial, sizeof(h.serial));
 	if (cert_spki_sha256(p->chain, p->chainlen, 0, h.spki) == -1)
 		h.spki[0] = '\0';
 	known = oh != NULL && strcmp(oh->key_id, p->key_id) == 0;
-	h.since = known && oh->since != 0 ? oh->since : (long long)w->x->now;
+	h.since = known && oh->since != 0 ? oh->since : (long long)vr->x->now;
 	(known ? log_debug : log_warn)("lineage %s: "
 	    "new key held back (dane.hold_key_change lists %s): still serving "
 	    "serial %s; publish the new TLSA 3 1 1 record, then run `snisync "
@@ -287,26 +287,26 @@ note_ips(const char *lineage, const struct cert_info *info, size_t nnames)
 }
 
 static void
-validate_one(struct vrun *w, struct lineage *l, struct vjob *j)
+validate_one(struct vrun *vr, struct lineage *l, struct vjob *j)
 {
-	struct validated *v = w->v;
+	struct validated *v = vr->v;
 	const struct pair *op;
 	struct pair *p;
 	int differs;
 
 	if (l->error != NULL) {
-		reject(w, l->name, l->err_file, l->error, l->transient);
+		reject(vr, l->name, l->err_file, l->error, l->transient);
 		return;
 	}
 	if (l->cached) {
 		/* The files validated and applied before, unchanged. */
-		p = add_pair(w);
-		copy_pair_meta(p, state_pair_of(w->old, l->name));
+		p = add_pair(vr);
+		copy_pair_meta(p, state_pair_of(vr->old, l->name));
 		p->last_good = 0;
 		return;
 	}
 	if (j->rc == -1) {
-		reject(w, l->name, l->key_file == NULL ? file_name(j->f) :
+		reject(vr, l->name, l->key_file == NULL ? file_name(j->f) :
 		    j->f == CERT_FILE_KEY ? l->key_file : l->chain_file, j->why,
 		    l->swap_prone);
 		return;
@@ -316,7 +316,7 @@ validate_one(struct vrun *w, struct lineage *l, struct vjob *j)
 		    "(mode %04o); serving it anyway, but fix its mode",
 		    log_esc(l->name), l->key_file ? l->key_file :
 		    "privkey.pem", log_esc(l->key.path), l->key.id.mode);
-	p = add_pair(w);
+	p = add_pair(vr);
 	p->lineage = xstrdup(l->name);
 	memcpy(p->key_id, j->key_id, sizeof(p->key_id));
 	memcpy(p->chain_id, j->chain_id, sizeof(p->chain_id));
@@ -340,9 +340,9 @@ validate_one(struct vrun *w, struct lineage *l, struct vjob *j)
 	p->src_chain = xstrdup(l->chain.path);
 	p->src_key_id = l->key.id;
 	p->src_chain_id = l->chain.id;
-	op = state_pair_of(w->old, p->lineage);
+	op = state_pair_of(vr->old, p->lineage);
 	differs = op == NULL || !pair_same_files(op, p);
-	if (hold_check(w, p) == 0 && differs) {
+	if (hold_check(vr, p) == 0 && differs) {
 		v->changed = xreallocarray(v->changed, v->nchanged + 1,
 		    sizeof(char *));
 		v->changed[v->nchanged++] = xstrdup(l->name);
@@ -398,24 +398,24 @@ validate_served_has(const struct work_ctx *x, struct store_list *ls,
 }
 
 static int
-legacy_has(struct vrun *w, const char *id)
+legacy_has(struct vrun *vr, const char *id)
 {
 	static _Thread_local size_t hint;
 	char name[80];
 
 	snprintf(name, sizeof(name), "%s.pem", id);
-	return listed(w->x->legacy, &w->ls->legacy_done, &w->ls->legacy,
-	    &w->ls->nlegacy, name, &hint);
+	return listed(vr->x->legacy, &vr->ls->legacy_done, &vr->ls->legacy,
+	    &vr->ls->nlegacy, name, &hint);
 }
 
 /* An applied pair's bytes are on disk: its served file, or (a host
  * upgraded from the legacy store) both of its legacy files. */
 static int
-on_disk(struct vrun *w, const struct pair *p)
+on_disk(struct vrun *vr, const struct pair *p)
 {
-	return validate_served_has(w->x, w->ls, p->lineage) ||
-	    (w->x->legacy != NULL && legacy_has(w, p->key_id) &&
-	    legacy_has(w, p->chain_id));
+	return validate_served_has(vr->x, vr->ls, p->lineage) ||
+	    (vr->x->legacy != NULL && legacy_has(vr, p->key_id) &&
+	    legacy_has(vr, p->chain_id));
 }
 
 /*
@@ -427,25 +427,25 @@ on_disk(struct vrun *w, const struct pair *p)
 static int
 cached(void *arg, const struct lineage *l)
 {
-	struct vrun *w = arg;
-	const struct pair *op = state_pair_of(w->old, l->name);
+	struct vrun *vr = arg;
+	const struct pair *op = state_pair_of(vr->old, l->name);
 
 	return op != NULL && !op->last_good && op->src_key != NULL &&
 	    op->src_chain != NULL && strcmp(op->src_key, l->key.path) == 0 &&
 	    strcmp(op->src_chain, l->chain.path) == 0 &&
 	    fsio_same_id(&op->src_key_id, &l->key.id) &&
 	    fsio_same_id(&op->src_chain_id, &l->chain.id) &&
-	    op->not_before <= (long long)w->x->now &&
-	    op->not_after >= (long long)w->x->now && on_disk(w, op);
+	    op->not_before <= (long long)vr->x->now &&
+	    op->not_after >= (long long)vr->x->now && on_disk(vr, op);
 }
 
 /* scan_prior_fn: the files an applied pair that cached() may take was
- * validated from (read only: w->old is sorted before the scan). */
+ * validated from (read only: vr->old is sorted before the scan). */
 static int
 prior(void *arg, const char *lineage, struct scan_prior *p)
 {
-	const struct vrun *w = arg;
-	const struct pair *op = state_pair_of(w->old, lineage);
+	const struct vrun *vr = arg;
+	const struct pair *op = state_pair_of(vr->old, lineage);
 
 	if (op == NULL || op->last_good || op->src_key == NULL ||
 	    op->src_chain == NULL)
@@ -461,20 +461,20 @@ prior(void *arg, const char *lineage, struct scan_prior *p)
  * as its lineage serves the same key and chain; "key since" as long as
  * it serves the same key. */
 static void
-stamp_since(struct vrun *w)
+stamp_since(struct vrun *vr)
 {
-	struct validated *v = w->v;
+	struct validated *v = vr->v;
 	size_t i;
 
 	for (i = 0; i < v->npairs; i++) {
 		struct pair *p = &v->pairs[i];
 		const struct pair *op;
 
-		op = state_pair_of(w->old, p->lineage);
+		op = state_pair_of(vr->old, p->lineage);
 		if (p->since == 0)
 			p->since = op != NULL && op->since != 0 &&
 			    pair_same_files(op, p) ? op->since :
-			    (long long)w->x->now;
+			    (long long)vr->x->now;
 		/* A renewal that keeps its key (certbot --reuse-key) keeps
 		 * the key's time: what a DANE 3 1 1 record pins. */
 		if (p->key_since == 0)
@@ -485,13 +485,13 @@ stamp_since(struct vrun *w)
 }
 
 static int
-old_error_is(const struct vrun *w, const struct state_error *e)
+old_error_is(const struct vrun *vr, const struct state_error *e)
 {
 	size_t i;
 
-	for (i = 0; i < w->old->nerrs; i++)
-		if (strcmp(w->old->errs[i].lineage, e->lineage) == 0)
-			return strcmp(w->old->errs[i].error, e->error) == 0;
+	for (i = 0; i < vr->old->nerrs; i++)
+		if (strcmp(vr->old->errs[i].lineage, e->lineage) == 0)
+			return strcmp(vr->old->errs[i].error, e->error) == 0;
 	return 0;
 }
 
@@ -515,24 +515,25 @@ cmp_count(const void *a, const void *b)
  * dropped; those of lineages not looked at (--lineage) are kept.
  */
 static void
-count_errors(struct vrun *w)
+count_errors(struct vrun *vr)
 {
-	struct validated *v = w->v;
+	struct validated *v = vr->v;
 	size_t i;
 
-	v->counts = xcalloc(w->old->ncounts + v->nerrs + 1, sizeof(*v->counts));
-	for (i = 0; i < w->old->ncounts; i++) {
-		const char *l = w->old->counts[i].lineage;
+	v->counts = xcalloc(vr->old->ncounts + v->nerrs + 1,
+	    sizeof(*v->counts));
+	for (i = 0; i < vr->old->ncounts; i++) {
+		const char *l = vr->old->counts[i].lineage;
 
-		if (scan_has(w->sc, l) || (w->x->o->nonly > 0 &&
-		    !strv_has(w->x->o->only, w->x->o->nonly, l)))
+		if (scan_has(vr->sc, l) || (vr->x->o->nonly > 0 &&
+		    !strv_has(vr->x->o->only, vr->x->o->nonly, l)))
 			v->counts[v->ncounts++] = (struct lineage_count){
-			    xstrdup(l), w->old->counts[i].n };
+			    xstrdup(l), vr->old->counts[i].n };
 	}
 	for (i = 0; i < v->nerrs; i++) {
 		struct lineage_count *c;
 
-		if (old_error_is(w, &v->errs[i]))
+		if (old_error_is(vr, &v->errs[i]))
 			continue;
 		c = v->ncounts == 0 ? NULL : bsearch(v->errs[i].lineage,
 		    v->counts, v->ncounts, sizeof(*v->counts), cmp_count_key);
@@ -564,20 +565,20 @@ int
 validate_scan(const struct work_ctx *x, const struct state *old,
     struct store_list *ls, struct scan *sc)
 {
-	struct vrun w = { x, old, ls, NULL, NULL };
+	struct vrun vr = { x, old, ls, NULL, NULL };
 
 	return scan_all(certbot_dir(x->c), x->c->sources, x->c->nsources,
-	    x->o->only, x->o->nonly, prior, cached, &w, sc);
+	    x->o->only, x->o->nonly, prior, cached, &vr, sc);
 }
 
 /* Each lineage of the scan validated, those not looked at carried
  * over, then what is derived from them ("since", failure counts). */
 static void
-validate_scanned(struct vrun *w)
+validate_scanned(struct vrun *vr)
 {
-	struct validated *v = w->v;
-	const struct sync_opts *o = w->x->o;
-	struct scan *sc = w->sc;
+	struct validated *v = vr->v;
+	const struct sync_opts *o = vr->x->o;
+	struct scan *sc = vr->sc;
 	struct vjob *jobs;
 	size_t i, j, njobs = 0;
 
@@ -585,22 +586,22 @@ validate_scanned(struct vrun *w)
 	for (i = 0; i < sc->n; i++)
 		if (sc->v[i].error == NULL && !sc->v[i].cached)
 			jobs[njobs++].l = &sc->v[i];
-	validate_all(jobs, njobs, w->x->now);
+	validate_all(jobs, njobs, vr->x->now);
 	v->nvalidated = njobs;
 	for (i = 0, j = 0; i < sc->n; i++) {
 		struct vjob *job = NULL;
 
 		if (j < njobs && jobs[j].l == &sc->v[i])
 			job = &jobs[j++];
-		validate_one(w, &sc->v[i], job);
+		validate_one(vr, &sc->v[i], job);
 		if (job != NULL)
 			cert_info_free(&job->info);
 	}
 	free(jobs);
-	for (i = 0; i < w->old->n; i++) {
-		const struct pair *op = &w->old->pairs[i];
+	for (i = 0; i < vr->old->n; i++) {
+		const struct pair *op = &vr->old->pairs[i];
 
-		if (scan_has(w->sc, op->lineage))
+		if (scan_has(vr->sc, op->lineage))
 			continue;
 		if (o->nonly > 0 && !strv_has(o->only, o->nonly, op->lineage)) {
 			/* Not asked about: it stays as it is, served from
@@ -608,25 +609,25 @@ validate_scanned(struct vrun *w)
 			 * resync looks at each again; a map rebuilt whole
 			 * reads it, and work_load_bytes names it if it
 			 * is gone). */
-			copy_pair_meta(add_pair(w), op);
+			copy_pair_meta(add_pair(vr), op);
 			continue;
 		}
-		if (scan_source_of(w->x->c->sources, w->x->c->nsources,
+		if (scan_source_of(vr->x->c->sources, vr->x->c->nsources,
 		    op->lineage) != NULL)
 			log_info("lineage %s: gone from its source; removing "
 			    "its names", log_esc(op->lineage));
 		else
 			log_info("lineage %s: gone from %s/live; removing its "
 			    "names", log_esc(op->lineage),
-			    log_esc(w->x->c->letsencrypt_dir ?
-			    w->x->c->letsencrypt_dir : "letsencrypt_dir"));
+			    log_esc(vr->x->c->letsencrypt_dir ?
+			    vr->x->c->letsencrypt_dir : "letsencrypt_dir"));
 	}
 	if (o->nonly > 0)
-		for (i = 0; i < w->old->nerrs; i++)
+		for (i = 0; i < vr->old->nerrs; i++)
 			if (!strv_has(o->only, o->nonly,
-			    w->old->errs[i].lineage) &&
-			    !scan_has(w->sc, w->old->errs[i].lineage)) {
-				struct state_error *e = &w->old->errs[i];
+			    vr->old->errs[i].lineage) &&
+			    !scan_has(vr->sc, vr->old->errs[i].lineage)) {
+				struct state_error *e = &vr->old->errs[i];
 
 				v->errs = xreallocarray(v->errs, v->nerrs + 1,
 				    sizeof(*v->errs));
@@ -637,27 +638,27 @@ validate_scanned(struct vrun *w)
 			}
 	/* Held key changes of lineages not looked at stay held. */
 	if (o->nonly > 0)
-		for (i = 0; i < w->old->nholds; i++)
+		for (i = 0; i < vr->old->nholds; i++)
 			if (!strv_has(o->only, o->nonly,
-			    w->old->holds[i].lineage) &&
-			    !scan_has(w->sc, w->old->holds[i].lineage)) {
-				struct state_hold h = w->old->holds[i];
+			    vr->old->holds[i].lineage) &&
+			    !scan_has(vr->sc, vr->old->holds[i].lineage)) {
+				struct state_hold h = vr->old->holds[i];
 
 				h.lineage = xstrdup(h.lineage);
 				v->holds = xreallocarray(v->holds,
 				    v->nholds + 1, sizeof(*v->holds));
 				v->holds[v->nholds++] = h;
 			}
-	stamp_since(w);
-	count_errors(w);
+	stamp_since(vr);
+	count_errors(vr);
 }
 
 void
 validate_run(const struct work_ctx *x, const struct state *old,
     struct scan *sc, struct store_list *ls, struct validated *v)
 {
-	struct vrun w = { x, old, ls, sc, v };
+	struct vrun vr = { x, old, ls, sc, v };
 
 	memset(v, 0, sizeof(*v));
-	validate_scanned(&w);
+	validate_scanned(&vr);
 }

@@ -93,7 +93,7 @@ validated_free(struct validated *v)
 }
 
 void
-loaded_free(struct loaded *ld)
+work_free_loaded(struct loaded *ld)
 {
 	/* The pairs borrow strings of ld->old's: they go first. */
 	validated_free(&ld->v);
@@ -105,7 +105,7 @@ loaded_free(struct loaded *ld)
 }
 
 void
-store_list_free(struct store_list *ls)
+work_free_list(struct store_list *ls)
 {
 	fsio_list_free(ls->served, ls->nserved);
 	fsio_list_free(ls->legacy, ls->nlegacy);

@@ -9,19 +9,26 @@
  * produced in a struct of its own; an argument it may change says so
  * in its comment. sync.c passes the results on, in this order:
  *
- *   load     renew_ready() or the whole state (migrate.c) -> struct state
- *   scan     validate_scan()                               -> struct scan
- *   validate validate_run()                                -> struct validated
- *   plan     plan_build() (plan.c)                         -> struct plan
- *            (renew_fits(): the renewal path's verdict)      -> struct loaded
- *   diff     diff_build()                                  -> struct diff
- *   render   postfix_source(), dovecot_render() (pure)     -> struct rendered
- *   defaults reload_defaults()                             -> svc_run.for_default
- *   commit   commit_store(), commit_postfix(), guard_write() -> struct guard
- *   reload   reload_run()                                  -> struct reload_out
+ *   stage     function(s)                          its result
+ *   load      renew_ready(), or migrate_load()     struct state
+ *   scan      validate_scan()                      struct scan
+ *   validate  validate_run()                       struct validated
+ *   plan      plan_build() (plan.c)                struct plan
+ *             renew_fits(): the renewal path?      struct loaded
+ *   diff      diff_build()                         struct diff
+ *   render    postfix_source(), dovecot_render()   struct rendered
+ *             (pure; sync.c reads what they need
+ *             first and compares after)
+ *   defaults  reload_defaults()                    struct defaults_due
+ *   commit    commit_store(), commit_postfix(),    struct map_id,
+ *             guard_write()                        struct guard
+ *   reload    reload_run(), reload_rollback()      struct reload_out
+ *   record    renew_note_outputs()                 struct out_ids
  *
  * and builds the state to save from them (sync.c: state_to_save()).
- * Calls go one way, down the run: nothing goes back up, and no stage
+ * What each service's part of the run comes to (struct svc_run) is
+ * sync.c's record of those results: stages read it, only sync.c writes
+ * it. Calls go one way, down the run: nothing goes back up, and no stage
  * writes another's result.
  */
 #ifndef SNISYNC_WORK_H
@@ -113,7 +120,8 @@ struct loaded {
 						   (renew_take) */
 };
 
-/* One service's part of a run: each stage records its decision. */
+/* One service's part of a run: sync.c's record of what each stage
+ * returned for it (stages read it, const). */
 struct svc_run {
 	const char		*name;
 	const struct svc_conf	*conf;
@@ -148,9 +156,9 @@ void	work_free(struct work_ctx *x);
  * (logged). */
 int	work_load_bytes(const struct work_ctx *x, struct pair *p);
 
-/* loaded_free(ld), store_list_free(ls): free what they hold. */
-void	loaded_free(struct loaded *ld);
-void	store_list_free(struct store_list *ls);
+/* work_free_loaded(ld), work_free_list(ls): free what they hold. */
+void	work_free_loaded(struct loaded *ld);
+void	work_free_list(struct store_list *ls);
 
 /* ---- validate.c: scan, validation ---- */
 
@@ -330,18 +338,31 @@ void	guard_logged(const struct work_ctx *x, off_t from, char *out,
 
 /* ---- reload.c: reloads and default certificates ---- */
 
-/* reload_defaults(x, v, sv): the default certificates the services read
- * from live/: a reload due for one whose lineage changed
- * (sv[i].for_default), held back while one is mid-renewal (sv[i].hold),
- * a warning for one failing. */
-void	reload_defaults(const struct work_ctx *x, const struct validated *v,
-	    struct svc_run *sv);
+/* What reload_defaults() found, per service: a reload due because a
+ * default certificate's lineage changed (for_default; reload besides
+ * covers --defer-reload's pending one), held back while that lineage is
+ * mid-renewal (hold). */
+struct defaults_due {
+	int	for_default[SVC__MAX];
+	int	hold[SVC__MAX];
+	int	reload[SVC__MAX];
+};
 
-/* What reload_run() did: reloads run and failed per service, and, when
- * Dovecot completed no handshake after the reload of a new include,
- * what the probes saw (sync.c puts the previous include back and calls
- * reload_rollback()). */
+/* reload_defaults(x, v, sv, &dd): the default certificates the services
+ * read from live/: a reload due for one whose lineage changed, held
+ * back while one is mid-renewal, a warning for one failing. */
+void	reload_defaults(const struct work_ctx *x, const struct validated *v,
+	    const struct svc_run *sv, struct defaults_due *dd);
+
+/* What reload_run() did: per service, whether its due reload ran
+ * (reloaded) or failed, its status (NULL: no reload was due), the
+ * counts; and, when Dovecot completed no handshake after the reload of
+ * a new include, what the probes saw (sync.c puts the previous include
+ * back and calls reload_rollback()). */
 struct reload_out {
+	int			 reloaded[SVC__MAX];
+	int			 failed[SVC__MAX];
+	const char		*status[SVC__MAX];
 	struct svc_stats	 svc[SVC__MAX];	/* this run's counts */
 	int			 no_handshake;
 	const char		*sni;
@@ -351,14 +372,15 @@ struct reload_out {
 	char			 why[300], logged[400];
 };
 
-/* reload_run(x, plan, g, sv, &out): the due reloads, each service's
- * status, Dovecot's handshake confirmed. reload_rollback(x, g, sv,
- * &out): after the previous include is back, Dovecot reloaded again and
- * confirmed (logged), its status. reload_out_free(&out). */
+/* reload_run(x, plan, g, sv, &out): the due reloads (sv[i].reload),
+ * Dovecot's handshake confirmed. reload_rollback(x, g, sv, &out): after
+ * the previous include is back, Dovecot reloaded again and confirmed
+ * (logged), its status in out. reload_out_free(&out). */
 void	reload_run(const struct work_ctx *x, const struct plan *plan,
-	    const struct guard *g, struct svc_run *sv, struct reload_out *out);
+	    const struct guard *g, const struct svc_run *sv,
+	    struct reload_out *out);
 void	reload_rollback(const struct work_ctx *x, const struct guard *g,
-	    struct svc_run *sv, struct reload_out *out);
+	    const struct svc_run *sv, struct reload_out *out);
 void	reload_out_free(struct reload_out *out);
 
 /* ---- renew.c: the renewal path ---- */
