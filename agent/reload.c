@@ -5,11 +5,11 @@
  * with the command timeout: run.c) unless its default certificate is
  * mid-renewal, and returns what happened and the status each service
  * reports (struct reload_out); a reload that fails stays due (the state
- * records it) and is counted. After Dovecot's
- * reload it waits for a TLS handshake on an endpoint that completed one
- * before; when none completes after the reload of a new include, it
- * says so (struct reload_out), sync.c puts the previous include back
- * (guard.c) and reload_rollback() reloads again. reload_defaults()
+ * records it) and is counted. After Dovecot's reload it waits for a TLS
+ * handshake on an endpoint that completed one before; when none
+ * completes after the reload of a new include, it says so, sync.c puts
+ * the previous include back (guard.c) and reload_rollback() reloads
+ * again. reload_defaults()
  * reads which default certificates each service reads straight from
  * live/ (services.c asks them): a lineage that changed makes a reload
  * due, a failing one is reported, and while it is mid-renewal the
