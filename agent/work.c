@@ -64,23 +64,16 @@ work_load_bytes(const struct work_ctx *x, struct pair *p)
 static void
 validated_free(struct validated *v)
 {
+	/* Its pairs, errors, holds and counts are the arrays of the state
+	 * it saves (sync.c: state_to_save), owned alike: state_free()
+	 * frees them. */
+	struct state st = { .pairs = v->pairs, .n = v->npairs,
+	    .errs = v->errs, .nerrs = v->nerrs, .holds = v->holds,
+	    .nholds = v->nholds, .counts = v->counts,
+	    .ncounts = v->ncounts };
 	size_t i;
 
-	for (i = 0; i < v->npairs; i++)
-		pair_free(&v->pairs[i]);
-	free(v->pairs);
-	for (i = 0; i < v->nerrs; i++) {
-		free(v->errs[i].lineage);
-		free(v->errs[i].file);
-		free(v->errs[i].error);
-	}
-	free(v->errs);
-	for (i = 0; i < v->nholds; i++)
-		free(v->holds[i].lineage);
-	free(v->holds);
-	for (i = 0; i < v->ncounts; i++)
-		free(v->counts[i].lineage);
-	free(v->counts);
+	state_free(&st);
 	for (i = 0; i < v->nchanged; i++)
 		free(v->changed[i]);
 	free(v->changed);
